@@ -1,0 +1,258 @@
+"""The session manager: sessions by id, the active session, subscriptions, the process-wide manager.
+
+A manager owns the sessions of one store directory. It forwards every session's change events to
+its own subscribers; the persistence loop is one of them (when ``persist`` is on), widgets are
+others. ``get_manager()`` returns the manager the magics and the agent tool share in a kernel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import ThinkSettings, default_sessions_dir
+from .ids import validate_id
+from .models import SessionRecord
+from .session import Session, SessionEvent, Subscriber
+
+DEFAULT_SESSION = "default"
+
+
+class PersistenceBackend(Protocol):
+    """What the manager needs from the persistence layer (see ``persistence.py``)."""
+
+    def restore(self, session_id: str) -> Session | None: ...
+    def stored_ids(self) -> list[str]: ...
+    def track(self, session: Session) -> None: ...
+    def trash(self, session_id: str) -> None: ...
+    def flush(self, timeout: float | None) -> None: ...
+    def close(self, timeout: float | None) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class Activation:
+    """Returned by :meth:`SessionManager.activate`: the switch is done; ``with`` makes it temporary."""
+
+    def __init__(self, manager: SessionManager, previous: str, session: Session) -> None:
+        self._manager = manager
+        self._previous = previous
+        self.session = session
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._manager._set_active(self._previous)
+
+    def __repr__(self) -> str:
+        return f"<active session {self.session.id!r}>"
+
+
+class SessionManager:
+    """Sessions by id over one store directory.
+
+    ``sessions_dir`` defaults to ``$JUPYTER_THINK_DIR`` or ``<jupyter data dir>/think/sessions``;
+    ``persist=False`` keeps everything in memory. Other keyword arguments are
+    :class:`~jupyter_think.config.ThinkSettings` fields (``flush_interval``, ``durability``,
+    ``max_thoughts``, ...).
+
+    Example:
+        >>> with SessionManager(persist=False) as manager:
+        ...     with manager.activate("design"):
+        ...         _ = manager.active.think("Sketch the API")
+        ...     manager.session("design").summary().thoughts
+        1
+    """
+
+    def __init__(self, sessions_dir: str | Path | None = None, **config: Any) -> None:
+        self.settings = ThinkSettings(sessions_dir=sessions_dir, **config)
+        self._lock = threading.RLock()
+        self._sessions: dict[str, Session] = {}
+        self._active_id = DEFAULT_SESSION
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._archived: list[SessionRecord] = []
+        self._closed = False
+        self._persistence: PersistenceBackend | None = None
+        if self.settings.persist:
+            from .persistence import Persistence
+
+            self._persistence = Persistence(self.store_dir, self.settings)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    @property
+    def store_dir(self) -> Path:
+        """The directory this manager's sessions are stored in."""
+        return default_sessions_dir(self.settings.sessions_dir)
+
+    def session(self, session_id: str) -> Session:
+        """Get session ``session_id``, restoring it from disk or creating it.
+
+        Raises ``ValueError`` (naming the id rule) for an invalid id, before any file is touched.
+        """
+        validate_id(session_id)
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                if self._persistence is not None:
+                    session = self._persistence.restore(session_id)
+                if session is None:
+                    session = Session(session_id, **self._limits())
+                self._adopt(session)
+            return session
+
+    def new_session(self, session_id: str) -> Session:
+        """Start ``session_id`` empty; earlier content is archived (in the store, or in memory)."""
+        session = self.session(session_id)
+        if len(session) or session.branch_ids:
+            if self._persistence is None:
+                self._archived.append(session.to_record())
+            session.reset()
+        return session
+
+    @property
+    def archived(self) -> tuple[SessionRecord, ...]:
+        """Sessions replaced by :meth:`new_session` in a manager without a store."""
+        return tuple(self._archived)
+
+    def sessions(self) -> list[str]:
+        """Ids of the sessions in memory and on disk, sorted."""
+        with self._lock:
+            ids = set(self._sessions)
+        if self._persistence is not None:
+            ids.update(self._persistence.stored_ids())
+        return sorted(ids)
+
+    def loaded(self) -> list[str]:
+        """Ids of the sessions loaded in this process."""
+        with self._lock:
+            return list(self._sessions)
+
+    def is_loaded(self, session_id: str) -> bool:
+        """True when ``session_id`` is in memory in this process."""
+        return session_id in self._sessions
+
+    def delete(self, session_id: str) -> None:
+        """Forget ``session_id`` here and move its files to the store's trash."""
+        validate_id(session_id)
+        with self._lock:
+            self._sessions.pop(session_id, None)
+        if self._persistence is not None:
+            self._persistence.trash(session_id)
+
+    # --- the active session --------------------------------------------------------------------
+
+    @property
+    def active(self) -> Session:
+        """The session that magics and an unbound agent tool write to."""
+        return self.session(self._active_id)
+
+    @property
+    def active_id(self) -> str:
+        """The id of the active session."""
+        return self._active_id
+
+    def activate(self, session_id: str) -> Activation:
+        """Make ``session_id`` active now; used as a context manager, restore the previous one after.
+
+        Example:
+            >>> manager = SessionManager(persist=False)
+            >>> with manager.activate("scratch") as session:
+            ...     session.id
+            'scratch'
+            >>> manager.active.id
+            'default'
+        """
+        session = self.session(session_id)
+        with self._lock:
+            previous = self._active_id
+            self._active_id = session.id
+        return Activation(self, previous, session)
+
+    def _set_active(self, session_id: str) -> None:
+        with self._lock:
+            self._active_id = session_id
+
+    # --- events and durability -------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every change of every session of this manager."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def flush(self, timeout: float | None = 30) -> None:
+        """Wait until every change is on disk; raise ``OSError`` naming the cause if it cannot be."""
+        if self._persistence is not None:
+            self._persistence.flush(timeout)
+
+    def persistence_status(self) -> dict[str, Any]:
+        """Pending changes, last durable sequence and last error of the persistence loop."""
+        if self._persistence is None:
+            return {"enabled": False}
+        return {"enabled": True, **self._persistence.status()}
+
+    def close(self, timeout: float | None = 30) -> None:
+        """Flush and stop the persistence loop. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._persistence is not None:
+            self._persistence.close(timeout)
+
+    def __enter__(self) -> SessionManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.store_dir if self._persistence is not None else "memory"
+        return f"<SessionManager {where}: {len(self._sessions)} loaded, active {self._active_id!r}>"
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _limits(self) -> dict[str, int]:
+        return {"max_thought_chars": self.settings.max_thought_chars, "max_thoughts": self.settings.max_thoughts}
+
+    def _adopt(self, session: Session) -> None:
+        self._sessions[session.id] = session
+        session.subscribe(self._forward)
+        if self._persistence is not None:
+            self._persistence.track(session)
+
+    def _forward(self, event: SessionEvent) -> None:
+        for callback in self._subscribers:
+            callback(event)
+
+
+_manager: SessionManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_manager() -> SessionManager:
+    """The process-wide manager (created on first use; works in plain Python too)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = SessionManager()
+        return _manager
+
+
+def set_manager(manager: SessionManager | None) -> SessionManager | None:
+    """Replace the process-wide manager (the extension does this when its config changes).
+
+    Returns the previous one, which the caller should ``close()``.
+    """
+    global _manager
+    with _manager_lock:
+        previous, _manager = _manager, manager
+        return previous
+

@@ -1,0 +1,182 @@
+"""Pydantic models at the edges: a thought, a session record and the changes that build a session.
+
+A thought travels under its wire names (``thoughtNumber``, ``branchId``, ...), the names of the
+MCP sequential-thinking tool; Python code uses the snake_case field names. Every recorded thought
+carries a unique ``id`` and a UTC ``created_at`` (metadata, never shown in ``text/plain``).
+
+A session is built by an ordered list of *changes* (a thought recorded, a branch created, the
+active branch switched, the session reset). The same change objects are what subscribers (the
+persistence loop, the widget) receive, and what the journal on disk holds, so replaying the
+changes of a session rebuilds it exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from .ids import ID_RULE, is_valid_id
+
+FORMAT_VERSION = 1
+"""Version of every JSON document this package writes (session records, journal entries)."""
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the only clock the models use)."""
+    return datetime.now(timezone.utc)
+
+
+def new_thought_id() -> str:
+    """A unique id for a recorded thought: 128 random bits as 32 hex digits."""
+    return os.urandom(16).hex()
+
+
+class _WireModel(BaseModel):
+    """Base: camelCase wire names, snake_case attributes, both accepted on input."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def _check_branch_id(value: str | None) -> str | None:
+    if value is not None and not is_valid_id(value):
+        raise ValueError(f"must be a branch id: {ID_RULE}")
+    return value
+
+
+class ThoughtInput(_WireModel):
+    """One thought as given by a person or an agent, before it is recorded.
+
+    ``total_thoughts`` lower than ``thought_number`` is raised to it (never an error), and
+    ``revises_thought`` implies ``is_revision``.
+
+    Example:
+        >>> ThoughtInput(thought="Split the problem", thought_number=3, total_thoughts=2,
+        ...              next_thought_needed=True).total_thoughts
+        3
+    """
+
+    thought: Annotated[str, Field(min_length=1)]
+    thought_number: Annotated[int, Field(ge=1)]
+    total_thoughts: Annotated[int, Field(ge=1)]
+    next_thought_needed: bool
+    is_revision: bool | None = None
+    revises_thought: Annotated[int, Field(ge=1)] | None = None
+    branch_from_thought: Annotated[int, Field(ge=1)] | None = None
+    branch_id: str | None = None
+    needs_more_thoughts: bool | None = None
+
+    _check_branch = field_validator("branch_id")(_check_branch_id)
+
+    @field_validator("thought")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only whitespace")
+        return value
+
+    @model_validator(mode="after")
+    def _normalise(self) -> ThoughtInput:
+        if self.total_thoughts < self.thought_number:
+            object.__setattr__(self, "total_thoughts", self.thought_number)
+        if self.revises_thought is not None and not self.is_revision:
+            object.__setattr__(self, "is_revision", True)
+        return self
+
+    @property
+    def joins_branch(self) -> bool:
+        """True when this thought belongs to ``branches[branch_id]`` (both branch fields set)."""
+        return self.branch_id is not None and self.branch_from_thought is not None
+
+
+class Thought(ThoughtInput):
+    """A recorded thought: the input plus a unique ``id`` and the UTC ``created_at``."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_thought_id)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class BranchInfo(_WireModel):
+    """Where a branch forks from the trunk (or from another branch's numbering)."""
+
+    from_thought: Annotated[int, Field(ge=1)]
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class SessionRecord(_WireModel):
+    """Everything needed to rebuild a session: the document ``Session.to_json()`` writes."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    id: str
+    created_at: datetime
+    last_activity: datetime
+    active_branch: str | None = None
+    thoughts: list[Thought] = Field(default_factory=list)
+    branches: dict[str, BranchInfo] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_session_id(cls, value: str) -> str:
+        if not is_valid_id(value):
+            raise ValueError(f"must be a session id: {ID_RULE}")
+        return value
+
+    _check_branch = field_validator("active_branch")(_check_branch_id)
+
+    @field_validator("branches")
+    @classmethod
+    def _valid_branch_ids(cls, value: dict[str, BranchInfo]) -> dict[str, BranchInfo]:
+        for branch_id in value:
+            _check_branch_id(branch_id)
+        return value
+
+
+# --- changes -------------------------------------------------------------------------------
+
+
+class ThoughtAdded(_WireModel):
+    """A thought was recorded (in the trunk, or in ``branches[branch_id]`` when it joins one)."""
+
+    kind: Literal["thought"] = "thought"
+    thought: Thought
+
+
+class BranchCreated(_WireModel):
+    """A branch was created, forking at ``from_thought``."""
+
+    kind: Literal["branch"] = "branch"
+    branch_id: str
+    from_thought: Annotated[int, Field(ge=1)]
+    created_at: datetime = Field(default_factory=utc_now)
+
+    _check_branch = field_validator("branch_id")(_check_branch_id)
+
+
+class BranchActivated(_WireModel):
+    """The active branch changed (``None`` is the trunk)."""
+
+    kind: Literal["activate"] = "activate"
+    branch_id: str | None
+    at: datetime = Field(default_factory=utc_now)
+
+    _check_branch = field_validator("branch_id")(_check_branch_id)
+
+
+class SessionReset(_WireModel):
+    """The session was started anew (``%%session ID --new``); earlier content was archived."""
+
+    kind: Literal["reset"] = "reset"
+    at: datetime = Field(default_factory=utc_now)
+
+
+Change = Annotated[
+    Union[ThoughtAdded, BranchCreated, BranchActivated, SessionReset],
+    Field(discriminator="kind"),
+]
+"""One change to a session; what subscribers receive and what the journal stores."""
+
+change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
+"""Validates and serialises a :data:`Change` (``change_adapter.validate_json(line)``)."""

@@ -1,0 +1,541 @@
+"""A thinking session: the history of thoughts, its branches, the active branch, change events.
+
+Every mutation is a :data:`~jupyter_think.models.Change` applied by one method, ``_apply``, which
+then tells the subscribers (the manager forwards to the persistence loop and to widgets). The
+session knows nothing of IPython, files or widgets.
+
+People's entry points (``think``, ``revise``, ``branch``, ``switch_branch``) validate references:
+revising or forking from a thought number that does not exist raises ``ValueError``. The agent
+tool's entry point (``record``) is lenient, like the reference server.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import ValidationError
+
+from .ids import TRUNK, validate_id
+from .models import (
+    BranchActivated,
+    BranchCreated,
+    BranchInfo,
+    Change,
+    SessionRecord,
+    SessionReset,
+    Thought,
+    ThoughtAdded,
+    ThoughtInput,
+    new_thought_id,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from .display import SessionSummary
+
+Status = Literal["open", "complete"]
+
+
+class ThinkError(ValueError):
+    """A request that cannot be done as asked; the message says what to do instead."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid field by its wire name and what is wrong with it.
+
+    Example:
+        >>> try:
+        ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
+        ... except ValidationError as exc:
+        ...     print(describe_validation_error(exc))
+        thoughtNumber: Input should be greater than or equal to 1 (got 0)
+    """
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "input"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            parts.append(f"{field}: required")
+            continue
+        shown = item.get("input")
+        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
+        parts.append(f"{field}: {message}{got}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """What a subscriber receives: one change of one session.
+
+    ``remote`` is true when the change was written by another process and read back from the
+    store (the persistence loop does not write those again). ``index`` counts the session's
+    changes in this process, starting at 1.
+    """
+
+    session_id: str
+    change: Change
+    remote: bool
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A read-only view of one branch: where it forks and its thoughts in arrival order."""
+
+    id: str
+    from_thought: int
+    thoughts: tuple[Thought, ...]
+    created_at: datetime
+
+
+Subscriber = Callable[[SessionEvent], None]
+
+
+class Session:
+    """A named thinking process. Get one from :meth:`SessionManager.session`.
+
+    Example:
+        >>> s = Session("demo")
+        >>> s.think("Understand the problem", total=3).thought_number
+        1
+        >>> s.think("Try a smaller case").thought_number
+        2
+        >>> s.branch("alt", from_thought=1).from_thought
+        1
+        >>> s.think("Another angle").branch_id
+        'alt'
+        >>> s.summary().status
+        'open'
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        max_thought_chars: int = 100_000,
+        max_thoughts: int = 10_000,
+        created_at: datetime | None = None,
+    ) -> None:
+        self.id = validate_id(session_id)
+        self.max_thought_chars = max_thought_chars
+        self.max_thoughts = max_thoughts
+        self._lock = threading.RLock()
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._change_count = 0
+        self._reset_state(created_at or utc_now())
+
+    def _reset_state(self, created_at: datetime) -> None:
+        self.created_at = created_at
+        self.last_activity = created_at
+        self._thoughts: list[Thought] = []
+        self._trunk: list[Thought] = []
+        self._thought_ids: set[str] = set()
+        self._numbers: set[int] = set()
+        self._branches: dict[str, BranchInfo] = {}
+        self._members: dict[str, list[Thought]] = {}
+        self._active_branch: str | None = None
+
+    # --- read-only views ----------------------------------------------------------------------
+
+    @property
+    def thoughts(self) -> tuple[Thought, ...]:
+        """Every thought in arrival order (trunk and branches)."""
+        return tuple(self._thoughts)
+
+    def recent(self, count: int) -> tuple[Thought, ...]:
+        """The last ``count`` thoughts in arrival order (cheap at any session size)."""
+        return tuple(self._thoughts[-count:]) if count > 0 else ()
+
+    @property
+    def trunk(self) -> tuple[Thought, ...]:
+        """The history minus the thoughts that joined a branch."""
+        return tuple(self._trunk)
+
+    @property
+    def branches(self) -> Mapping[str, Branch]:
+        """Branch id -> :class:`Branch`, in creation order."""
+        with self._lock:
+            return MappingProxyType(
+                {
+                    branch_id: Branch(branch_id, info.from_thought, tuple(self._members[branch_id]), info.created_at)
+                    for branch_id, info in self._branches.items()
+                }
+            )
+
+    @property
+    def branch_ids(self) -> tuple[str, ...]:
+        """The branch ids in creation order (what the agent tool reports as ``branches``)."""
+        return tuple(self._branches)
+
+    @property
+    def active_branch(self) -> str | None:
+        """The branch new thoughts go to; ``None`` for the trunk."""
+        return self._active_branch
+
+    @property
+    def status(self) -> Status:
+        """``complete`` after a thought with ``next_thought_needed`` false, else ``open``."""
+        if self._thoughts and not self._thoughts[-1].next_thought_needed:
+            return "complete"
+        return "open"
+
+    @property
+    def change_count(self) -> int:
+        """How many changes this session has seen in this process (grows by one per change)."""
+        return self._change_count
+
+    def __len__(self) -> int:
+        return len(self._thoughts)
+
+    def __repr__(self) -> str:
+        count = len(self._thoughts)
+        branches = len(self._branches)
+        return (
+            f"<Session {self.id!r}: {count} thought{'s' * (count != 1)}, "
+            f"{branches} branch{'es' * (branches != 1)}, {self.status}>"
+        )
+
+    # --- people's entry points (strict) ---------------------------------------------------------
+
+    def think(
+        self,
+        text: str,
+        total: int | None = None,
+        done: bool = False,
+        branch: str | None = None,
+        branch_from: int | None = None,
+        *,
+        number: int | None = None,
+        revises: int | None = None,
+        more: bool = False,
+    ) -> Thought:
+        """Record the next thought in the active branch (or in ``branch``) and return it.
+
+        ``total`` is the estimate of thoughts needed (kept from the previous thought when
+        omitted), ``done`` marks the last thought, ``branch`` with ``branch_from`` starts a new
+        branch forking at that thought, ``number`` overrides the next number, ``revises`` marks
+        a revision of an existing thought, ``more`` flags that more thoughts are needed.
+
+        Example:
+            >>> s = Session("plan")
+            >>> s.think("Estimate first", total=2).total_thoughts
+            2
+            >>> s.think("Then conclude", done=True).next_thought_needed
+            False
+        """
+        with self._lock:
+            branch_id, fork = self._resolve_lane(branch, branch_from)
+            if revises is not None:
+                self._require_number(revises, "revise")
+            if number is None:
+                number = self._next_number(branch_id, fork)
+            if total is None:
+                total = self._current_total(branch_id)
+            try:
+                thought = Thought(
+                    thought=text,
+                    thought_number=number,
+                    total_thoughts=max(total, number) if isinstance(total, int) and isinstance(number, int) else total,
+                    next_thought_needed=not done,
+                    is_revision=True if revises is not None else None,
+                    revises_thought=revises,
+                    branch_from_thought=fork,
+                    branch_id=branch_id,
+                    needs_more_thoughts=True if more else None,
+                )
+            except ValidationError as exc:
+                raise ThinkError(describe_validation_error(exc)) from None
+            return self._add(thought)
+
+    def revise(self, number: int, text: str, **options: Any) -> Thought:
+        """Record a revision of thought ``number`` (which must exist) as the next thought.
+
+        Example:
+            >>> s = Session("r")
+            >>> _ = s.think("Assume n is even")
+            >>> s.revise(1, "n can be odd too").revises_thought
+            1
+        """
+        return self.think(text, revises=number, **options)
+
+    def branch(self, branch_id: str, from_thought: int) -> Branch:
+        """Create branch ``branch_id`` forking at thought ``from_thought`` and make it active.
+
+        Creating a branch that exists with the same fork point just switches to it.
+        """
+        with self._lock:
+            branch_id = self._check_new_branch_id(branch_id)
+            if branch_id in self._branches:
+                existing = self._branches[branch_id].from_thought
+                if existing != from_thought:
+                    raise ThinkError(
+                        f"branch {branch_id!r} already forks at thought {existing}; "
+                        f"pick another id or switch to it without --from"
+                    )
+            else:
+                self._require_number(from_thought, "branch from")
+                self._apply(BranchCreated(branch_id=branch_id, from_thought=from_thought))
+            if self._active_branch != branch_id:
+                self._apply(BranchActivated(branch_id=branch_id))
+            return self.branches[branch_id]
+
+    def switch_branch(self, branch_id: str | None) -> None:
+        """Make ``branch_id`` the active branch (``None`` or ``"main"`` for the trunk)."""
+        with self._lock:
+            if branch_id == TRUNK:
+                branch_id = None
+            if branch_id is not None:
+                validate_id(branch_id, "branch")
+                if branch_id not in self._branches:
+                    raise ThinkError(
+                        f"unknown branch {branch_id!r} in session {self.id!r}; "
+                        f"create it with %branch {branch_id} --from N"
+                    )
+            if branch_id != self._active_branch:
+                self._apply(BranchActivated(branch_id=branch_id))
+
+    # --- the agent tool's entry point (lenient) -------------------------------------------------
+
+    def record(self, data: ThoughtInput) -> Thought:
+        """Record a thought exactly as given (reference-server semantics, no reference checks).
+
+        It joins ``branches[branch_id]`` only when both ``branch_id`` and ``branch_from_thought``
+        are set. Raises :class:`ThinkError` only for the session's limits.
+        """
+        thought = Thought.model_construct(**dict(data), id=new_thought_id(), created_at=utc_now())
+        with self._lock:
+            return self._add(thought)
+
+    # --- subscriptions ---------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function that unsubscribes.
+
+        Callbacks run in the thread that made the change, in change order; they must be quick
+        (queue the work). An exception in a callback is reported as a warning, never raised.
+        """
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    # --- rebuilding ---------------------------------------------------------------------------------
+
+    def apply(self, change: Change, *, remote: bool = False) -> bool:
+        """Apply a change read from elsewhere (the store, another process); return True if applied.
+
+        A thought already present (same id) is skipped, so merging the same journal twice is harmless.
+        """
+        with self._lock:
+            if isinstance(change, ThoughtAdded) and change.thought.id in self._thought_ids:
+                return False
+            if isinstance(change, BranchCreated) and change.branch_id in self._branches:
+                return False
+            self._apply(change, remote=remote)
+            return True
+
+    def to_record(self) -> SessionRecord:
+        """The session as a :class:`~jupyter_think.models.SessionRecord`."""
+        with self._lock:
+            return SessionRecord(
+                id=self.id,
+                created_at=self.created_at,
+                last_activity=self.last_activity,
+                active_branch=self._active_branch,
+                thoughts=list(self._thoughts),
+                branches=dict(self._branches),
+            )
+
+    @classmethod
+    def from_record(cls, record: SessionRecord, **limits: Any) -> Session:
+        """Rebuild a session from a record (no events are sent)."""
+        session = cls(record.id, created_at=record.created_at, **limits)
+        session._branches = dict(record.branches)
+        session._members = {branch_id: [] for branch_id in record.branches}
+        for thought in record.thoughts:
+            session._insert(thought)
+        session._active_branch = record.active_branch if record.active_branch in session._branches else None
+        session.last_activity = record.last_activity
+        return session
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The session as JSON (wire names); ``Session.from_json`` rebuilds it exactly."""
+        return self.to_record().model_dump_json(by_alias=True, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, **limits: Any) -> Session:
+        """Rebuild a session from :meth:`to_json` output (raises ``ValueError`` when invalid)."""
+        return cls.from_record(SessionRecord.model_validate_json(text), **limits)
+
+    # --- exports and display ------------------------------------------------------------------------
+
+    def summary(self) -> SessionSummary:
+        """Counts, branches, revisions, status and the final conclusion."""
+        from .display import summarize
+
+        return summarize(self)
+
+    def to_markdown(self) -> str:
+        """The session as Markdown: the trunk, then each branch, revisions marked."""
+        from .export import to_markdown
+
+        return to_markdown(self)
+
+    def to_mermaid(self) -> str:
+        """The session as a Mermaid flowchart (trunk, branches, revision links)."""
+        from .export import to_mermaid
+
+        return to_mermaid(self)
+
+    def to_html(self) -> str:
+        """A standalone HTML page with the session's graph and its thoughts."""
+        from .export import to_html
+
+        return to_html(self)
+
+    def graph(self) -> Any:
+        """The live branch-graph widget for this session (falls back to SVG without a front end)."""
+        from .widget import graph_for
+
+        return graph_for(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self) if cycle else self.summary().as_text())
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _check_new_branch_id(self, branch_id: str) -> str:
+        if branch_id == TRUNK:
+            raise ThinkError(f"{TRUNK!r} is the trunk's name; pick another branch id")
+        return validate_id(branch_id, "branch")
+
+    def _resolve_lane(self, branch: str | None, branch_from: int | None) -> tuple[str | None, int | None]:
+        """(branch id, fork point) for a new thought; validates what a person asked for."""
+        if branch is None:
+            if branch_from is not None:
+                raise ThinkError("--from needs a branch: give -b/--branch ID as well")
+            branch = self._active_branch
+            if branch is None:
+                return None, None
+            return branch, self._branches[branch].from_thought
+        if branch == TRUNK:
+            if branch_from is not None:
+                raise ThinkError(f"{TRUNK!r} is the trunk; it has no fork point, drop --from")
+            return None, None
+        branch = self._check_new_branch_id(branch)
+        if branch in self._branches:
+            existing = self._branches[branch].from_thought
+            if branch_from is not None and branch_from != existing:
+                raise ThinkError(
+                    f"branch {branch!r} already forks at thought {existing}; drop --from or pick a new id"
+                )
+            return branch, existing
+        if branch_from is None:
+            raise ThinkError(f"unknown branch {branch!r}; create it with --from N (the thought it forks at)")
+        self._require_number(branch_from, "branch from")
+        return branch, branch_from
+
+    def _require_number(self, number: int, verb: str) -> None:
+        if number not in self._numbers:
+            known = f"1-{max(self._numbers)}" if self._numbers else "none yet"
+            raise ThinkError(
+                f"cannot {verb} thought {number}: session {self.id!r} has no such thought (numbers: {known})"
+            )
+
+    def _next_number(self, branch_id: str | None, fork: int | None) -> int:
+        lane = self._trunk if branch_id is None else self._members.get(branch_id, [])
+        if lane:
+            return lane[-1].thought_number + 1
+        return (fork or 0) + 1
+
+    def _current_total(self, branch_id: str | None) -> int:
+        lane = self._trunk if branch_id is None else self._members.get(branch_id) or self._trunk
+        if lane:
+            return lane[-1].total_thoughts
+        return self._thoughts[-1].total_thoughts if self._thoughts else 1
+
+    def _add(self, thought: Thought) -> Thought:
+        if len(thought.thought) > self.max_thought_chars:
+            raise ThinkError(
+                f"thought: too long ({len(thought.thought)} characters, at most {self.max_thought_chars}); "
+                "split it into several thoughts"
+            )
+        if len(self._thoughts) >= self.max_thoughts:
+            raise ThinkError(
+                f"session {self.id!r} reached its limit of {self.max_thoughts} thoughts; "
+                "conclude now (nextThoughtNeeded false) or start a new session"
+            )
+        self._apply(ThoughtAdded.model_construct(kind="thought", thought=thought))
+        return thought
+
+    def _insert(self, thought: Thought) -> None:
+        self._thoughts.append(thought)
+        self._thought_ids.add(thought.id)
+        self._numbers.add(thought.thought_number)
+        if thought.branch_id is not None and thought.branch_from_thought is not None:
+            if thought.branch_id not in self._branches:
+                self._branches[thought.branch_id] = BranchInfo(
+                    from_thought=thought.branch_from_thought, created_at=thought.created_at
+                )
+                self._members[thought.branch_id] = []
+            self._members[thought.branch_id].append(thought)
+        else:
+            self._trunk.append(thought)
+
+    def _apply(self, change: Change, *, remote: bool = False) -> None:
+        if isinstance(change, ThoughtAdded):
+            self._insert(change.thought)
+            at = change.thought.created_at
+        elif isinstance(change, BranchCreated):
+            self._branches[change.branch_id] = BranchInfo(from_thought=change.from_thought, created_at=change.created_at)
+            self._members[change.branch_id] = []
+            at = change.created_at
+        elif isinstance(change, BranchActivated):
+            self._active_branch = change.branch_id if change.branch_id in self._branches else None
+            at = change.at
+        elif isinstance(change, SessionReset):
+            self._reset_state(change.at)
+            at = change.at
+        else:  # pragma: no cover - the Change union is closed
+            raise TypeError(f"unknown change {change!r}")
+        if at > self.last_activity:
+            self.last_activity = at
+        self._change_count += 1
+        self._emit(SessionEvent(self.id, change, remote, self._change_count))
+
+    def _emit(self, event: SessionEvent) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception as exc:  # a broken subscriber must not break thinking
+                warnings.warn(f"jupyter-think: a change subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2)
+
+    def reset(self) -> None:
+        """Start this session anew (the manager archives the old content first)."""
+        with self._lock:
+            self._apply(SessionReset())
+
+    @classmethod
+    def from_changes(cls, session_id: str, changes: Iterable[Change], **limits: Any) -> Session:
+        """Rebuild a session by replaying changes (no events are sent)."""
+        session = cls(session_id, **limits)
+        first = True
+        for change in changes:
+            if first and isinstance(change, ThoughtAdded):
+                session.created_at = session.last_activity = change.thought.created_at
+            first = False
+            session.apply(change)
+        return session
