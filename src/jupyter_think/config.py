@@ -78,9 +78,9 @@ class ThinkConfig(Configurable):
     ).tag(config=True)
 
     def settings(self) -> dict[str, Any]:
-        """The traits as keyword arguments for :class:`ThinkSettings`."""
+        """The traits as keyword arguments for :class:`ThinkSettings` (store directory resolved)."""
         return {
-            "sessions_dir": self.sessions_dir or None,
+            "sessions_dir": default_sessions_dir(self.sessions_dir or None),  # $JUPYTER_THINK_DIR first
             "persist": self.persist,
             "max_thought_chars": self.max_thought_chars,
             "max_thoughts": self.max_thoughts,

@@ -136,6 +136,9 @@ class SessionSummary(BaseModel):
     def __repr__(self) -> str:
         return self.as_text()
 
+    def __str__(self) -> str:
+        return self.as_text()
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.as_text())
 

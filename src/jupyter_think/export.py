@@ -58,11 +58,28 @@ def to_markdown(session: Session) -> str:
     return "\n".join(lines)
 
 
+_MERMAID_ENTITIES = str.maketrans(
+    {"#": "#35;", '"': "#quot;", "[": "#91;", "]": "#93;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
+)
+"""Characters that would end or change a quoted Mermaid label, as Mermaid's own ``#name;`` codes.
+
+Mermaid turns ``#quot;`` into ``&quot;`` before drawing; HTML entities written directly would be
+mangled (``&#91;`` would show as ``&[``), and a literal ``#`` followed by a word and ``;`` would be
+read as a code, so ``#`` itself is escaped too.
+"""
+
+
 def _mermaid_label(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters, safe inside ``["..."]``.
+
+    Example:
+        >>> _mermaid_label('Say "hi" [twice]  # then stop')
+        'Say #quot;hi#quot; #91;twice#93; #35; then stop'
+    """
     line = " ".join(text.split())
     if len(line) > width:
         line = line[: width - 1] + "…"
-    return html.escape(line, quote=True).replace("[", "&#91;").replace("]", "&#93;")
+    return line.translate(_MERMAID_ENTITIES)
 
 
 def to_mermaid(session: Session) -> str:
@@ -84,8 +101,9 @@ def to_mermaid(session: Session) -> str:
             lines.append(f'    {node_of[thought.id]}["{label}"]')
 
     declare(session.trunk)
-    for branch in session.branches.values():
-        lines.append(f"    subgraph {branch.id}")
+    for number, branch in enumerate(session.branches.values(), start=1):
+        # Generated subgraph ids: a branch may be named like a keyword ("end") or a node ("t1").
+        lines.append(f'    subgraph b{number}["{branch.id} (from {branch.from_thought})"]')
         declare(branch.thoughts)
         lines.append("    end")
     previous = None
@@ -100,7 +118,7 @@ def to_mermaid(session: Session) -> str:
         for thought in branch.thoughts:
             node = node_of[thought.id]
             if previous_node is not None:
-                arrow = f"-- {branch.id} -->" if previous_node == fork else "-->"
+                arrow = f'-->|"{branch.id}"|' if previous_node == fork else "-->"
                 lines.append(f"    {previous_node} {arrow} {node}")
             previous_node = node
             last_number[(branch.id, thought.thought_number)] = node

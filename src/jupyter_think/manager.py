@@ -72,6 +72,7 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._active_id = DEFAULT_SESSION
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._forwarding: dict[str, Callable[[], None]] = {}  # session id -> stop forwarding it
         self._archived: list[SessionRecord] = []
         self._closed = False
         self._persistence: PersistenceBackend | None = None
@@ -85,7 +86,9 @@ class SessionManager:
     @property
     def store_dir(self) -> Path:
         """The directory this manager's sessions are stored in."""
-        return default_sessions_dir(self.settings.sessions_dir)
+        if self.settings.sessions_dir is not None:  # an explicit directory wins
+            return Path(self.settings.sessions_dir).expanduser()
+        return default_sessions_dir()
 
     def session(self, session_id: str) -> Session:
         """Get session ``session_id``, restoring it from disk or creating it.
@@ -180,11 +183,17 @@ class SessionManager:
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every change of every session of this manager."""
         with self._lock:
+            if not self._subscribers:  # forward only while someone listens (events cost think() time)
+                self._forwarding = {sid: s.subscribe(self._forward) for sid, s in self._sessions.items()}
             self._subscribers = (*self._subscribers, callback)
 
         def unsubscribe() -> None:
             with self._lock:
                 self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+                if not self._subscribers:
+                    for stop in self._forwarding.values():
+                        stop()
+                    self._forwarding = {}
 
         return unsubscribe
 
@@ -224,7 +233,8 @@ class SessionManager:
 
     def _adopt(self, session: Session) -> None:
         self._sessions[session.id] = session
-        session.subscribe(self._forward)
+        if self._subscribers:
+            self._forwarding[session.id] = session.subscribe(self._forward)
         if self._persistence is not None:
             self._persistence.track(session)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from functools import partial
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -28,6 +29,10 @@ FORMAT_VERSION = 1
 def utc_now() -> datetime:
     """The current time in UTC (the only clock the models use)."""
     return datetime.now(timezone.utc)
+
+
+_utc_clock = partial(datetime.now, timezone.utc)
+""":func:`utc_now` without a Python frame: the default of every recorded thought's ``created_at``."""
 
 
 def new_thought_id() -> str:
@@ -74,7 +79,7 @@ class ThoughtInput(_WireModel):
     @field_validator("thought")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if not value or value.isspace():  # isspace() stops at the first visible character; strip() copies
             raise ValueError("must not be empty or only whitespace")
         return value
 
@@ -96,7 +101,7 @@ class Thought(ThoughtInput):
     """A recorded thought: the input plus a unique ``id`` and the UTC ``created_at``."""
 
     id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_thought_id)
-    created_at: datetime = Field(default_factory=utc_now)
+    created_at: datetime = Field(default_factory=_utc_clock)
 
 
 class BranchInfo(_WireModel):

@@ -1,18 +1,307 @@
-"""Static rendering of a session's graph (placeholder until the layout/SVG renderer lands)."""
+"""Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
+
+Both are pure functions of a :class:`~jupyter_think.layout.Layout`. They are what a notebook
+shows without a widget front end (nbconvert, GitHub, nbval: ``text/html`` and ``text/plain``)
+and what ``to_html()`` embeds. No ids or times appear, so the output is the same on every run.
+
+Large graphs are drawn at a lower level of detail: above :data:`DETAIL_LIMIT` thoughts the SVG is
+an overview (dots and lines, fixed width) and the text tree elides the middle of long lanes.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
+
+from .display import KIND_COLORS
+from .layout import Layout, Node, layout
 
 if TYPE_CHECKING:
     from .session import Session
 
+DETAIL_LIMIT = 300
+"""Above this many thoughts (or columns) the SVG is an overview and the text tree is elided."""
+
+COLUMN_WIDTH = 44
+ROW_HEIGHT = 52
+GUTTER = 96  # room for lane names on the left
+TOP = 26
+RADIUS = 10
+OVERVIEW_WIDTH = 1100
+LANE_LINE = "#9aa5b1"
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml(text: str) -> str:
+    """Text safe inside an XML/HTML element or attribute (escaped, no invalid characters)."""
+    return html.escape(_INVALID_XML.sub("\ufffd", text), quote=True)
+
+
+def _first_line(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def headline(graph: Layout, session_id: str) -> str:
+    """The first line of both renderings: session, status and counts.
+
+    Example:
+        >>> from jupyter_think.layout import layout_thoughts
+        >>> headline(layout_thoughts([]), "empty")
+        'Session empty · open · 0 thoughts · 0 branches · 0 revisions'
+    """
+    status = "complete" if graph.final is not None else "open"
+    revisions = sum(1 for n in graph.nodes if n.thought.is_revision)
+    return (
+        f"Session {session_id} · {status} · {_plural(len(graph.nodes), 'thought')} · "
+        f"{_plural(len(graph.lanes) - 1, 'branch', 'branches')} · {_plural(revisions, 'revision')}"
+    )
+
+
+# --- SVG ---------------------------------------------------------------------------------------------
+
 
 def render_svg(session: Session) -> str:
-    """An inline SVG of the session (placeholder: one row per thought)."""
-    rows = "".join(
-        f'<text x="10" y="{20 * (i + 1)}">{html.escape(str(t.thought_number))}. {html.escape(t.thought[:60])}</text>'
-        for i, t in enumerate(session.thoughts)
+    """An inline SVG of the session's branch graph (what ``text/html`` and ``to_html()`` show).
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("demo"); _ = s.think("Restate the problem", done=True)
+        >>> render_svg(s).startswith("<svg")
+        True
+    """
+    return svg_from_layout(layout(session), session.id)
+
+
+def svg_from_layout(graph: Layout, session_id: str) -> str:
+    """The SVG of a layout: full detail up to :data:`DETAIL_LIMIT` thoughts, else an overview."""
+    if len(graph.nodes) > DETAIL_LIMIT or graph.columns > DETAIL_LIMIT:
+        return _overview_svg(graph, session_id)
+    return _detailed_svg(graph, session_id)
+
+
+def _svg_open(width: float, height: float, label: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="jupyter-think-graph" width="{width:g}" '
+        f'height="{height:g}" viewBox="0 0 {width:g} {height:g}" role="img" aria-label="{_xml(label)}" '
+        'font-family="sans-serif" font-size="11">'
+        f"<title>{_xml(label)}</title>"
     )
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="600" height="{20 * (len(session) + 1)}">{rows}</svg>'
+
+
+def _detailed_svg(graph: Layout, session_id: str) -> str:
+    label = headline(graph, session_id)
+    width = GUTTER + max(graph.columns, 1) * COLUMN_WIDTH + 16
+    height = TOP + len(graph.lanes) * ROW_HEIGHT
+
+    def xy(node: Node) -> tuple[int, int]:
+        return (
+            GUTTER + node.column * COLUMN_WIDTH + COLUMN_WIDTH // 2,
+            TOP + node.lane * ROW_HEIGHT + ROW_HEIGHT // 2,
+        )
+
+    parts = [_svg_open(width, height, label)]
+    parts.append(f'<text x="8" y="16" font-weight="bold" fill="#555">{_xml(label)}</text>')
+    for lane in graph.lanes:
+        y = TOP + lane.index * ROW_HEIGHT + ROW_HEIGHT // 2
+        name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
+        parts.append(f'<text x="8" y="{y + 4}" fill="#333">{_xml(_first_line(name, 14))}</text>')
+    nodes = graph.nodes
+    for edge in graph.edges:
+        (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
+        if edge.kind == "sequence":
+            parts.append(
+                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{LANE_LINE}" stroke-width="2"/>'
+            )
+        elif edge.kind == "fork":
+            mid = (x1 + x2) / 2
+            parts.append(
+                f'<path d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
+                f'stroke="{KIND_COLORS["branch"]}" stroke-width="2"/>'
+            )
+        else:
+            lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
+            parts.append(
+                f'<path d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" fill="none" '
+                f'stroke="{KIND_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            )
+    for node in nodes:
+        x, y = xy(node)
+        thought = node.thought
+        tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
+        ring = (
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{KIND_COLORS["final"]}" stroke-width="2"/>'
+            if node.index == graph.final
+            else ""
+        )
+        parts.append(
+            f'<g class="node" data-lane="{node.lane}"><title>{_xml(tip)}</title>{ring}'
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS}" fill="{KIND_COLORS[node.kind]}"/>'
+            f'<text x="{x}" y="{y + 4}" text-anchor="middle" fill="#fff" font-size="10">{thought.thought_number}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _overview_svg(graph: Layout, session_id: str) -> str:
+    """Dots and lines at a fixed width: one path per node kind, one line per lane."""
+    label = headline(graph, session_id) + " (overview)"
+    columns = max(graph.columns, 1)
+    row = 18 if len(graph.lanes) <= 40 else max(2, 720 // len(graph.lanes))
+    scale = (OVERVIEW_WIDTH - GUTTER - 10) / columns
+    height = TOP + len(graph.lanes) * row + 6
+
+    def x_of(column: int) -> str:
+        return f"{GUTTER + column * scale:.1f}"
+
+    def y_of(lane: int) -> int:
+        return TOP + lane * row + row // 2
+
+    parts = [_svg_open(OVERVIEW_WIDTH, height, label)]
+    parts.append(f'<text x="8" y="16" font-weight="bold" fill="#555">{_xml(label)}</text>')
+    lane_paths = []
+    if len(graph.lanes) <= 40:
+        for lane in graph.lanes:
+            parts.append(
+                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(_first_line(lane.name, 14))}</text>'
+            )
+    first: dict[int, Node] = {}
+    last: dict[int, Node] = {}
+    for node in graph.nodes:
+        first.setdefault(node.lane, node)
+        last[node.lane] = node
+    for lane_index, start in first.items():
+        end = last[lane_index]
+        y = y_of(lane_index)
+        lane_paths.append(f"M{x_of(start.column)} {y}H{x_of(end.column)}")
+        fork = graph.lanes[lane_index].fork
+        if fork is not None:
+            origin = graph.nodes[fork]
+            lane_paths.append(f"M{x_of(origin.column)} {y_of(origin.lane)}L{x_of(start.column)} {y}")
+    parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LANE_LINE}" stroke-width="1"/>')
+    dots: dict[str, list[str]] = {kind: [] for kind in KIND_COLORS}
+    for node in graph.nodes:
+        dots[node.kind].append(f"M{x_of(node.column)} {y_of(node.lane)}h0")
+    dot = max(2.0, min(6.0, scale * 0.8, row * 0.6))
+    for kind, path in dots.items():
+        if path:
+            parts.append(
+                f'<path class="{kind}" d="{"".join(path)}" stroke="{KIND_COLORS[kind]}" '
+                f'stroke-width="{dot:.1f}" stroke-linecap="round"/>'
+            )
+    if graph.final is not None:
+        node = graph.nodes[graph.final]
+        parts.append(
+            f'<circle cx="{x_of(node.column)}" cy="{y_of(node.lane)}" r="{dot + 3:.1f}" fill="none" '
+            f'stroke="{KIND_COLORS["final"]}" stroke-width="2"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- text tree ---------------------------------------------------------------------------------------
+
+
+def render_text(session: Session) -> str:
+    """The deterministic text tree of a session's graph (the widget's ``text/plain``).
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("demo")
+        >>> _ = s.think("Restate", total=3); _ = s.think("Small cases")
+        >>> _ = s.branch("alt", from_thought=1); _ = s.think("Another angle")
+        >>> _ = s.switch_branch("main"); _ = s.think("Done", done=True)
+        >>> print(render_text(s))
+        Session demo · complete · 4 thoughts · 1 branch · 0 revisions
+        main
+        ├── 1 Restate
+        │   └── branch alt (from 1)
+        │       └── 2 Another angle
+        ├── 2 Small cases
+        └── 3 Done  [final]
+    """
+    return text_tree(layout(session), session.id)
+
+
+def _node_line(node: Node, final: int | None) -> str:
+    thought = node.thought
+    marks = []
+    if thought.is_revision:
+        marks.append(f"revises {thought.revises_thought}" if thought.revises_thought else "revision")
+    if thought.needs_more_thoughts:
+        marks.append("needs more")
+    if node.index == final:
+        marks.append("final")
+    elif not thought.next_thought_needed:
+        marks.append("done")
+    suffix = "".join(f"  [{mark}]" for mark in marks)
+    return f"{thought.thought_number} {_first_line(thought.thought, 72)}{suffix}"
+
+
+def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
+    """The text tree of a layout: each lane's thoughts, branches hanging under their fork point.
+
+    Above :data:`DETAIL_LIMIT` thoughts, only the first and last ``keep`` thoughts of each lane
+    (and the fork points) are listed; a line says how many were left out.
+    """
+    lane_nodes: list[list[Node]] = [[] for _ in graph.lanes]
+    for node in graph.nodes:
+        lane_nodes[node.lane].append(node)
+    forks: dict[int, list[int]] = {}  # node index -> lanes forking there
+    loose: list[int] = []  # branch lanes whose fork point is unknown: listed at the end of main
+    for lane in graph.lanes[1:]:
+        if lane.fork is None:
+            loose.append(lane.index)
+        else:
+            forks.setdefault(lane.fork, []).append(lane.index)
+    elide = len(graph.nodes) > DETAIL_LIMIT
+    lines = [headline(graph, session_id), "main"]
+
+    def lane_items(lane_index: int) -> list[tuple[str, int]]:
+        """("node", index) / ("gap", count) / ("lane", lane index) entries of one lane, in order."""
+        members = lane_nodes[lane_index]
+        items: list[tuple[str, int]] = []
+        gap = 0
+        for position, node in enumerate(members):
+            shown = not elide or position < keep or position >= len(members) - keep or node.index in forks
+            if not shown:
+                gap += 1
+                continue
+            if gap:
+                items.append(("gap", gap))
+                gap = 0
+            items.append(("node", node.index))
+        if gap:
+            items.append(("gap", gap))
+        if lane_index == 0:
+            items += [("lane", index) for index in loose]
+        return items
+
+    # Depth-first with an explicit stack (branches of branches can nest deeply).
+    stack: list[tuple[list[tuple[str, int]], int, str]] = [(lane_items(0), 0, "")]
+    while stack:
+        items, position, prefix = stack.pop()
+        if position >= len(items):
+            continue
+        stack.append((items, position + 1, prefix))
+        kind, value = items[position]
+        is_last = position == len(items) - 1
+        branch = "└── " if is_last else "├── "
+        child_prefix = prefix + ("    " if is_last else "│   ")
+        if kind == "gap":
+            lines.append(f"{prefix}{branch}… {_plural(value, 'more thought')}")
+        elif kind == "node":
+            lines.append(prefix + branch + _node_line(graph.nodes[value], graph.final))
+            children = [("lane", index) for index in forks.get(value, [])]
+            if children:
+                stack.append((children, 0, child_prefix))
+        else:
+            lane = graph.lanes[value]
+            lines.append(f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})")
+            stack.append((lane_items(value), 0, child_prefix))
+    return "\n".join(lines)

@@ -1,8 +1,9 @@
 """A thinking session: the history of thoughts, its branches, the active branch, change events.
 
 Every mutation is a :data:`~jupyter_think.models.Change` applied by one method, ``_apply``, which
-then tells the subscribers (the manager forwards to the persistence loop and to widgets). The
-session knows nothing of IPython, files or widgets.
+then tells the subscribers (the persistence loop, widgets, the manager's own subscribers). While
+nobody listens, a recorded thought skips building its change object and event (``think()`` is
+called in tight loops). The session knows nothing of IPython, files or widgets.
 
 People's entry points (``think``, ``revise``, ``branch``, ``switch_branch``) validate references:
 revising or forking from a thought number that does not exist raises ``ValueError``. The agent
@@ -17,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from .ids import TRUNK, validate_id
 from .models import (
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 
 Status = Literal["open", "complete"]
 
+_validate_thought = Thought.__pydantic_validator__.validate_python
+"""``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
+
 
 class ThinkError(ValueError):
     """A request that cannot be done as asked; the message says what to do instead."""
@@ -58,7 +63,8 @@ def describe_validation_error(error: ValidationError) -> str:
     """
     parts = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "input"
+        loc = (to_camel(part) if isinstance(part, str) else str(part) for part in item["loc"])
+        field = ".".join(loc) or "input"  # wire names, whichever names the input used
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             parts.append(f"{field}: required")
@@ -69,13 +75,12 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEvent:
-    """What a subscriber receives: one change of one session.
+class SessionEvent(NamedTuple):
+    """What a subscriber receives: one change of one session (immutable).
 
     ``remote`` is true when the change was written by another process and read back from the
     store (the persistence loop does not write those again). ``index`` counts the session's
-    changes in this process, starting at 1.
+    changes in this process, starting at 1. (A named tuple: built on every change, it must be cheap.)
     """
 
     session_id: str
@@ -230,25 +235,36 @@ class Session:
             False
         """
         with self._lock:
-            branch_id, fork = self._resolve_lane(branch, branch_from)
+            if branch is None and branch_from is None and self._active_branch is None:
+                branch_id = fork = None  # the common case: the next thought of the trunk
+                lane: list[Thought] = self._trunk
+            else:
+                branch_id, fork = self._resolve_lane(branch, branch_from)
+                lane = self._trunk if branch_id is None else self._members.get(branch_id, [])
             if revises is not None:
                 self._require_number(revises, "revise")
             if number is None:
-                number = self._next_number(branch_id, fork)
+                number = lane[-1].thought_number + 1 if lane else (fork or 0) + 1
             if total is None:
-                total = self._current_total(branch_id)
+                total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
+            # Only the fields that are set are passed (each explicit None costs a validation step);
+            # the model raises total to number and fills in id and created_at.
+            fields: dict[str, Any] = {
+                "thought": text,
+                "thought_number": number,
+                "total_thoughts": total,
+                "next_thought_needed": not done,
+            }
+            if revises is not None:
+                fields["is_revision"] = True
+                fields["revises_thought"] = revises
+            if branch_id is not None:
+                fields["branch_id"] = branch_id
+                fields["branch_from_thought"] = fork
+            if more:
+                fields["needs_more_thoughts"] = True
             try:
-                thought = Thought(
-                    thought=text,
-                    thought_number=number,
-                    total_thoughts=max(total, number) if isinstance(total, int) and isinstance(number, int) else total,
-                    next_thought_needed=not done,
-                    is_revision=True if revises is not None else None,
-                    revises_thought=revises,
-                    branch_from_thought=fork,
-                    branch_id=branch_id,
-                    needs_more_thoughts=True if more else None,
-                )
+                thought = _validate_thought(fields, by_alias=False, by_name=True)
             except ValidationError as exc:
                 raise ThinkError(describe_validation_error(exc)) from None
             return self._add(thought)
@@ -306,10 +322,14 @@ class Session:
         """Record a thought exactly as given (reference-server semantics, no reference checks).
 
         It joins ``branches[branch_id]`` only when both ``branch_id`` and ``branch_from_thought``
-        are set. Raises :class:`ThinkError` only for the session's limits.
+        are set. Raises :class:`ThinkError` only for the session's limits. A :class:`Thought` not
+        yet in this session is recorded as it is (keeping its id and time; no second validation).
         """
-        thought = Thought.model_construct(**dict(data), id=new_thought_id(), created_at=utc_now())
         with self._lock:
+            if isinstance(data, Thought) and data.id not in self._thought_ids:
+                thought = data
+            else:
+                thought = Thought(**{**data.__dict__, "id": new_thought_id(), "created_at": utc_now()})
             return self._add(thought)
 
     # --- subscriptions ---------------------------------------------------------------------------
@@ -455,12 +475,6 @@ class Session:
                 f"cannot {verb} thought {number}: session {self.id!r} has no such thought (numbers: {known})"
             )
 
-    def _next_number(self, branch_id: str | None, fork: int | None) -> int:
-        lane = self._trunk if branch_id is None else self._members.get(branch_id, [])
-        if lane:
-            return lane[-1].thought_number + 1
-        return (fork or 0) + 1
-
     def _current_total(self, branch_id: str | None) -> int:
         lane = self._trunk if branch_id is None else self._members.get(branch_id) or self._trunk
         if lane:
@@ -478,7 +492,11 @@ class Session:
                 f"session {self.id!r} reached its limit of {self.max_thoughts} thoughts; "
                 "conclude now (nextThoughtNeeded false) or start a new session"
             )
-        self._apply(ThoughtAdded.model_construct(kind="thought", thought=thought))
+        if self._subscribers:
+            self._apply(ThoughtAdded(thought=thought))
+        else:  # nobody listens: the same effect as _apply, without building the change object
+            self._insert(thought)
+            self._touch(thought.created_at)
         return thought
 
     def _insert(self, thought: Thought) -> None:
@@ -511,10 +529,15 @@ class Session:
             at = change.at
         else:  # pragma: no cover - the Change union is closed
             raise TypeError(f"unknown change {change!r}")
+        self._touch(at)
+        if self._subscribers:
+            self._emit(SessionEvent(self.id, change, remote, self._change_count))
+
+    def _touch(self, at: datetime) -> None:
+        """Count one change made at ``at``."""
         if at > self.last_activity:
             self.last_activity = at
         self._change_count += 1
-        self._emit(SessionEvent(self.id, change, remote, self._change_count))
 
     def _emit(self, event: SessionEvent) -> None:
         for callback in self._subscribers:

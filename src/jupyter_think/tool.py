@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from .ids import validate_id
 from .manager import SessionManager, get_manager
-from .models import ThoughtInput
+from .models import Thought, ThoughtInput
 from .session import Session, ThinkError, describe_validation_error
 
 TOOL_NAME = "sequentialthinking"
@@ -85,7 +86,9 @@ ANNOTATIONS: dict[str, Any] = {
     "idempotentHint": False,
     "openWorldHint": False,
 }
-_FIELDS = set(INPUT_SCHEMA["properties"])
+_FIELDS = frozenset(INPUT_SCHEMA["properties"])
+_BOOLEANS = frozenset(name for name, spec in INPUT_SCHEMA["properties"].items() if spec["type"] == "boolean")
+_INTEGERS = frozenset(name for name, spec in INPUT_SCHEMA["properties"].items() if spec["type"] == "integer")
 
 
 def error_result(message: str) -> dict[str, Any]:
@@ -93,24 +96,45 @@ def error_result(message: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": message}], "isError": True}
 
 
-def parse_arguments(arguments: object) -> ThoughtInput:
-    """Validate tool arguments (wire names; numbers and booleans given as strings are coerced).
+def _coerce(name: str, value: object) -> object:
+    """Coerce like the reference server: "true"/"false" (any case) to booleans; no booleans as numbers."""
+    if name in _BOOLEANS:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            shown = f" (got {value!r})" if len(repr(value)) <= 40 else ""
+            raise ValueError(f"{name}: must be a boolean, true or false{shown}")
+    elif name in _INTEGERS and isinstance(value, bool):
+        raise ValueError(f"{name}: must be an integer >= 1, not a boolean (got {value!r})")
+    return value
 
-    Raises ``ValueError`` whose message names each bad field.
+
+def parse_arguments(arguments: object) -> Thought:
+    """Validate tool arguments into a :class:`~jupyter_think.models.Thought` ready to record.
+
+    Wire names only; numbers given as strings ("3") and booleans given as "true"/"false" are
+    coerced, as in the reference server; a JSON text holding the object is accepted too (OpenAI
+    hands tool arguments over as a string). Raises ``ValueError`` whose message names the field.
 
     Example:
         >>> parse_arguments({"thought": "a", "thoughtNumber": "2", "totalThoughts": 1,
         ...                  "nextThoughtNeeded": "false"}).total_thoughts
         2
     """
-    if not isinstance(arguments, dict):
+    if isinstance(arguments, (str, bytes, bytearray)):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            raise ValueError("arguments: expected a JSON object, got text that is not JSON") from None
+    if not isinstance(arguments, Mapping):
         raise ValueError(f"arguments: expected an object with {', '.join(INPUT_SCHEMA['required'])}")
-    unknown = sorted(set(arguments) - _FIELDS)
+    unknown = sorted((key for key in arguments if key not in _FIELDS), key=str)
     if unknown:
-        raise ValueError(f"{unknown[0]}: unknown field; the fields are {', '.join(INPUT_SCHEMA['properties'])}")
-    given = {key: value for key, value in arguments.items() if value is not None}
+        names = ", ".join(INPUT_SCHEMA["properties"])
+        raise ValueError(f"{unknown[0]}: unknown field; the fields are {names}")
+    given = {key: _coerce(key, value) for key, value in arguments.items() if value is not None}
     try:
-        return ThoughtInput.model_validate(given, by_alias=True)
+        return Thought.model_validate(given, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise ValueError(describe_validation_error(exc)) from None
 
@@ -162,16 +186,19 @@ class SequentialThinkingTool:
             return error_result(f"Invalid arguments: {exc}")
         try:
             with self._lock:
-                session = self._target(data)
+                session, new_chain = self._target(data)
                 repeated = any(t.thought == data.thought for t in session.recent(REPEAT_WINDOW))
                 session.record(data)
+                if new_chain:  # switch only once the first thought of the new chain is recorded
+                    self._follow(session)
                 result = self._result(session, data, repeated)
         except ThinkError as exc:
             return error_result(str(exc))
         except Exception as exc:  # the tool never raises into an agent loop
             return error_result(f"Internal error: {exc!r}")
         return {
-            "content": [{"type": "text", "text": json.dumps(result, indent=2, ensure_ascii=False)}],
+            # Compact JSON (same object as structuredContent): fewer tokens for the agent to read.
+            "content": [{"type": "text", "text": json.dumps(result, ensure_ascii=False)}],
             "structuredContent": result,
             "isError": False,
         }
@@ -207,22 +234,29 @@ class SequentialThinkingTool:
 
     # --- internals --------------------------------------------------------------------------------------
 
-    def _target(self, data: ThoughtInput) -> Session:
+    def _target(self, data: ThoughtInput) -> tuple[Session, bool]:
+        """The session this thought goes to, and whether it starts a new chain there."""
         session = self.manager.session(self.session_id) if self.session_id else self.manager.active
         if data.thought_number == 1 and len(session) and session.status == "complete":
-            session = self._new_chain_session()
-        return session
+            return self.manager.session(self._new_chain_id()), True
+        return session, False
 
-    def _new_chain_session(self) -> Session:
+    def _new_chain_id(self) -> str:
+        """The first ``<agent_id>-<n>`` that names no session yet (or only an empty one loaded here)."""
         existing = set(self.manager.sessions())
         n = 1
-        while f"{self.agent_id}-{n}" in existing:
+        while (candidate := f"{self.agent_id}-{n}") in existing and not (
+            self.manager.is_loaded(candidate) and not len(self.manager.session(candidate))
+        ):
             n += 1
-        new_id = f"{self.agent_id}-{n}"
+        return candidate
+
+    def _follow(self, session: Session) -> None:
+        """Make the new chain's session this tool's target (and the manager's active one if unbound)."""
         if self.session_id is not None:
-            self.session_id = new_id
-            return self.manager.session(new_id)
-        return self.manager.activate(new_id).session
+            self.session_id = session.id
+        else:
+            self.manager.activate(session.id)
 
     def _result(self, session: Session, data: ThoughtInput, repeated: bool) -> dict[str, Any]:
         result: dict[str, Any] = {

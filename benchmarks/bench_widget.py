@@ -1,0 +1,190 @@
+"""Benchmark of the branch-graph widget: layout time, bytes per live update, time to draw in a browser.
+
+Prints:
+- layout time for 100 / 1 000 / 10 000 thoughts (best of 5),
+- bytes sent to the front end per added thought at 100 and at 10 000 thoughts (must be equal
+  within 10 %),
+- in JupyterLab + Chromium (``tests/lab_harness.py``): time from running the cell that displays
+  the graph of 10 000 thoughts to the graph drawn (target under 1 s), and how long a scroll, a
+  replay step and a live update take at that size.
+
+Run: ``.venv/bin/python benchmarks/bench_widget.py`` (``--no-browser`` skips the browser part).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from jupyter_think import Session
+from jupyter_think.layout import layout
+from jupyter_think.widget import BranchGraph
+
+BUILD = """
+def build(session, count):
+    session.think("Restate the problem " + "x" * 60, total=count)
+    for i in range(1, count):
+        if i % 500 == 0:
+            session.branch(f"b{i}", from_thought=session.trunk[-1].thought_number)
+        elif i % 500 == 60:
+            session.switch_branch("main")
+        if i % 37 == 0:
+            session.revise(session.thoughts[-2].thought_number, f"Revision {i} " + "y" * 60)
+        else:
+            session.think(f"Thought {i} " + "z" * 60)
+    return session
+"""
+namespace: dict = {}
+exec(BUILD, namespace)  # noqa: S102 - the same code builds the session here and in the kernel
+build = namespace["build"]
+
+
+def layout_times() -> None:
+    for count in (100, 1_000, 10_000):
+        session = build(Session("bench", max_thoughts=count), count)
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            layout(session)
+            runs.append(time.perf_counter() - started)
+        print(
+            f"layout  {count:>6} thoughts: {min(runs) * 1000:8.2f} ms (median {statistics.median(runs) * 1000:.2f} ms)"
+        )
+
+
+def bytes_per_thought() -> dict[int, int]:
+    sizes = {}
+    for count in (100, 10_000):
+        session = build(Session("bench", max_thoughts=count + 1), count)
+        graph = BranchGraph(session)
+        sent: list[int] = []
+        original = graph.comm.send
+
+        def send(data=None, metadata=None, buffers=None, original=original, sent=sent):
+            sent.append(len(json.dumps(data, separators=(",", ":"))))
+            original(data=data, metadata=metadata, buffers=buffers)
+
+        graph.comm.send = send
+        session.think("One more thought, the same at every size " + "w" * 60)
+        sizes[count] = sum(sent)
+        print(
+            f"bytes sent for one added thought at {count:>6} thoughts: {sizes[count]} ({len(sent)} message)"
+        )
+        graph.close()
+    ratio = sizes[10_000] / sizes[100]
+    print(
+        f"ratio 10 000 / 100: {ratio:.3f} ({'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'}: must be within 10 %)"
+    )
+    return sizes
+
+
+def browser_times() -> None:
+    from lab_harness import Browser, Lab, run_cell, wait_cell_done
+
+    graph = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-graph"
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Lab(env={"JUPYTER_THINK_DIR": str(Path(tmp) / "store")}) as lab,
+        Browser() as browser,
+    ):
+        lab.write_notebook(
+            "bench.ipynb",
+            [
+                "from jupyter_think import Session\n"
+                + BUILD
+                + '\ns = build(Session("bench", max_thoughts=20_000), 10_000)\nlen(s)',
+                "s.graph()",
+                's.switch_branch("main")\ns.think("A live thought at 10 000")',
+            ],
+        )
+        page = browser.open_notebook(lab, "bench.ipynb")
+        run_cell(page, 0)
+        wait_cell_done(page, 0, timeout=120)
+        elapsed = page.evaluate(
+            """async (graph) => {
+                const app = window.jupyterapp;
+                const panel = app.shell.currentWidget;
+                panel.content.activeCellIndex = 1;
+                const started = performance.now();
+                app.commands.execute('notebook:run-cell');
+                while (!document.querySelector(graph + ' .jt-node')) {
+                    await new Promise(r => requestAnimationFrame(r));
+                }
+                await new Promise(r => requestAnimationFrame(r));
+                return performance.now() - started;
+            }""",
+            graph,
+        )
+        count = page.evaluate(f"document.querySelector('{graph} .jt-step-label').textContent")
+        print(
+            f"browser: run cell -> graph of 10 000 thoughts drawn: {elapsed:.0f} ms "
+            f"({'OK' if elapsed < 1000 else 'over'} target 1 000 ms; shows {count})"
+        )
+        scroll = page.evaluate(
+            """async (graph) => {
+                const viewport = document.querySelector(graph + ' .jt-viewport');
+                const times = [];
+                for (const fraction of [0.1, 0.3, 0.5, 0.7, 0.9]) {
+                    const started = performance.now();
+                    viewport.scrollLeft = fraction * viewport.scrollWidth;
+                    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                    times.push(performance.now() - started);
+                }
+                return times;
+            }""",
+            graph,
+        )
+        print(
+            f"browser: scroll to a new place and redraw (two animation frames): median {statistics.median(scroll):.1f} ms "
+            f"(max {max(scroll):.1f} ms)"
+        )
+        steps = page.evaluate(
+            """(graph) => {
+                const root = document.querySelector(graph);
+                const times = [];
+                root.querySelector('.jt-first').click();
+                for (let i = 0; i < 20; i++) {
+                    const started = performance.now();
+                    root.querySelector('.jt-next').click();
+                    times.push(performance.now() - started);
+                }
+                const started = performance.now();
+                root.querySelector('.jt-last').click();
+                times.push(performance.now() - started);
+                root.querySelector('.jt-follow').click();
+                return times;
+            }""",
+            graph,
+        )
+        print(
+            f"browser: replay step (click -> drawn): median {statistics.median(steps):.1f} ms (max {max(steps):.1f} ms)"
+        )
+        started = time.perf_counter()
+        run_cell(page, 2)
+        page.wait_for_function(
+            f"document.querySelector('{graph} .jt-step-label').textContent.startsWith('10001')",
+            timeout=30_000,
+        )
+        print(
+            f"browser: live thought at 10 000 (run cell -> drawn, incl. kernel round trip): "
+            f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        )
+        page.locator(graph).screenshot(path=str(ROOT / "test-artifacts" / "bench-10000.png"))
+        wait_cell_done(page, 2)
+        if browser.errors:
+            print("browser console errors:", browser.errors)
+
+
+if __name__ == "__main__":
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    layout_times()
+    bytes_per_thought()
+    if "--no-browser" not in sys.argv:
+        browser_times()

@@ -1,0 +1,79 @@
+"""Loading and unloading the IPython extension: config, the process-wide manager, the magics.
+
+``%load_ext jupyter_think`` adds ``ThinkConfig`` to the shell's configurables (so
+``%config ThinkConfig`` works), builds the process-wide manager from it unless one exists,
+registers the magics and makes the notebook's own session active. ``%unload_ext jupyter_think``
+flushes to disk, stops the manager and removes the magics.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .config import ThinkConfig
+from .ids import id_from_notebook_path
+from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
+
+NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
+"""User-namespace variables in which Jupyter (``__session__``) and VS Code name the notebook file."""
+
+
+def notebook_session_id(ipython: Any) -> str:
+    """The default session id of the kernel's notebook: its file name's words, else ``default``.
+
+    The notebook path comes from ``$JPY_SESSION_NAME`` (set by Jupyter Server), else
+    ``__session__`` or ``__vsc_ipynb_file__`` in the user namespace.
+
+    Example:
+        >>> os.environ["JPY_SESSION_NAME"] = "/work/Design Review.ipynb"
+        >>> notebook_session_id(None)
+        'Design-Review'
+        >>> del os.environ["JPY_SESSION_NAME"]
+    """
+    user_ns = getattr(ipython, "user_ns", None) or {}
+    candidates = [os.environ.get("JPY_SESSION_NAME")] + [user_ns.get(name) for name in NOTEBOOK_PATH_NAMES]
+    for path in candidates:
+        if isinstance(path, str) and path.strip():
+            return id_from_notebook_path(path, DEFAULT_SESSION)
+    return DEFAULT_SESSION
+
+
+def _config(ipython: Any) -> ThinkConfig | None:
+    return next((c for c in ipython.configurables if isinstance(c, ThinkConfig)), None)
+
+
+def load(ipython: Any) -> None:
+    """Register config and magics, build the manager, activate the notebook's session (idempotent)."""
+    from .magics import ThinkMagics, keep_question_marks
+
+    if _config(ipython) is not None:  # loaded already: changing nothing is what "harmless" means
+        return
+    config = ThinkConfig(parent=ipython)
+    ipython.configurables.append(config)
+    previous = set_manager(None)
+    set_manager(previous if previous is not None else SessionManager(**config.settings()))
+    ipython.register_magics(ThinkMagics(ipython))
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)
+    get_manager().activate(notebook_session_id(ipython))
+
+
+def unload(ipython: Any) -> None:
+    """Flush and stop the manager, then remove the magics and the config from the shell."""
+    from .magics import ThinkMagics, keep_question_marks
+
+    manager = set_manager(None)
+    if manager is not None:
+        manager.close()
+    magics = ipython.magics_manager
+    registered = magics.registry.pop(ThinkMagics.__name__, None)
+    if registered is not None:
+        for kind, names in registered.magics.items():
+            for name in names:
+                magics.magics[kind].pop(name, None)
+    if keep_question_marks in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(keep_question_marks)
+    config = _config(ipython)
+    if config is not None:
+        ipython.configurables.remove(config)

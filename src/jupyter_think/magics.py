@@ -1,0 +1,354 @@
+"""The IPython magics: ``%think`` / ``%%think``, ``%branch``, ``%session`` / ``%%session``.
+
+Thin adapters over the session manager: parse the line, call the manager or session, display the
+result. Every user mistake becomes exactly :class:`IPython.core.error.UsageError` with one line
+that says what to do, raised before anything changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import linecache
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from .display import Card, branch_table, session_table, thought_card
+from .export import FORMATS, export
+from .ids import TRUNK, validate_id
+from .manager import SessionManager, get_manager
+from .session import Session
+from .thinkargs import parse_think_line
+
+
+def _one_line(message: object) -> str:
+    """A message on one line (UsageError shows it as ``UsageError: <line>``)."""
+    return " ".join(str(message).split())
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the core's ``ValueError`` (bad id, unknown thought or branch, ...) into a ``UsageError``."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ValueError as exc:
+        raise UsageError(_one_line(exc)) from None
+
+
+def _text_card(text: str) -> Card:
+    """A one-line (or few-line) confirmation with the same text in both forms."""
+    return Card(text, f'<div class="jupyter-think-note">{html.escape(text)}</div>')
+
+
+_THINK_QUESTION = re.compile(r"(?P<indent>[ \t]*)%think[ \t]+(?P<line>.*\?)[ \t]*")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """Input transformer: a ``%think`` line ending in ``?`` records a thought, not a help request.
+
+    IPython reads a line whose last token is ``?`` as ``object?``; this rewrites such ``%think``
+    lines into the magic call first. Cell magics (``%%...``) keep their body untouched.
+
+    Example:
+        >>> keep_question_marks(["%think Is n even?\\n"])
+        ["get_ipython().run_line_magic('think', 'Is n even?')\\n"]
+    """
+    if lines and lines[0].lstrip().startswith("%%"):
+        return lines
+    transformed = []
+    for line in lines:
+        body = line.rstrip("\r\n")
+        match = _THINK_QUESTION.fullmatch(body)
+        if match is None:
+            transformed.append(line)
+            continue
+        call = f"{match['indent']}get_ipython().run_line_magic('think', {match['line']!r})"
+        transformed.append(call + line[len(body) :])
+    return transformed
+
+
+@magics_class
+class ThinkMagics(Magics):
+    """Sequential thinking in the notebook: record thoughts, branch, switch and export sessions."""
+
+    @property
+    def manager(self) -> SessionManager:
+        """The process-wide session manager these magics write to."""
+        return get_manager()
+
+    def _target(self, session_id: str | None) -> Session:
+        """The session an option ``-s/--session ID`` names, else the active one."""
+        with _user_errors():
+            return self.manager.session(session_id) if session_id else self.manager.active
+
+    # --- %think -----------------------------------------------------------------------------
+
+    @no_var_expand
+    @line_cell_magic
+    def think(self, line: str, cell: str | None = None) -> None:
+        """Record the next thought in the active session and branch, and show its card.
+
+        The text is kept exactly as typed: quotes, apostrophes, ``#``, backslashes, ``$x`` and
+        ``{x}`` are not interpreted. Options may stand before or after the text; ``--`` ends
+        the options, so what follows it is text even when it looks like an option.
+        ``%%think`` takes options on its first line and the cell body (Markdown) as the text.
+
+        Options:
+          -t, --total N     estimate of the thoughts needed (kept from the last thought if omitted)
+          -n, --number N    the thought's number (default: the next one in its lane)
+          -r, --revise N    this thought revises thought N
+          -b, --branch ID   record in branch ID; with --from N, create it forking at thought N
+          --from N          the thought a new branch forks at
+          -s, --session ID  record in session ID without switching to it
+          --done            the last thought: no further thought needed
+          --more            more thoughts are needed than estimated
+          -q, --quiet       record without showing the card
+
+        Examples:
+          %think Restate the problem: users lose "quoted" data on save -t 4
+          %think -r 1 The data is lost on load, not on save
+          %think -b cache --from 2 What if we cache the parsed file?
+          %think -- -1 is the sentinel, not an error
+          %think Ship the loader fix --done
+
+          %%think -t 5
+          ## Plan
+          - read the file once
+          - keep `$HOME` literal
+        """
+        with _user_errors():
+            args = parse_think_line(line, cell)
+        session = self._target(args.session)
+        with _user_errors():
+            thought = session.think(
+                args.text,
+                total=args.total,
+                done=args.done,
+                branch=args.branch,
+                branch_from=args.branch_from,
+                number=args.number,
+                revises=args.revise,
+                more=args.more,
+            )
+        if not args.quiet:
+            shown_id = session.id if args.session else None
+            display(thought_card(thought, shown_id))
+
+    # --- %branch ----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("branch_id", nargs="?", metavar="ID", help="branch to create or switch to; 'main' is the trunk")
+    @argument("--from", dest="from_thought", metavar="N", help="create branch ID forking at thought N")
+    @argument("-s", "--session", metavar="SESSION", help="work on this session without switching to it")
+    @line_magic
+    def branch(self, line: str) -> None:
+        """List, create or switch branches of the active session.
+
+        Without arguments, show the branches: fork point, size and which one is active.
+
+        Examples:
+          %branch                  # the table of branches
+          %branch cache --from 2   # create branch "cache" forking at thought 2, make it active
+          %branch cache            # switch to branch "cache"
+          %branch main             # back to the trunk
+        """
+        args = self._parse(self.branch, line)
+        session = self._target(args.session)
+        if args.branch_id is None:
+            if args.from_thought is not None:
+                raise UsageError("--from needs a branch id: %branch ID --from N")
+            display(branch_table(session))
+            return
+        with _user_errors():
+            if args.from_thought is not None:
+                if args.branch_id == TRUNK:
+                    raise UsageError("'main' is the trunk; it has no fork point, drop --from")
+                session.branch(args.branch_id, _whole_number("--from", args.from_thought))
+            else:
+                session.switch_branch(args.branch_id)
+        display(branch_table(session))
+
+    # --- %session / %%session ---------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("session_id", nargs="?", metavar="ID", help="switch to session ID (created or restored)")
+    @argument("--list", action="store_true", help="list the sessions in memory and on disk")
+    @argument("--graph", action="store_true", help="show the branch graph of the session")
+    @argument(
+        "--export",
+        nargs="+",
+        metavar=("FORMAT", "PATH"),
+        help="export as markdown, json, mermaid or html; to PATH, or shown here",
+    )
+    @argument("--delete", metavar="ID", help="delete session ID (moved to the store's trash)")
+    @argument("--flush", action="store_true", help="wait until every change is on disk")
+    @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
+    @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
+    @line_cell_magic
+    def session(self, line: str, cell: str | None = None) -> Any:
+        """Show, switch, list, export, delete or flush sessions; as ``%%session``, scope a cell.
+
+        ``%session`` alone shows a summary of the active session. ``--graph`` and ``--export``
+        act on session ID when given, else on the active session (without switching).
+        ``%session ID --new`` starts session ID empty (its earlier content is archived, not
+        destroyed) and switches to it: a notebook that starts its sessions this way gives the
+        same output every time it runs, even though sessions persist on disk.
+
+        ``%%session ID [--new] [--quiet]`` runs the cell as Python with session ID active, so
+        every ``%think``, API call and agent tool call in it goes to ID; the previous session is
+        active again afterwards, even when the cell raises. Then the session's graph is shown
+        (unless ``--quiet``), and the value of a last expression, like any cell.
+
+        Examples:
+          %session                        # summary of the active session
+          %session design-review          # switch (create, or restore from disk)
+          %session design-review --new    # start it empty (old content archived) and switch
+          %session --list
+          %session --graph
+          %session --export markdown      # show the Markdown here
+          %session --export html review.html
+          %session --delete scratch
+          %session --flush
+
+          %%session agent-run --new
+          tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
+        """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        args = self._parse(self.session, line)
+        if cell is not None:
+            return self._session_cell(args, cell)
+        if args.quiet:
+            raise UsageError("--quiet belongs to the cell magic: %%session ID --quiet")
+        actions = [name for name in ("list", "graph", "export", "delete", "flush") if getattr(args, name)]
+        if args.new and (args.session_id is None or actions):
+            raise UsageError("--new starts one session empty and switches to it: %session ID --new")
+        if len(actions) > 1:
+            raise UsageError(f"give one of --{' / --'.join(actions)} at a time")
+        action = actions[0] if actions else None
+        if action in ("list", "delete", "flush") and args.session_id is not None:
+            raise UsageError(f"--{action} takes no session ID before it: %session --{action}")
+        if action == "list":
+            self._list()
+        elif action == "delete":
+            self._delete(args.delete)
+        elif action == "flush":
+            self._flush()
+        elif action == "graph":
+            display(self._target(args.session_id).graph())
+        elif action == "export":
+            self._export(self._target(args.session_id), args.export)
+        elif args.session_id is not None:
+            with _user_errors():
+                validate_id(args.session_id)
+                if args.new:
+                    self.manager.new_session(args.session_id)
+                self.manager.activate(args.session_id)
+            display(self.manager.active.summary())
+        else:
+            display(self.manager.active.summary())
+        return None
+
+    def _session_cell(self, args: Any, cell: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        if args.session_id is None:
+            raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
+        others = [name for name in ("list", "graph", "export", "delete", "flush") if getattr(args, name)]
+        if others:
+            raise UsageError(f"%%session takes only ID, --new and --quiet, not --{others[0]}")
+        with _user_errors():
+            validate_id(args.session_id)
+        code, last = self._compile(cell, args.session_id)
+        with _user_errors():
+            if args.new:
+                self.manager.new_session(args.session_id)
+            activation = self.manager.activate(args.session_id)
+        with activation as session:
+            namespace = self.shell.user_ns
+            exec(code, self.shell.user_global_ns, namespace)
+            value = eval(last, self.shell.user_global_ns, namespace) if last is not None else None
+        if not args.quiet:
+            display(session.graph())
+        return value
+
+    def _compile(self, cell: str, session_id: str) -> tuple[Any, Any]:
+        """Compile a cell body like IPython does; split off a last expression to return its value."""
+        __tracebackhide__ = True  # noqa: F841
+        source = self.shell.transform_cell(cell)
+        filename = f"<%%session {session_id}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        tree = self.shell.transform_ast(self.shell.compile.ast_parse(source, filename))
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        code = self.shell.compile(tree, filename, "exec")
+        return code, (self.shell.compile(last, filename, "eval") if last is not None else None)
+
+    def _list(self) -> None:
+        manager = self.manager
+        rows = []
+        for session_id in manager.sessions():
+            loaded = manager.is_loaded(session_id)
+            count = len(manager.session(session_id)) if loaded else None
+            rows.append((session_id, "memory" if loaded else "disk", count, session_id == manager.active_id))
+        display(session_table(rows))
+
+    def _delete(self, session_id: str) -> None:
+        manager = self.manager
+        with _user_errors():
+            validate_id(session_id)
+            if session_id not in manager.sessions():
+                raise UsageError(f"no session {session_id!r} to delete; see %session --list")
+            manager.delete(session_id)
+        display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
+
+    def _flush(self) -> None:
+        try:
+            self.manager.flush()
+        except OSError as exc:
+            cause = exc.strerror or str(exc)
+            if "jupyter-think" not in cause:  # the persistence loop's messages name the store already
+                cause = f"jupyter-think could not save the sessions to disk: {cause}"
+            raise UsageError(_one_line(f"{cause}; fix the disk (space, permissions), then %session --flush")) from None
+        display(_text_card("Flushed: every change is on disk."))
+
+    def _export(self, session: Session, export_args: list[str]) -> None:
+        if len(export_args) > 2:
+            raise UsageError("--export takes FORMAT and an optional PATH: %session --export markdown notes.md")
+        fmt = export_args[0]
+        if fmt.lower() not in FORMATS:
+            raise UsageError(f"unknown export format {fmt!r}: use markdown, json, mermaid or html")
+        text = export(session, fmt)
+        if len(export_args) == 1:
+            print(text)
+            return
+        path = Path(export_args[1]).expanduser()
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(_one_line(f"could not write {str(path)!r}: {exc.strerror or exc}; pick another PATH")) from None
+        display(_text_card(f"Exported session {session.id} as {FORMATS[fmt.lower()]} to {export_args[1]}."))
+
+    @staticmethod
+    def _parse(magic: Callable[..., Any], line: str) -> Any:
+        """Parse a magic's argument line; an argparse complaint becomes a one-line UsageError."""
+        name = magic.__name__
+        try:
+            return parse_argstring(magic, line)
+        except (UsageError, ValueError) as exc:  # argparse's complaint, or unbalanced quotes
+            raise UsageError(_one_line(f"%{name}: {exc} (see %{name}?)")) from None
+
+
+def _whole_number(option: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"{option} needs a whole number >= 1, got {value!r}")
+    return int(value)

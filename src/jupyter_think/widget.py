@@ -1,0 +1,269 @@
+"""The live branch-graph widget: an anywidget whose front end is ``static/graph.js``.
+
+The kernel side owns the layout (:class:`~jupyter_think.layout.LayoutBuilder`): the widget starts
+from a snapshot (the ``snapshot`` trait, sent once), then subscribes to the session and sends one
+small custom message per change (the placed node, and a lane when one opens), so the bytes per
+added thought do not depend on the session's size. Changes written by another process arrive as
+session events like any other (``remote=True``) and are shown the same way. Events may come from
+any thread: ipykernel (6+, verified in 7) hands comm messages to its IOPub thread, and this widget
+serialises its own state with a lock.
+
+A front end that missed messages (a page reload, a second view) asks for the nodes it lacks
+(``{"type": "sync", "have": n}``); a click on a thought whose text was cut asks for the full text.
+
+Without a widget front end (nbconvert, GitHub, nbval) the output shows ``text/html`` = the static
+SVG and ``text/plain`` = the text tree; both deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from .display import thought_heading
+from .layout import Lane, LayoutBuilder, Node
+from .models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
+from .render import svg_from_layout, text_tree
+
+if TYPE_CHECKING:
+    from .session import Session, SessionEvent
+
+STATIC = Path(__file__).parent / "static"
+TEXT_LIMIT = 2_000
+"""Characters of a thought's text sent with a live update; longer texts load on click."""
+SNAPSHOT_BUDGET = 2_000_000
+"""About how many characters of thought text the first snapshot carries in all."""
+
+
+def node_payload(node: Node, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
+    """What the front end needs to draw and show one node (JSON-ready).
+
+    Example:
+        >>> from jupyter_think.layout import layout_thoughts
+        >>> from jupyter_think.models import Thought
+        >>> t = Thought(thought="Look <here>", thought_number=1, total_thoughts=2, next_thought_needed=True)
+        >>> payload = node_payload(layout_thoughts([t]).nodes[0])
+        >>> payload["head"], payload["text"], payload["full"]
+        ('Thought 1/2', 'Look <here>', True)
+    """
+    thought = node.thought
+    text = thought.thought
+    return {
+        "i": node.index,
+        "lane": node.lane,
+        "col": node.column,
+        "n": thought.thought_number,
+        "kind": node.kind,
+        "rev": node.revises,
+        "head": thought_heading(thought),
+        "text": text[:text_limit],
+        "full": len(text) <= text_limit,
+    }
+
+
+def lane_payload(lane: Lane) -> dict[str, Any]:
+    """One lane for the front end: index, name, fork number, fork node and first column."""
+    return {
+        "lane": lane.index,
+        "id": lane.name,
+        "from": lane.from_thought,
+        "fork": lane.fork,
+        "start": lane.start,
+    }
+
+
+class BranchGraph(anywidget.AnyWidget):
+    """The branch graph of one session, updating live. Get it with ``session.graph()``.
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("demo"); _ = s.think("Restate the problem", total=2)
+        >>> graph = BranchGraph(s)
+        >>> _ = s.think("Conclude", done=True)
+        >>> print(repr(graph))
+        Session demo · complete · 2 thoughts · 0 branches · 0 revisions
+        main
+        ├── 1 Restate the problem
+        └── 2 Conclude  [final]
+        >>> graph.close()
+    """
+
+    _esm = STATIC / "graph.js"
+    _css = STATIC / "graph.css"
+
+    _key = traitlets.Unicode("").tag(sync=True)  # identifies the model in the front end's store
+    snapshot = traitlets.Dict().tag(sync=True)
+    max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
+
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        self._session = session
+        self._state_lock = threading.RLock()
+        self._generation = 0
+        # Hold the session's lock while taking the snapshot and subscribing, so no change falls
+        # between them; changes made meanwhile by other threads wait and then arrive as events.
+        with session._lock:
+            self._builder = self._build()
+            self._unsubscribe = session.subscribe(self._on_event)
+            super().__init__(_key=uuid.uuid4().hex, snapshot=self._snapshot(), **kwargs)
+        self.on_msg(self._on_front_end_message)
+
+    # --- what it shows without a front end -------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        """The id of the session drawn."""
+        return self._session.id
+
+    def text(self) -> str:
+        """The deterministic text tree (``text/plain``)."""
+        with self._state_lock:
+            return text_tree(self._builder.layout(), self._session.id)
+
+    def svg(self) -> str:
+        """The static SVG (``text/html`` fallback)."""
+        with self._state_lock:
+            return svg_from_layout(self._builder.layout(), self._session.id)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        with self._state_lock:
+            graph = self._builder.layout()
+            data["text/plain"] = text_tree(graph, self._session.id)
+            data["text/html"] = svg_from_layout(graph, self._session.id)
+        return data, metadata
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop following the session and close the widget in every front end."""
+        unsubscribe, self._unsubscribe = getattr(self, "_unsubscribe", None), None
+        if unsubscribe is not None:
+            unsubscribe()
+        super().close()
+
+    @property
+    def following(self) -> bool:
+        """True while the widget is subscribed to its session."""
+        return self._unsubscribe is not None
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _build(self) -> LayoutBuilder:
+        session = self._session
+        builder = LayoutBuilder({branch_id: b.from_thought for branch_id, b in session.branches.items()})
+        for thought in session.thoughts:
+            builder.add(thought)
+        return builder
+
+    def _active_lane(self) -> int:
+        return self._builder.lane_of(self._session.active_branch) or 0
+
+    def _snapshot(self) -> dict[str, Any]:
+        graph = self._builder.layout()
+        limit = max(200, min(TEXT_LIMIT, SNAPSHOT_BUDGET // max(len(graph.nodes), 1)))
+        return {
+            "gen": self._generation,
+            "session": self._session.id,
+            "lanes": [lane_payload(lane) for lane in graph.lanes],
+            "nodes": [node_payload(node, limit) for node in graph.nodes],
+            "final": graph.final,
+            "active": self._active_lane(),
+        }
+
+    def _push(self, message: dict[str, Any]) -> None:
+        if self.comm is not None:
+            self.send(message)
+
+    def _on_event(self, event: SessionEvent) -> None:
+        change = event.change
+        with self._state_lock:
+            if isinstance(change, ThoughtAdded):
+                placed = self._builder.add(change.thought)
+                thought = change.thought
+                self._push(
+                    {
+                        "type": "add",
+                        "gen": self._generation,
+                        "seq": placed.node.index,
+                        "nodes": [node_payload(placed.node)],
+                        "lanes": [lane_payload(lane) for lane in placed.lanes],
+                        "final": None if thought.next_thought_needed else placed.node.index,
+                    }
+                )
+            elif isinstance(change, BranchCreated):
+                lane = self._builder.open_lane(change.branch_id, change.from_thought)
+                if lane is not None:
+                    self._push({"type": "lanes", "gen": self._generation, "lanes": [lane_payload(lane)]})
+            elif isinstance(change, BranchActivated):
+                self._push({"type": "active", "gen": self._generation, "active": self._active_lane()})
+            elif isinstance(change, SessionReset):
+                self._generation += 1
+                self._builder = self._build()
+                self.snapshot = self._snapshot()
+
+    def _on_front_end_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        with self._state_lock:
+            if content.get("gen") != self._generation:
+                return
+            if content.get("type") == "sync":
+                have = content.get("have")
+                graph = self._builder.layout()
+                start = have if isinstance(have, int) and 0 <= have <= len(graph.nodes) else 0
+                self._push(
+                    {
+                        "type": "sync",
+                        "gen": self._generation,
+                        "seq": start,
+                        "nodes": [node_payload(node) for node in graph.nodes[start:]],
+                        "lanes": [lane_payload(lane) for lane in graph.lanes],
+                        "final": graph.final,
+                        "active": self._active_lane(),
+                    }
+                )
+            elif content.get("type") == "text":
+                index = content.get("i")
+                graph = self._builder.layout()
+                if isinstance(index, int) and 0 <= index < len(graph.nodes):
+                    text = graph.nodes[index].thought.thought
+                    self._push({"type": "text", "gen": self._generation, "i": index, "text": text})
+
+
+_open_graphs: weakref.WeakKeyDictionary[Session, BranchGraph] = weakref.WeakKeyDictionary()
+_open_lock = threading.Lock()
+
+
+def graph_for(session: Session) -> BranchGraph:
+    """The live graph widget of ``session`` (``Session.graph()`` calls this).
+
+    One widget per session while it is open: displaying it again shows another view of the same
+    graph, so re-running a cell does not pile up subscribers. A closed widget is replaced.
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("g")
+        >>> graph_for(s) is graph_for(s)
+        True
+    """
+    with _open_lock:
+        graph = _open_graphs.get(session)
+        if graph is None or graph.comm is None or not graph.following:
+            graph = BranchGraph(session)
+            _open_graphs[session] = graph
+        return graph
