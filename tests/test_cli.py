@@ -1,0 +1,234 @@
+"""The ``jupyter-think`` command line, run as the installed console script over real stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_think import Session, SessionManager
+from jupyter_think.models import SessionRecord
+from jupyter_think.store import SessionStore
+
+BIN = Path(sys.executable).parent
+SCRIPT = BIN / "jupyter-think"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
+    merged["PATH"] = f"{BIN}{os.pathsep}{merged.get('PATH', '')}"
+    merged.update(env or {})
+    return subprocess.run(
+        [str(SCRIPT), *args], check=False, capture_output=True, text=True, timeout=60, env=merged
+    )
+
+
+def populate(store: Path) -> None:
+    """Two sessions: ``design`` (trunk, a branch, a revision, concluded) and ``scratch`` (one open thought)."""
+    with SessionManager(store) as manager:
+        design = manager.session("design")
+        design.think("Restate the problem", total=3)
+        design.think("Sketch two designs")
+        design.revise(1, "Restate the problem, with the latency budget")
+        design.think("Try the queue instead", branch="queue", branch_from=2)
+        design.switch_branch(None)
+        design.think("Pick the journal design", done=True)
+        manager.session("scratch").think("A loose idea")
+        manager.flush(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A populated store the read-only tests share."""
+    root = tmp_path_factory.mktemp("cli") / "store"
+    populate(root)
+    return root
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Path:
+    """A populated store a test may change."""
+    root = tmp_path / "store"
+    populate(root)
+    return root
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+# --- list ---------------------------------------------------------------------------------------------
+
+
+def test_list_shows_a_table_of_the_sessions(store: Path) -> None:
+    done = run("--dir", str(store), "list")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.strip().splitlines()
+    assert header.split() == ["ID", "THOUGHTS", "BRANCHES", "STATUS", "LAST", "ACTIVITY"]
+    by_id = {row.split()[0]: row.split() for row in rows}
+    assert set(by_id) == {"design", "scratch"}
+    assert by_id["design"][1:4] == ["5", "1", "complete"]
+    assert by_id["scratch"][1:4] == ["1", "0", "open"]
+    assert "UTC" in by_id["design"]
+
+
+def test_list_of_an_empty_store_says_so(tmp_path: Path) -> None:
+    done = run("--dir", str(tmp_path / "nothing-here"), "list")
+    assert done.returncode == 0
+    assert done.stdout.startswith("No sessions in ")
+
+
+def test_the_store_comes_from_the_environment_and_dir_overrides_it(store: Path, tmp_path: Path) -> None:
+    from_env = run("list", env={"JUPYTER_THINK_DIR": str(store)})
+    overridden = run("--dir", str(tmp_path / "empty"), "list", env={"JUPYTER_THINK_DIR": str(store)})
+    after_command = run("list", "--dir", str(store), env={"JUPYTER_THINK_DIR": str(tmp_path / "empty")})
+    assert "design" in from_env.stdout
+    assert overridden.stdout.startswith("No sessions in ")
+    assert "design" in after_command.stdout
+
+
+def test_list_quarantines_a_corrupt_session_and_lists_the_others(own_store: Path) -> None:
+    for path in (own_store / "scratch").iterdir():
+        if path.is_file():
+            path.write_bytes(b"\x00\xffnot a session{{{" * 10)
+    done = run("--dir", str(own_store), "list")
+    assert done.returncode == 0, done.stderr
+    assert "design" in done.stdout and "scratch" not in done.stdout
+    assert "scratch" in done.stderr and "quarantine" in done.stderr
+    assert (own_store / ".quarantine").is_dir()
+    assert any((own_store / ".quarantine").rglob("*")), "the damaged file is kept, not deleted"
+
+
+# --- show and export ----------------------------------------------------------------------------------
+
+
+def test_show_prints_the_session_as_a_text_tree(store: Path) -> None:
+    done = run("--dir", str(store), "show", "design")
+    assert done.returncode == 0, done.stderr
+    for text in (
+        "Restate the problem",
+        "Sketch two designs",
+        "Try the queue instead",
+        "Pick the journal design",
+    ):
+        assert text in done.stdout
+    assert "queue" in done.stdout
+
+
+def test_export_markdown_to_stdout(store: Path) -> None:
+    done = run("--dir", str(store), "export", "design", "--format", "md")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# Session design")
+    assert "## Branch queue" in done.stdout
+
+
+@pytest.mark.parametrize(("fmt", "start"), [("mermaid", "flowchart TD"), ("html", "<!DOCTYPE html>")])
+def test_export_mermaid_and_html(store: Path, fmt: str, start: str) -> None:
+    done = run("--dir", str(store), "export", "design", "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(start)
+
+
+def test_export_json_to_a_file_round_trips(store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "design.json"
+    done = run("--dir", str(store), "export", "design", "--format", "json", "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    assert str(target) in done.stdout
+    session = Session.from_json(target.read_text(encoding="utf-8"))
+    assert session.id == "design" and len(session) == 5
+    assert json.loads(target.read_text(encoding="utf-8"))["id"] == "design"
+
+
+def test_export_with_an_unknown_format_is_a_usage_error(store: Path) -> None:
+    message = one_line_error(run("--dir", str(store), "export", "design", "--format", "pdf"))
+    assert "pdf" in message and "md" in message
+
+
+# --- bad ids --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["show"], ["export", "--format", "md"], ["rm"]])
+def test_an_invalid_id_is_a_usage_error(store: Path, command: list[str]) -> None:
+    name, *options = command
+    before = sorted(p.name for p in store.parent.iterdir())
+    message = one_line_error(run("--dir", str(store), name, "../design", *options))
+    assert "invalid session id" in message
+    assert sorted(p.name for p in store.parent.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", [["show"], ["export", "--format", "md"], ["rm"]])
+def test_an_unknown_id_is_a_usage_error(store: Path, command: list[str]) -> None:
+    name, *options = command
+    message = one_line_error(run("--dir", str(store), name, "no-such-session", *options))
+    assert "no session 'no-such-session'" in message
+
+
+def test_no_command_prints_usage_and_fails() -> None:
+    done = run()
+    assert done.returncode == 2
+    assert "usage: jupyter-think" in done.stderr
+
+
+# --- rm and gc ------------------------------------------------------------------------------------------
+
+
+def test_rm_moves_the_session_to_the_trash(own_store: Path) -> None:
+    done = run("--dir", str(own_store), "rm", "scratch")
+    assert done.returncode == 0, done.stderr
+    assert not (own_store / "scratch").exists()
+    trashed = [p for p in (own_store / ".trash").rglob("*") if p.is_dir() and p.name.startswith("scratch")]
+    assert trashed, "the session's files are in the trash"
+    assert "trash" in done.stdout
+    listed = run("--dir", str(own_store), "list")
+    assert "scratch" not in listed.stdout and "design" in listed.stdout
+
+
+def test_gc_keeps_recent_sessions(own_store: Path) -> None:
+    done = run("--dir", str(own_store), "gc", "--days", "30")
+    assert done.returncode == 0, done.stderr
+    assert "No session idle" in done.stdout
+    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+
+
+def test_gc_moves_sessions_idle_past_the_retention_to_the_trash(own_store: Path) -> None:
+    with SessionManager(persist=False) as manager:
+        old = manager.session("old")
+        old.think("Written long ago", done=True)
+        record = json.loads(old.to_json())
+    long_ago = "2001-09-09T01:46:40Z"
+    record["createdAt"] = record["lastActivity"] = long_ago
+    for thought in record["thoughts"]:
+        thought["createdAt"] = long_ago
+    SessionStore(own_store).save("old", SessionRecord.model_validate(record))
+    done = run("--dir", str(own_store), "gc", "--days", "30")
+    assert done.returncode == 0, done.stderr
+    assert "old" in done.stdout
+    assert not (own_store / "old").exists()
+    assert any(p.name.startswith("old") for p in (own_store / ".trash").iterdir())
+    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+
+
+# --- jupyter think --------------------------------------------------------------------------------------
+
+
+def test_jupyter_think_reaches_the_same_command(store: Path) -> None:
+    merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
+    merged["PATH"] = f"{BIN}{os.pathsep}{merged.get('PATH', '')}"
+    done = subprocess.run(
+        [str(BIN / "jupyter"), "think", "--dir", str(store), "list"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=merged,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "design" in done.stdout and "scratch" in done.stdout
