@@ -53,10 +53,25 @@ def load(ipython: Any) -> None:
     ipython.configurables.append(config)
     previous = set_manager(None)
     set_manager(previous if previous is not None else SessionManager(**config.settings()))
+    config.observe(_reconfigure)
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
     get_manager().activate(notebook_session_id(ipython))
+
+
+def _reconfigure(change: Any) -> None:
+    """``%config ThinkConfig.<trait> = ...`` after loading: rebuild the manager with the new settings.
+
+    The old manager flushes and stops; the active session is restored from the (new) store.
+    """
+    config = change["owner"]
+    old = set_manager(None)
+    active = old.active_id if old is not None else DEFAULT_SESSION
+    if old is not None:
+        old.close()
+    set_manager(SessionManager(**config.settings()))
+    get_manager().activate(active)
 
 
 def unload(ipython: Any) -> None:

@@ -1,0 +1,141 @@
+"""Sessions survive a real kernel's restart and SIGKILL, with ``%load_ext`` or a profile's auto-load."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kernel_harness import ExecResult, Kernel
+
+pytestmark = pytest.mark.kernel
+
+FLUSH_INTERVAL = 0.2  # the default ThinkConfig.flush_interval
+
+THINKING = """\
+%think Restate the problem -t 4
+%think Try the direct route
+%think -r 2 The direct route misses the empty case
+%branch alt --from 1
+%think Work backwards from the goal
+%think -q Backwards works: the empty case falls out
+"""
+
+
+def ok(kernel: Kernel, code: str) -> ExecResult:
+    result = kernel.execute(code)
+    assert result.ok, str(result)
+    return result
+
+
+def active_session(kernel: Kernel) -> dict[str, Any]:
+    """The active session as its full JSON record (ids, times, branches, active branch)."""
+    return kernel.value(
+        "__import__('json').loads(__import__('jupyter_think').get_manager().active.to_json())"
+    )
+
+
+def think_a_little(kernel: Kernel) -> dict[str, Any]:
+    ok(kernel, THINKING)
+    recorded = active_session(kernel)
+    assert recorded["id"] == "default"
+    assert len(recorded["thoughts"]) == 5
+    assert recorded["activeBranch"] == "alt"
+    assert recorded["thoughts"][2]["revisesThought"] == 2
+    return recorded
+
+
+def test_a_restarted_kernel_gets_everything_back_with_load_ext(make_kernel: Callable[..., Kernel]) -> None:
+    kernel = make_kernel()
+    ok(kernel, "%load_ext jupyter_think")
+    before = think_a_little(kernel)
+    kernel.restart(now=False)  # shutdown request straight after the last thought
+    assert kernel.value("'jupyter_think' in __import__('sys').modules") is False
+    ok(kernel, "%load_ext jupyter_think")
+    assert active_session(kernel) == before
+    ok(kernel, "%think Carry on after the restart")
+    assert active_session(kernel)["thoughts"][-1]["branchId"] == "alt"
+
+
+def test_a_killed_kernel_loses_nothing_flushed_before_the_kill(make_kernel: Callable[..., Kernel]) -> None:
+    kernel = make_kernel()
+    ok(kernel, "%load_ext jupyter_think")
+    before = think_a_little(kernel)
+    time.sleep(FLUSH_INTERVAL * 2)
+    kernel.kill()  # SIGKILL: no atexit, no shutdown handler
+    ok(kernel, "%load_ext jupyter_think")
+    assert active_session(kernel) == before
+
+
+def test_a_profile_auto_loads_the_extension_and_restores_the_session(
+    make_kernel: Callable[..., Kernel], tmp_path: Path
+) -> None:
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["jupyter_think"]\nc.ThinkConfig.durability = "sync"\n'
+    )
+    kernel = make_kernel(env={"IPYTHONDIR": str(tmp_path / "ipython")})
+    assert kernel.value("__import__('jupyter_think').get_manager().settings.durability") == "sync"
+    before = think_a_little(kernel)  # %think works without %load_ext
+    kernel.kill()  # at once: in sync mode every thought was durable when %think returned
+    assert active_session(kernel) == before  # restored by the auto-load, no %load_ext
+    ok(kernel, "%think Still thinking after the crash")
+    assert len(active_session(kernel)["thoughts"]) == 6
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs to hold the store (root only), unmounted afterwards."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"\1" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+LONG = "x" * 5000  # more than the page a journal may have left free
+
+
+def test_a_full_disk_warns_once_in_the_notebook_and_nothing_is_lost(
+    make_kernel: Callable[..., Kernel], full_disk: Path
+) -> None:
+    kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(full_disk / "store")})
+    ok(kernel, "%load_ext jupyter_think\n%think Saved before the disk filled up")
+    ok(kernel, "%session --flush")
+    filler = fill(full_disk)
+
+    first = ok(kernel, f"%think Thought while full 1 {LONG}\nimport time; time.sleep(1)")
+    assert first.stderr.count("could not save") == 1
+    assert "No space left on device" in first.stderr
+    later = ok(kernel, f"%think Thought while full 2 {LONG}\ntime.sleep(1)")
+    assert "could not save" not in later.stderr  # one warning, not one per retry
+    refused = kernel.execute("%session --flush")
+    assert refused.ename == "UsageError" and "No space left on device" in str(refused.evalue)
+
+    filler.unlink()
+    ok(kernel, "%session --flush")
+    before = active_session(kernel)
+    assert len(before["thoughts"]) == 3
+    kernel.kill()
+    ok(kernel, "%load_ext jupyter_think")
+    assert active_session(kernel) == before
