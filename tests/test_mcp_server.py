@@ -213,8 +213,13 @@ def test_thoughts_are_on_disk_for_a_manager_in_another_process(agent: Agent) -> 
     )
     session_id = marker.structured_content["sessionId"]
     length = marker.structured_content["thoughtHistoryLength"]
-    stored = stored_in_another_process(agent.store)  # no flush needed: each result waits for the disk
-    assert stored[session_id][-1] == "visible from outside"
+    deadline = time.monotonic() + 10  # group commit (the default): on disk within flush_interval, 0.2 s
+    while True:
+        stored = stored_in_another_process(agent.store)
+        if stored.get(session_id, [""])[-1] == "visible from outside":
+            break
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.1)
     assert len(stored[session_id]) == length
     first_session = [sid for sid in stored if sid != session_id]
     assert len(first_session) == 1 and "thought 12" in stored[first_session[0]]
@@ -332,6 +337,70 @@ def test_the_server_survives_bad_lines_and_exits_cleanly_when_stdin_closes(tmp_p
             server.kill()
             server.wait()
     assert stored_in_another_process(tmp_path / "store") == {"raw": ["raw"]}
+
+
+def test_calls_after_the_handshake_get_the_same_answers_as_through_the_sdk(tmp_path: Path) -> None:
+    """A call before ``notifications/initialized`` goes through the SDK's dispatcher; after it, plain
+    calls are answered by the read loop. Both must answer alike, for results and for errors."""
+    server = subprocess.Popen(
+        [str(SCRIPT), "mcp", "--dir", str(tmp_path / "store"), "--session", "twice"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask(message: dict[str, Any]) -> dict[str, Any]:
+        assert server.stdin is not None and server.stdout is not None
+        server.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
+        server.stdin.flush()
+        return json.loads(server.stdout.readline()) if "id" in message else {}
+
+    def call(request_id: object, arguments: object, name: str = "sequentialthinking") -> dict[str, Any]:
+        params = {"name": name, "arguments": arguments}
+        return ask({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
+
+    cases: list[tuple[object, str]] = [
+        (
+            {
+                "thought": 'é ☃ \u2028 "quoted"\n',
+                "thoughtNumber": 1,
+                "totalThoughts": 2,
+                "nextThoughtNeeded": True,
+            },
+            "sequentialthinking",
+        ),
+        ({"thought": "same", "thoughtNumber": 1}, "sequentialthinking"),  # invalid: an error result
+        ({"thought": "x"}, "no_such_tool"),
+    ]
+    try:
+        hello = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        }
+        assert ask({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello})["result"]
+        before = [call(f"sdk-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
+        ask({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        after = [call(f"fast-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
+        server.stdin.close()  # type: ignore[union-attr]
+        assert server.wait(timeout=20) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert before[0]["result"]["structuredContent"]["thoughtHistoryLength"] == 1
+    assert after[0]["result"]["structuredContent"]["thoughtHistoryLength"] == 2  # the failed calls add none
+    for sdk, fast in zip(before, after):
+        assert sdk["id"].startswith("sdk-") and fast["id"].startswith("fast-")
+        if "structuredContent" in sdk["result"]:  # the history grew and the second one repeats the first
+            for answer in (sdk, fast):
+                result = answer["result"]
+                result["content"] = [json.loads(result["content"][0]["text"])]
+                for shown in (result["structuredContent"], result["content"][0]):
+                    shown.update(thoughtHistoryLength=0, repeated=False, warning="")
+        assert {**sdk, "id": None} == {**fast, "id": None}
+    first_thought = cases[0][0]["thought"]  # type: ignore[index]
+    assert stored_in_another_process(tmp_path / "store") == {"twice": [first_thought] * 2}
 
 
 def test_requests_from_a_file_are_answered_and_async_thoughts_are_flushed_at_exit(tmp_path: Path) -> None:

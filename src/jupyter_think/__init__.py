@@ -17,6 +17,7 @@ from typing import Any
 from .ids import validate_id
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
+from .persistence import PersistenceWarning
 from .session import Branch, Session, SessionEvent, ThinkError
 from .tool import SequentialThinkingTool
 
@@ -29,6 +30,7 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "PersistenceWarning",
     "get_manager",
     "load_ipython_extension",
     "unload_ipython_extension",

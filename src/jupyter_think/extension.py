@@ -9,6 +9,7 @@ flushes to disk, stops the manager and removes the magics.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from .config import ThinkConfig
@@ -80,7 +81,10 @@ def unload(ipython: Any) -> None:
 
     manager = set_manager(None)
     if manager is not None:
-        manager.close()
+        try:
+            manager.close()
+        except OSError as exc:  # the disk refused the last flush: say so, but unload all the same
+            warnings.warn(f"jupyter-think: unloaded, but the last changes are not on disk: {exc}", stacklevel=2)
     magics = ipython.magics_manager
     registered = magics.registry.pop(ThinkMagics.__name__, None)
     if registered is not None:

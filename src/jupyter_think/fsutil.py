@@ -45,7 +45,6 @@ def open_dir(
     Returns the descriptor, or ``None`` when it does not exist and ``create`` is false. With
     ``create`` it is made with mode 0700. A symlink or a non-directory raises :class:`StoreError`.
     """
-    shown = shown or Path(name)
     for _attempt in range(3):
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
@@ -59,10 +58,12 @@ def open_dir(
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise StoreError(
-                    exc.errno, "refusing a symlink or non-directory where a directory belongs", str(shown)
+                    exc.errno,
+                    "refusing a symlink or non-directory where a directory belongs",
+                    str(shown or Path(name)),
                 ) from None
             raise
-    raise StoreError(errno.ENOENT, "directory keeps disappearing", str(shown))
+    raise StoreError(errno.ENOENT, "directory keeps disappearing", str(shown or Path(name)))
 
 
 def entry_kind(dir_fd: int, name: str) -> str | None:
@@ -89,6 +90,12 @@ def signature(dir_fd: int, name: str) -> tuple[int, int, int, int] | None:
 
 def open_regular(dir_fd: int, name: str, shown: Path) -> int | None:
     """Open a regular file for reading (no symlink, no FIFO); ``None`` when missing."""
+    opened = open_regular_stat(dir_fd, name, shown)
+    return None if opened is None else opened[0]
+
+
+def open_regular_stat(dir_fd: int, name: str, shown: Path) -> tuple[int, os.stat_result] | None:
+    """:func:`open_regular`, also returning the file's ``fstat`` (read once); ``None`` when missing."""
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
     except FileNotFoundError:
@@ -97,15 +104,20 @@ def open_regular(dir_fd: int, name: str, shown: Path) -> int | None:
         if exc.errno in (errno.ELOOP, errno.EISDIR):
             raise NotRegularFile(exc.errno, "refusing a symlink or non-file", str(shown)) from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise NotRegularFile(errno.EINVAL, "refusing a non-file (directory, FIFO...)", str(shown))
-    return fd
+    return fd, st
 
 
-def read_at(fd: int, offset: int, limit: int, shown: Path) -> bytes:
-    """Read from ``offset`` to the end of the file, refusing more than ``limit`` bytes."""
-    size = os.fstat(fd).st_size
+def read_at(fd: int, offset: int, limit: int, shown: Path, size: int | None = None) -> bytes:
+    """Read from ``offset`` to the end of the file, refusing more than ``limit`` bytes.
+
+    ``size`` is the file's size when the caller has just read it with ``fstat`` (else read here).
+    """
+    if size is None:
+        size = os.fstat(fd).st_size
     if size - offset > limit:
         raise StoreError(
             errno.EFBIG, f"file is larger than the limit of {limit} bytes (max_file_bytes)", str(shown)
@@ -146,11 +158,12 @@ def open_append(dir_fd: int, name: str) -> int:
     return os.open(name, _APPEND_FLAGS, 0o600, dir_fd=dir_fd)
 
 
-def atomic_write(dir_fd: int, name: str, data: bytes) -> None:
+def atomic_write(dir_fd: int, name: str, data: bytes, *, sync_dir: bool = True) -> None:
     """Replace ``name`` with ``data`` atomically: unique temp file, fsync, ``os.replace``, fsync of the dir.
 
     After a crash at any point the file holds either its old content or ``data``; a failed call
-    removes its temp file (best effort) and raises.
+    removes its temp file (best effort) and raises. ``sync_dir=False`` skips the directory's fsync
+    (the caller fsyncs the directory itself before relying on the new name).
     """
     temp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
     fd = os.open(temp, _NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd)
@@ -167,7 +180,8 @@ def atomic_write(dir_fd: int, name: str, data: bytes) -> None:
         except OSError:
             pass
         raise
-    os.fsync(dir_fd)
+    if sync_dir:
+        os.fsync(dir_fd)
 
 
 def create_file(dir_fd: int, name: str, data: bytes) -> None:

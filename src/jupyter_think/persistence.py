@@ -109,6 +109,12 @@ class Persistence:
             "max_thoughts": self.settings.max_thoughts,
         }
         try:
+            os.lstat(self.store_dir / session_id)
+        except FileNotFoundError:
+            return None  # never stored: no need to wait behind a write in progress for the answer
+        except OSError:
+            pass  # the store reports it below
+        try:
             from .store import NewerFormatError
 
             with self._io_lock:

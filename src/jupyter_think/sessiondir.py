@@ -213,9 +213,9 @@ class SessionDir:
         dir_ident = (st.st_ino, st.st_dev)
         snap_sig = fsutil.signature(self.dir_fd, SNAPSHOT)
         journal_path = self.path(JOURNAL)
-        journal_fd = fsutil.open_regular(self.dir_fd, JOURNAL, journal_path)
+        opened = fsutil.open_regular_stat(self.dir_fd, JOURNAL, journal_path)
+        journal_fd, journal_st = opened if opened is not None else (None, None)
         try:
-            journal_st = os.fstat(journal_fd) if journal_fd is not None else None
             journal_ident = (journal_st.st_ino, journal_st.st_dev) if journal_st else None
             if (
                 seen is not None
@@ -227,8 +227,10 @@ class SessionDir:
             ):
                 data = (
                     b""
-                    if journal_fd is None
-                    else fsutil.read_at(journal_fd, seen.offset, self.max_file_bytes, journal_path)
+                    if journal_fd is None or journal_st is None
+                    else fsutil.read_at(
+                        journal_fd, seen.offset, self.max_file_bytes, journal_path, journal_st.st_size
+                    )
                 )
                 scan = scan_journal(data, seen.last_seq)
                 if scan.records == len(scan.live):
@@ -323,17 +325,35 @@ class SessionDir:
             info["error"] = f"damaged journal tail: {scan.damage}"
         return info
 
-    def write_first_snapshot(self, seen: Seen, created_at: datetime) -> Seen:
-        """Give a session new on disk an empty snapshot that keeps its ``created_at``."""
+    def write_first_snapshot(self, seen: Seen, created_at: datetime, *, sync_dir: bool = True) -> Seen:
+        """Give a session new on disk an empty snapshot that keeps its ``created_at``.
+
+        ``sync_dir=False`` leaves the directory's fsync (which makes the new name durable) to the
+        caller: :meth:`write_journal` with ``sync_dir=True`` right after.
+        """
         record = SessionRecord(id=self.session_id, created_at=created_at, last_activity=created_at)
-        fsutil.atomic_write(self.dir_fd, SNAPSHOT, encode_snapshot(seen.last_seq, record))
+        fsutil.atomic_write(self.dir_fd, SNAPSHOT, encode_snapshot(seen.last_seq, record), sync_dir=sync_dir)
         return replace(
             seen, snapshot=fsutil.signature(self.dir_fd, SNAPSHOT), snap_seq=seen.last_seq, snap_thoughts=0
         )
 
-    def write_journal(self, seen: Seen, data: bytes, count: int, durable: bool) -> Seen:
+    def write_journal(
+        self,
+        seen: Seen,
+        data: bytes,
+        count: int,
+        durable: bool,
+        *,
+        sync_dir: bool = False,
+        sync_parent: int | None = None,
+    ) -> Seen:
         """Append ``count`` encoded records in one write (+ ``fdatasync`` when ``durable``); on any
-        failure the journal is truncated back to where it was (best effort) and the error raised."""
+        failure the journal is truncated back to where it was (best effort) and the error raised.
+
+        When ``durable``, the directory is fsynced too if the journal is new or ``sync_dir`` (a
+        snapshot was just renamed into place), then ``sync_parent`` (the store root's descriptor,
+        when the session directory was just created).
+        """
         fd = fsutil.open_append(self.dir_fd, JOURNAL)
         try:
             st = os.fstat(fd)
@@ -344,8 +364,10 @@ class SessionDir:
                 fsutil.write_all(fd, data)
                 if durable:
                     os.fdatasync(fd)
-                    if seen.journal is None:
+                    if seen.journal is None or sync_dir:
                         os.fsync(self.dir_fd)
+                    if sync_parent is not None:
+                        os.fsync(sync_parent)
             except BaseException:
                 try:
                     os.ftruncate(fd, start)

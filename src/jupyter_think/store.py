@@ -4,7 +4,7 @@ Layout under the store root (directories 0700, files 0600, no symlink followed):
 
     <root>/<session id>/snapshot.json   the session up to seq S (rewritten atomically by compaction)
     <root>/<session id>/journal.jsonl   one checksummed record per change, seq S+1, S+2, ...
-    <root>/.locks/<session id>.lock     per-session lock (filelock), held only around each read/write
+    <root>/.locks/<session id>.lock     per-session lock (``flock``), held only around each read/write
     <root>/.quarantine/<id>-<n>/        damaged data moved aside (never deleted)
     <root>/.trash/<id>-<n>/             removed sessions;  <root>/.archive/<id>-<n>/  sessions started anew
 
@@ -32,16 +32,17 @@ Example:
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import stat
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-
-import filelock
 
 from . import fsutil
 from .fsutil import NewerFormatError, NotRegularFile, StoreError
@@ -67,6 +68,8 @@ __all__ = ["AppendResult", "LoadedSession", "NewerFormatError", "SessionStore", 
 LOCKS, TRASH, ARCHIVE = ".locks", ".trash", ".archive"
 COMPACT_FLOOR = 1000
 """Compaction runs when the journal holds more than max(COMPACT_FLOOR, thoughts in the snapshot) records."""
+LOCK_POLL = 0.001
+"""Seconds between two attempts at a session lock another process holds."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,14 @@ class SessionStore:
         compact_floor: int = COMPACT_FLOOR,
     ) -> None:
         self.root = Path(root).expanduser().absolute()
+        self._locks_path = self.root / LOCKS
         self.compact_floor = compact_floor
         self.max_file_bytes = max_file_bytes
         self.lock_timeout = lock_timeout
         self._seen: dict[str, Seen] = {}
         self._mutex = threading.Lock()
         self._thread_locks: dict[str, threading.RLock] = {}
-        self._file_locks: dict[str, filelock.FileLock] = {}
+        self._lock_depth: dict[str, int] = {}  # session id -> nesting of _locked in the holding thread
         if self.root.is_symlink():
             raise StoreError(errno.ELOOP, "refusing a symlinked store directory", str(self.root))
 
@@ -277,11 +281,16 @@ class SessionStore:
         notes: list[str] = []
         with self._locked(session_id, create_root=bool(changes)) as root_fd:
             before = self._seen.get(session_id)
-            dir_fd = (
-                None
+            dir_fd, created = (
+                (None, False)
                 if root_fd is None
-                else self._open_session(root_fd, session_id, create=bool(changes), notes=notes)
+                else self._open_session_fd(root_fd, session_id, create=bool(changes), notes=notes)
             )
+            # A durable append to a session new on disk makes its directory entries durable once,
+            # after the journal's data: mkdir, snapshot and journal together (4 syncs, not 5).
+            sync_root = root_fd if created and durable else None
+            if created and not durable and root_fd is not None:
+                os.fsync(root_fd)
             if root_fd is None or dir_fd is None:
                 self._seen[session_id] = Seen()
                 return AppendResult(1, 0, [], replaced=before is not None and before.last_seq > 0)
@@ -300,10 +309,18 @@ class SessionStore:
                 first = seen.last_seq + 1
                 directory = self._dir(root_fd, dir_fd, session_id)
                 if changes:
-                    if seen.snapshot is None and seen.records == 0:
-                        seen = directory.write_first_snapshot(seen, created_at or change_time(changes[0]))
+                    first_snapshot = seen.snapshot is None and seen.records == 0
+                    if first_snapshot:
+                        seen = directory.write_first_snapshot(
+                            seen, created_at or change_time(changes[0]), sync_dir=not durable
+                        )
                     seen = directory.write_journal(
-                        seen, encode_changes(first, changes), len(changes), durable
+                        seen,
+                        encode_changes(first, changes),
+                        len(changes),
+                        durable,
+                        sync_dir=first_snapshot,
+                        sync_parent=sync_root,
                     )
                 self._seen[session_id] = seen
                 if (
@@ -448,7 +465,10 @@ class SessionStore:
 
     @contextmanager
     def _locked(self, session_id: str, *, create_root: bool) -> Iterator[int | None]:
-        """Hold this session's thread lock and file lock; yields the root's descriptor (None: no root)."""
+        """Hold this session's thread lock and file lock; yields the root's descriptor (None: no root).
+
+        Re-entrant in the holding thread (the file lock is taken once, by the outermost call).
+        """
         with self._mutex:
             thread_lock = self._thread_locks.setdefault(session_id, threading.RLock())
         with thread_lock:
@@ -457,56 +477,103 @@ class SessionStore:
                 yield None
                 return
             try:
-                locks_fd = fsutil.open_dir(LOCKS, dir_fd=root_fd, create=True, shown=self.root / LOCKS)
-                assert locks_fd is not None
-                try:
-                    name = f"{session_id}.lock"
-                    if fsutil.entry_kind(locks_fd, name) not in (None, "file"):
-                        self._quarantine(
-                            locks_fd,
-                            name,
-                            "had a lock path that is not a regular file",
-                            [],
-                            stem=session_id,
-                            root_fd=root_fd,
-                        )
-                finally:
-                    os.close(locks_fd)
-                lock = self._file_locks.get(session_id)
-                if lock is None:
-                    lock = filelock.FileLock(
-                        str(self.root / LOCKS / name),
-                        timeout=self.lock_timeout,
-                        mode=0o600,
-                        thread_local=False,
-                    )
-                    self._file_locks[session_id] = lock
-                try:
-                    lock.acquire(poll_interval=0.001)
-                except filelock.Timeout:
-                    raise StoreError(
-                        errno.ETIMEDOUT,
-                        f"another process held the session lock for over {self.lock_timeout} s",
-                        lock.lock_file,
-                    ) from None
+                depth = self._lock_depth.get(session_id, 0)
+                lock_fd = self._acquire_file_lock(root_fd, session_id) if depth == 0 else -1
+                self._lock_depth[session_id] = depth + 1
                 try:
                     yield root_fd
                 finally:
-                    lock.release()
+                    if depth == 0:
+                        del self._lock_depth[session_id]
+                        os.close(lock_fd)  # its only descriptor: closing it releases the flock
+                    else:
+                        self._lock_depth[session_id] = depth
             finally:
                 os.close(root_fd)
 
+    def _acquire_file_lock(self, root_fd: int, session_id: str) -> int:
+        """``flock`` ``.locks/<id>.lock`` (waiting up to ``lock_timeout``); return its descriptor.
+
+        The lock counts only on the file the path names once it is held: a lock file unlinked or
+        replaced meanwhile is let go and the current one locked. A lock path that is not a regular
+        file is moved to ``.quarantine``. Raises :class:`StoreError` (ETIMEDOUT) naming the file.
+        """
+        name = f"{session_id}.lock"
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            locks_fd = fsutil.open_dir(LOCKS, dir_fd=root_fd, create=True, shown=self._locks_path)
+            assert locks_fd is not None
+            retry_now = False
+            try:
+                try:
+                    fd = os.open(name, _LOCK_FLAGS, 0o600, dir_fd=locks_fd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.ENOENT):
+                        raise
+                    fd = -1  # a symlink, directory or socket there: moved aside below
+                try:
+                    opened = os.fstat(fd) if fd >= 0 else None
+                    if opened is None or not stat.S_ISREG(opened.st_mode):
+                        if fsutil.entry_kind(locks_fd, name) not in (None, "file"):
+                            self._quarantine(
+                                locks_fd,
+                                name,
+                                "had a lock path that is not a regular file",
+                                [],
+                                stem=session_id,
+                                root_fd=root_fd,
+                            )
+                        retry_now = True  # at once, on a fresh file
+                    elif _try_flock(fd):
+                        current = fsutil.signature(locks_fd, name)
+                        if current is not None and current[:2] == (opened.st_ino, opened.st_dev):
+                            locked, fd = fd, -1
+                            return locked
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+            finally:
+                os.close(locks_fd)
+            now = time.monotonic()
+            if retry_now and now < deadline:
+                continue
+            if now >= deadline:
+                raise StoreError(
+                    errno.ETIMEDOUT,
+                    f"another process held the session lock for over {self.lock_timeout} s",
+                    str(self._locks_path / name),
+                )
+            time.sleep(LOCK_POLL)
+
     def _open_session(self, root_fd: int, session_id: str, *, create: bool, notes: list[str]) -> int | None:
+        dir_fd, created = self._open_session_fd(root_fd, session_id, create=create, notes=notes)
+        if created:
+            os.fsync(root_fd)
+        return dir_fd
+
+    def _open_session_fd(
+        self, root_fd: int, session_id: str, *, create: bool, notes: list[str]
+    ) -> tuple[int | None, bool]:
+        """The session directory's descriptor (None: not stored), and whether it was created just
+        now (its entry in the root is then not yet fsynced: the caller does it)."""
+        try:  # the common cases in as few system calls as possible: a directory, or nothing yet
+            dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd)
+            if dir_fd is not None or not create:
+                return dir_fd, False
+            os.mkdir(session_id, 0o700, dir_fd=root_fd)
+            dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd)
+            if dir_fd is not None:
+                return dir_fd, True
+        except (StoreError, FileExistsError):
+            pass  # a symlink or a file where the directory belongs, or a race: the careful path
         kind = fsutil.entry_kind(root_fd, session_id)
         if kind not in (None, "dir"):
             self._quarantine(root_fd, session_id, f"was a {kind}, not a directory (not followed)", notes)
             kind = None
         if kind is None and not create:
-            return None
+            return None, False
         dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd, create=create, shown=self._path(session_id))
-        if kind is None:
-            os.fsync(root_fd)
-        return dir_fd
+        return dir_fd, kind is None
 
     def _quarantine(
         self,
@@ -546,6 +613,22 @@ class SessionStore:
                 os.close(folder_fd)
             self._seen.pop(session_id, None)
             return moved
+
+
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _try_flock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EINTR):
+            return False
+        raise
+    return True
 
 
 def _damage_reason(exc: Exception) -> str:

@@ -10,6 +10,7 @@ and ``branchId`` are set. References to thoughts not recorded yet are accepted a
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -172,6 +173,7 @@ class SequentialThinkingTool:
         if session_id is not None:
             self.manager.session(session_id)  # validates the id early
         self._lock = threading.Lock()
+        self._chain_n = 1  # where the search for the next new-chain session id starts
 
     def __repr__(self) -> str:
         return f"<SequentialThinkingTool {self.name!r} agent {self.agent_id!r}>"
@@ -242,14 +244,25 @@ class SequentialThinkingTool:
         return session, False
 
     def _new_chain_id(self) -> str:
-        """The first ``<agent_id>-<n>`` that names no session yet (or only an empty one loaded here)."""
-        existing = set(self.manager.sessions())
-        n = 1
-        while (candidate := f"{self.agent_id}-{n}") in existing and not (
-            self.manager.is_loaded(candidate) and not len(self.manager.session(candidate))
-        ):
+        """The first ``<agent_id>-<n>`` that names no session yet (or only an empty one loaded here).
+
+        The search starts at the ``n`` found last time, so a long run of chains costs one check each.
+        """
+        n = self._chain_n
+        while True:
+            candidate = f"{self.agent_id}-{n}"
+            if self.manager.is_loaded(candidate):
+                if not len(self.manager.session(candidate)):
+                    break
+            elif not self._is_stored(candidate):
+                break
             n += 1
+        self._chain_n = n
         return candidate
+
+    def _is_stored(self, session_id: str) -> bool:
+        """True when the manager's store holds ``session_id`` (one ``lstat``, no listing)."""
+        return self.manager.settings.persist and os.path.lexists(self.manager.store_dir / session_id)
 
     def _follow(self, session: Session) -> None:
         """Make the new chain's session this tool's target (and the manager's active one if unbound)."""
