@@ -12,6 +12,7 @@ from pathlib import Path
 import filelock
 import pytest
 
+from jupyter_think.journal import encode_changes, encode_snapshot
 from jupyter_think.models import SessionRecord
 from jupyter_think.session import Session
 from jupyter_think.store import (
@@ -25,8 +26,8 @@ from jupyter_think.store import (
 class Recorder:
     """A session whose local changes are collected for the store (what the persistence loop does)."""
 
-    def __init__(self, session_id: str = "demo") -> None:
-        self.session = Session(session_id, max_thoughts=10**6)
+    def __init__(self, session_id: str = "demo", created_at: datetime | None = None) -> None:
+        self.session = Session(session_id, max_thoughts=10**6, created_at=created_at)
         self.pending: list = []
         self.session.subscribe(lambda event: None if event.remote else self.pending.append(event.change))
 
@@ -109,17 +110,50 @@ def test_compaction_is_amortised_and_replay_skips_what_the_snapshot_holds(tmp_pa
 
 
 def test_files_and_directories_are_private(tmp_path: Path) -> None:
-    rich_session(SessionStore(tmp_path / "store"))
+    store = SessionStore(tmp_path / "store")
+    writer = rich_session(store)
     session_dir = tmp_path / "store" / "demo"
     assert (tmp_path / "store").stat().st_mode & 0o777 == 0o700
     assert session_dir.stat().st_mode & 0o777 == 0o700
+    # a new session is its journal alone; the first record keeps the session's creation time
+    assert sorted(os.listdir(session_dir)) == ["journal.jsonl"]
+    first, second = (
+        json.loads(line) for line in (session_dir / "journal.jsonl").read_text().splitlines()[:2]
+    )
+    assert set(first) == {"format_version", "seq", "crc32", "created_at", "change"}
+    assert datetime.fromisoformat(first["created_at"]) == writer.session.created_at
+    assert set(second) == {"format_version", "seq", "crc32", "change"}
+    store.compact("demo")
     for name in ("snapshot.json", "journal.jsonl"):
         assert (session_dir / name).stat().st_mode & 0o777 == 0o600
     assert sorted(os.listdir(session_dir)) == ["journal.jsonl", "snapshot.json"]
     snapshot = json.loads((session_dir / "snapshot.json").read_text())
     assert snapshot["format_version"] == 1 and snapshot["record"]["id"] == "demo"
-    record = json.loads((session_dir / "journal.jsonl").read_text().splitlines()[0])
-    assert set(record) == {"format_version", "seq", "crc32", "change"}
+
+
+def test_the_creation_time_survives_reload_and_compaction_and_is_checksummed(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "store")
+    writer = Recorder(created_at=datetime.now(timezone.utc) - timedelta(hours=3))  # well before thought 1
+    writer.session.think("Restate the problem")
+    writer.flush(store)
+    writer.session.think("Try a small case")
+    writer.flush(store)
+    loaded, messages = load(tmp_path / "store")
+    assert messages == [] and loaded.session.created_at == writer.session.created_at
+    assert Session.from_json(loaded.session.to_json()).to_json() == writer.session.to_json()
+    store.compact("demo")
+    assert load(tmp_path / "store")[0].session.created_at == writer.session.created_at
+    # a flipped digit in the creation time is damage, like one in the change
+    store.trash("demo")
+    writer = Recorder()
+    writer.session.think("Restate the problem")
+    writer.flush(store)
+    journal = tmp_path / "store" / "demo" / "journal.jsonl"
+    line = journal.read_bytes()
+    at = line.index(b'"created_at":"') + len(b'"created_at":"') + 3  # the last digit of the year
+    journal.write_bytes(line[:at] + (b"7" if line[at : at + 1] != b"7" else b"8") + line[at + 1 :])
+    loaded, messages = load(tmp_path / "store")
+    assert loaded is None and "checksum mismatch in record 1" in messages[0]
 
 
 def test_a_missing_session_or_store_loads_as_none_and_creates_nothing(tmp_path: Path) -> None:
@@ -149,6 +183,28 @@ def test_describe_summarises_without_rebuilding(tmp_path: Path) -> None:
     assert info["last_activity"] == writer.session.last_activity
     store.compact("demo")
     assert store.describe("demo")["thoughts"] == 5
+
+
+def test_a_session_written_with_an_empty_first_snapshot_still_loads_and_appends(tmp_path: Path) -> None:
+    """The earlier layout of a new session (an empty snapshot at seq 0 keeping created_at, then the
+    journal from seq 1) is read as before."""
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    writer = Recorder(created_at=created)
+    writer.session.think("Restate the problem")
+    session_dir = tmp_path / "store" / "demo"
+    session_dir.mkdir(parents=True)
+    empty = SessionRecord(id="demo", created_at=created, last_activity=created)
+    (session_dir / "snapshot.json").write_bytes(encode_snapshot(0, empty))
+    (session_dir / "journal.jsonl").write_bytes(encode_changes(1, writer.pending))
+    writer.pending = []
+    loaded, messages = load(tmp_path / "store")
+    assert messages == [] and loaded.session.to_json() == writer.session.to_json()
+    writer.session.think("Try a small case")
+    writer.flush(SessionStore(tmp_path / "store"))
+    lines = (session_dir / "journal.jsonl").read_bytes().splitlines()
+    assert len(lines) == 2 and all(b'"created_at"' not in line.split(b',"change":')[0] for line in lines)
+    loaded, messages = load(tmp_path / "store")
+    assert messages == [] and loaded.session.to_json() == writer.session.to_json()
 
 
 # --- two store objects (processes are in test_store_concurrency.py) -------------------------------
@@ -210,7 +266,7 @@ def test_trash_and_archive_move_sessions_without_deleting(tmp_path: Path) -> Non
     rich_session(store)
     second = store.trash("demo")
     assert (first.name, second.name) == ("demo-1", "demo-2")
-    assert (second / "snapshot.json").exists() and store.load("demo") is None
+    assert (second / "journal.jsonl").exists() and store.load("demo") is None
     assert store.archive("demo") is None
     rich_session(store)
     assert store.archive("demo") == tmp_path / "store" / ".archive" / "demo-1"
@@ -337,7 +393,10 @@ def test_a_damaged_snapshot_quarantines_the_session_and_others_still_load(
     tmp_path: Path, content: bytes
 ) -> None:
     store = SessionStore(tmp_path / "store")
-    rich_session(store, "broken")
+    broken = rich_session(store, "broken")
+    store.compact("broken")
+    broken.session.think("in the journal after the snapshot")
+    broken.flush(store)
     other = rich_session(store, "healthy")
     snapshot = tmp_path / "store" / "broken" / "snapshot.json"
     journal = (tmp_path / "store" / "broken" / "journal.jsonl").read_bytes()
@@ -500,6 +559,7 @@ def test_a_symlinked_session_directory_is_quarantined_and_its_target_untouched(t
 def test_a_symlinked_journal_or_snapshot_is_moved_aside_never_followed(tmp_path: Path, name: str) -> None:
     store = SessionStore(tmp_path / "store")
     writer = rich_session(store)
+    store.compact("demo")  # a snapshot is there to be replaced
     outside = tmp_path / "outside.txt"
     outside.write_text("precious\n")
     planted = tmp_path / "store" / "demo" / name
@@ -535,12 +595,20 @@ def test_an_empty_journal_loads_the_snapshot(tmp_path: Path) -> None:
 
 def test_a_journal_of_pure_garbage_is_kept_aside_whole(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "store")
-    rich_session(store)
+    writer = rich_session(store)
     garbage = b"\x00\xffnot json at all\n" * 50
     (tmp_path / "store" / "demo" / "journal.jsonl").write_bytes(garbage)
+    assert store.describe("demo")["status"] == "damaged"
+    loaded, messages = load(tmp_path / "store")  # no snapshot: nothing readable, the session goes aside
+    assert loaded is None and "no snapshot and a damaged journal" in messages[0]
+    assert (tmp_path / "store" / ".quarantine" / "demo-1" / "journal.jsonl").read_bytes() == garbage
+    assert store.list_ids() == []
+    store = SessionStore(tmp_path / "store")
+    store.save("demo", writer.session.to_record())
+    (tmp_path / "store" / "demo" / "journal.jsonl").write_bytes(garbage)
     loaded, messages = load(tmp_path / "store")
-    assert len(loaded.session) == 0 and "damaged tail" in messages[0]
-    assert (tmp_path / "store" / ".quarantine" / "demo-1" / "journal-tail.jsonl").read_bytes() == garbage
+    assert loaded.session.to_json() == writer.session.to_json() and "damaged tail" in messages[0]
+    assert (tmp_path / "store" / ".quarantine" / "demo-2" / "journal-tail.jsonl").read_bytes() == garbage
 
 
 def test_a_symlinked_store_root_is_refused(tmp_path: Path) -> None:
@@ -554,6 +622,7 @@ def test_a_symlinked_store_root_is_refused(tmp_path: Path) -> None:
 def test_compacting_a_session_with_a_damaged_snapshot_quarantines_it(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "store")
     rich_session(store)
+    store.compact("demo")
     (tmp_path / "store" / "demo" / "snapshot.json").write_bytes(b"garbage")
     with pytest.warns(StoreWarning, match="damaged snapshot"):
         store.compact("demo")

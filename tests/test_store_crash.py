@@ -14,6 +14,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from jupyter_think.session import Session
 from jupyter_think.store import SessionStore
 
 KILLS = 120
+NEW_SESSION_KILLS = 40
 
 
 def _read_acks(read_fd: int) -> tuple[set[str], str]:
@@ -82,17 +84,76 @@ def test_every_acknowledged_thought_survives_sigkill_at_varied_moments(tmp_path:
     assert time.monotonic() - started < 40
 
 
+def _write_new_sessions(root: Path, out_fd: int, tag: str) -> None:
+    """Create session after session (two thoughts and a branch each, created an hour before its
+    first thought); after each append returned, report ``ack <id> <thought ids...>``."""
+    warnings.simplefilter("ignore")
+    store = SessionStore(root)
+    created_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    for index in range(10**6):
+        session = Session(f"{tag}-{index}", created_at=created_at)
+        changes = _session_changes(session)
+        session.think("first")
+        session.branch("alt", from_thought=1)
+        session.think("second")
+        store.append(session.id, changes, created_at=created_at)
+        line = " ".join(["ack", session.id, *(thought.id for thought in session.thoughts)]) + "\n"
+        os.write(out_fd, line.encode())
+
+
+def test_sessions_acknowledged_new_survive_sigkill_with_their_creation_time(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    rng = random.Random(11)
+    acked: dict[str, list[str]] = {}
+    for kill in range(NEW_SESSION_KILLS):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            try:
+                _write_new_sessions(root, write_fd, f"k{kill}")
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        time.sleep(rng.uniform(0.0, 0.02))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        chunks = []
+        while chunk := os.read(read_fd, 1 << 16):
+            chunks.append(chunk)
+        os.close(read_fd)
+        text = b"".join(chunks).decode()
+        for line in text[: text.rfind("\n") + 1].splitlines():
+            _ack, session_id, *thought_ids = line.split()
+            acked[session_id] = thought_ids
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            store = SessionStore(root)
+            for session_id in store.list_ids():  # the one being created when killed reopens too
+                loaded = store.load(session_id)
+                if session_id in acked:
+                    assert loaded is not None, f"kill {kill}: acknowledged session {session_id} lost"
+                    assert [t.id for t in loaded.session.thoughts] == acked[session_id]
+                    assert loaded.session.created_at < loaded.session.thoughts[0].created_at - timedelta(
+                        minutes=59
+                    ), "the creation time was not kept"
+    assert len(acked) > 50, "the writer acknowledged too few sessions to prove anything"
+    assert set(acked) <= set(SessionStore(root).list_ids())
+
+
 # --- fault injection ---------------------------------------------------------------------------
 
-FAULTS = ("write", "fsync", "fdatasync", "replace", "mkdir")
+FAULTS = ("open", "write", "fsync", "fdatasync", "replace", "mkdir")
 MUST_FIRE = {
+    ("first append", "open"),
     ("first append", "write"),
     ("first append", "fsync"),
     ("first append", "fdatasync"),
-    ("first append", "replace"),
     ("first append", "mkdir"),
+    ("append", "open"),
     ("append", "write"),
     ("append", "fdatasync"),
+    ("compaction", "open"),
     ("compaction", "write"),
     ("compaction", "fsync"),
     ("compaction", "replace"),

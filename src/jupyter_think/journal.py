@@ -4,15 +4,21 @@ A journal record is one line::
 
     {"format_version":1,"seq":7,"crc32":2979416106,"change":{...a Change, wire names...}}
 
+The record with seq 1 of a session new on disk also carries the session's creation time (a
+session gets no snapshot file until its first compaction, so this is where ``created_at`` lives)::
+
+    {"format_version":1,"seq":1,"crc32":123,"created_at":"2026-01-02T03:04:05Z","change":{...}}
+
 and the snapshot is one JSON document whose record comes last::
 
     {"format_version":1,"seq":7,"thoughts":3,"branches":["alt"],"status":"open",
      "last_activity":"...","crc32":123,"record":{...a SessionRecord...}}
 
-``crc32`` is the CRC-32 of the exact bytes of the ``change`` (or ``record``) value, so a flipped
-byte is caught even when the JSON still parses. The small header before ``change``/``record``
-holds no strings that could contain that key, which is how the payload bytes are found without
-parsing twice. Everything is parsed through pydantic (``model_validate_json``), which rejects
+``crc32`` is the CRC-32 of the exact bytes of the ``change`` (or ``record``) value, preceded by
+those of the ``created_at`` value when there is one, so a flipped byte is caught even when the
+JSON still parses. The small header before ``change``/``record``
+holds no strings that could contain that key (``created_at``, its only string, is a timestamp),
+which is how the payload bytes are found without parsing twice. Everything is parsed through pydantic (``model_validate_json``), which rejects
 wrong types and deep nesting cleanly. A ``format_version`` above :data:`FORMAT_VERSION` raises
 :class:`NewerFormatError`; anything else unreadable is reported as damage, never raised.
 """
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .fsutil import NewerFormatError
 from .models import (
@@ -41,6 +47,8 @@ from .models import (
 _RECORD_HEAD = b'{"format_version":'
 _CHANGE_KEY = b',"change":'
 _RECORD_KEY = b',"record":'
+_CREATED_KEY = b',"created_at":'
+_datetime_adapter: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 class _VersionProbe(BaseModel):
@@ -53,6 +61,7 @@ class _EntryHead(BaseModel):
     format_version: int
     seq: Annotated[int, Field(ge=1)]
     crc32: int
+    created_at: datetime | None = None
 
 
 class SnapshotHead(BaseModel):
@@ -97,17 +106,32 @@ def change_time(change: Change) -> datetime:
 # --- journal -------------------------------------------------------------------------------
 
 
-def encode_changes(first_seq: int, changes: Sequence[Change]) -> bytes:
-    """The journal lines for ``changes`` numbered from ``first_seq``.
+def encode_changes(first_seq: int, changes: Sequence[Change], created_at: datetime | None = None) -> bytes:
+    """The journal lines for ``changes`` numbered from ``first_seq``; ``created_at`` (the session's
+    creation time) goes into the header of the first line, covered by its checksum.
 
     Example:
         >>> from jupyter_think.models import SessionReset
         >>> encode_changes(5, [SessionReset()]).startswith(b'{"format_version":1,"seq":5,')
         True
+        >>> from datetime import timezone
+        >>> at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        >>> line = encode_changes(1, [SessionReset()], created_at=at)
+        >>> line.split(b',"change":')[0].split(b",")[-1]
+        b'"created_at":"2026-01-02T03:04:05Z"'
+        >>> decode_record(line[:-1])[2] == at
+        True
     """
     lines = []
     for offset, change in enumerate(changes):
         payload = change_adapter.dump_json(change, by_alias=True)
+        if offset == 0 and created_at is not None:
+            created = _datetime_adapter.dump_json(created_at)
+            lines.append(
+                b'{"format_version":%d,"seq":%d,"crc32":%d,"created_at":%s,"change":%s}\n'
+                % (FORMAT_VERSION, first_seq, zlib.crc32(payload, zlib.crc32(created)), created, payload)
+            )
+            continue
         crc = zlib.crc32(payload)
         lines.append(
             b'{"format_version":%d,"seq":%d,"crc32":%d,"change":%s}\n'
@@ -118,6 +142,14 @@ def encode_changes(first_seq: int, changes: Sequence[Change]) -> bytes:
 
 def decode_line(line: bytes) -> tuple[int, Change]:
     """(seq, change) of one journal line without its newline; raises :class:`Damage` or NewerFormatError."""
+    seq, change, _created_at = decode_record(line)
+    return seq, change
+
+
+def decode_record(line: bytes) -> tuple[int, Change, datetime | None]:
+    """(seq, change, created_at) of one journal line without its newline (``created_at`` is the
+    session's creation time that a first record carries, else ``None``); raises :class:`Damage` or
+    NewerFormatError."""
     split = line.find(_CHANGE_KEY)
     if not line.startswith(_RECORD_HEAD) or split < 0 or not line.endswith(b"}"):
         _newer_check(line, "a journal record")
@@ -130,10 +162,16 @@ def decode_line(line: bytes) -> tuple[int, Change]:
     if head.format_version > FORMAT_VERSION:
         _newer_check(line, "a journal record")
     payload = line[split + len(_CHANGE_KEY) : -1]
-    if zlib.crc32(payload) != head.crc32:
+    crc = 0
+    if head.created_at is not None:  # its exact bytes: the last value of the header
+        created = line.rfind(_CREATED_KEY, 0, split)
+        if created < 0:
+            raise Damage(f"unreadable record header in record {head.seq}")
+        crc = zlib.crc32(line[created + len(_CREATED_KEY) : split])
+    if zlib.crc32(payload, crc) != head.crc32:
         raise Damage(f"checksum mismatch in record {head.seq}")
     try:
-        return head.seq, change_adapter.validate_json(payload)
+        return head.seq, change_adapter.validate_json(payload), head.created_at
     except ValidationError as exc:
         raise Damage(f"invalid change in record {head.seq}: {exc.error_count()} error(s)") from None
 
@@ -145,7 +183,8 @@ class JournalScan:
     ``live`` holds (seq, change) with seq > ``after`` in order and contiguous; ``records`` counts
     every good record (also those at or below ``after``, left over from a compaction); ``good_end``
     is the offset just past the last good record; ``damage`` says why reading stopped there, or
-    is ``None`` when every byte was read.
+    is ``None`` when every byte was read. ``created_at`` is the session's creation time carried
+    by a first record read (``None`` when none carries it).
     """
 
     live: list[tuple[int, Change]] = field(default_factory=list)
@@ -153,6 +192,7 @@ class JournalScan:
     good_end: int = 0
     damage: str | None = None
     last_seq: int = 0
+    created_at: datetime | None = None
 
 
 def scan_journal(data: bytes, after: int) -> JournalScan:
@@ -173,10 +213,12 @@ def scan_journal(data: bytes, after: int) -> JournalScan:
             scan.damage = "partial last line"
             break
         try:
-            seq, change = decode_line(data[position:newline])
+            seq, change, created_at = decode_record(data[position:newline])
         except Damage as exc:
             scan.damage = str(exc)
             break
+        if created_at is not None:
+            scan.created_at = created_at
         if seq <= after and not scan.live:
             pass  # already in the snapshot (crash between compaction's two steps)
         elif seq == scan.last_seq + 1:
@@ -277,6 +319,7 @@ __all__ = [
     "SnapshotHead",
     "change_time",
     "decode_line",
+    "decode_record",
     "decode_snapshot",
     "decode_snapshot_head",
     "encode_changes",

@@ -203,6 +203,11 @@ class SessionDir:
             last_seq=seq,
         )
 
+    def seen_new(self) -> Seen:
+        """State of a directory this process has just created (under the lock): empty."""
+        st = os.fstat(self.dir_fd)
+        return Seen(dir_ident=(st.st_ino, st.st_dev))
+
     def read_news(self, seen: Seen | None, notes: list[str]) -> tuple[Seen, list[Change], bool]:
         """Under the lock: what others appended since ``seen``; cuts a damaged tail (raises if it cannot).
 
@@ -302,6 +307,11 @@ class SessionDir:
         except (Damage, OSError) as exc:
             info.update(error=str(exc), last_activity=mtime(self.dir_fd))
             return info
+        if scan.damage and head is None and scan.good_end == 0:  # nothing readable: load moves it aside
+            info.update(
+                error=f"no snapshot and a damaged journal: {scan.damage}", last_activity=mtime(self.dir_fd)
+            )
+            return info
         thoughts = head.thoughts if head else 0
         branches = set(head.branches) if head else set()
         status = head.status if head else "open"
@@ -325,18 +335,6 @@ class SessionDir:
             info["error"] = f"damaged journal tail: {scan.damage}"
         return info
 
-    def write_first_snapshot(self, seen: Seen, created_at: datetime, *, sync_dir: bool = True) -> Seen:
-        """Give a session new on disk an empty snapshot that keeps its ``created_at``.
-
-        ``sync_dir=False`` leaves the directory's fsync (which makes the new name durable) to the
-        caller: :meth:`write_journal` with ``sync_dir=True`` right after.
-        """
-        record = SessionRecord(id=self.session_id, created_at=created_at, last_activity=created_at)
-        fsutil.atomic_write(self.dir_fd, SNAPSHOT, encode_snapshot(seen.last_seq, record), sync_dir=sync_dir)
-        return replace(
-            seen, snapshot=fsutil.signature(self.dir_fd, SNAPSHOT), snap_seq=seen.last_seq, snap_thoughts=0
-        )
-
     def write_journal(
         self,
         seen: Seen,
@@ -344,15 +342,14 @@ class SessionDir:
         count: int,
         durable: bool,
         *,
-        sync_dir: bool = False,
         sync_parent: int | None = None,
     ) -> Seen:
         """Append ``count`` encoded records in one write (+ ``fdatasync`` when ``durable``); on any
         failure the journal is truncated back to where it was (best effort) and the error raised.
 
-        When ``durable``, the directory is fsynced too if the journal is new or ``sync_dir`` (a
-        snapshot was just renamed into place), then ``sync_parent`` (the store root's descriptor,
-        when the session directory was just created).
+        When ``durable``, the directory is fsynced too if the journal is new, then ``sync_parent``
+        (the store root's descriptor, when the session directory was just created): the journal's
+        data, its name and the directory's name are durable before this returns.
         """
         fd = fsutil.open_append(self.dir_fd, JOURNAL)
         try:
@@ -364,7 +361,7 @@ class SessionDir:
                 fsutil.write_all(fd, data)
                 if durable:
                     os.fdatasync(fd)
-                    if seen.journal is None or sync_dir:
+                    if seen.journal is None:
                         os.fsync(self.dir_fd)
                     if sync_parent is not None:
                         os.fsync(sync_parent)
@@ -430,14 +427,15 @@ def unchanged(store_root: Path, root_fd: int, session_id: str, seen: Seen) -> bo
 def rebuild(
     session_id: str, record: SessionRecord | None, scan: JournalScan, limits: dict[str, Any]
 ) -> Session:
-    """Snapshot + journal replay."""
+    """Snapshot + journal replay (without a snapshot, ``created_at`` comes from the first record)."""
     if record is not None:
         if record.id != session_id:
             record = record.model_copy(update={"id": session_id})
         session = Session.from_record(record, **limits)
     else:
         first = scan.live[0][1] if scan.live else None
-        session = Session(session_id, created_at=change_time(first) if first is not None else None, **limits)
+        created_at = scan.created_at or (change_time(first) if first is not None else None)
+        session = Session(session_id, created_at=created_at, **limits)
     for _, change in scan.live:
         session.apply(change)
     return session

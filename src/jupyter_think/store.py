@@ -2,7 +2,8 @@
 
 Layout under the store root (directories 0700, files 0600, no symlink followed)::
 
-    <root>/<session id>/snapshot.json   the session up to seq S (rewritten atomically by compaction)
+    <root>/<session id>/snapshot.json   the session up to seq S (rewritten atomically by compaction;
+                                        absent until the first one: S = 0, record 1 keeps created_at)
     <root>/<session id>/journal.jsonl   one checksummed record per change, seq S+1, S+2, ...
     <root>/.locks/<session id>.lock     per-session lock (``flock``), held only around each read/write
     <root>/.quarantine/<id>-<n>/        damaged data moved aside (never deleted)
@@ -12,7 +13,8 @@ The lock files live outside the session directories so that moving a session to 
 splits waiting writers across two lock files. Restore is snapshot + journal replay; appending costs
 one journal line and one ``fdatasync`` whatever the session's size, and compaction (snapshot
 rewrite, journal reset) runs when the journal holds more records than the snapshot has thoughts,
-so its cost per change stays constant. Two processes may write one session: under the lock each
+so its cost per change stays constant. A session new on disk costs its directory, journal and
+lock file and three syncs (the journal's data, its name, the directory's name). Two processes may write one session: under the lock each
 first reads what the other appended (returned as ``foreign``), then appends with the next seqs.
 
 Example:
@@ -153,8 +155,9 @@ class SessionStore:
         """Rebuild a stored session (snapshot + journal replay); ``None`` when it is not stored.
 
         ``limits`` go to ``Session`` (``max_thought_chars``, ``max_thoughts``). A damaged journal
-        tail is cut off and kept in ``.quarantine`` (a warning names it); a damaged snapshot moves the
-        whole session directory to ``.quarantine`` with a warning and returns ``None``. Raises
+        tail is cut off and kept in ``.quarantine`` (a warning names it); a damaged snapshot, or a
+        journal damaged from its first record when there is no snapshot, moves the whole session
+        directory to ``.quarantine`` with a warning and returns ``None``. Raises
         :class:`NewerFormatError` (files left untouched) or :class:`StoreError` (file over
         ``max_file_bytes``, store root unusable).
 
@@ -186,11 +189,19 @@ class SessionStore:
                 snap_seq = head.seq if head else 0
                 try:
                     scan, journal_ident = directory.scan_whole(journal_fd, snap_seq)
-                    if scan.damage:
+                    unreadable = scan.damage is not None and record is None and scan.good_end == 0
+                    if scan.damage and not unreadable:
                         directory.cut_tail(journal_fd, scan, 0, notes, strict=False)
                 finally:
                     if journal_fd is not None:
                         os.close(journal_fd)
+                if unreadable:  # no snapshot and not one good record: the session as a whole is damaged
+                    os.close(dir_fd)
+                    dir_fd = -1
+                    reason = f"has no snapshot and a damaged journal ({scan.damage})"
+                    self._quarantine(root_fd, session_id, reason, notes)
+                    self._seen.pop(session_id, None)
+                    return None
                 if record is None and not scan.live:
                     return None
                 with gc_paused():
@@ -271,10 +282,10 @@ class SessionStore:
 
         First reads what other processes appended since our last read (``foreign``), then writes
         our records in one ``write`` and, when ``durable``, ``fdatasync`` before returning. When the
-        session is new on disk, a first snapshot records ``created_at`` (default: the time of the
-        first change). Compaction runs when due. Raises ``OSError`` (ENOSPC, EIO, EROFS, EPERM...)
-        with nothing of ours left on disk when it can be truncated away; what was on disk before
-        stays valid. Calling it with no changes just reads (like :meth:`poll`, under the lock).
+        session is new on disk, its first record carries ``created_at`` (default: the time of the
+        first change): no snapshot is written before the first compaction. Compaction runs when
+        due. Raises ``OSError`` (ENOSPC, EIO, EROFS, EPERM...) with nothing of ours left on disk
+        when it can be truncated away; what was on disk before stays valid. Calling it with no changes just reads (like :meth:`poll`, under the lock).
         """
         validate_id(session_id)
         changes = list(changes)
@@ -287,7 +298,7 @@ class SessionStore:
                 else self._open_session_fd(root_fd, session_id, create=bool(changes), notes=notes)
             )
             # A durable append to a session new on disk makes its directory entries durable once,
-            # after the journal's data: mkdir, snapshot and journal together (4 syncs, not 5).
+            # after the journal's data: the journal's data, its name, the directory's name (3 syncs).
             sync_root = root_fd if created and durable else None
             if created and not durable and root_fd is not None:
                 os.fsync(root_fd)
@@ -296,7 +307,13 @@ class SessionStore:
                 return AppendResult(1, 0, [], replaced=before is not None and before.last_seq > 0)
             try:
                 try:
-                    seen, foreign, replaced = self._dir(root_fd, dir_fd, session_id).read_news(before, notes)
+                    if created:  # made empty just now under the lock: nothing to read
+                        seen, foreign = self._dir(root_fd, dir_fd, session_id).seen_new(), []
+                        replaced = before is not None and before.dir_ident is not None
+                    else:
+                        seen, foreign, replaced = self._dir(root_fd, dir_fd, session_id).read_news(
+                            before, notes
+                        )
                 except (Damage, NotRegularFile) as exc:
                     os.close(dir_fd)
                     dir_fd = None
@@ -309,17 +326,14 @@ class SessionStore:
                 first = seen.last_seq + 1
                 directory = self._dir(root_fd, dir_fd, session_id)
                 if changes:
-                    first_snapshot = seen.snapshot is None and seen.records == 0
-                    if first_snapshot:
-                        seen = directory.write_first_snapshot(
-                            seen, created_at or change_time(changes[0]), sync_dir=not durable
-                        )
+                    # a session new on disk has no snapshot: its first record keeps created_at
+                    new_on_disk = seen.snapshot is None and first == 1
+                    carried = (created_at or change_time(changes[0])) if new_on_disk else None
                     seen = directory.write_journal(
                         seen,
-                        encode_changes(first, changes),
+                        encode_changes(first, changes, carried),
                         len(changes),
                         durable,
-                        sync_dir=first_snapshot,
                         sync_parent=sync_root,
                     )
                 self._seen[session_id] = seen
