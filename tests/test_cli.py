@@ -191,6 +191,14 @@ def test_rm_moves_the_session_to_the_trash(own_store: Path) -> None:
     assert "scratch" not in listed.stdout and "design" in listed.stdout
 
 
+@pytest.mark.parametrize("days", ["-1", "nan", "inf", "1e12"])
+def test_gc_with_an_impossible_retention_is_a_usage_error(own_store: Path, days: str) -> None:
+    done = run("--dir", str(own_store), "gc", "--days", days)
+    assert done.returncode == 2
+    assert "--days" in one_line_error(done)
+    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+
+
 def test_gc_keeps_recent_sessions(own_store: Path) -> None:
     done = run("--dir", str(own_store), "gc", "--days", "30")
     assert done.returncode == 0, done.stderr

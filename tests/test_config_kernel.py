@@ -35,3 +35,29 @@ def test_durability_change_after_loading_reaches_the_manager(make_kernel) -> Non
     bad = kernel.execute("%config ThinkConfig.durability = 'sometimes'")  # %config reports, never raises
     assert "durability" in bad.stderr and "'async', 'sync'" in bad.stderr
     assert kernel.value("__import__('jupyter_think').get_manager().settings.durability") == "sync"
+
+
+def test_invalid_value_after_loading_keeps_the_working_manager(make_kernel, tmp_path: Path) -> None:
+    kernel = make_kernel()
+    assert kernel.execute("%load_ext jupyter_think\n%session kept\n%think before").ok
+    store = kernel.value("__import__('jupyter_think').get_manager().store_dir.as_posix()")
+    bad = kernel.execute("%config ThinkConfig.max_thoughts = 0")
+    assert "max_thoughts" in bad.stderr
+    assert kernel.value("__import__('jupyter_think').get_manager().settings.max_thoughts") == 10_000
+    assert kernel.execute("%config ThinkConfig.max_thoughts").plain == "10000"  # the trait was put back
+    assert kernel.value("__import__('jupyter_think').get_manager().store_dir.as_posix()") == store
+    assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "kept"
+    assert kernel.value("len(__import__('jupyter_think').get_manager().active)") == 1
+
+
+def test_a_tool_built_before_a_config_change_writes_to_the_new_manager(make_kernel) -> None:
+    kernel = make_kernel()
+    setup = (
+        "%load_ext jupyter_think\n%session agent-run\n"
+        "from jupyter_think import SequentialThinkingTool\ntool = SequentialThinkingTool()"
+    )
+    assert kernel.execute(setup).ok
+    assert kernel.execute("%config ThinkConfig.durability = 'sync'").ok
+    call = "tool.call({'thought': 'after', 'thoughtNumber': 1, 'totalThoughts': 1, 'nextThoughtNeeded': True})"
+    assert kernel.value(f"{call}['isError']") is False
+    assert kernel.value("len(__import__('jupyter_think').get_manager().session('agent-run'))") == 1

@@ -325,6 +325,11 @@ def test_the_server_survives_bad_lines_and_exits_cleanly_when_stdin_closes(tmp_p
         assert answer()["error"]["code"] == -32601  # a protocol error answered, the server still up
         assert server.stdin is not None
         server.stdin.write("{not json\n" + "x" * (17 * 1024 * 1024) + "\n")  # malformed, then oversized
+        deep = "[" * 100_000 + "]" * 100_000  # deeper than any JSON parser recurses
+        server.stdin.write(
+            '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "sequentialthinking", '
+            f'"arguments": {deep}}}}}\n'
+        )
         send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
         replies = [answer()]
         while "id" not in replies[-1] or replies[-1]["id"] is None:  # the parse error has no id

@@ -523,3 +523,11 @@ def test_acall_returns_errors_as_results(tool: SequentialThinkingTool) -> None:
         return await tool.acall(args(0))
 
     assert "thoughtNumber" in error_text(anyio.run(main, backend="asyncio"))
+
+
+def test_arguments_nested_too_deeply_are_an_error_result_not_an_exception() -> None:
+    tool = SequentialThinkingTool(SessionManager(persist=False))
+    for arguments in ("[" * 100_000 + "]" * 100_000, '{"thought": ' + "[" * 100_000 + "]" * 100_000 + "}"):
+        result = tool.call(arguments)  # type: ignore[arg-type]
+        assert result["isError"] is True
+    assert len(tool.manager.active) == 0

@@ -180,8 +180,8 @@ def _rm(store_dir: Path, args: argparse.Namespace) -> int:
 
 def _gc(store_dir: Path, args: argparse.Namespace) -> int:
     days = 30.0 if args.days is None else args.days
-    if days < 0:
-        raise CommandError(f"--days must be 0 or more, not {args.days}")
+    if not (0 <= days <= 1_000_000):  # also refuses nan and inf
+        raise CommandError(f"--days must be a number of days from 0 to 1000000, not {args.days}")
     if days == 0:
         print("Retention is 0 days: nothing is removed.")
         return 0

@@ -64,15 +64,31 @@ def load(ipython: Any) -> None:
 def _reconfigure(change: Any) -> None:
     """``%config ThinkConfig.<trait> = ...`` after loading: rebuild the manager with the new settings.
 
-    The old manager flushes and stops; the active session is restored from the (new) store.
+    The new manager is built first: an invalid value puts the old one back on the trait and is
+    reported by ``%config`` (nothing else changes). Then the old manager flushes and stops, and the
+    active session is restored from the (new) store. Agent tools built without a manager follow.
     """
     config = change["owner"]
-    old = set_manager(None)
+    if getattr(config, "_reverting", False):
+        return
+    try:
+        new = SessionManager(**config.settings())
+    except ValueError as exc:
+        config._reverting = True
+        try:
+            config.set_trait(change["name"], change["old"])
+        finally:
+            config._reverting = False
+        message = " ".join(str(exc).split())
+        raise ValueError(f"ThinkConfig.{change['name']} kept at {change['old']!r}: {message}") from None
+    old = set_manager(new)
     active = old.active_id if old is not None else DEFAULT_SESSION
     if old is not None:
-        old.close()
-    set_manager(SessionManager(**config.settings()))
-    get_manager().activate(active)
+        try:
+            old.close()
+        except OSError as exc:
+            warnings.warn(f"jupyter-think: the previous store did not take the last changes: {exc}", stacklevel=2)
+    new.activate(active)
 
 
 def unload(ipython: Any) -> None:

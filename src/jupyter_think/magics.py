@@ -290,8 +290,16 @@ class ThinkMagics(Magics):
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        code = self.shell.compile(tree, filename, "exec")
-        return code, (self.shell.compile(last, filename, "eval") if last is not None else None)
+        try:
+            code = self.shell.compile(tree, filename, "exec")
+            return code, (self.shell.compile(last, filename, "eval") if last is not None else None)
+        except SyntaxError as exc:
+            if "await" not in str(exc.msg):
+                raise
+            raise UsageError(
+                "%%session cannot run top-level await; in a normal cell write "
+                f"`with jupyter_think.get_manager().activate({session_id!r}):` and await inside it"
+            ) from None
 
     def _list(self) -> None:
         manager = self.manager
@@ -308,7 +316,10 @@ class ThinkMagics(Magics):
             validate_id(session_id)
             if session_id not in manager.sessions():
                 raise UsageError(f"no session {session_id!r} to delete; see %session --list")
-            manager.delete(session_id)
+            try:
+                manager.delete(session_id)
+            except OSError as exc:
+                raise UsageError(_one_line(f"could not delete {session_id!r}, it is kept: {exc}")) from None
         display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
 
     def _flush(self) -> None:

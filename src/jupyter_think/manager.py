@@ -138,12 +138,16 @@ class SessionManager:
         return session_id in self._sessions
 
     def delete(self, session_id: str) -> None:
-        """Forget ``session_id`` here and move its files to the store's trash."""
+        """Move ``session_id``'s files to the store's trash and forget it here.
+
+        Raises ``OSError`` when the disk refuses the move; the session is then kept as it was.
+        """
         validate_id(session_id)
-        with self._lock:
-            self._sessions.pop(session_id, None)
         if self._persistence is not None:
             self._persistence.trash(session_id)
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self._forwarding.pop(session_id, lambda: None)()
 
     # --- the active session --------------------------------------------------------------------
 

@@ -153,7 +153,7 @@ class _FastCalls:
             return None  # (an escaped surrogate may be a lone one, which the SDK refuses as invalid JSON)
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # the SDK's path answers it (or logs it) instead
             return None
         if not isinstance(message, dict) or message.keys() - _CALL_KEYS:
             return None
@@ -261,7 +261,10 @@ class _StdinMessages(asyncio.Protocol):
         if not line.strip():
             return
         if self._fast is not None and self._out is not None and not self._out.is_closing():
-            response = self._fast.reply(line)
+            try:
+                response = self._fast.reply(line)
+            except Exception:  # never let one line stop the reader: the SDK's path takes it instead
+                response = None
             if response is not None:
                 self._out.write(response)
                 return

@@ -154,21 +154,24 @@ class Persistence:
                 self._ensure_thread()
 
     def trash(self, session_id: str) -> None:
-        """Forget ``session_id``'s unwritten changes and move its files to the store's trash."""
-        with self._cond:
-            self._queue = deque(item for item in self._queue if item.session_id != session_id)
-            self._held.pop(session_id, None)
-            self._durable_seq.pop(session_id, None)
-            tracked = self._tracked.pop(session_id, None)
-            self._cond.notify_all()
+        """Move ``session_id``'s files to the store's trash, then forget its unwritten changes.
+
+        When the move fails (``OSError``), nothing is forgotten: the session stays as it was.
+        """
+        with self._io_lock:  # the loop cannot write this session between the move and the forgetting
+            try:
+                self._get_store().trash(session_id)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:  # never stored: nothing to move
+                    raise
+            with self._cond:
+                self._queue = deque(item for item in self._queue if item.session_id != session_id)
+                self._held.pop(session_id, None)
+                self._durable_seq.pop(session_id, None)
+                tracked = self._tracked.pop(session_id, None)
+                self._cond.notify_all()
         if tracked is not None:
             tracked[1]()
-        try:
-            with self._io_lock:
-                self._get_store().trash(session_id)
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:  # never stored: nothing to move
-                raise
 
     def flush(self, timeout: float | None) -> None:
         """Wait until every change queued so far is durable.

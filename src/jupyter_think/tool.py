@@ -166,7 +166,7 @@ class SequentialThinkingTool:
         agent_id: str = "agent",
         session_id: str | None = None,
     ) -> None:
-        self.manager = manager if manager is not None else get_manager()
+        self._manager = manager
         validate_id(f"{agent_id}-1", "agent")
         self.agent_id = agent_id
         self.session_id = session_id
@@ -174,6 +174,11 @@ class SequentialThinkingTool:
             self.manager.session(session_id)  # validates the id early
         self._lock = threading.Lock()
         self._chain_n = 1  # where the search for the next new-chain session id starts
+
+    @property
+    def manager(self) -> SessionManager:
+        """The manager given, else the process-wide one at the time of the call (``%config`` may replace it)."""
+        return self._manager if self._manager is not None else get_manager()
 
     def __repr__(self) -> str:
         return f"<SequentialThinkingTool {self.name!r} agent {self.agent_id!r}>"
@@ -186,6 +191,10 @@ class SequentialThinkingTool:
             data = parse_arguments(arguments)
         except ValueError as exc:
             return error_result(f"Invalid arguments: {exc}")
+        except RecursionError:
+            return error_result("Invalid arguments: nested too deeply; send a flat object of the fields")
+        except Exception as exc:  # the tool never raises into an agent loop
+            return error_result(f"Invalid arguments: {exc!r}")
         try:
             with self._lock:
                 session, new_chain = self._target(data)
