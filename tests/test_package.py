@@ -30,6 +30,7 @@ def run_plain_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[s
         text=True,
         timeout=60,
         env={"JUPYTER_THINK_DIR": str(tmp_path / "store"), "PATH": "/usr/bin:/bin"},
+        check=False,
     )
 
 

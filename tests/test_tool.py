@@ -210,7 +210,7 @@ def test_references_to_unrecorded_thoughts_are_accepted(
     revision = ok(tool.call(args(1, isRevision=True, revisesThought=99)))
     branch = ok(tool.call(args(2, branchFromThought=42, branchId="far")))
     assert revision["thoughtHistoryLength"] == 1 and branch["branches"] == ["far"]
-    first, second = manager.active.thoughts
+    first, _second = manager.active.thoughts
     assert first.revises_thought == 99 and first.is_revision is True
     assert manager.active.branches["far"].from_thought == 42
 

@@ -23,6 +23,7 @@ from .tool import SequentialThinkingTool
 
 __all__ = [
     "Branch",
+    "PersistenceWarning",
     "SequentialThinkingTool",
     "Session",
     "SessionEvent",
@@ -30,7 +31,6 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
-    "PersistenceWarning",
     "get_manager",
     "load_ipython_extension",
     "unload_ipython_extension",

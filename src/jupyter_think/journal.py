@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -94,6 +94,37 @@ def _newer_check(data: bytes, what: str) -> None:
         )
 
 
+_Head = TypeVar("_Head", _EntryHead, SnapshotHead)
+
+
+def _parse_head(
+    data: bytes,
+    split: int,
+    model: type[_Head],
+    what: str,
+    kind: str,
+    *,
+    shape: str | None = None,
+    shaped: bool = True,
+) -> _Head:
+    """The header before byte ``split`` of a record or snapshot (``what``, as errors name it).
+
+    Raises :class:`Damage` ("not <shape>", "unreadable <kind> header") or NewerFormatError when the
+    bytes declare a newer format; ``shaped`` false means the caller already saw a wrong shape.
+    """
+    if not data.startswith(_RECORD_HEAD) or split < 0 or not shaped:
+        _newer_check(data, what)
+        raise Damage(f"not {shape or what}")
+    try:
+        head = model.model_validate_json(data[:split] + b"}")
+    except ValidationError:
+        _newer_check(data, what)
+        raise Damage(f"unreadable {kind} header") from None
+    if head.format_version > FORMAT_VERSION:
+        _newer_check(data, what)
+    return head
+
+
 def change_time(change: Change) -> datetime:
     """When a change happened (the time it carries)."""
     if isinstance(change, ThoughtAdded):
@@ -151,16 +182,7 @@ def decode_record(line: bytes) -> tuple[int, Change, datetime | None]:
     session's creation time that a first record carries, else ``None``); raises :class:`Damage` or
     NewerFormatError."""
     split = line.find(_CHANGE_KEY)
-    if not line.startswith(_RECORD_HEAD) or split < 0 or not line.endswith(b"}"):
-        _newer_check(line, "a journal record")
-        raise Damage("not a journal record")
-    try:
-        head = _EntryHead.model_validate_json(line[:split] + b"}")
-    except ValidationError:
-        _newer_check(line, "a journal record")
-        raise Damage("unreadable record header") from None
-    if head.format_version > FORMAT_VERSION:
-        _newer_check(line, "a journal record")
+    head = _parse_head(line, split, _EntryHead, "a journal record", "record", shaped=line.endswith(b"}"))
     payload = line[split + len(_CHANGE_KEY) : -1]
     crc = 0
     if head.created_at is not None:  # its exact bytes: the last value of the header
@@ -260,16 +282,7 @@ def encode_snapshot(seq: int, record: SessionRecord) -> bytes:
 
 def _split_snapshot(data: bytes) -> tuple[SnapshotHead, int]:
     split = data.find(_RECORD_KEY)
-    if not data.startswith(_RECORD_HEAD) or split < 0:
-        _newer_check(data, "the snapshot")
-        raise Damage("not a snapshot document")
-    try:
-        head = SnapshotHead.model_validate_json(data[:split] + b"}")
-    except ValidationError:
-        _newer_check(data, "the snapshot")
-        raise Damage("unreadable snapshot header") from None
-    if head.format_version > FORMAT_VERSION:
-        _newer_check(data, "the snapshot")
+    head = _parse_head(data, split, SnapshotHead, "the snapshot", "snapshot", shape="a snapshot document")
     return head, split + len(_RECORD_KEY)
 
 

@@ -223,7 +223,7 @@ class ThinkMagics(Magics):
           %%session agent-run --new
           tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
         """
-        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        __tracebackhide__ = True  # IPython hides this frame in tracebacks
         args = self._parse(self.session, line)
         if cell is not None:
             return self._session_cell(args, cell)
@@ -259,7 +259,7 @@ class ThinkMagics(Magics):
         return None
 
     def _session_cell(self, args: Any, cell: str) -> Any:
-        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if args.session_id is None:
             raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
         others = [name for name in ("list", "graph", "export", "delete", "flush") if getattr(args, name)]
@@ -282,7 +282,7 @@ class ThinkMagics(Magics):
 
     def _compile(self, cell: str, session_id: str) -> tuple[Any, Any]:
         """Compile a cell body like IPython does; split off a last expression to return its value."""
-        __tracebackhide__ = True  # noqa: F841
+        __tracebackhide__ = True  # IPython hides this frame in tracebacks
         source = self.shell.transform_cell(cell)
         filename = f"<%%session {session_id}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
@@ -360,6 +360,7 @@ class ThinkMagics(Magics):
 
 
 def _whole_number(option: str, value: str) -> int:
+    """``value`` as an int >= 1, else a ``UsageError`` naming ``option``."""
     if not value.isdigit() or int(value) < 1:
         raise UsageError(f"{option} needs a whole number >= 1, got {value!r}")
     return int(value)

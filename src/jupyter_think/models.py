@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from functools import partial
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -178,7 +178,7 @@ class SessionReset(_WireModel):
 
 
 Change = Annotated[
-    Union[ThoughtAdded, BranchCreated, BranchActivated, SessionReset],
+    ThoughtAdded | BranchCreated | BranchActivated | SessionReset,
     Field(discriminator="kind"),
 ]
 """One change to a session; what subscribers receive and what the journal stores."""

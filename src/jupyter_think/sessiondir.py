@@ -455,6 +455,16 @@ def gc_paused() -> Iterator[None]:
 
 
 def mtime(dir_fd: int) -> datetime:
+    """When a session directory last changed on disk: the latest modification time (UTC) of the
+    directory, its snapshot and its journal (the fallback when its records are unreadable).
+
+    Example:
+        >>> import tempfile
+        >>> fd = os.open(tempfile.mkdtemp(), os.O_RDONLY | os.O_DIRECTORY)
+        >>> mtime(fd).tzinfo
+        datetime.timezone.utc
+        >>> os.close(fd)
+    """
     times = [os.fstat(dir_fd).st_mtime]
     for name in (SNAPSHOT, JOURNAL):
         sig = fsutil.signature(dir_fd, name)
@@ -464,5 +474,15 @@ def mtime(dir_fd: int) -> datetime:
 
 
 def note(notes: list[str], message: str) -> None:
+    """Record a repair: append ``message`` to ``notes`` and warn it as a :class:`StoreWarning`.
+
+    Example:
+        >>> notes = []
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     note(notes, "journal tail cut")
+        >>> notes
+        ['journal tail cut']
+    """
     notes.append(message)
     warnings.warn(message, StoreWarning, stacklevel=4)

@@ -34,13 +34,8 @@ Example:
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import stat
-import threading
-import time
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,24 +49,21 @@ from .models import Change, SessionRecord
 from .session import Session
 from .sessiondir import (
     JOURNAL,
-    QUARANTINE,
     SNAPSHOT,
     Seen,
     SessionDir,
     StoreWarning,
     gc_paused,
-    note,
     rebuild,
     unchanged,
 )
+from .storefs import StoreFiles
 
 __all__ = ["AppendResult", "LoadedSession", "NewerFormatError", "SessionStore", "StoreError", "StoreWarning"]
 
-LOCKS, TRASH, ARCHIVE = ".locks", ".trash", ".archive"
+TRASH, ARCHIVE = ".trash", ".archive"
 COMPACT_FLOOR = 1000
 """Compaction runs when the journal holds more than max(COMPACT_FLOOR, thoughts in the snapshot) records."""
-LOCK_POLL = 0.001
-"""Seconds between two attempts at a session lock another process holds."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ class LoadedSession:
     warnings: list[str] = field(default_factory=list)
 
 
-class SessionStore:
+class SessionStore(StoreFiles):
     """Sessions on disk under ``root`` (see the module docstring for the layout and guarantees).
 
     ``root`` is created (0700) on the first write; a symlinked root or session directory is refused
@@ -120,17 +112,10 @@ class SessionStore:
         lock_timeout: float = 30.0,
         compact_floor: int = COMPACT_FLOOR,
     ) -> None:
-        self.root = Path(root).expanduser().absolute()
-        self._locks_path = self.root / LOCKS
+        super().__init__(root, lock_timeout=lock_timeout)
         self.compact_floor = compact_floor
         self.max_file_bytes = max_file_bytes
-        self.lock_timeout = lock_timeout
         self._seen: dict[str, Seen] = {}
-        self._mutex = threading.Lock()
-        self._thread_locks: dict[str, threading.RLock] = {}
-        self._lock_depth: dict[str, int] = {}  # session id -> nesting of _locked in the holding thread
-        if self.root.is_symlink():
-            raise StoreError(errno.ELOOP, "refusing a symlinked store directory", str(self.root))
 
     def __repr__(self) -> str:
         return f"<SessionStore {str(self.root)!r}>"
@@ -451,168 +436,10 @@ class SessionStore:
                     removed.append(session_id)
         return removed
 
-    # --- internals: paths, locks, moving aside -----------------------------------------------------
-
-    def _path(self, session_id: str, name: str | None = None) -> Path:
-        return self.root / session_id if name is None else self.root / session_id / name
+    # --- internals (paths, locks, quarantine: storefs.StoreFiles) -------------------------------------------------
 
     def _dir(self, root_fd: int, dir_fd: int, session_id: str) -> SessionDir:
         return SessionDir(self.root, session_id, root_fd, dir_fd, self.max_file_bytes)
-
-    def _open_root(self, *, create: bool) -> int | None:
-        try:
-            fd = fsutil.open_dir(self.root, create=False, shown=self.root)
-        except StoreError:
-            raise StoreError(
-                errno.ELOOP, "refusing a symlinked or non-directory store root", str(self.root)
-            ) from None
-        if fd is not None or not create:
-            return fd
-        self.root.parent.mkdir(parents=True, exist_ok=True)
-        fd = fsutil.open_dir(self.root, create=True, shown=self.root)
-        parent = os.open(self.root.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(parent)
-        finally:
-            os.close(parent)
-        return fd
-
-    @contextmanager
-    def _locked(self, session_id: str, *, create_root: bool) -> Iterator[int | None]:
-        """Hold this session's thread lock and file lock; yields the root's descriptor (None: no root).
-
-        Re-entrant in the holding thread (the file lock is taken once, by the outermost call).
-        """
-        with self._mutex:
-            thread_lock = self._thread_locks.setdefault(session_id, threading.RLock())
-        with thread_lock:
-            root_fd = self._open_root(create=create_root)
-            if root_fd is None:
-                yield None
-                return
-            try:
-                depth = self._lock_depth.get(session_id, 0)
-                lock_fd = self._acquire_file_lock(root_fd, session_id) if depth == 0 else -1
-                self._lock_depth[session_id] = depth + 1
-                try:
-                    yield root_fd
-                finally:
-                    if depth == 0:
-                        del self._lock_depth[session_id]
-                        os.close(lock_fd)  # its only descriptor: closing it releases the flock
-                    else:
-                        self._lock_depth[session_id] = depth
-            finally:
-                os.close(root_fd)
-
-    def _acquire_file_lock(self, root_fd: int, session_id: str) -> int:
-        """``flock`` ``.locks/<id>.lock`` (waiting up to ``lock_timeout``); return its descriptor.
-
-        The lock counts only on the file the path names once it is held: a lock file unlinked or
-        replaced meanwhile is let go and the current one locked. A lock path that is not a regular
-        file is moved to ``.quarantine``. Raises :class:`StoreError` (ETIMEDOUT) naming the file.
-        """
-        name = f"{session_id}.lock"
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            locks_fd = fsutil.open_dir(LOCKS, dir_fd=root_fd, create=True, shown=self._locks_path)
-            assert locks_fd is not None
-            retry_now = False
-            try:
-                try:
-                    fd = os.open(name, _LOCK_FLAGS, 0o600, dir_fd=locks_fd)
-                except OSError as exc:
-                    if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.ENOENT):
-                        raise
-                    fd = -1  # a symlink, directory or socket there: moved aside below
-                try:
-                    opened = os.fstat(fd) if fd >= 0 else None
-                    if opened is None or not stat.S_ISREG(opened.st_mode):
-                        if fsutil.entry_kind(locks_fd, name) not in (None, "file"):
-                            self._quarantine(
-                                locks_fd,
-                                name,
-                                "had a lock path that is not a regular file",
-                                [],
-                                stem=session_id,
-                                root_fd=root_fd,
-                            )
-                        retry_now = True  # at once, on a fresh file
-                    elif _try_flock(fd):
-                        current = fsutil.signature(locks_fd, name)
-                        if current is not None and current[:2] == (opened.st_ino, opened.st_dev):
-                            locked, fd = fd, -1
-                            return locked
-                finally:
-                    if fd >= 0:
-                        os.close(fd)
-            finally:
-                os.close(locks_fd)
-            now = time.monotonic()
-            if retry_now and now < deadline:
-                continue
-            if now >= deadline:
-                raise StoreError(
-                    errno.ETIMEDOUT,
-                    f"another process held the session lock for over {self.lock_timeout} s",
-                    str(self._locks_path / name),
-                )
-            time.sleep(LOCK_POLL)
-
-    def _open_session(self, root_fd: int, session_id: str, *, create: bool, notes: list[str]) -> int | None:
-        dir_fd, created = self._open_session_fd(root_fd, session_id, create=create, notes=notes)
-        if created:
-            os.fsync(root_fd)
-        return dir_fd
-
-    def _open_session_fd(
-        self, root_fd: int, session_id: str, *, create: bool, notes: list[str]
-    ) -> tuple[int | None, bool]:
-        """The session directory's descriptor (None: not stored), and whether it was created just
-        now (its entry in the root is then not yet fsynced: the caller does it)."""
-        try:  # the common cases in as few system calls as possible: a directory, or nothing yet
-            dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd)
-            if dir_fd is not None or not create:
-                return dir_fd, False
-            os.mkdir(session_id, 0o700, dir_fd=root_fd)
-            dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd)
-            if dir_fd is not None:
-                return dir_fd, True
-        except (StoreError, FileExistsError):
-            pass  # a symlink or a file where the directory belongs, or a race: the careful path
-        kind = fsutil.entry_kind(root_fd, session_id)
-        if kind not in (None, "dir"):
-            self._quarantine(root_fd, session_id, f"was a {kind}, not a directory (not followed)", notes)
-            kind = None
-        if kind is None and not create:
-            return None, False
-        dir_fd = fsutil.open_dir(session_id, dir_fd=root_fd, create=create, shown=self._path(session_id))
-        return dir_fd, kind is None
-
-    def _quarantine(
-        self,
-        dir_fd: int,
-        name: str,
-        reason: str,
-        notes: list[str],
-        *,
-        stem: str | None = None,
-        root_fd: int | None = None,
-    ) -> Path:
-        stem = stem or name
-        q_fd = fsutil.open_dir(
-            QUARANTINE,
-            dir_fd=dir_fd if root_fd is None else root_fd,
-            create=True,
-            shown=self.root / QUARANTINE,
-        )
-        assert q_fd is not None
-        try:
-            moved = self.root / QUARANTINE / fsutil.move_aside(dir_fd, name, q_fd, stem)
-        finally:
-            os.close(q_fd)
-        note(notes, f"jupyter-think: session {stem!r} {reason}; moved to {moved}")
-        return moved
 
     def _move_away(self, session_id: str, folder: str) -> Path | None:
         validate_id(session_id)
@@ -627,22 +454,6 @@ class SessionStore:
                 os.close(folder_fd)
             self._seen.pop(session_id, None)
             return moved
-
-
-_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-
-
-def _try_flock(fd: int) -> bool:
-    """Take an exclusive ``flock`` on ``fd`` without waiting; False when another holder has it."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EINTR):
-            return False
-        raise
-    return True
 
 
 def _damage_reason(exc: Exception) -> str:
