@@ -1,0 +1,148 @@
+"""The three notebooks in a real JupyterLab and Chromium: the graph renders in each (SPEC §9).
+
+One JupyterLab and one browser for the module (see ``lab_harness.py``), with a private store and
+notebook windowing switched off (so cells below the fold are in the page too). Each notebook is
+opened as committed and run with *Run All*: every cell runs without an error, and each live graph
+widget draws the thoughts of its session, including thoughts that arrived after it was displayed.
+nbval cannot see any of this (it skips the widget view); only the browser shows that the front end
+works, and that no console error was logged. Last, the README's headless command
+(``./dev lab --headless``) writes ``build/tour.html``, and the graphs are visible in it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_harness import NOTEBOOK, Browser, Lab, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+ARTIFACTS = ROOT / "test-artifacts"
+
+# Nodes drawn by each live graph, in page order, once every cell has run. A graph follows its
+# session, so it also shows thoughts recorded after it was displayed (checklist: 3 + 1 from the
+# --quiet cell; api-demo: 5 + 1 afterthought; agent-openai: displayed empty, before the agent ran).
+EXPECTED_NODES = {
+    "tour.ipynb": [11, 4, 6],
+    "teaching.ipynb": [11, 11, 11],
+    "agent_experiment.ipynb": [6, 6, 6],
+}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("notebooks-lab")
+    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
+        tracker = running.base / "settings" / "@jupyterlab" / "notebook-extension"
+        tracker.mkdir(parents=True, exist_ok=True)
+        (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+        for name in EXPECTED_NODES:
+            shutil.copy(NOTEBOOKS / name, running.root_dir / name)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser() as running:
+        yield running
+
+
+def run_all(page: Any, timeout: float = 120) -> None:
+    """Clear the committed outputs, run every cell (Run → Run All Cells), and wait until each code
+    cell shows its new execution count."""
+    page.evaluate(
+        """async () => {
+            await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
+            await window.jupyterapp.commands.execute('notebook:run-all-cells');
+        }"""
+    )
+    page.wait_for_function(
+        f"""() => {{
+            const prompts = Array.from(document.querySelectorAll('{NOTEBOOK} .jp-CodeCell .jp-InputPrompt'));
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }}""",
+        timeout=timeout * 1000,
+    )
+    wait_idle(page)
+
+
+def live_node_counts(page: Any) -> list[int]:
+    return page.eval_on_selector_all(
+        f"{NOTEBOOK} .jt-graph", "graphs => graphs.map(g => g.querySelectorAll('.jt-node').length)"
+    )
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_NODES))
+def test_run_all_draws_every_graph_live_without_errors(lab: Lab, browser: Browser, name: str) -> None:
+    page = browser.open_notebook(lab, name)
+    try:
+        run_all(page)
+        expected = EXPECTED_NODES[name]
+        page.wait_for_function(
+            f"""(expected) => {{
+                const graphs = Array.from(document.querySelectorAll('{NOTEBOOK} .jt-graph'));
+                const counts = graphs.map(g => g.querySelectorAll('.jt-node').length);
+                return JSON.stringify(counts) === JSON.stringify(expected);
+            }}""",
+            arg=expected,
+            timeout=30_000,
+        )
+        assert live_node_counts(page) == expected
+        assert page.locator(f"{NOTEBOOK} [data-mime-type='application/vnd.jupyter.error']").count() == 0
+        assert page.locator(f"{NOTEBOOK} [data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(f"{NOTEBOOK} .jt-graph").last.screenshot(
+            path=str(ARTIFACTS / f"notebook-{Path(name).stem}.png")
+        )
+    finally:
+        page.close()
+        lab.stop_kernels()
+    assert browser.errors == []
+
+
+def test_headless_command_writes_the_tour_as_html_with_the_graphs_drawn(
+    browser: Browser, tmp_path: Path
+) -> None:
+    env = {**os.environ, "JUPYTER_THINK_DIR": str(tmp_path / "store"), "JUPYTER_THINK_VENV": sys.prefix}
+    done = subprocess.run(
+        [str(ROOT / "dev"), "lab", "--headless"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = ROOT / "build" / "tour.html"
+    assert "dev: wrote build/tour.html" in done.stdout + done.stderr
+    page = browser.context.new_page()
+    try:
+        page.route(
+            "**/*",
+            lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_(),
+        )
+        page.goto(html.as_uri(), wait_until="domcontentloaded")
+        graphs = page.locator("svg.jupyter-think-graph")
+        assert graphs.count() == 3  # %session --graph, the end of %%session checklist, api.graph()
+        first = graphs.first
+        first.scroll_into_view_if_needed()
+        assert first.is_visible()
+        box = first.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 100
+        assert first.locator("g.node").count() == 11
+        placeholders = html.read_text().count("application/vnd.jupyter.widget-view+json")
+        assert placeholders == 0  # no empty widget placeholder where the graph should be
+        ARTIFACTS.mkdir(exist_ok=True)
+        first.screenshot(path=str(ARTIFACTS / "headless-tour-graph.png"))
+    finally:
+        page.close()
