@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from disk_faults import fill, tmpfs
 
 from jupyter_think import Session, SessionManager, Thought, persistence
 from jupyter_think.models import ThoughtAdded
@@ -53,27 +54,8 @@ def persistence_warnings(caught: list[warnings.WarningMessage], text: str) -> li
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 512 KiB tmpfs (root only), unmounted afterwards."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)], check=True)
-    try:
+    with tmpfs(tmp_path / "disk", "512k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` up with one file; return it (delete it to give the space back)."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"\1" * 4096):
-            pass
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 # --- timing and durability modes ------------------------------------------------------------------

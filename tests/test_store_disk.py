@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from disk_faults import tmpfs
 
 from jupyter_think.session import Session
 from jupyter_think.store import SessionStore
@@ -51,13 +52,9 @@ def stored_ids(root: Path, session_id: str) -> set[str]:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mount_point)], check=True)
-    try:
+    """A real 192 KiB tmpfs (root only), unmounted afterwards."""
+    with tmpfs(tmp_path / "disk", "192k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
 def test_a_full_disk_refuses_appends_cleanly_and_nothing_is_lost_once_space_returns(small_disk: Path) -> None:
