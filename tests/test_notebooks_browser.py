@@ -11,6 +11,7 @@ works, and that no console error was logged. Last, the README's headless command
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -132,17 +133,44 @@ def test_headless_command_writes_the_tour_as_html_with_the_graphs_drawn(
             lambda route: route.abort() if not route.request.url.startswith("file:") else route.continue_(),
         )
         page.goto(html.as_uri(), wait_until="domcontentloaded")
-        graphs = page.locator("svg.jupyter-think-graph")
+        graphs = page.locator("img.jupyter-think-graph")  # the SVG as an image (survives sanitizers)
         assert graphs.count() == 3  # %session --graph, the end of %%session checklist, api.graph()
         first = graphs.first
         first.scroll_into_view_if_needed()
         assert first.is_visible()
+        assert first.evaluate("image => image.complete && image.naturalWidth > 0")  # the SVG decoded
         box = first.bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 100
-        assert first.locator("g.node").count() == 11
+        svg = base64.b64decode(first.get_attribute("src").split(",", 1)[1]).decode("utf-8")
+        assert svg.count('<g class="node"') == 11
         placeholders = html.read_text().count("application/vnd.jupyter.widget-view+json")
         assert placeholders == 0  # no empty widget placeholder where the graph should be
         ARTIFACTS.mkdir(exist_ok=True)
         first.screenshot(path=str(ARTIFACTS / "headless-tour-graph.png"))
     finally:
         page.close()
+
+
+def test_saved_graphs_show_in_an_untrusted_notebook_before_anything_runs(lab: Lab, browser: Browser) -> None:
+    """A notebook opened from a clone is untrusted: JupyterLab strips inline SVG from its HTML, so the
+    saved graphs are images (``<img src="data:image/svg+xml;base64,...">``), which it keeps."""
+    shutil.copy(NOTEBOOKS / "tour.ipynb", lab.root_dir / "saved-tour.ipynb")  # never run, never trusted here
+    page = browser.open_notebook(lab, "saved-tour.ipynb")
+    try:
+        graphs = page.locator(f"{NOTEBOOK} img.jupyter-think-graph")
+        page.wait_for_function(
+            f"""() => {{
+                const images = Array.from(document.querySelectorAll('{NOTEBOOK} img.jupyter-think-graph'));
+                return images.length === 3 && images.every(i => i.complete && i.naturalWidth > 0);
+            }}""",
+            timeout=30_000,
+        )
+        assert graphs.count() == 3
+        assert page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt", has_text="[*]").count() == 0  # nothing ran
+        graphs.first.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        graphs.first.screenshot(path=str(ARTIFACTS / "untrusted-saved-graph.png"))
+    finally:
+        page.close()
+        lab.stop_kernels()
+    assert browser.errors == []

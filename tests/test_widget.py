@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -162,13 +164,21 @@ def test_a_reset_session_sends_a_new_snapshot(session: Session) -> None:
     assert recorder.custom[-1]["gen"] == 1 and recorder.custom[-1]["seq"] == 0
 
 
+def svg_in(image_html: str) -> str:
+    """The SVG document inside the ``<img src="data:image/svg+xml;base64,...">`` fallback."""
+    encoded = re.search(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', image_html)
+    assert encoded is not None, image_html[:200]
+    return base64.b64decode(encoded.group(1)).decode("utf-8")
+
+
 def test_repr_and_text_plain_are_the_text_tree(session: Session) -> None:
     graph = BranchGraph(session)
     assert repr(graph) == render_text(session)
     assert "0x" not in repr(graph)
     data, _ = graph._repr_mimebundle_()
     assert data["text/plain"] == render_text(session)
-    assert data["text/html"] == render_svg(session)
+    assert data["text/html"].startswith('<img class="jupyter-think-graph" alt="Session ')
+    assert svg_in(data["text/html"]) == render_svg(session)
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == graph.model_id
 
 
@@ -214,8 +224,9 @@ def test_a_notebook_shows_the_widget_with_the_text_tree_and_svg_fallbacks(kernel
         "main",
         "└── 1 Look at <b>this</b>",
     ]
-    assert output["text/html"].startswith(
-        '<svg xmlns="http://www.w3.org/2000/svg" class="jupyter-think-graph"'
-    )
-    assert "<b>" not in output["text/html"]
+    # an image, not inline SVG: JupyterLab strips inline SVG from untrusted notebooks
+    assert output["text/html"].startswith('<img class="jupyter-think-graph"')
+    svg = svg_in(output["text/html"])
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" class="jupyter-think-graph"')
+    assert "<b>" not in svg and "&lt;b&gt;this&lt;/b&gt;" in svg
     assert output["application/vnd.jupyter.widget-view+json"]["model_id"]

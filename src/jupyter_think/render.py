@@ -1,8 +1,8 @@
 """Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
 
 Both are pure functions of a :class:`~jupyter_think.layout.Layout`. They are what a notebook
-shows without a widget front end (nbconvert, GitHub, nbval: ``text/html`` and ``text/plain``)
-and what ``to_html()`` embeds. No ids or times appear, so the output is the same on every run.
+shows without a widget front end (nbconvert, GitHub, nbval: ``text/html`` — the SVG as an
+``<img>``, see :func:`svg_as_image` — and ``text/plain``) and what ``to_html()`` embeds. No ids or times appear, so the output is the same on every run.
 
 Large graphs are drawn at a lower level of detail: above :data:`DETAIL_LIMIT` thoughts the SVG is
 an overview (dots and lines, fixed width) and the text tree elides the middle of long lanes.
@@ -10,6 +10,7 @@ an overview (dots and lines, fixed width) and the text tree elides the middle of
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from typing import TYPE_CHECKING
@@ -83,6 +84,20 @@ def svg_from_layout(graph: Layout, session_id: str) -> str:
     if len(graph.nodes) > DETAIL_LIMIT or graph.columns > DETAIL_LIMIT:
         return _overview_svg(graph, session_id)
     return _detailed_svg(graph, session_id)
+
+
+def svg_as_image(svg: str, label: str) -> str:
+    """The SVG as an ``<img>`` with a data URI: the ``text/html`` a notebook output keeps.
+
+    JupyterLab strips inline ``<svg>`` from the HTML of untrusted notebooks (any notebook opened
+    from a clone or a download); an image survives, so a saved graph shows before anything runs.
+
+    Example:
+        >>> svg_as_image("<svg/>", "a graph")
+        '<img class="jupyter-think-graph" alt="a graph" src="data:image/svg+xml;base64,PHN2Zy8+"/>'
+    """
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img class="jupyter-think-graph" alt="{html.escape(label)}" src="data:image/svg+xml;base64,{data}"/>'
 
 
 def _svg_open(width: float, height: float, label: str) -> str:

@@ -12,7 +12,7 @@ A front end that missed messages (a page reload, a second view) asks for the nod
 (``{"type": "sync", "have": n}``); a click on a thought whose text was cut asks for the full text.
 
 Without a widget front end (nbconvert, GitHub, nbval) the output shows ``text/html`` = the static
-SVG and ``text/plain`` = the text tree; both deterministic.
+SVG as an ``<img>`` (untrusted notebooks keep it) and ``text/plain`` = the text tree; both deterministic.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import traitlets
 from .display import thought_heading
 from .layout import Lane, LayoutBuilder, Node
 from .models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
-from .render import svg_from_layout, text_tree
+from .render import headline, svg_as_image, svg_from_layout, text_tree
 
 if TYPE_CHECKING:
     from .session import Session, SessionEvent
@@ -144,7 +144,7 @@ class BranchGraph(anywidget.AnyWidget):
         with self._state_lock:
             graph = self._builder.layout()
             data["text/plain"] = text_tree(graph, self._session.id)
-            data["text/html"] = svg_from_layout(graph, self._session.id)
+            data["text/html"] = svg_as_image(svg_from_layout(graph, self._session.id), headline(graph, self._session.id))
         return data, metadata
 
     # --- lifecycle --------------------------------------------------------------------------------
