@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import time
 
+from sessions import proof_session
+
 from jupyter_think import Session
 from jupyter_think.layout import LayoutBuilder, layout, layout_thoughts
 from jupyter_think.models import Thought, ThoughtInput
-
-
-def proof_session() -> Session:
-    """Trunk 1-2-3, branch induction from 2 (two thoughts), a revision of 2, branch geometry from 3."""
-    s = Session("proof")
-    s.think("Restate", total=5)
-    s.think("Small cases")
-    s.think("Guess n squared")
-    s.branch("induction", from_thought=2)
-    s.think("Base case")
-    s.think("Step")
-    s.switch_branch("main")
-    s.revise(2, "Small cases again")
-    s.branch("geometry", from_thought=3)
-    s.think("L-shapes")
-    s.switch_branch("main")
-    s.think("Conclude", done=True)
-    return s
 
 
 def test_trunk_is_lane_zero_and_branches_get_lanes_in_creation_order() -> None:

@@ -28,6 +28,20 @@ from jupyter_think import SequentialThinkingTool, SessionManager
 SCRIPT = Path(sys.executable).with_name("jupyter-think")
 
 
+def initialize_request(request_id: int, client: str) -> dict[str, Any]:
+    """A raw JSON-RPC ``initialize`` request, for tests that speak to the server without the SDK."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "1"},
+        },
+    }
+
+
 def server_params(store: Path, *extra: str) -> StdioServerParameters:
     return StdioServerParameters(command=str(SCRIPT), args=["mcp", "--dir", str(store), *extra])
 
@@ -289,18 +303,7 @@ def test_the_server_survives_bad_lines_and_exits_cleanly_when_stdin_closes(tmp_p
         text=True,
     )
     try:
-        send(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "1"},
-                },
-            }
-        )
+        send(initialize_request(1, "raw"))
         assert answer()["result"]["serverInfo"]["name"] == "jupyter-think"
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         send(
@@ -378,12 +381,7 @@ def test_calls_after_the_handshake_get_the_same_answers_as_through_the_sdk(tmp_p
         ({"thought": "x"}, "no_such_tool"),
     ]
     try:
-        hello = {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "1"},
-        }
-        assert ask({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello})["result"]
+        assert ask(initialize_request(0, "raw"))["result"]
         before = [call(f"sdk-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
         ask({"jsonrpc": "2.0", "method": "notifications/initialized"})
         after = [call(f"fast-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
@@ -414,16 +412,7 @@ def test_requests_from_a_file_are_answered_and_async_thoughts_are_flushed_at_exi
         "\n".join(
             json.dumps(message)
             for message in [
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {
-                        "protocolVersion": "2025-06-18",
-                        "capabilities": {},
-                        "clientInfo": {"name": "file", "version": "1"},
-                    },
-                },
+                initialize_request(1, "file"),
                 {"jsonrpc": "2.0", "method": "notifications/initialized"},
                 {
                     "jsonrpc": "2.0",

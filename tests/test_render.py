@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from sessions import proof_session
+
 from jupyter_think import Session
 from jupyter_think.render import DETAIL_LIMIT, render_svg, render_text
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-def proof_session(session_id: str = "proof") -> Session:
-    s = Session(session_id)
-    s.think("Restate the problem", total=5)
-    s.think("Small cases")
-    s.think("Guess n squared")
-    s.branch("induction", from_thought=2)
-    s.think("Base case")
-    s.think("Step")
-    s.switch_branch("main")
-    s.revise(2, "Small cases again")
-    s.branch("geometry", from_thought=3)
-    s.think("L-shapes")
-    s.switch_branch("main")
-    s.think("Conclude: the sum is n squared", done=True)
-    return s
 
 
 def test_text_tree_of_a_small_session() -> None:

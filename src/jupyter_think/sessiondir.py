@@ -295,12 +295,7 @@ class SessionDir:
         }
         try:
             head = self.read_snapshot_head()
-            journal_fd = fsutil.open_regular(self.dir_fd, JOURNAL, self.path(JOURNAL))
-            try:
-                scan, _ = self.scan_whole(journal_fd, head.seq if head else 0)
-            finally:
-                if journal_fd is not None:
-                    os.close(journal_fd)
+            scan = self.scan_journal(head.seq if head else 0)
         except NewerFormatError as exc:
             info.update(status="newer-format", error=exc.strerror, last_activity=mtime(self.dir_fd))
             return info
@@ -381,18 +376,23 @@ class SessionDir:
             last_seq=seen.last_seq + count,
         )
 
+    def scan_journal(self, after_seq: int) -> JournalScan:
+        """Open the journal (if any) and scan it whole, records after ``after_seq`` counting as live."""
+        journal_fd = fsutil.open_regular(self.dir_fd, JOURNAL, self.path(JOURNAL))
+        try:
+            scan, _ = self.scan_whole(journal_fd, after_seq)
+        finally:
+            if journal_fd is not None:
+                os.close(journal_fd)
+        return scan
+
     def compact(self) -> Seen:
         """Snapshot + journal -> a new snapshot (atomic replace), then an empty journal (atomic
         replace). Replay skips records the snapshot holds, so a crash in between is harmless."""
         self.remove_stale_temps()
         with gc_paused():
             head, record = self.read_snapshot()
-        journal_fd = fsutil.open_regular(self.dir_fd, JOURNAL, self.path(JOURNAL))
-        try:
-            scan, _ = self.scan_whole(journal_fd, head.seq if head else 0)
-        finally:
-            if journal_fd is not None:
-                os.close(journal_fd)
+        scan = self.scan_journal(head.seq if head else 0)
         if scan.damage:
             raise Damage(f"journal damaged ({scan.damage}); not compacting")
         seq = scan.last_seq if scan.live else (head.seq if head else 0)
