@@ -10,7 +10,7 @@ import pytest
 
 from jupyter_think import SessionManager
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root (CI runs as root)")
 
 
 def test_delete_moves_the_session_to_the_trash(tmp_path: Path) -> None:
@@ -23,6 +23,7 @@ def test_delete_moves_the_session_to_the_trash(tmp_path: Path) -> None:
         assert [p.name.startswith("gone") for p in trashed] == [True]
 
 
+@needs_root
 def test_a_refused_delete_keeps_the_session_and_every_thought(tmp_path: Path) -> None:
     store = tmp_path / "store"
     with SessionManager(store, flush_interval=60) as manager:  # the loop will not write on its own
