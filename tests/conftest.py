@@ -1,10 +1,13 @@
-"""Shared fixtures: real kernels (see ``kernel_harness.py``) with a private store and IPython directory."""
+"""Shared fixtures: real kernels (see ``kernel_harness.py``) with a private store and IPython directory,
+and stores on both engines (``store_location``: a SQLite directory, or a database on a real PostgreSQL
+server started for the run, see ``pg_server.py``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +46,32 @@ def make_kernel(tmp_path: Path) -> Iterator[Callable[..., Kernel]]:
     yield make
     for kernel in started:
         kernel.shutdown()
+
+
+# --- stores on real engines ---------------------------------------------------------------------------
+
+ENGINES = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One private PostgreSQL server for the whole run (started on first use, about 2 s)."""
+    from pg_server import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine a conformance test runs on: each test runs once per engine."""
+    return request.param
+
+
+@pytest.fixture
+def store_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty store on ``engine``: a directory (SQLite) or a new database (PostgreSQL)."""
+    if engine == "postgres":
+        return request.getfixturevalue("postgres_server").new_database()
+    return str(tmp_path / "store")

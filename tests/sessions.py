@@ -5,10 +5,10 @@ from __future__ import annotations
 from jupyter_think import Session
 
 
-def proof_session(session_id: str = "proof") -> Session:
+def proof_session(session_id: str = "proof", into: Session | None = None) -> Session:
     """Trunk 1-2-3, branch induction from 2 (two thoughts), a revision of 2, branch geometry from 3,
-    then the conclusion: 8 thoughts, 2 branches, 1 revision."""
-    s = Session(session_id)
+    then the conclusion: 8 thoughts, 2 branches, 1 revision. Built in ``into`` when given."""
+    s = into if into is not None else Session(session_id)
     s.think("Restate the problem", total=5)
     s.think("Small cases")
     s.think("Guess n squared")

@@ -1,4 +1,5 @@
-"""The ``jupyter-think`` command line, run as the installed console script over real stores."""
+"""The ``jupyter-think`` command line, run as the installed console script over real stores
+(SQLite directories; the ``--store`` tests also on a real PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,33 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from jupyter_think import Session, SessionManager
-from jupyter_think.models import SessionRecord
-from jupyter_think.store import SessionStore
+from jupyter_think import Session, SessionManager, Thought
+from jupyter_think.models import ThoughtAdded
+from jupyter_think.store import SessionWrite, open_store
 
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / "jupyter-think"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
+    merged = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_THINK_DIR", "JUPYTER_THINK_STORE")}
     merged["PATH"] = f"{BIN}{os.pathsep}{merged.get('PATH', '')}"
+    merged["JUPYTERHUB_USER"] = "ada"
     merged.update(env or {})
     return subprocess.run(
         [str(SCRIPT), *args], check=False, capture_output=True, text=True, timeout=60, env=merged
     )
 
 
-def populate(store: Path) -> None:
+def populate(store: Path | str) -> None:
     """Two sessions: ``design`` (trunk, a branch, a revision, concluded) and ``scratch`` (one open thought)."""
-    with SessionManager(store) as manager:
+    os.environ["JUPYTERHUB_USER"] = "ada"
+    with SessionManager(store=str(store)) as manager:
         design = manager.session("design")
         design.think("Restate the problem", total=3)
         design.think("Sketch two designs")
@@ -68,43 +72,59 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 # --- list ---------------------------------------------------------------------------------------------
 
 
-def test_list_shows_a_table_of_the_sessions(store: Path) -> None:
+def test_list_shows_a_table_of_the_sessions_with_their_owner(store: Path) -> None:
     done = run("--dir", str(store), "list")
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.strip().splitlines()
-    assert header.split() == ["ID", "THOUGHTS", "BRANCHES", "STATUS", "LAST", "ACTIVITY"]
+    assert header.split() == ["ID", "OWNER", "THOUGHTS", "BRANCHES", "STATUS", "LAST", "ACTIVITY"]
     by_id = {row.split()[0]: row.split() for row in rows}
     assert set(by_id) == {"design", "scratch"}
-    assert by_id["design"][1:4] == ["5", "1", "complete"]
-    assert by_id["scratch"][1:4] == ["1", "0", "open"]
+    assert by_id["design"][1:5] == ["ada", "5", "1", "complete"]
+    assert by_id["scratch"][1:5] == ["ada", "1", "0", "open"]
     assert "UTC" in by_id["design"]
 
 
-def test_list_of_an_empty_store_says_so(tmp_path: Path) -> None:
+def test_list_of_an_empty_store_says_so_and_creates_nothing(tmp_path: Path) -> None:
     done = run("--dir", str(tmp_path / "nothing-here"), "list")
     assert done.returncode == 0
     assert done.stdout.startswith("No sessions in ")
+    assert not (tmp_path / "nothing-here").exists()
 
 
 def test_the_store_comes_from_the_environment_and_dir_overrides_it(store: Path, tmp_path: Path) -> None:
     from_env = run("list", env={"JUPYTER_THINK_DIR": str(store)})
     overridden = run("--dir", str(tmp_path / "empty"), "list", env={"JUPYTER_THINK_DIR": str(store)})
     after_command = run("list", "--dir", str(store), env={"JUPYTER_THINK_DIR": str(tmp_path / "empty")})
+    as_url = run("--store", f"sqlite:///{store}", "list", env={"JUPYTER_THINK_DIR": str(tmp_path / "empty")})
     assert "design" in from_env.stdout
     assert overridden.stdout.startswith("No sessions in ")
     assert "design" in after_command.stdout
+    assert "design" in as_url.stdout
 
 
-def test_list_quarantines_a_corrupt_session_and_lists_the_others(own_store: Path) -> None:
-    for path in (own_store / "scratch").iterdir():
-        if path.is_file():
-            path.write_bytes(b"\x00\xffnot a session{{{" * 10)
+def test_a_postgresql_store_is_reached_by_url_and_by_the_environment(postgres_server: object) -> None:
+    url = postgres_server.new_database()  # type: ignore[attr-defined]
+    populate(url)
+    by_option = run("--store", url, "list")
+    by_environment = run("show", "design", env={"JUPYTER_THINK_STORE": url})
+    assert by_option.returncode == 0, by_option.stderr
+    assert "design" in by_option.stdout and "scratch" in by_option.stdout
+    assert "Pick the journal design" in by_environment.stdout
+
+
+def test_an_unknown_store_url_is_a_usage_error(tmp_path: Path) -> None:
+    message = one_line_error(run("--store", "mysql://db/think", "list"))
+    assert "mysql" in message and "postgresql://" in message
+
+
+def test_a_damaged_database_is_moved_aside_and_the_store_starts_fresh(own_store: Path) -> None:
+    (own_store / "sessions.db").write_bytes(b"\x00\xffnot a database{{{" * 100)
     done = run("--dir", str(own_store), "list")
     assert done.returncode == 0, done.stderr
-    assert "design" in done.stdout and "scratch" not in done.stdout
-    assert "scratch" in done.stderr and "quarantine" in done.stderr
-    assert (own_store / ".quarantine").is_dir()
-    assert any((own_store / ".quarantine").rglob("*")), "the damaged file is kept, not deleted"
+    assert done.stdout.startswith("No sessions in ")
+    assert "damaged" in done.stderr and ".quarantine" in done.stderr
+    kept = list((own_store / ".quarantine").glob("sessions-*.db"))
+    assert kept and kept[0].read_bytes().startswith(b"\x00\xffnot a database"), "the damaged file is kept"
 
 
 # --- show and export ----------------------------------------------------------------------------------
@@ -155,11 +175,12 @@ def test_export_with_an_unknown_format_is_a_usage_error(store: Path) -> None:
 # --- bad ids --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["show"], ["export", "--format", "md"], ["rm"]])
-def test_an_invalid_id_is_a_usage_error(store: Path, command: list[str]) -> None:
-    name, *options = command
+@pytest.mark.parametrize(
+    ("command", "options"), [(["show"], []), (["export"], ["--format", "md"]), (["rm"], []), (["trash", "restore"], [])]
+)
+def test_an_invalid_id_is_a_usage_error(store: Path, command: list[str], options: list[str]) -> None:
     before = sorted(p.name for p in store.parent.iterdir())
-    message = one_line_error(run("--dir", str(store), name, "../design", *options))
+    message = one_line_error(run("--dir", str(store), *command, "../design", *options))
     assert "invalid session id" in message
     assert sorted(p.name for p in store.parent.iterdir()) == before
 
@@ -177,58 +198,96 @@ def test_no_command_prints_usage_and_fails() -> None:
     assert "usage: jupyter-think" in done.stderr
 
 
-# --- rm and gc ------------------------------------------------------------------------------------------
+# --- rm, trash, archive, gc -------------------------------------------------------------------------
 
 
-def test_rm_moves_the_session_to_the_trash(own_store: Path) -> None:
+def test_rm_moves_the_session_to_the_trash_and_trash_restore_brings_it_back(own_store: Path) -> None:
     done = run("--dir", str(own_store), "rm", "scratch")
     assert done.returncode == 0, done.stderr
-    assert not (own_store / "scratch").exists()
-    trashed = [p for p in (own_store / ".trash").rglob("*") if p.is_dir() and p.name.startswith("scratch")]
-    assert trashed, "the session's files are in the trash"
-    assert "trash" in done.stdout
+    assert "trash" in done.stdout and "jupyter-think trash restore scratch" in done.stdout
     listed = run("--dir", str(own_store), "list")
     assert "scratch" not in listed.stdout and "design" in listed.stdout
+    trash = run("--dir", str(own_store), "trash")
+    assert trash.stdout.splitlines()[0].split()[-1] == "TRASHED"
+    assert "scratch" in trash.stdout
+    restored = run("--dir", str(own_store), "trash", "restore", "scratch")
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored session scratch (1 thought)" in restored.stdout
+    assert "scratch" in run("--dir", str(own_store), "list").stdout
+    assert run("--dir", str(own_store), "trash").stdout.strip() == "The trash is empty."
+
+
+def test_rm_of_a_trashed_session_says_where_it_is(own_store: Path) -> None:
+    run("--dir", str(own_store), "rm", "scratch")
+    message = one_line_error(run("--dir", str(own_store), "rm", "scratch"))
+    assert "in the trash: jupyter-think trash restore scratch" in message
+
+
+def test_trash_restore_refuses_while_a_live_session_has_the_id(own_store: Path) -> None:
+    run("--dir", str(own_store), "rm", "scratch")
+    with SessionManager(store=str(own_store)) as manager:
+        manager.session("scratch").think("A new scratch")
+    message = one_line_error(run("--dir", str(own_store), "trash", "restore", "scratch"))
+    assert "move it to the trash first" in message
+    assert "A new scratch" in run("--dir", str(own_store), "show", "scratch").stdout
+
+
+def test_trash_empty_deletes_only_what_is_old_enough(own_store: Path) -> None:
+    run("--dir", str(own_store), "rm", "scratch")
+    kept = run("--dir", str(own_store), "trash", "empty", "--older-than", "1")
+    assert kept.stdout.strip() == "The trash holds nothing to delete."
+    emptied = run("--dir", str(own_store), "trash", "empty")
+    assert emptied.returncode == 0, emptied.stderr
+    assert emptied.stdout.startswith("Deleted scratch (1 thought")
+    assert open_store(str(own_store)).sessions(("trashed",)) == []
+
+
+def test_list_all_shows_trashed_and_archived_sessions_with_their_state(own_store: Path) -> None:
+    run("--dir", str(own_store), "rm", "scratch")
+    with SessionManager(store=str(own_store)) as manager:
+        manager.session("design")
+        manager.new_session("design").think("Start over")
+    done = run("--dir", str(own_store), "list", "--all")
+    states = {(row.split()[0], row.split()[1]) for row in done.stdout.strip().splitlines()[1:]}
+    assert states == {("design", "live"), ("design", "archived"), ("scratch", "trashed")}
+    archived = run("--dir", str(own_store), "archive")
+    assert "design" in archived.stdout and archived.stdout.splitlines()[0].split()[-1] == "ARCHIVED"
+    back = run("--dir", str(own_store), "archive", "restore", "design")
+    assert back.returncode == 0, back.stderr
+    assert "Pick the journal design" in run("--dir", str(own_store), "show", "design").stdout
 
 
 @pytest.mark.parametrize("days", ["-1", "nan", "inf", "1e12"])
 def test_gc_with_an_impossible_retention_is_a_usage_error(own_store: Path, days: str) -> None:
     done = run("--dir", str(own_store), "gc", "--days", days)
-    assert done.returncode == 2
     assert "--days" in one_line_error(done)
-    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+    assert len(open_store(str(own_store)).sessions()) == 2
 
 
 def test_gc_keeps_recent_sessions(own_store: Path) -> None:
     done = run("--dir", str(own_store), "gc", "--days", "30")
     assert done.returncode == 0, done.stderr
     assert "No session idle" in done.stdout
-    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+    assert len(open_store(str(own_store)).sessions()) == 2
 
 
 def test_gc_moves_sessions_idle_past_the_retention_to_the_trash(own_store: Path) -> None:
-    with SessionManager(persist=False) as manager:
-        old = manager.session("old")
-        old.think("Written long ago", done=True)
-        record = json.loads(old.to_json())
-    long_ago = "2001-09-09T01:46:40Z"
-    record["createdAt"] = record["lastActivity"] = long_ago
-    for thought in record["thoughts"]:
-        thought["createdAt"] = long_ago
-    SessionStore(own_store).save("old", SessionRecord.model_validate(record))
+    long_ago = datetime(2001, 9, 9, 1, 46, 40, tzinfo=timezone.utc)
+    old = Thought(thought="Written long ago", thought_number=1, total_thoughts=1, next_thought_needed=False, created_at=long_ago)
+    open_store(str(own_store)).append([SessionWrite("old", [ThoughtAdded(thought=old)], created_at=long_ago)])
     done = run("--dir", str(own_store), "gc", "--days", "30")
     assert done.returncode == 0, done.stderr
-    assert "old" in done.stdout
-    assert not (own_store / "old").exists()
-    assert any(p.name.startswith("old") for p in (own_store / ".trash").iterdir())
-    assert (own_store / "design").is_dir() and (own_store / "scratch").is_dir()
+    assert "Moved old to the trash" in done.stdout
+    store = open_store(str(own_store))
+    assert [row.id for row in store.sessions(("trashed",))] == ["old"]
+    assert [row.id for row in store.sessions()] == ["design", "scratch"]
 
 
 # --- jupyter think --------------------------------------------------------------------------------------
 
 
 def test_jupyter_think_reaches_the_same_command(store: Path) -> None:
-    merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
+    merged = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_THINK_DIR", "JUPYTER_THINK_STORE")}
     merged["PATH"] = f"{BIN}{os.pathsep}{merged.get('PATH', '')}"
     done = subprocess.run(
         [str(BIN / "jupyter"), "think", "--dir", str(store), "list"],

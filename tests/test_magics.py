@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from disk_faults import fill, tmpfs
 from kernel_harness import ExecResult, Kernel
 
 pytestmark = pytest.mark.kernel
@@ -481,17 +482,18 @@ def test_any_single_line_text_is_recorded_byte_for_byte(think: Kernel, text: str
 def test_flush_on_a_refusing_disk_is_a_usage_error_naming_the_cause(
     make_kernel: Callable[..., Kernel], tmp_path: Path
 ) -> None:
-    store = tmp_path / "store"
-    kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(store)})
-    ok(kernel, "%load_ext jupyter_think\n%session locked\n%think -q saved\n%session --flush")
-    subprocess.run(["chattr", "-R", "+i", str(store)], check=True)  # refuses writes, even for root
-    try:
-        ok(kernel, "%think -q refused by the disk")
-        result = kernel.execute("%session --flush")
-    finally:
-        subprocess.run(["chattr", "-R", "-i", str(store)], check=True)
-    assert result.ename == "UsageError"
-    assert result.evalue and "\n" not in result.evalue
-    assert "could not save" in result.evalue and "Operation not permitted" in result.evalue
-    assert result.evalue.endswith("then %session --flush")
-    assert ok(kernel, "%session --flush").plain == "Flushed: every change is on disk."
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(disk / "store")})
+        ok(kernel, "%load_ext jupyter_think\n%session locked\n%think -q saved\n%session --flush")
+        filler = fill(disk)  # a real full disk: the store refuses every commit
+        try:
+            ok(kernel, "%think -q refused by the disk " + "x" * 5000)
+            result = kernel.execute("%session --flush")
+        finally:
+            filler.unlink()
+        assert result.ename == "UsageError"
+        assert result.evalue and "\n" not in result.evalue
+        assert "could not save" in result.evalue and "No space left on device" in result.evalue
+        assert result.evalue.endswith("then %session --flush")
+        assert ok(kernel, "%session --flush").plain == "Flushed: every change is on disk."
+        kernel.shutdown()

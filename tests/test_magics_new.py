@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from kernel_harness import ExecResult, Kernel
 
+from jupyter_think.store import open_store
+
 pytestmark = pytest.mark.kernel
 
 EMPTY_SUMMARY = (
@@ -41,10 +43,6 @@ def state(kernel: Kernel) -> dict[str, Any]:
         "{'active': get_manager().active_id,"
         " 'content': {s: get_manager().session(s).to_json() for s in get_manager().loaded()}}"
     )
-
-
-def archived_files(store: Path) -> list[Path]:
-    return [path for path in (store / ".archive").rglob("*") if path.is_file()]
 
 
 def test_new_empties_the_session_switches_to_it_and_shows_its_summary(think: Kernel) -> None:
@@ -109,7 +107,8 @@ def test_old_content_is_archived_on_disk_and_the_new_content_survives_a_restart(
     ok(kernel, "%load_ext jupyter_think\n%session notes --new\n%think -q ARCHIVED-MARKER first run")
     ok(kernel, "%session --flush")
     ok(kernel, "%session notes --new\n%think -q second run\n%session --flush")
-    assert any("ARCHIVED-MARKER" in path.read_text(errors="replace") for path in archived_files(store))
+    archived = open_store(str(store)).load("notes", state="archived")
+    assert archived is not None and "ARCHIVED-MARKER" in archived.changes[0].thought.thought
     kernel.restart()
     ok(kernel, "%load_ext jupyter_think\nfrom jupyter_think import get_manager")
     assert texts(kernel, "notes") == ["second run"]

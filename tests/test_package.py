@@ -52,7 +52,9 @@ def test_import_and_think_without_ipython(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["Session plain · complete · 2 thoughts (trunk 2, 0 branches, 0 revisions) · estimate 2", "False False"]
-    assert (tmp_path / "store" / "plain").is_dir()
+    from jupyter_think.store import open_store
+
+    assert [row.id for row in open_store(str(tmp_path / "store")).sessions()] == ["default", "plain"]
 
 
 def test_exports_work_without_ipython(tmp_path: Path) -> None:

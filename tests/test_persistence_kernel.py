@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,6 @@ from disk_faults import fill, tmpfs
 from kernel_harness import ExecResult, Kernel
 
 pytestmark = pytest.mark.kernel
-
-FLUSH_INTERVAL = 0.2  # the default ThinkConfig.flush_interval
 
 THINKING = """\
 %think Restate the problem -t 4
@@ -64,7 +61,7 @@ def test_a_killed_kernel_loses_nothing_flushed_before_the_kill(make_kernel: Call
     kernel = make_kernel()
     ok(kernel, "%load_ext jupyter_think")
     before = think_a_little(kernel)
-    time.sleep(FLUSH_INTERVAL * 2)
+    ok(kernel, "%session --flush")
     kernel.kill()  # SIGKILL: no atexit, no shutdown handler
     ok(kernel, "%load_ext jupyter_think")
     assert active_session(kernel) == before
@@ -94,6 +91,13 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
 
 
+WAIT_FOR_FAILURES = """\
+import time
+_status = __import__('jupyter_think').get_manager().persistence_status
+_deadline = time.monotonic() + 60
+while _status()['failed_attempts'] < {count} and time.monotonic() < _deadline:
+    time.sleep(0.05)
+"""
 LONG = "x" * 5000  # more than the page a journal may have left free
 
 
@@ -105,10 +109,10 @@ def test_a_full_disk_warns_once_in_the_notebook_and_nothing_is_lost(
     ok(kernel, "%session --flush")
     filler = fill(full_disk)
 
-    first = ok(kernel, f"%think Thought while full 1 {LONG}\nimport time; time.sleep(1)")
+    first = ok(kernel, f"%think Thought while full 1 {LONG}\n{WAIT_FOR_FAILURES.format(count=1)}")
     assert first.stderr.count("could not save") == 1
     assert "No space left on device" in first.stderr
-    later = ok(kernel, f"%think Thought while full 2 {LONG}\ntime.sleep(1)")
+    later = ok(kernel, f"%think Thought while full 2 {LONG}\n{WAIT_FOR_FAILURES.format(count=3)}")
     assert "could not save" not in later.stderr  # one warning, not one per retry
     refused = kernel.execute("%session --flush")
     assert refused.ename == "UsageError" and "No space left on device" in str(refused.evalue)

@@ -1,8 +1,9 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, rm, gc, mcp.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, rm, trash, gc, mcp.
 
-Every command works on one session store: ``--dir DIR``, else ``$JUPYTER_THINK_DIR``, else
-``<jupyter data dir>/think/sessions``. User errors (an invalid or unknown id, a bad format, a
-file that cannot be written) print one line on stderr and exit with status 2.
+Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
+``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``.
+User errors (an invalid or unknown id, a bad format, a file that cannot be written) print one
+line on stderr and exit with status 2; a store that refuses exits with status 1.
 
 Examples::
 
@@ -10,13 +11,16 @@ Examples::
     jupyter-think show Design-Review
     jupyter-think export Design-Review --format md -o review.md
     jupyter-think rm scratch
+    jupyter-think trash restore scratch
     jupyter-think gc --days 7
+    jupyter-think --store postgresql://think@db.example/class list
     jupyter-think mcp --dir /data/think
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import warnings
@@ -25,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import ENV_DIR, default_sessions_dir
+from .config import ENV_DIR, ENV_STORE, default_store_location
 from .export import FORMATS, SUFFIXES
 from .ids import validate_id
 
@@ -40,18 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``jupyter-think`` (one sub-command per action)."""
     parser = argparse.ArgumentParser(
         prog="jupyter-think",
-        description="Sessions of sequential thinking kept by jupyter-think: list, show, export, remove, serve over MCP.",
+        description="Sessions of sequential thinking kept by jupyter-think: list, show, export, remove, "
+        "restore, serve over MCP.",
     )
-    dir_help = "session store directory (default: $JUPYTER_THINK_DIR, else <jupyter data dir>/think/sessions)"
-    parser.add_argument("--dir", metavar="DIR", help=dir_help)
+    where = parser.add_mutually_exclusive_group()
+    dir_help = "SQLite store directory (default: $JUPYTER_THINK_DIR, else <jupyter data dir>/think/sessions)"
+    store_help = "store URL: postgresql://… or sqlite:///DIR (default: $JUPYTER_THINK_STORE)"
+    where.add_argument("--dir", metavar="DIR", help=dir_help)
+    where.add_argument("--store", metavar="URL", help=store_help)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--dir", metavar="DIR", default=argparse.SUPPRESS, help=dir_help)
+    def command(name: str, help_text: str, parent: Any = commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub_where = sub.add_mutually_exclusive_group()
+        sub_where.add_argument("--dir", metavar="DIR", default=argparse.SUPPRESS, help=dir_help)
+        sub_where.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=store_help)
         return sub
 
-    command("list", "list the stored sessions: id, thoughts, branches, status, last activity")
+    listing = command("list", "list the sessions: id, owner, thoughts, branches, status, last activity")
+    listing.add_argument("--all", action="store_true", help="also the sessions in the trash and the archive")
     show = command("show", "print a session as a text tree (long lanes elided; export shows every thought)")
     show.add_argument("session_id", metavar="ID")
     export = command("export", "write a session as Markdown, JSON, Mermaid or HTML")
@@ -65,9 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="md (markdown), json, mermaid (mmd) or html",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    rm = command("rm", "move a session to the store's trash (restorable)")
+    rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar="ID")
-    gc = command("gc", "move sessions idle longer than the retention period to the trash")
+    trash = command("trash", "list the trash; restore a session from it, or empty it")
+    trash_actions = trash.add_subparsers(dest="trash_action", metavar="ACTION")
+    restore = command("restore", "make the newest trashed copy of ID a live session again", trash_actions)
+    restore.add_argument("session_id", metavar="ID")
+    empty = command("empty", "delete the sessions in the trash for good", trash_actions)
+    empty.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="only those trashed DAYS ago or more")
+    archive = command("archive", "list sessions started anew (%%session ID --new); restore one")
+    archive_actions = archive.add_subparsers(dest="archive_action", metavar="ACTION")
+    unarchive = command(
+        "restore", "make the newest archived copy of ID live again (the live one is archived)", archive_actions
+    )
+    unarchive.add_argument("session_id", metavar="ID")
+    gc = command("gc", "move sessions idle longer than the retention period to the trash; empty old trash")
     gc.add_argument(
         "--days",
         type=float,
@@ -75,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="retention in days (default: 30; 0 keeps everything)",
     )
+    gc.add_argument("--trash-days", type=float, default=None, metavar="N", help="empty trash older than N days (default: 30; 0 keeps it)")
     mcp = command("mcp", "serve the sequentialthinking tool over MCP on stdin/stdout")
     mcp.add_argument(
         "--session",
@@ -86,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--durability",
         choices=("async", "sync"),
         default="async",
-        help="async (default): group commit, each thought fsynced within 0.2 s, many per fsync, "
-        "all flushed at exit (a kill -9 or power loss can lose the last 0.2 s); "
-        "sync: each thought fsynced before its result is sent (one fsync per call, slower)",
+        help="async (default): group commit, each thought committed within 0.2 s, many per transaction, "
+        "all flushed at exit (a kill -9 can lose the last 0.2 s); "
+        "sync: each thought committed before its result is sent (one transaction per call, slower)",
     )
     return parser
 
@@ -104,18 +128,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     args = build_parser().parse_args(argv)
-    store_dir = Path(args.dir).expanduser().absolute() if args.dir else default_sessions_dir()
+    location = _location(args)
     handler = _COMMANDS[args.command]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _warn_line
-            return handler(store_dir, args)
+            return handler(location, args)
     except CommandError as exc:
         print(f"jupyter-think {args.command}: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    except OSError as exc:  # the disk or the store directory, not the user's input
+    except (ValueError, ImportError) as exc:  # a store URL of an unknown kind, psycopg missing
         print(f"jupyter-think {args.command}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as exc:  # the store refused, not the user's input
+        print(f"jupyter-think {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -128,32 +155,39 @@ def _warn_line(message: Any, category: type[Warning], *args: Any, **kwargs: Any)
 # --- commands ------------------------------------------------------------------------------------------
 
 
-def _list(store_dir: Path, args: argparse.Namespace) -> int:
-    store = _store(store_dir)
-    rows = [
-        row for row in (_describe(store, session_id) for session_id in store.list_ids()) if row is not None
-    ]
+def _location(args: argparse.Namespace) -> str:
+    if getattr(args, "store", None):
+        return args.store
+    if getattr(args, "dir", None):
+        return str(Path(args.dir).expanduser().absolute())
+    return default_store_location()
+
+
+def _list(location: str, args: argparse.Namespace) -> int:
+    states = ("live", "trashed", "archived") if args.all else ("live",)
+    store = _store(location)
+    rows = store.sessions(states)
     if not rows:
-        print(f"No sessions in {store_dir}.")
+        print(f"No sessions in {store.location}.")
         return 0
-    print(format_table(rows))
+    print(format_table(rows, with_state=args.all))
     return 0
 
 
-def _show(store_dir: Path, args: argparse.Namespace) -> int:
+def _show(location: str, args: argparse.Namespace) -> int:
     from .render import render_text
 
-    print(render_text(_load(store_dir, args.session_id)))
+    print(render_text(_load(location, args.session_id)))
     return 0
 
 
-def _export(store_dir: Path, args: argparse.Namespace) -> int:
+def _export(location: str, args: argparse.Namespace) -> int:
     from .export import export
 
     kind = FORMATS.get(args.fmt.lower())
     if kind is None:
         raise CommandError(f"unknown format {args.fmt!r}: use md, json, mermaid or html")
-    session = _load(store_dir, args.session_id)
+    session = _load(location, args.session_id)
     text = export(session, kind)
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -169,32 +203,96 @@ def _export(store_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _rm(store_dir: Path, args: argparse.Namespace) -> int:
-    store = _store(store_dir)
-    session_id = _known_id(store, args.session_id)
-    where = store.trash(session_id)
-    print(f"Moved session {session_id} to {where}")
-    print(f"To restore it: mv {where} {store.root / session_id}")
+def _rm(location: str, args: argparse.Namespace) -> int:
+    from .store import SessionNotFound
+
+    store = _store(location)
+    session_id = _valid(args.session_id)
+    try:
+        row = store.trash(session_id)
+    except SessionNotFound:
+        raise CommandError(_unknown(store, session_id)) from None
+    print(f"Moved session {row.id} ({_plural(row.thoughts, 'thought')}) to the trash.")
+    print(f"To restore it: jupyter-think trash restore {row.id}")
     return 0
 
 
-def _gc(store_dir: Path, args: argparse.Namespace) -> int:
+def _trash(location: str, args: argparse.Namespace) -> int:
+    from .store import SessionNotFound
+
+    store = _store(location)
+    action = getattr(args, "trash_action", None)
+    if action == "restore":
+        session_id = _valid(args.session_id)
+        try:
+            row = store.restore(session_id, "trashed")
+        except SessionNotFound:
+            raise CommandError(f"no session {session_id!r} in the trash; `jupyter-think trash` lists it") from None
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+            raise CommandError(exc.strerror or str(exc)) from None
+        print(f"Restored session {row.id} ({_plural(row.thoughts, 'thought')}).")
+        return 0
+    if action == "empty":
+        days = args.older_than
+        if days is not None and not (0 <= days <= 1_000_000):
+            raise CommandError(f"--older-than must be a number of days from 0 to 1000000, not {days}")
+        purged = store.purge_trash(None if days is None else timedelta(days=days))
+        if not purged:
+            print("The trash holds nothing to delete.")
+        for row in purged:
+            print(f"Deleted {row.id} ({_plural(row.thoughts, 'thought')}, trashed {_when(row.state_changed_at)})")
+        return 0
+    rows = store.sessions(("trashed",))
+    if not rows:
+        print("The trash is empty.")
+        return 0
+    print(format_table(rows, when="state_changed_at", when_title="TRASHED"))
+    return 0
+
+
+def _archive(location: str, args: argparse.Namespace) -> int:
+    from .store import SessionNotFound
+
+    store = _store(location)
+    if getattr(args, "archive_action", None) == "restore":
+        session_id = _valid(args.session_id)
+        try:
+            row = store.restore(session_id, "archived")
+        except SessionNotFound:
+            raise CommandError(f"no session {session_id!r} in the archive; `jupyter-think archive` lists it") from None
+        print(f"Restored the archived session {row.id} ({_plural(row.thoughts, 'thought')}); the one it replaced is archived.")
+        return 0
+    rows = store.sessions(("archived",))
+    if not rows:
+        print("The archive is empty.")
+        return 0
+    print(format_table(rows, when="state_changed_at", when_title="ARCHIVED"))
+    return 0
+
+
+def _gc(location: str, args: argparse.Namespace) -> int:
+    from .persistence.retention import clean_up
+
     days = 30.0 if args.days is None else args.days
-    if not (0 <= days <= 1_000_000):  # also refuses nan and inf
-        raise CommandError(f"--days must be a number of days from 0 to 1000000, not {args.days}")
+    trash_days = 30.0 if args.trash_days is None else args.trash_days
+    for name, value in (("--days", days), ("--trash-days", trash_days)):
+        if not (0 <= value <= 1_000_000):  # also refuses nan and inf
+            raise CommandError(f"{name} must be a number of days from 0 to 1000000, not {value}")
+    cleaned = clean_up(_store(location), days, trash_days, keep=())
     if days == 0:
-        print("Retention is 0 days: nothing is removed.")
-        return 0
-    removed = _store(store_dir).remove_idle(timedelta(days=days))
-    if not removed:
+        print("Retention is 0 days: no session is moved to the trash.")
+    elif not cleaned.trashed:
         print(f"No session idle for more than {days:g} days.")
-        return 0
-    for session_id in removed:
+    for session_id in cleaned.trashed:
         print(f"Moved {session_id} to the trash (idle more than {days:g} days)")
+    for session_id in cleaned.purged:
+        print(f"Deleted {session_id} from the trash (trashed more than {trash_days:g} days ago)")
     return 0
 
 
-def _mcp(store_dir: Path, args: argparse.Namespace) -> int:
+def _mcp(location: str, args: argparse.Namespace) -> int:
     try:
         from . import mcp_server
     except ImportError as exc:  # pragma: no cover - the mcp extra is missing
@@ -203,21 +301,31 @@ def _mcp(store_dir: Path, args: argparse.Namespace) -> int:
         ) from None
     if args.session is not None:
         _valid(args.session)
-    os.environ[ENV_DIR] = str(store_dir)  # the server's manager: --dir wins over the environment
-    mcp_server.run(store_dir, session_id=args.session, durability=args.durability)
+    variable = ENV_STORE if "://" in location else ENV_DIR
+    os.environ[variable] = location  # the server's manager: --dir / --store win over the environment
+    mcp_server.run(location, session_id=args.session, durability=args.durability)
     return 0
 
 
-_COMMANDS = {"list": _list, "show": _show, "export": _export, "rm": _rm, "gc": _gc, "mcp": _mcp}
+_COMMANDS = {
+    "list": _list,
+    "show": _show,
+    "export": _export,
+    "rm": _rm,
+    "trash": _trash,
+    "archive": _archive,
+    "gc": _gc,
+    "mcp": _mcp,
+}
 
 
 # --- the store -----------------------------------------------------------------------------------------
 
 
-def _store(store_dir: Path) -> Any:
-    from .store import SessionStore
+def _store(location: str) -> Any:
+    from .store import open_store
 
-    return SessionStore(store_dir)
+    return open_store(location)
 
 
 def _valid(session_id: str) -> str:
@@ -227,76 +335,62 @@ def _valid(session_id: str) -> str:
         raise CommandError(str(exc)) from None
 
 
-def _known_id(store: Any, session_id: str) -> str:
+def _unknown(store: Any, session_id: str) -> str:
+    trashed = any(row.id == session_id for row in store.sessions(("trashed",)))
+    hint = f"; it is in the trash: jupyter-think trash restore {session_id}" if trashed else (
+        "; `jupyter-think list` shows the sessions"
+    )
+    return f"no session {session_id!r} in {store.location}{hint}"
+
+
+def _load(location: str, session_id: str) -> Any:
+    """The live session ``session_id`` (a store that is read-only is read all the same)."""
+    from .session import Session
+
+    store = _store(location)
     _valid(session_id)
-    if session_id not in store.list_ids():
-        raise CommandError(
-            f"no session {session_id!r} in {store.root}; `jupyter-think list` shows the sessions"
-        )
-    return session_id
-
-
-def _load(store_dir: Path, session_id: str) -> Any:
-    store = _store(store_dir)
-    _known_id(store, session_id)
-    loaded = store.load(session_id)  # a damaged file is moved to .quarantine, with a warning
+    loaded = store.load(session_id)
     if loaded is None:
-        raise CommandError(
-            f"session {session_id!r} could not be read; its files were moved to {store.root / '.quarantine'}"
-        )
-    return loaded.session
+        raise CommandError(_unknown(store, session_id))
+    return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, max_thoughts=10**9)
 
 
-def _describe(store: Any, session_id: str) -> dict[str, Any] | None:
-    """The ``list`` row of a session; a damaged one is repaired or quarantined first (``None``: gone)."""
-    info = store.describe(session_id)
-    if info["status"] != "damaged":
-        return info
-    try:
-        store.load(session_id)  # cuts a damaged journal tail, or moves a damaged session aside
-    except OSError as exc:
-        warnings.warn(f"session {session_id!r} could not be read: {exc}")
-        return info
-    if session_id not in store.list_ids():
-        return None
-    return store.describe(session_id)
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
 
 
 # --- output --------------------------------------------------------------------------------------------
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The ``list`` table: id, thoughts, branches, status and last activity, one session per line.
+def format_table(
+    rows: Sequence[Any], *, with_state: bool = False, when: str = "last_activity", when_title: str = "LAST ACTIVITY"
+) -> str:
+    """The table of ``list``, ``trash`` and ``archive``: one stored session per line.
 
     Example:
-        >>> print(format_table([{"id": "a", "thoughts": 3, "branches": 1, "status": "open",
-        ...                      "last_activity": "2026-01-02T03:04:05+00:00"}]))
-        ID  THOUGHTS  BRANCHES  STATUS  LAST ACTIVITY
-        a          3         1  open    2026-01-02 03:04 UTC
+        >>> from jupyter_think.store import StoredSession
+        >>> at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        >>> print(format_table([StoredSession(1, "a", "ada", "live", at, at, at, 3, 1, "open", 4)]))
+        ID  OWNER  THOUGHTS  BRANCHES  STATUS  LAST ACTIVITY
+        a   ada           3         1  open    2026-01-02 03:04 UTC
     """
-    header = ("ID", "THOUGHTS", "BRANCHES", "STATUS", "LAST ACTIVITY")
-    cells = [
-        (
-            str(row["id"]),
-            str(row.get("thoughts", "-")),
-            str(_count(row.get("branches", "-"))),
-            str(row.get("status", "-")),
-            _when(row.get("last_activity")),
-        )
-        for row in rows
-    ]
+    header = ["ID", "OWNER", "THOUGHTS", "BRANCHES", "STATUS", when_title]
+    if with_state:
+        header.insert(1, "STATE")
+    cells = []
+    for row in rows:
+        values = [row.id, row.owner, str(row.thoughts), str(row.branches), row.status, _when(getattr(row, when))]
+        if with_state:
+            values.insert(1, row.state)
+        cells.append(values)
     widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(len(header))]
-    right = {1, 2}
+    right = {header.index("THOUGHTS"), header.index("BRANCHES")}
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(header), *(line(c) for c in cells)])
-
-
-def _count(value: Any) -> Any:
-    return len(value) if isinstance(value, (list, tuple, dict, set)) else value
 
 
 def _when(value: Any) -> str:

@@ -1,90 +1,118 @@
-"""Configuration: the typed settings a manager runs with, and the ``%config ThinkConfig`` traitlets.
+"""Settings: one pydantic model, :class:`ThinkSettings`, and where the session store is.
 
-Precedence for the store directory: ``$JUPYTER_THINK_DIR``, else ``ThinkConfig.sessions_dir``,
-else ``<jupyter data dir>/think/sessions``.
+Every setting is declared once, here, with its type, bounds and help. The ``%config ThinkConfig``
+traitlets class is generated from these fields when the extension loads
+(:mod:`jupyter_think.config_traits`), so ``import jupyter_think`` never imports traitlets.
+
+The store is chosen by one location: ``$JUPYTER_THINK_STORE``, else ``ThinkConfig.store``, else the
+directory ``$JUPYTER_THINK_DIR``, else ``ThinkConfig.sessions_dir``, else
+``<jupyter data dir>/think/sessions``. A directory (or ``sqlite:///PATH``) is a SQLite store, a
+``postgresql://`` URL a PostgreSQL one.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from traitlets import Bool, Enum, Float, Int, Unicode
-from traitlets.config import Configurable
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+ENV_STORE = "JUPYTER_THINK_STORE"
 ENV_DIR = "JUPYTER_THINK_DIR"
 
 
-def default_sessions_dir(configured: str | os.PathLike[str] | None = None) -> Path:
-    """The store directory: ``$JUPYTER_THINK_DIR``, else ``configured``, else the Jupyter data dir.
+class ThinkSettings(BaseModel):
+    """The settings of one :class:`~jupyter_think.SessionManager` (validated, immutable).
 
     Example:
-        >>> default_sessions_dir("/tmp/think").as_posix()  # doctest: +SKIP
-        '/tmp/think'
+        >>> ThinkSettings(durability="sync").flush_interval
+        0.2
     """
-    from_env = os.environ.get(ENV_DIR)
-    if from_env:
-        return Path(from_env).expanduser()
-    if configured:
-        return Path(configured).expanduser()
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "think" / "sessions"
-
-
-class ThinkSettings(BaseModel):
-    """The settings of one :class:`~jupyter_think.SessionManager` (validated, immutable)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sessions_dir: Path | None = None
-    persist: bool = True
-    max_thought_chars: int = Field(100_000, ge=1)
-    max_thoughts: int = Field(10_000, ge=1)
-    flush_interval: float = Field(0.2, gt=0, le=60)
-    durability: Literal["async", "sync"] = "async"
-    retention_days: float = Field(30, ge=0)
-
-
-class ThinkConfig(Configurable):
-    """Settings of the jupyter-think extension, shown and changed with ``%config ThinkConfig``.
-
-    Examples:
-        %config ThinkConfig.sessions_dir = "/data/think"
-        %config ThinkConfig.durability = "sync"
-    """
-
-    sessions_dir = Unicode(
-        "",
-        help="Directory of the session store. Empty: $JUPYTER_THINK_DIR, else <jupyter data dir>/think/sessions.",
-    ).tag(config=True)
-    persist = Bool(True, help="Keep sessions on disk so they survive kernel restarts.").tag(config=True)
-    max_thought_chars = Int(100_000, help="Longest thought accepted, in characters.").tag(config=True)
-    max_thoughts = Int(
-        10_000, help="Most thoughts one session accepts (a guard against runaway agent loops)."
-    ).tag(config=True)
-    flush_interval = Float(
-        0.2, help="Seconds within which a change reaches the disk (persistence loop)."
-    ).tag(config=True)
-    durability = Enum(
-        ["async", "sync"],
+    store: str | None = Field(
+        None,
+        description="The session store: a directory or sqlite:///DIR (SQLite), or a postgresql:// URL "
+        "(shared by many kernels). Empty: $JUPYTER_THINK_STORE, else the directory settings.",
+    )
+    sessions_dir: Path | None = Field(
+        None,
+        description="Directory of the SQLite session store. Empty: $JUPYTER_THINK_DIR, "
+        "else <jupyter data dir>/think/sessions.",
+    )
+    persist: bool = Field(True, description="Keep sessions in the store so they survive kernel restarts.")
+    max_thought_chars: int = Field(100_000, ge=1, description="Longest thought accepted, in characters.")
+    max_thoughts: int = Field(
+        10_000, ge=1, description="Most thoughts one session accepts (a guard against runaway agent loops)."
+    )
+    flush_interval: float = Field(
+        0.2, gt=0, le=60, description="Seconds within which a change is committed to the store (persistence loop)."
+    )
+    durability: Literal["async", "sync"] = Field(
         "async",
-        help="'sync' makes each thought durable before %think / think() returns.",
-    ).tag(config=True)
-    retention_days = Float(
-        30.0, help="Remove sessions idle longer than this many days (0 keeps them forever)."
-    ).tag(config=True)
+        description="'sync' commits each change before %think / think() / the tool call returns, "
+        "and raises when the commit fails.",
+    )
+    retention_days: float = Field(
+        30, ge=0, description="Move sessions idle longer than this many days to the trash (0 keeps them forever)."
+    )
+    trash_days: float = Field(
+        30, ge=0, description="Empty trash older than this many days (0 keeps the trash forever)."
+    )
 
-    def settings(self) -> dict[str, Any]:
-        """The traits as keyword arguments for :class:`ThinkSettings` (store directory resolved)."""
-        return {
-            "sessions_dir": default_sessions_dir(self.sessions_dir or None),  # $JUPYTER_THINK_DIR first
-            "persist": self.persist,
-            "max_thought_chars": self.max_thought_chars,
-            "max_thoughts": self.max_thoughts,
-            "flush_interval": self.flush_interval,
-            "durability": self.durability,
-            "retention_days": self.retention_days,
-        }
+
+def settings_error(error: ValidationError) -> str:
+    """A pydantic error about settings as one line: each field, what is wrong, what was given.
+
+    Example:
+        >>> try:
+        ...     ThinkSettings(retention_days=-1)
+        ... except ValidationError as exc:
+        ...     print(settings_error(exc))
+        retention_days must be greater than or equal to 0 (got -1)
+    """
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        if message.startswith("Input should be "):
+            message = "must be " + message.removeprefix("Input should be ")
+        got = item.get("input")
+        shown = f" (got {got!r})" if got is not None and len(repr(got)) <= 40 else ""
+        parts.append(f"{name} {message}{shown}")
+    return "; ".join(parts)
+
+
+def default_store_location(store: str | None = None, sessions_dir: str | os.PathLike[str] | None = None) -> str:
+    """The store location by the precedence in the module docstring (``store``, ``sessions_dir``:
+    the configured values, each overridden by its environment variable).
+
+    Example:
+        >>> default_store_location(store="postgresql://db/think")  # doctest: +SKIP
+        'postgresql://db/think'
+    """
+    for value in (os.environ.get(ENV_STORE), store, os.environ.get(ENV_DIR), sessions_dir):
+        if value:
+            text = os.fspath(value)
+            return text if "://" in text else str(Path(text).expanduser())
+    from jupyter_core.paths import jupyter_data_dir
+
+    return str(Path(jupyter_data_dir()) / "think" / "sessions")
+
+
+def overriding_environment(name: str) -> str | None:
+    """The environment variable that overrides setting ``name`` right now, if any.
+
+    Example:
+        >>> overriding_environment("max_thoughts") is None
+        True
+    """
+    if name == "store" and os.environ.get(ENV_STORE):
+        return ENV_STORE
+    if name == "sessions_dir":
+        for variable in (ENV_STORE, ENV_DIR):
+            if os.environ.get(variable):
+                return variable
+    return None

@@ -2,8 +2,10 @@
 
 ``%load_ext jupyter_think`` adds ``ThinkConfig`` to the shell's configurables (so
 ``%config ThinkConfig`` works), builds the process-wide manager from it unless one exists,
-registers the magics and makes the notebook's own session active. ``%unload_ext jupyter_think``
-flushes to disk, stops the manager and removes the magics.
+registers the magics and makes the notebook's own session active. A ``%config ThinkConfig.<name>``
+change is validated by :class:`~jupyter_think.config.ThinkSettings`: a bad value is a one-line
+``UsageError`` and changes nothing; a good one rebuilds the manager. ``%unload_ext jupyter_think``
+flushes to the store, stops the manager and removes the magics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import os
 import warnings
 from typing import Any
 
-from .config import ThinkConfig
+from pydantic import ValidationError
+
+from .config import ThinkSettings, default_store_location, overriding_environment, settings_error
+from .config_traits import ThinkConfig
 from .ids import id_from_notebook_path
 from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 
@@ -53,34 +58,60 @@ def load(ipython: Any) -> None:
     config = ThinkConfig(parent=ipython)
     ipython.configurables.append(config)
     previous = set_manager(None)
-    set_manager(previous if previous is not None else SessionManager(**config.settings()))
+    set_manager(previous if previous is not None else manager_for(config))
     config.observe(_reconfigure)
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
-    get_manager().activate(notebook_session_id(ipython))
+    _activate(get_manager(), notebook_session_id(ipython))
+
+
+def _activate(manager: SessionManager, session_id: str) -> None:
+    """Make ``session_id`` active; a store that cannot be read now warns (the next magic retries)."""
+    try:
+        manager.activate(session_id)
+    except OSError as exc:
+        manager._set_active(session_id)
+        warnings.warn(f"{exc}; the next %think or %session {session_id} tries again", stacklevel=3)
+
+
+def manager_for(config: Any) -> SessionManager:
+    """A manager with ``config``'s settings over the store they name (environment first, see config.py)."""
+    settings = config.settings()
+    location = default_store_location(settings.pop("store", None), settings.pop("sessions_dir", None))
+    return SessionManager(store=location, **settings)
 
 
 def _reconfigure(change: Any) -> None:
     """``%config ThinkConfig.<trait> = ...`` after loading: rebuild the manager with the new settings.
 
-    The new manager is built first: an invalid value puts the old one back on the trait and is
-    reported by ``%config`` (nothing else changes). Then the old manager flushes and stops, and the
-    active session is restored from the (new) store. Agent tools built without a manager follow.
+    The value is validated first: an invalid one puts the old value back and raises a one-line
+    ``UsageError`` (nothing else changes). A setting that an environment variable overrides says
+    so. Then the old manager flushes and stops, and the active session is restored from the (new)
+    store. Agent tools built without a manager follow.
     """
+    from IPython.core.error import UsageError
+
     config = change["owner"]
     if getattr(config, "_reverting", False):
         return
     try:
-        new = SessionManager(**config.settings())
-    except ValueError as exc:
+        ThinkSettings(**config.settings())
+        new = manager_for(config)
+    except (ValidationError, ValueError, ImportError) as exc:
         config._reverting = True
         try:
             config.set_trait(change["name"], change["old"])
         finally:
             config._reverting = False
-        message = " ".join(str(exc).split())
-        raise ValueError(f"ThinkConfig.{change['name']} kept at {change['old']!r}: {message}") from None
+        message = settings_error(exc) if isinstance(exc, ValidationError) else " ".join(str(exc).split())
+        raise UsageError(f"ThinkConfig.{change['name']} kept at {change['old']!r}: {message}") from None
+    variable = overriding_environment(change["name"])
+    if variable is not None:
+        print(
+            f"jupyter-think: ThinkConfig.{change['name']} is set, but ${variable} overrides it, so the store "
+            f"stays {new.store_location}; unset ${variable} in the kernel's environment to use this setting."
+        )
     old = set_manager(new)
     active = old.active_id if old is not None else DEFAULT_SESSION
     if old is not None:
@@ -88,7 +119,7 @@ def _reconfigure(change: Any) -> None:
             old.close()
         except OSError as exc:
             warnings.warn(f"jupyter-think: the previous store did not take the last changes: {exc}", stacklevel=2)
-    new.activate(active)
+    _activate(new, active)
 
 
 def unload(ipython: Any) -> None:

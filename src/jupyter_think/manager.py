@@ -1,32 +1,40 @@
 """The session manager: sessions by id, the active session, subscriptions, the process-wide manager.
 
-A manager owns the sessions of one store directory. It forwards every session's change events to
-its own subscribers; the persistence loop is one of them (when ``persist`` is on), widgets are
-others. ``get_manager()`` returns the manager the magics and the agent tool share in a kernel.
+A manager owns the sessions of one store (a SQLite directory or a PostgreSQL URL). It forwards every
+session's change events to its own subscribers; the persistence loop is one of them (when
+``persist`` is on), widgets are others. ``get_manager()`` returns the manager the magics and the
+agent tool share in a kernel.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .config import ThinkSettings, default_sessions_dir
+from pydantic import ValidationError
+
+from .config import ThinkSettings, default_store_location, settings_error
 from .ids import validate_id
 from .models import SessionRecord
 from .session import Session, SessionEvent, Subscriber
+
+if TYPE_CHECKING:
+    from .store import Store, StoredSession
 
 DEFAULT_SESSION = "default"
 
 
 class PersistenceBackend(Protocol):
-    """What the manager needs from the persistence layer (see ``persistence.py``)."""
+    """What the manager needs from the persistence layer (see :mod:`jupyter_think.persistence`)."""
+
+    store: Store
 
     def restore(self, session_id: str) -> Session | None: ...
-    def stored_ids(self) -> list[str]: ...
     def track(self, session: Session) -> None: ...
-    def trash(self, session_id: str) -> None: ...
+    def trash(self, session_id: str) -> bool: ...
     def flush(self, timeout: float | None) -> None: ...
     def close(self, timeout: float | None) -> None: ...
     def status(self) -> dict[str, Any]: ...
@@ -51,12 +59,13 @@ class Activation:
 
 
 class SessionManager:
-    """Sessions by id over one store directory.
+    """Sessions by id over one store.
 
-    ``sessions_dir`` defaults to ``$JUPYTER_THINK_DIR`` or ``<jupyter data dir>/think/sessions``;
-    ``persist=False`` keeps everything in memory. Other keyword arguments are
-    :class:`~jupyter_think.config.ThinkSettings` fields (``flush_interval``, ``durability``,
-    ``max_thoughts``, ...).
+    The store is ``store`` (a directory, ``sqlite:///DIR`` or a ``postgresql://`` URL), else the
+    directory ``sessions_dir``, else ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR`` or
+    ``<jupyter data dir>/think/sessions``; ``persist=False`` keeps everything in memory. Other
+    keyword arguments are :class:`~jupyter_think.config.ThinkSettings` fields (``flush_interval``,
+    ``durability``, ``max_thoughts``, ...); an invalid one raises ``ValueError`` on one line.
 
     Example:
         >>> with SessionManager(persist=False) as manager:
@@ -66,8 +75,11 @@ class SessionManager:
         1
     """
 
-    def __init__(self, sessions_dir: str | Path | None = None, **config: Any) -> None:
-        self.settings = ThinkSettings(sessions_dir=sessions_dir, **config)
+    def __init__(self, sessions_dir: str | os.PathLike[str] | None = None, **config: Any) -> None:
+        try:
+            self.settings = ThinkSettings(sessions_dir=sessions_dir, **config)
+        except ValidationError as exc:
+            raise ValueError(settings_error(exc)) from None
         self._lock = threading.RLock()
         self._sessions: dict[str, Session] = {}
         self._active_id = DEFAULT_SESSION
@@ -79,21 +91,31 @@ class SessionManager:
         if self.settings.persist:
             from .persistence import Persistence
 
-            self._persistence = Persistence(self.store_dir, self.settings)
+            self._persistence = Persistence(self.store_location, self.settings)
 
     # --- sessions ------------------------------------------------------------------------------
 
     @property
-    def store_dir(self) -> Path:
-        """The directory this manager's sessions are stored in."""
-        if self.settings.sessions_dir is not None:  # an explicit directory wins
-            return Path(self.settings.sessions_dir).expanduser()
-        return default_sessions_dir()
+    def store_location(self) -> str:
+        """Where this manager's sessions are stored: a directory, or a URL (its password hidden in messages)."""
+        if self.settings.store:
+            text = self.settings.store
+            return text if "://" in text else str(Path(text).expanduser())
+        if self.settings.sessions_dir is not None:  # an explicit directory wins over the environment
+            return str(Path(self.settings.sessions_dir).expanduser())
+        return default_store_location()
+
+    @property
+    def store(self) -> Store | None:
+        """The store (``None`` for a manager that keeps everything in memory)."""
+        return self._persistence.store if self._persistence is not None else None
 
     def session(self, session_id: str) -> Session:
-        """Get session ``session_id``, restoring it from disk or creating it.
+        """Get session ``session_id``, restoring it from the store or creating it.
 
-        Raises ``ValueError`` (naming the id rule) for an invalid id, before any file is touched.
+        Raises ``ValueError`` (naming the id rule) for an invalid id, before the store is touched,
+        and ``OSError`` when the store cannot be read (a session is never started empty because
+        its store could not be read).
         """
         validate_id(session_id)
         with self._lock:
@@ -121,12 +143,29 @@ class SessionManager:
         return tuple(self._archived)
 
     def sessions(self) -> list[str]:
-        """Ids of the sessions in memory and on disk, sorted."""
+        """Ids of the sessions in memory and in the store, sorted (the store unread: a warning)."""
         with self._lock:
             ids = set(self._sessions)
-        if self._persistence is not None:
-            ids.update(self._persistence.stored_ids())
+        ids.update(row.id for row in self.stored_sessions())
         return sorted(ids)
+
+    def stored_sessions(self, states: tuple[str, ...] = ("live",)) -> list[StoredSession]:
+        """The store's rows in ``states`` (``live``, ``trashed``, ``archived``): id, owner, counts, times.
+
+        Empty, with a :class:`~jupyter_think.persistence.PersistenceWarning`, when the store cannot be read.
+        """
+        store = self.store
+        if store is None:
+            return []
+        try:
+            return store.sessions(states)  # type: ignore[arg-type]
+        except OSError as exc:
+            import warnings
+
+            from .persistence import PersistenceWarning
+
+            warnings.warn(f"jupyter-think: could not list the sessions in {self.store_location}: {exc}", PersistenceWarning, stacklevel=2)
+            return []
 
     def loaded(self) -> list[str]:
         """Ids of the sessions loaded in this process."""
@@ -137,17 +176,20 @@ class SessionManager:
         """True when ``session_id`` is in memory in this process."""
         return session_id in self._sessions
 
-    def delete(self, session_id: str) -> None:
-        """Move ``session_id``'s files to the store's trash and forget it here.
+    def delete(self, session_id: str) -> bool:
+        """Move ``session_id`` to the store's trash (restorable) and forget it here.
 
-        Raises ``OSError`` when the disk refuses the move; the session is then kept as it was.
+        Returns True when the store held it (False: it was only in memory, or nowhere). Raises
+        ``OSError`` when the store refuses; the session is then kept exactly as it was.
         """
         validate_id(session_id)
+        moved = False
         if self._persistence is not None:
-            self._persistence.trash(session_id)
+            moved = self._persistence.trash(session_id)
         with self._lock:
             self._sessions.pop(session_id, None)
             self._forwarding.pop(session_id, lambda: None)()
+        return moved
 
     # --- the active session --------------------------------------------------------------------
 
@@ -202,7 +244,8 @@ class SessionManager:
         return unsubscribe
 
     def flush(self, timeout: float | None = 30) -> None:
-        """Wait until every change is on disk; raise ``OSError`` naming the cause if it cannot be."""
+        """Wait until every change is committed to the store; raise ``OSError`` naming the cause if it
+        cannot be (at once when the store refuses, ``TimeoutError`` after ``timeout`` seconds)."""
         if self._persistence is not None:
             self._persistence.flush(timeout)
 
@@ -227,7 +270,7 @@ class SessionManager:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.store_dir if self._persistence is not None else "memory"
+        where = self.store_location if self._persistence is not None else "memory"
         return f"<SessionManager {where}: {len(self._sessions)} loaded, active {self._active_id!r}>"
 
     # --- internals ---------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ async def serve(
     ``persist=False`` keeps the thoughts in memory only (the benchmark uses it to separate the
     protocol's cost from the store's).
     """
-    manager = SessionManager(sessions_dir, durability=durability, persist=persist)
+    manager = SessionManager(store=None if sessions_dir is None else str(sessions_dir), durability=durability, persist=persist)
     try:
         tool = connection_tool(manager, session_id)
         server = build_server(tool)

@@ -100,6 +100,8 @@ class Branch:
 
 
 Subscriber = Callable[[SessionEvent], None]
+WriteAhead = Callable[[str, Change], None]
+"""Called with (session id, change) before a local change is applied; raising ``OSError`` refuses it."""
 
 
 class Session:
@@ -132,6 +134,7 @@ class Session:
         self.max_thoughts = max_thoughts
         self._lock = threading.RLock()
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._write_ahead: WriteAhead | None = None
         self._change_count = 0
         self._reset_state(created_at or utc_now())
 
@@ -349,6 +352,15 @@ class Session:
 
         return unsubscribe
 
+    def set_write_ahead(self, writer: WriteAhead | None) -> None:
+        """Commit every local change through ``writer`` *before* applying it (sync durability).
+
+        When ``writer`` raises (an ``OSError``: the store refused), the change is not applied and
+        the exception reaches the caller of ``think()`` & co.: nothing is acknowledged unsaved.
+        """
+        with self._lock:
+            self._write_ahead = writer
+
     # --- rebuilding ---------------------------------------------------------------------------------
 
     def apply(self, change: Change, *, remote: bool = False) -> bool:
@@ -492,7 +504,7 @@ class Session:
                 f"session {self.id!r} reached its limit of {self.max_thoughts} thoughts; "
                 "conclude now (nextThoughtNeeded false) or start a new session"
             )
-        if self._subscribers:
+        if self._subscribers or self._write_ahead is not None:
             self._apply(ThoughtAdded(thought=thought))
         else:  # nobody listens: the same effect as _apply, without building the change object
             self._insert(thought)
@@ -514,6 +526,8 @@ class Session:
             self._trunk.append(thought)
 
     def _apply(self, change: Change, *, remote: bool = False) -> None:
+        if self._write_ahead is not None and not remote:
+            self._write_ahead(self.id, change)  # raises: not applied, the caller learns why
         if isinstance(change, ThoughtAdded):
             self._insert(change.thought)
             at = change.thought.created_at
@@ -552,13 +566,17 @@ class Session:
             self._apply(SessionReset())
 
     @classmethod
-    def from_changes(cls, session_id: str, changes: Iterable[Change], **limits: Any) -> Session:
-        """Rebuild a session by replaying changes (no events are sent)."""
-        session = cls(session_id, **limits)
-        first = True
+    def from_changes(
+        cls, session_id: str, changes: Iterable[Change], *, created_at: datetime | None = None, **limits: Any
+    ) -> Session:
+        """Rebuild a session by replaying changes (no events are sent).
+
+        ``created_at`` defaults to the time of the first change.
+        """
+        changes = list(changes)
+        if created_at is None and changes and isinstance(changes[0], ThoughtAdded):
+            created_at = changes[0].thought.created_at
+        session = cls(session_id, created_at=created_at, **limits)
         for change in changes:
-            if first and isinstance(change, ThoughtAdded):
-                session.created_at = session.last_activity = change.thought.created_at
-            first = False
             session.apply(change)
         return session

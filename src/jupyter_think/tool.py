@@ -10,7 +10,6 @@ and ``branchId`` are set. References to thoughts not recorded yet are accepted a
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -270,8 +269,9 @@ class SequentialThinkingTool:
         return candidate
 
     def _is_stored(self, session_id: str) -> bool:
-        """True when the manager's store holds ``session_id`` (one ``lstat``, no listing)."""
-        return self.manager.settings.persist and os.path.lexists(self.manager.store_dir / session_id)
+        """True when the manager's store holds ``session_id`` as a live session."""
+        store = self.manager.store
+        return store is not None and session_id in store.heads([session_id])
 
     def _follow(self, session: Session) -> None:
         """Make the new chain's session this tool's target (and the manager's active one if unbound)."""

@@ -1,0 +1,494 @@
+"""The persistence loop: every session change committed to the store, off the caller's path.
+
+The manager subscribes a :class:`Persistence` to each session it holds. In the default ``async``
+durability a change costs the caller a lock and a deque append (the first change of a batch also
+wakes the loop: one byte on a socket pair). The loop — ``anyio.run`` in a daemon thread — runs
+three tasks: the writer commits everything queued in **one transaction per batch** (a burst waits
+``flush_interval / 4`` at most, so it becomes one commit); the follower applies what other
+processes committed to the sessions loaded here (SQLite: polled ``data_version``; PostgreSQL:
+``LISTEN/NOTIFY``); retention moves idle sessions to the trash and empties old trash.
+
+A store that refuses (full disk, read-only, server down) never breaks thinking: the changes stay in
+memory and queued, one :class:`PersistenceWarning` says what failed, the writer retries with
+back-off (0.2 s doubling to 5 s) and says once when it has caught up. ``flush(timeout)`` raises
+``OSError`` as soon as a write attempt fails, ``TimeoutError`` when the store is only slow.
+
+With ``durability="sync"`` a change is committed by the caller's thread *before* it is applied:
+``think()`` (and the tool call) raises ``OSError`` when the commit fails, and the session is left
+as it was — nothing is acknowledged that is not stored.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from ..config import ThinkSettings
+from ..models import BranchActivated, Change
+from ..session import Session, SessionEvent
+from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
+from . import process
+from .follow import Follower
+from .queue import Pending, WriteQueue, as_os_error
+from .retention import RETENTION_EVERY, RETENTION_FIRST, Cleaned, clean_up
+
+__all__ = ["Persistence", "PersistenceWarning", "StoreWarning"]
+
+POLL_INTERVAL = 0.2
+"""Seconds between two looks for changes by other processes (SQLite; PostgreSQL is pushed)."""
+
+
+class PersistenceWarning(UserWarning):
+    """Sessions could not be written to (or read from) the store; they are kept in memory meanwhile."""
+
+
+class Persistence:
+    """Keeps the sessions of one store, from a daemon thread (see the module docstring).
+
+    Example:
+        >>> from jupyter_think import SessionManager
+        >>> import tempfile
+        >>> with SessionManager(tempfile.mkdtemp()) as manager:   # builds and closes a Persistence
+        ...     _ = manager.session("demo").think("Write it down")
+        ...     manager.flush(timeout=10)
+        ...     manager.persistence_status()["pending"]
+        0
+    """
+
+    def __init__(self, location: str, settings: ThinkSettings) -> None:
+        self.location = location
+        self.settings = settings
+        self.store: Store = open_store(location)
+        self._queue = WriteQueue()
+        self._follower = Follower()
+        self._io = threading.RLock()  # every store call: the writer, sync writers, the follower
+        self._thread_lock = threading.Lock()  # starting and stopping the loop thread (never held for I/O)
+        self._tracked: dict[str, tuple[Session, Callable[[], None]]] = {}
+        self._closed = False
+        self._urgent = False
+        self._thread: threading.Thread | None = None
+        self._generation = 0  # a loop runs while this equals the number it started with
+        self._wake_socks: tuple[socket.socket, socket.socket] | None = None
+        self._read_only_said = False
+        self._restart_after_fork = False
+        process.register(self)
+
+    # --- what the manager calls ------------------------------------------------------------------
+
+    def restore(self, session_id: str) -> Session | None:
+        """The session as stored (``None`` when it is not), following the store from there.
+
+        Raises ``OSError`` when the store cannot be read: a session is never started empty
+        because its store could not be read.
+        """
+        try:
+            with self._io:
+                loaded = self.store.load(session_id)
+                read_only = self.store.read_only
+                if loaded is not None:
+                    self._follower.start(session_id, loaded.row.key, loaded.last_seq)
+        except OSError as exc:
+            raise OSError(
+                exc.errno or errno.EIO,
+                f"jupyter-think cannot read session {session_id!r} from {self.location}: {_cause(exc)}",
+            ) from exc
+        if read_only and not self._read_only_said:
+            self._read_only_said = True
+            _warn(
+                f"the store {self.location} is read-only ({read_only}): sessions load with all their "
+                "thoughts, changes stay in memory and are not saved until it takes writes again"
+            )
+        if loaded is None:
+            return None
+        limits = {"max_thought_chars": self.settings.max_thought_chars, "max_thoughts": self.settings.max_thoughts}
+        return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, **limits)
+
+    def track(self, session: Session) -> None:
+        """Commit every change of ``session`` from now on, and follow what others commit to it."""
+        with self._io:
+            known = self._tracked.get(session.id)
+            if known is not None and known[0] is session:
+                return
+            if known is not None:
+                known[1]()
+            unsubscribe = session.subscribe(self._on_change)
+            if self.settings.durability == "sync":
+                session.set_write_ahead(self._write_ahead)
+
+                def stop() -> None:
+                    unsubscribe()
+                    session.set_write_ahead(None)
+
+                self._tracked[session.id] = (session, stop)
+            else:
+                self._tracked[session.id] = (session, unsubscribe)
+            if not self._follower.follows(session.id):
+                self._follower.start(session.id)
+        if not self._closed:
+            self._ensure_thread()
+
+    def trash(self, session_id: str) -> bool:
+        """Commit ``session_id``'s pending changes, then move it to the store's trash; stop writing it.
+
+        Returns False when the store held no such session (nothing moved). Raises ``OSError`` when
+        the store refuses; the session is then kept exactly as it was.
+        """
+        with self._io:
+            pending = self._queue.take(only=session_id)
+            if pending:
+                self._commit(pending)  # raises: nothing trashed, nothing forgotten
+            try:
+                self.store.trash(session_id)
+                moved = True
+            except SessionNotFound:
+                moved = False
+            self._follower.forget(session_id)
+            tracked = self._tracked.pop(session_id, None)
+        if tracked is not None:
+            tracked[1]()
+        return moved
+
+    def flush(self, timeout: float | None) -> None:
+        """Wait until every change queued so far is committed.
+
+        Raises ``OSError`` (the store's errno, a message naming the store and the cause) as soon as
+        a write attempt made for this flush fails, ``TimeoutError`` (also an ``OSError``) when
+        ``timeout`` seconds pass first. It never hangs on a refusing store.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        target = self._queue.last_number
+        with self._queue.cond:
+            if self._queue.floor() > target:
+                return
+            attempts_before = self._queue.failed_attempts
+        self._urgent = True
+        if self._ensure_thread():
+            self._wake()
+        else:  # no thread can start (interpreter shutdown): write in the caller
+            self._write_pending()
+
+        def failure(error: OSError) -> OSError:
+            return OSError(
+                error.errno or errno.EIO,
+                f"jupyter-think could not save to {self.location}: {_cause(error)}; "
+                f"{self._queue.pending()} change(s) are kept in memory and retried",
+            )
+
+        def too_slow() -> OSError:
+            last = self._queue.last_error if self._queue.failing else None
+            cause = f" (last error: {_cause(last)})" if last is not None else ""
+            return TimeoutError(
+                errno.ETIMEDOUT,
+                f"jupyter-think: {self._queue.pending()} change(s) not yet saved to {self.location} "
+                f"after {timeout:g} s{cause}",
+            )
+
+        self._queue.wait_durable(target, attempts_before, deadline, failure, too_slow)
+
+    def close(self, timeout: float | None) -> None:
+        """Flush (bounded by ``timeout``), then stop the loop; later changes stay in memory only.
+
+        Raises the flush's ``OSError`` after stopping, so the caller learns what was not saved.
+        """
+        if self._closed:
+            return
+        try:
+            self.flush(timeout)
+        finally:
+            with self._io:
+                self._closed = True
+                tracked = list(self._tracked.values())
+                self._tracked.clear()
+            for _, stop in tracked:
+                stop()
+            self._stop_thread(timeout=2.0)
+            with self._io:
+                self.store.close()
+
+    def status(self) -> dict[str, Any]:
+        """Pending changes, the last seq seen per session, the current error, whether the loop runs."""
+        queue = self._queue
+        with self._io:
+            seqs = self._follower.last_seq()
+        return {
+            "pending": queue.pending(),
+            "durable_seq": seqs,
+            "last_error": _cause(queue.last_error) if queue.failing and queue.last_error else None,
+            "failed_attempts": queue.failed_attempts,
+            "running": self._thread is not None and self._thread.is_alive(),
+            "durability": self.settings.durability,
+            "store": self.location,
+        }
+
+    def run_retention(self) -> Cleaned:
+        """Move sessions idle past ``retention_days`` to the trash, empty trash past ``trash_days``.
+
+        Never moves a session loaded by any manager of this process on this store.
+        """
+        keep = process.loaded_anywhere(self.location)
+        with self._io:
+            return clean_up(self.store, self.settings.retention_days, self.settings.trash_days, keep)
+
+    def loaded_ids(self) -> set[str]:
+        """Ids tracked here, and ids with changes not yet committed."""
+        with self._io:
+            return set(self._tracked) | set(self._queue.pending_by_session())
+
+    # --- the caller's side -------------------------------------------------------------------------
+
+    def _on_change(self, event: SessionEvent) -> None:
+        """Subscriber: queue the change (sync mode committed it already). Cheap; never raises."""
+        if event.remote or self._closed or self.settings.durability == "sync":
+            return
+        if self._queue.put(event.session_id, event.change):
+            self._ensure_thread()
+            self._wake()
+
+    def _write_ahead(self, session_id: str, change: Change) -> None:
+        """Sync durability: commit ``change`` (after anything still queued) before the session applies it."""
+        with self._io:
+            if self._closed:
+                return
+            earlier = self._queue.take(only=session_id)
+            try:
+                self._commit(earlier, extra=(session_id, change))
+            except OSError as exc:
+                raise OSError(
+                    exc.errno or errno.EIO,
+                    f"jupyter-think could not commit to {self.location}: {_cause(exc)}; "
+                    "nothing was recorded (durability is 'sync')",
+                ) from exc
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def _write_pending(self) -> None:
+        """Commit everything queued in one transaction; on failure keep it queued and warn once."""
+        with self._io:
+            taken = self._queue.take()
+            if not taken:
+                return
+            try:
+                self._commit(taken)
+            except OSError:
+                return  # reported by _commit; queued again
+
+    def _commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
+        """One transaction for ``taken`` (and ``extra``); under ``_io``. Raises the store's ``OSError``."""
+        by_session: dict[str, list[Change]] = {}
+        for item in taken:
+            by_session.setdefault(item.session_id, []).append(item.change)
+        if extra is not None:
+            by_session.setdefault(extra[0], []).append(extra[1])
+        writes = []
+        for session_id, changes in by_session.items():
+            tracked = self._tracked.get(session_id)
+            created_at = tracked[0].created_at if tracked is not None else None
+            writes.append(SessionWrite(session_id, changes, self._follower.expected_key(session_id), created_at))
+        was_failing = self._queue.failing
+        try:
+            results = self.store.append(writes)
+        except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
+            error = as_os_error(exc)
+            if self._queue.fail(taken, error) and extra is None:
+                _warn(
+                    f"could not save to {self.location}: {_cause(error)}. Your thoughts are kept in memory "
+                    "and saving is retried; fix the store (space, permissions, server), then "
+                    "%session --flush (or manager.flush()) to check."
+                )
+            raise error from exc
+        for result in results:
+            self._follower.written(result)
+            self._say_where(result)
+        self._queue.settle(taken)
+        if was_failing and not self._queue.failing:
+            _warn(f"saving to {self.location} works again: every change is saved ({len(taken)} caught up)")
+
+    def _say_where(self, result: Written) -> None:
+        if result.restored:
+            _warn(
+                f"session {result.session_id!r} had been moved to the trash by another process; "
+                "it is restored, with the new changes"
+            )
+        elif result.in_trash:
+            _warn(
+                f"session {result.session_id!r} was moved to the trash by another process and a new session "
+                "took its id; the changes made here are saved in the trashed copy (jupyter-think trash)"
+            )
+
+    # --- following other processes -------------------------------------------------------------------
+
+    def _fetch_foreign(self) -> list[Any]:
+        with self._io:
+            ids = list(self._tracked)
+            try:
+                return self._follower.fetch(self.store, ids)
+            except OSError:
+                return []  # a store that cannot be read now shows up as a write error, or at the next look
+
+    def _apply_foreign(self, found: list[Any]) -> None:
+        """Apply what others committed (loop thread, no store lock held: sessions take their own lock)."""
+        for foreign in found:
+            with self._io:
+                tracked = self._tracked.get(foreign.session_id)
+            if tracked is None:
+                continue
+            session = tracked[0]
+            try:
+                if foreign.reset is not None:
+                    session.apply(foreign.reset, remote=True)
+                for change in foreign.changes:
+                    if isinstance(change, BranchActivated):
+                        continue  # each process keeps its own active branch
+                    session.apply(change, remote=True)
+            except Exception as exc:  # noqa: BLE001 - the loop never dies on one session's change
+                _warn(f"could not apply a change of session {foreign.session_id!r} made elsewhere: {exc!r}")
+
+    # --- the loop thread -------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> bool:
+        """Start the loop thread unless it runs; False when no thread can start."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return True
+        with self._thread_lock:
+            if self._closed:
+                return False
+            if self._thread is not None and self._thread.is_alive():
+                return True
+            self._generation += 1
+            socks = socket.socketpair()
+            for sock in socks:
+                sock.setblocking(False)
+            thread = threading.Thread(
+                target=anyio.run,
+                args=(self._main, socks, self._generation),
+                name="jupyter-think-persistence",
+                daemon=True,
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # no new threads at interpreter shutdown
+                for sock in socks:
+                    sock.close()
+                return False
+            self._wake_socks, self._thread = socks, thread
+            return True
+
+    def _wake(self) -> None:
+        socks = self._wake_socks
+        if socks is not None:
+            try:
+                socks[1].send(b"\0")
+            except OSError:  # buffer full (a wake is pending anyway) or closed by a stop
+                pass
+
+    async def _main(self, socks: tuple[socket.socket, socket.socket], generation: int) -> None:
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._follow_task, generation)
+                tasks.start_soon(self._retention_task)
+                await self._write_task(socks[0], generation)
+                tasks.cancel_scope.cancel()
+        finally:
+            for sock in socks:
+                sock.close()
+
+    async def _write_task(self, wake: socket.socket, generation: int) -> None:
+        queue = self._queue
+        while self._generation == generation:
+            timeout = None
+            if queue.failing and queue.has_work():
+                timeout = max(queue.retry_at - time.monotonic(), 0)
+            with anyio.move_on_after(timeout):
+                await anyio.wait_readable(wake)
+            try:
+                while wake.recv(4096):
+                    pass
+            except OSError:
+                pass
+            if self._generation != generation or not queue.has_work():
+                continue
+            if not self._urgent:
+                if queue.failing and time.monotonic() < queue.retry_at:
+                    continue
+                if not queue.failing:  # let a burst gather into one transaction
+                    await anyio.sleep(self.settings.flush_interval / 4)
+            self._urgent = False
+            await anyio.to_thread.run_sync(self._write_pending)
+
+    async def _follow_task(self, generation: int) -> None:
+        async for _ in self.store.watch(POLL_INTERVAL):
+            if self._generation != generation:
+                return
+            found = await anyio.to_thread.run_sync(self._fetch_foreign)
+            if found:
+                self._apply_foreign(found)
+
+    async def _retention_task(self) -> None:
+        await anyio.sleep(RETENTION_FIRST)
+        while True:
+            try:
+                cleaned = await anyio.to_thread.run_sync(self.run_retention)
+            except OSError as exc:
+                _warn(f"retention clean-up of {self.location} failed: {_cause(exc)}")
+            else:
+                if cleaned.trashed:
+                    days = self.settings.retention_days
+                    _warn(
+                        f"moved {len(cleaned.trashed)} session(s) idle for more than {days:g} days to the trash: "
+                        f"{', '.join(cleaned.trashed)}"
+                    )
+            await anyio.sleep(RETENTION_EVERY)
+
+    def _stop_thread(self, timeout: float) -> None:
+        with self._thread_lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._generation += 1
+            self._wake()
+            self._thread = None
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        self._wake_socks = None
+
+    # --- fork -------------------------------------------------------------------------------------------
+
+    def before_fork(self) -> None:
+        self._restart_after_fork = self._thread is not None and not self._closed
+        self._stop_thread(timeout=2.0)
+
+    def after_fork_in_parent(self) -> None:
+        if self._restart_after_fork:
+            self._ensure_thread()
+
+    def after_fork_in_child(self) -> None:
+        """The parent commits what it queued; the child starts clean and restarts the loop lazily."""
+        self._io = threading.RLock()
+        self._thread_lock = threading.Lock()
+        self._queue = WriteQueue()
+        self._thread = self._wake_socks = None
+
+
+def _cause(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    if isinstance(error, OSError):
+        text = error.strerror or str(error)
+        return text if not error.filename else f"{text} ({error.filename})"
+    return str(error) or type(error).__name__
+
+
+def _warn(message: str) -> None:
+    """Show ``message`` as a PersistenceWarning every time (the callers say it once per episode)."""
+    warnings.warn_explicit(
+        f"jupyter-think: {message}", PersistenceWarning, "jupyter_think", 0, module="jupyter_think.persistence"
+    )

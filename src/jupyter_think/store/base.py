@@ -1,0 +1,370 @@
+"""The store interface: what the manager, the persistence loop, the CLI and the MCP server need.
+
+A store keeps *sessions* (one row each: id, owner, state, times, counts) and their *changes* (the
+pydantic change models of :mod:`jupyter_think.models`, as JSON, numbered by a sequence assigned
+inside the writing transaction). Two engines implement it and pass one conformance test suite:
+:mod:`.sqlite` (the embedded default) and :mod:`.postgres` (shared by many kernels on many machines).
+
+Several rows may carry one session id: at most one is ``live``; the others are ``trashed``
+(``jupyter-think rm``, retention) or ``archived`` (``%session ID --new``). A row is known to a
+writer by its ``key``; trash, archive and restore change a row's state in one transaction, so no
+copy of a session is ever written back whole.
+
+Every error an engine raises is an :class:`OSError` (``StoreError``) with an errno a caller can act
+on: ``EROFS`` (read-only), ``ENOSPC`` (full), ``EBUSY`` (locked), ``ECONNREFUSED`` (server down),
+``EIO`` (anything else).
+"""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import os
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import anyio
+import anyio.to_thread
+from pydantic import TypeAdapter, ValidationError
+
+from ..models import Change, SessionReset, ThoughtAdded, change_adapter
+
+SCHEMA_VERSION = 1
+"""The version of the tables this package writes; an engine migrates older ones on open."""
+
+State = Literal["live", "trashed", "archived"]
+STATES: tuple[State, ...] = ("live", "trashed", "archived")
+
+_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+
+
+class StoreWarning(UserWarning):
+    """Something in the store was damaged or unexpected; what could be read was read."""
+
+
+class StoreError(OSError):
+    """The store refused an operation; ``errno`` says why (see the module docstring)."""
+
+
+class SessionNotFound(StoreError, LookupError):
+    """No session with that id in the state asked for."""
+
+    def __init__(self, session_id: str, state: str = "live", where: str = "") -> None:
+        place = {"live": "", "trashed": " in the trash", "archived": " in the archive"}.get(state, "")
+        super().__init__(errno.ENOENT, f"no session {session_id!r}{place}{where}")
+        self.session_id = session_id
+
+
+# --- what goes in and comes out ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionWrite:
+    """Changes of one session for :meth:`Store.append`.
+
+    ``expected_key`` is the row the writer loaded or last wrote (``None`` for a session new to it):
+    when that row was trashed by someone else, the append restores it; when it was archived (the
+    session was started anew elsewhere), the changes go to the live row. ``created_at`` is the
+    creation time of a row this write has to create.
+    """
+
+    session_id: str
+    changes: Sequence[Change]
+    expected_key: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of one write's changes stored in one row: seqs ``first_seq``..``last_seq``.
+
+    ``after_reset`` is true for the run that follows a :class:`~jupyter_think.models.SessionReset`
+    (stored in the fresh row the reset created); a reset itself is not stored as a change.
+    """
+
+    key: int
+    first_seq: int
+    last_seq: int
+    after_reset: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :meth:`Store.append` did for one :class:`SessionWrite`.
+
+    ``restored`` is true when the row had been moved to the trash by someone else and this write
+    made it live again; ``in_trash`` when it stays in the trash because a new live session took
+    its id meanwhile (the changes are stored in the trashed row, restorable).
+    """
+
+    session_id: str
+    segments: tuple[Segment, ...]
+    restored: bool = False
+    in_trash: bool = False
+
+    @property
+    def key(self) -> int | None:
+        """The row the last changes went to."""
+        return self.segments[-1].key if self.segments else None
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """One row of the sessions table (what ``list`` shows)."""
+
+    key: int
+    id: str
+    owner: str
+    state: State
+    created_at: datetime
+    last_activity: datetime
+    state_changed_at: datetime
+    thoughts: int
+    branches: int
+    status: str
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class LoadedChanges:
+    """The valid changes of one row in sequence order, and the seqs skipped because they did not validate."""
+
+    row: StoredSession
+    changes: list[Change]
+    skipped: list[int] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return self.row.last_seq
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where a live session stands: its row and the last seq in it."""
+
+    key: int
+    last_seq: int
+
+
+# --- the interface -------------------------------------------------------------------------------------
+
+
+class Store(ABC):
+    """A session store. Thread-safe; every method is one transaction; errors are :class:`StoreError`."""
+
+    location: str
+    """Where the store is, for messages (a directory, or a URL without its password)."""
+
+    @property
+    @abstractmethod
+    def read_only(self) -> str | None:
+        """Why writes are refused (a read-only file system, permissions), or ``None`` when they are not."""
+
+    @abstractmethod
+    def append(self, writes: Sequence[SessionWrite]) -> list[Written]:
+        """Store the changes of several sessions in one transaction (all or nothing).
+
+        A :class:`~jupyter_think.models.SessionReset` among the changes archives the live row and
+        starts a fresh live row with the same id, in the same transaction.
+        """
+
+    @abstractmethod
+    def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
+        """The changes of the live row of ``session_id`` (or the newest row in ``state``, or row
+        ``key``); ``None`` when there is none. Payloads that do not validate are skipped, each with
+        a :class:`StoreWarning` naming the session and the seq; they stay stored."""
+
+    @abstractmethod
+    def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
+        """(seq, change) of row ``key`` after ``seq``, in order (invalid payloads skipped with a warning)."""
+
+    @abstractmethod
+    def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
+        """The live row and last seq of each of ``session_ids`` that has a live row."""
+
+    @abstractmethod
+    def row(self, key: int) -> StoredSession | None:
+        """Row ``key``, whatever its state; ``None`` when it was purged."""
+
+    @abstractmethod
+    def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
+        """The rows in ``states``, by id then newest first."""
+
+    @abstractmethod
+    def trash(self, session_id: str) -> StoredSession:
+        """Move the live row of ``session_id`` to the trash (raises :class:`SessionNotFound`)."""
+
+    @abstractmethod
+    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+        """Make the newest row of ``session_id`` in ``state`` live again.
+
+        Restoring from the trash refuses while a live session has the id (trash that one first);
+        restoring from the archive archives the live one (nothing is ever destroyed).
+        """
+
+    @abstractmethod
+    def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
+        """Delete trashed rows (those trashed more than ``older_than`` ago); return them."""
+
+    @abstractmethod
+    def trash_idle(self, older_than: timedelta, keep: Collection[str] = ()) -> list[StoredSession]:
+        """Move live rows idle longer than ``older_than`` to the trash, except ids in ``keep``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection (the store can be used again: it reconnects)."""
+
+    # --- following other writers ---
+
+    @abstractmethod
+    def changed(self) -> bool:
+        """True when another connection may have committed since the last call (cheap; polled)."""
+
+    async def watch(self, interval: float) -> AsyncIterator[None]:
+        """Yield whenever other writers may have committed (the persistence loop follows them).
+
+        This default polls :meth:`changed` every ``interval`` seconds (SQLite's ``data_version``);
+        an engine that can push (PostgreSQL's ``LISTEN/NOTIFY``) yields as soon as it hears.
+        A refusing engine is retried at the same pace; errors never escape.
+        """
+        while True:
+            try:
+                changed = await anyio.to_thread.run_sync(self.changed)
+            except OSError:
+                changed = False
+            if changed:
+                yield
+            await anyio.sleep(interval)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.location}>"
+
+
+# --- helpers shared by the engines ---------------------------------------------------------------------
+
+
+def default_owner() -> str:
+    """Who owns new sessions: ``$JUPYTERHUB_USER``, else the OS user name (else the uid)."""
+    owner = os.environ.get("JUPYTERHUB_USER")
+    if owner:
+        return owner
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (naive values are taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def encode(change: Change) -> str:
+    """The payload of a change: its JSON under the wire names."""
+    return change.model_dump_json(by_alias=True)
+
+
+def change_time(change: Change) -> datetime:
+    """When a change was made (the thought's ``created_at``, else the change's own time)."""
+    if isinstance(change, ThoughtAdded):
+        return change.thought.created_at
+    return getattr(change, "created_at", None) or getattr(change, "at")
+
+
+def decode_rows(session_id: str, rows: Iterable[tuple[int, str]]) -> tuple[list[tuple[int, Change]], list[int]]:
+    """Validate (seq, payload) rows; return the valid (seq, change) pairs and the skipped seqs.
+
+    All rows are validated in one call when they are all valid (the common case, fast); otherwise
+    one by one, and each invalid payload gives a :class:`StoreWarning` naming the session and seq.
+    """
+    rows = list(rows)
+    if not rows:
+        return [], []
+    try:
+        changes = _changes_adapter.validate_json("[" + ",".join(payload for _, payload in rows) + "]")
+        return [(seq, change) for (seq, _), change in zip(rows, changes)], []
+    except (ValidationError, ValueError, RecursionError):
+        pass
+    valid: list[tuple[int, Change]] = []
+    skipped: list[int] = []
+    for seq, payload in rows:
+        try:
+            valid.append((seq, change_adapter.validate_json(payload)))
+        except (ValidationError, ValueError, RecursionError) as exc:
+            skipped.append(seq)
+            reason = _first_error(exc)
+            warnings.warn(
+                f"jupyter-think: session {session_id!r}: change {seq} is not valid and was skipped "
+                f"(it stays stored; written by a newer version, or damaged): {reason}",
+                StoreWarning,
+                stacklevel=3,
+            )
+    return valid, skipped
+
+
+def _first_error(exc: Exception) -> str:
+    """The first thing wrong with a payload, on one line."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        item = exc.errors()[0]
+        where = ".".join(str(part) for part in item["loc"])
+        return f"{where}: {item['msg']}" if where else item["msg"]
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None, list[Change]]]:
+    """Cut a change list at each reset: [(the reset before the run or None, the run's changes)].
+
+    Example:
+        >>> from jupyter_think.models import SessionReset
+        >>> [(reset is not None, len(run)) for reset, run in split_at_resets([SessionReset()])]
+        [(True, 0)]
+    """
+    runs: list[tuple[SessionReset | None, list[Change]]] = [(None, [])]
+    for change in changes:
+        if isinstance(change, SessionReset):
+            runs.append((change, []))
+        else:
+            runs[-1][1].append(change)
+    if not runs[0][1] and len(runs) > 1:
+        runs.pop(0)
+    return runs
+
+
+@dataclass
+class RowCounts:
+    """What an append adds to a row's list columns: thoughts, new branch ids, the last status."""
+
+    thoughts: int = 0
+    branch_ids: set[str] = field(default_factory=set)
+    status: str | None = None
+
+    @classmethod
+    def of(cls, changes: Iterable[Change]) -> RowCounts:
+        counts = cls()
+        for change in changes:
+            if isinstance(change, ThoughtAdded):
+                thought = change.thought
+                counts.thoughts += 1
+                counts.status = "open" if thought.next_thought_needed else "complete"
+                if thought.branch_id is not None and thought.branch_from_thought is not None:
+                    counts.branch_ids.add(thought.branch_id)
+            elif change.kind == "branch":
+                counts.branch_ids.add(change.branch_id)  # type: ignore[union-attr]
+        return counts
+
+
+def age_cutoff(older_than: timedelta | None) -> datetime | None:
+    """The time before which something is older than ``older_than`` (``None``: no limit)."""
+    return None if older_than is None else datetime.now(timezone.utc) - older_than

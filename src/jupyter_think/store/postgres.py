@@ -1,0 +1,542 @@
+"""The PostgreSQL store (``psycopg`` 3, extra ``jupyter-think[postgres]``): one store for many kernels on many machines.
+
+Chosen by a URL, ``postgresql://user@host/db`` (``$JUPYTER_THINK_STORE`` or
+``%config ThinkConfig.store``), the way JupyterHub takes ``db_url``. The tables live in the schema
+``jupyter_think`` (created on first use, migrated under an advisory lock). A writer locks the
+session's row (``SELECT … FOR UPDATE``) to number its changes, so concurrent writers on many
+machines never collide; sessions are written in id order, so two batches cannot deadlock. Each
+transaction that changes a session sends ``NOTIFY jupyter_think, '<session id>'``: a kernel
+following the session hears it at once through :meth:`PostgresStore.watch`, on psycopg's async
+connection.
+
+A server that is down or refuses (read-only standby, full disk, a broken connection) gives a
+:class:`~jupyter_think.store.base.StoreError`; the next call reconnects.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+except ImportError as exc:  # pragma: no cover - the extra is missing
+    raise ImportError(
+        "a postgresql:// store needs psycopg 3: pip install 'jupyter-think[postgres]'"
+    ) from exc
+
+from ..ids import validate_id
+from ..models import Change
+from .base import (
+    SCHEMA_VERSION,
+    Head,
+    LoadedChanges,
+    RowCounts,
+    Segment,
+    SessionNotFound,
+    SessionWrite,
+    State,
+    Store,
+    StoredSession,
+    StoreError,
+    Written,
+    age_cutoff,
+    change_time,
+    decode_rows,
+    default_owner,
+    encode,
+    split_at_resets,
+    utc,
+)
+
+SCHEMA = "jupyter_think"
+CHANNEL = "jupyter_think"
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for the server before a call is refused (a down server must not hang a flush)."""
+_MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes ("jthink")
+
+_MIGRATIONS: dict[int, str] = {
+    1: f"""
+    CREATE TABLE {SCHEMA}.sessions (
+        key BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('live', 'trashed', 'archived')),
+        created_at TIMESTAMPTZ NOT NULL,
+        last_activity TIMESTAMPTZ NOT NULL,
+        state_changed_at TIMESTAMPTZ NOT NULL,
+        last_seq BIGINT NOT NULL DEFAULT 0,
+        thoughts BIGINT NOT NULL DEFAULT 0,
+        branches BIGINT NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'open'
+    );
+    CREATE UNIQUE INDEX sessions_live_id ON {SCHEMA}.sessions (id) WHERE state = 'live';
+    CREATE INDEX sessions_by_id ON {SCHEMA}.sessions (id, state, state_changed_at);
+    CREATE INDEX sessions_by_activity ON {SCHEMA}.sessions (state, last_activity);
+    CREATE TABLE {SCHEMA}.changes (
+        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (session_key, seq)
+    );
+    CREATE TABLE {SCHEMA}.branches (
+        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
+        branch_id TEXT NOT NULL,
+        PRIMARY KEY (session_key, branch_id)
+    );
+    """,
+}
+"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
+
+_abandoned: list[Any] = []
+"""Connections inherited across fork(): never used or closed in the child (closing would end the parent's)."""
+_ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+
+
+def safe_location(url: str) -> str:
+    """``url`` without its password, for messages.
+
+    Example:
+        >>> safe_location("postgresql://teacher:secret@db.example/class")
+        'postgresql://teacher:***@db.example/class'
+    """
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://…"
+    if "password" not in params:
+        return url
+    return url.replace(f":{params['password']}@", ":***@") if "@" in url else "postgresql://…"
+
+
+class PostgresStore(Store):
+    """Sessions in a PostgreSQL database given by ``url`` (see the module docstring)."""
+
+    def __init__(self, url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> None:
+        self.url = url
+        self.location = safe_location(url)
+        self.connect_timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._read_only: str | None = None
+        self._pid = os.getpid()
+
+    # --- connection ------------------------------------------------------------------------------
+
+    def _conninfo(self) -> str:
+        params = conninfo_to_dict(self.url)
+        params.setdefault("connect_timeout", str(self.connect_timeout))
+        params.setdefault("application_name", "jupyter-think")
+        return make_conninfo(**params)
+
+    @property
+    def read_only(self) -> str | None:
+        with self._connection():
+            return self._read_only
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                try:
+                    self._conn.close()
+                except psycopg.Error:
+                    pass
+            self._conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connection is not ours to use (or close)
+                if self._conn is not None:
+                    _abandoned.append(self._conn)
+                self._conn, self._pid = None, os.getpid()
+            try:
+                if self._conn is None or self._conn.closed or self._conn.broken:
+                    self._conn = None
+                    self._conn = self._connect()
+                yield self._conn
+            except psycopg.Error as exc:
+                if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
+                    self.close()
+                raise _store_error(exc, self.location) from exc
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo(), autocommit=True)
+        try:
+            read_only = conn.execute("SHOW transaction_read_only").fetchone()
+            self._read_only = (
+                "the server only takes reads (a standby, or default_transaction_read_only)"
+                if read_only and read_only[0] == "on"
+                else None
+            )
+            if self._read_only is None:
+                self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        version = self._version(conn)
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                errno.EPROTO,
+                f"{self.location} was written by a newer jupyter-think (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade jupyter-think",
+            )
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            version = self._version(conn)  # another process may have migrated meanwhile
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                conn.execute(_MIGRATIONS[target])
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(target),),
+                )
+
+    @staticmethod
+    def _version(conn: psycopg.Connection[Any]) -> int:
+        exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.meta",)).fetchone()
+        if not exists or exists[0] is None:
+            return 0
+        row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    def append(self, writes: Sequence[SessionWrite]) -> list[Written]:
+        for write in writes:
+            validate_id(write.session_id)
+        order = sorted(range(len(writes)), key=lambda i: writes[i].session_id)  # no deadlock between batches
+        results: list[Written | None] = [None] * len(writes)
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            with conn.transaction():
+                for index in order:
+                    results[index] = self._append_one(conn, writes[index])
+                for session_id in sorted({write.session_id for write in writes}):
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+        return [result for result in results if result is not None]
+
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only is not None:
+            raise StoreError(errno.EROFS, f"the store {self.location} is read-only: {self._read_only}")
+
+    def _append_one(self, conn: psycopg.Connection[Any], write: SessionWrite) -> Written:
+        key, restored, in_trash = self._row_for(conn, write)
+        segments = []
+        for reset, run in split_at_resets(write.changes):
+            if reset is not None:
+                key = self._reset(conn, write.session_id, reset.at)
+            if key is None:
+                if not run:
+                    continue
+                key = self._create(conn, write.session_id, write.created_at or change_time(run[0]))
+            first, last = self._insert(conn, key, run)
+            segments.append(Segment(key, first, last, after_reset=reset is not None))
+        return Written(write.session_id, tuple(segments), restored=restored, in_trash=in_trash)
+
+    def _live(self, conn: psycopg.Connection[Any], session_id: str) -> int | None:
+        row = conn.execute(
+            f"SELECT key FROM {SCHEMA}.sessions WHERE id = %s AND state = 'live' FOR UPDATE", (session_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _row_for(self, conn: psycopg.Connection[Any], write: SessionWrite) -> tuple[int | None, bool, bool]:
+        live = self._live(conn, write.session_id)
+        expected = write.expected_key
+        if expected is None or expected == live:
+            return live, False, False
+        row = conn.execute(f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (expected,)).fetchone()
+        if row is not None and row[0] == "trashed":
+            if live is None:
+                conn.execute(
+                    f"UPDATE {SCHEMA}.sessions SET state = 'live', state_changed_at = now() WHERE key = %s",
+                    (expected,),
+                )
+                return expected, True, False
+            return expected, False, True
+        return live, False, False
+
+    def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
+        row = conn.execute(
+            f"INSERT INTO {SCHEMA}.sessions (id, owner, state, created_at, last_activity, state_changed_at) "
+            "VALUES (%s, %s, 'live', %s, %s, now()) ON CONFLICT (id) WHERE state = 'live' DO NOTHING RETURNING key",
+            (session_id, default_owner(), created_at, created_at),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        live = self._live(conn, session_id)  # created by a concurrent writer: join it
+        assert live is not None
+        return live
+
+    def _reset(self, conn: psycopg.Connection[Any], session_id: str, at: datetime) -> int:
+        live = self._live(conn, session_id)
+        if live is not None:
+            created = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (live,)).fetchone()
+            if created is not None and created[0] == at:  # this very reset was stored already (a retried batch)
+                return live
+            conn.execute(
+                f"UPDATE {SCHEMA}.sessions SET state = 'archived', state_changed_at = now() WHERE key = %s", (live,)
+            )
+        return self._create(conn, session_id, at)
+
+    def _insert(self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change]) -> tuple[int, int]:
+        last_seq, last_activity = conn.execute(
+            f"SELECT last_seq, last_activity FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
+        ).fetchone()  # type: ignore[misc]
+        if not run:
+            return last_seq + 1, last_seq
+        rows = []
+        latest = last_activity
+        for offset, change in enumerate(run, start=1):
+            at = change_time(change)
+            latest = max(latest, at)
+            rows.append((key, last_seq + offset, change.kind, encode(change), at))
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                rows,
+            )
+        counts = RowCounts.of(run)
+        new_branches = 0
+        for branch_id in sorted(counts.branch_ids):
+            cursor = conn.execute(
+                f"INSERT INTO {SCHEMA}.branches (session_key, branch_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (key, branch_id),
+            )
+            new_branches += max(cursor.rowcount, 0)
+        conn.execute(
+            f"UPDATE {SCHEMA}.sessions SET last_seq = %s, last_activity = %s, thoughts = thoughts + %s, "
+            "branches = branches + %s, status = coalesce(%s, status) WHERE key = %s",
+            (last_seq + len(run), latest, counts.thoughts, new_branches, counts.status, key),
+        )
+        return last_seq + 1, last_seq + len(run)
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return None
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the row and its changes agree
+                if key is not None:
+                    found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+                else:
+                    found = conn.execute(
+                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE id = %s AND state = %s "
+                        "ORDER BY state_changed_at DESC, key DESC LIMIT 1",
+                        (session_id, state),
+                    ).fetchone()
+                if found is None:
+                    return None
+                rows = conn.execute(
+                    f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq", (found[0],)
+                ).fetchall()
+        row = _stored(found)
+        valid, skipped = decode_rows(row.id, rows)
+        return LoadedChanges(row, [change for _, change in valid], skipped)
+
+    def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
+        """True on a read-only server where this package never created its tables (nothing stored)."""
+        return self._read_only is not None and self._version(conn) == 0
+
+    def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return []
+            rows = conn.execute(
+                f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s ORDER BY seq",
+                (key, seq),
+            ).fetchall()
+            found = conn.execute(f"SELECT id FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return decode_rows(found[0] if found else str(key), rows)[0]
+
+    def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
+        if not session_ids:
+            return {}
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return {}
+            rows = conn.execute(
+                f"SELECT id, key, last_seq FROM {SCHEMA}.sessions WHERE state = 'live' AND id = ANY(%s)",
+                (list(session_ids),),
+            ).fetchall()
+        return {session_id: Head(int(key), int(last_seq)) for session_id, key, last_seq in rows}
+
+    def row(self, key: int) -> StoredSession | None:
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return None
+            found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return None if found is None else _stored(found)
+
+    def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return []
+            rows = conn.execute(
+                f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE state = ANY(%s) "
+                "ORDER BY id, state_changed_at DESC, key DESC",
+                (list(states),),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    # --- following ---------------------------------------------------------------------------------------
+
+    def changed(self) -> bool:
+        """Polling is not how PostgreSQL is followed (see :meth:`watch`): always true, so a poller re-checks."""
+        return True
+
+    async def watch(self, interval: float) -> AsyncIterator[None]:
+        """Yield as soon as another connection commits a change (``LISTEN jupyter_think``).
+
+        Runs on psycopg's async connection. While the server is unreachable it retries every
+        ``interval`` and yields after reconnecting (changes may have been missed meanwhile).
+        """
+        import anyio
+
+        while True:
+            try:
+                aconn = await psycopg.AsyncConnection.connect(self._conninfo(), autocommit=True)
+            except psycopg.Error:
+                await anyio.sleep(interval)
+                continue
+            try:
+                await aconn.execute(f"LISTEN {CHANNEL}")
+                yield  # (re)connected: whatever happened while we were away is checked once
+                while True:
+                    heard = False
+                    async for _ in aconn.notifies(timeout=interval):
+                        heard = True
+                        break
+                    if heard:
+                        yield
+            except psycopg.Error:
+                await anyio.sleep(interval)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await aconn.close()
+
+    # --- trash, archive, retention ------------------------------------------------------------------
+
+    def trash(self, session_id: str) -> StoredSession:
+        validate_id(session_id)
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            with conn.transaction():
+                key = self._live(conn, session_id)
+                if key is None:
+                    raise SessionNotFound(session_id)
+                found = conn.execute(
+                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now() WHERE key = %s "
+                    f"RETURNING {_ROW}",
+                    (key,),
+                ).fetchone()
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+        return _stored(found)
+
+    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+        validate_id(session_id)
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            with conn.transaction():
+                row = conn.execute(
+                    f"SELECT key FROM {SCHEMA}.sessions WHERE id = %s AND state = %s "
+                    "ORDER BY state_changed_at DESC, key DESC LIMIT 1 FOR UPDATE",
+                    (session_id, state),
+                ).fetchone()
+                if row is None:
+                    raise SessionNotFound(session_id, state)
+                live = self._live(conn, session_id)
+                if live is not None:
+                    if state == "trashed":
+                        raise StoreError(
+                            errno.EEXIST,
+                            f"a session {session_id!r} exists; move it to the trash first "
+                            f"(jupyter-think rm {session_id}), then restore",
+                        )
+                    conn.execute(
+                        f"UPDATE {SCHEMA}.sessions SET state = 'archived', state_changed_at = now() WHERE key = %s",
+                        (live,),
+                    )
+                found = conn.execute(
+                    f"UPDATE {SCHEMA}.sessions SET state = 'live', state_changed_at = now() WHERE key = %s "
+                    f"RETURNING {_ROW}",
+                    (row[0],),
+                ).fetchone()
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+        return _stored(found)
+
+    def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
+        cutoff = age_cutoff(older_than) or datetime.max.replace(tzinfo=timezone.utc)
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            with conn.transaction():
+                rows = conn.execute(
+                    f"DELETE FROM {SCHEMA}.sessions WHERE state = 'trashed' AND state_changed_at < %s "
+                    f"RETURNING {_ROW}",
+                    (cutoff,),
+                ).fetchall()
+        return sorted((_stored(row) for row in rows), key=lambda row: row.id)
+
+    def trash_idle(self, older_than: timedelta, keep: Collection[str] = ()) -> list[StoredSession]:
+        cutoff = age_cutoff(older_than)
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            with conn.transaction():
+                rows = conn.execute(
+                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now() "
+                    f"WHERE state = 'live' AND last_activity < %s AND NOT (id = ANY(%s)) RETURNING {_ROW}",
+                    (cutoff, list(keep)),
+                ).fetchall()
+        return sorted((_stored(row) for row in rows), key=lambda row: row.id)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _stored(row: tuple[Any, ...]) -> StoredSession:
+    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
+    return StoredSession(
+        int(key), session_id, owner, state, utc(created), utc(activity), utc(changed), int(thoughts), int(branches),
+        status, int(last_seq),
+    )
+
+
+def _store_error(exc: psycopg.Error, location: str) -> StoreError:
+    """A psycopg error as a :class:`StoreError` whose errno a caller can act on."""
+    if isinstance(exc, pg_errors.DiskFull):
+        code = errno.ENOSPC
+    elif isinstance(exc, (pg_errors.ReadOnlySqlTransaction,)):
+        code = errno.EROFS
+    elif isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.QueryCanceled)):
+        code = errno.EBUSY
+    elif isinstance(exc, (pg_errors.InsufficientPrivilege,)):
+        code = errno.EACCES
+    elif isinstance(exc, psycopg.OperationalError):
+        code = errno.ECONNREFUSED
+    else:
+        code = errno.EIO
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if code not in (errno.EIO, errno.ECONNREFUSED):
+        message = f"{os.strerror(code)}: {message}"
+    elif code == errno.ECONNREFUSED:
+        message = f"the PostgreSQL server is unreachable: {message}"
+    return StoreError(code, f"{message} ({location})")
