@@ -272,8 +272,9 @@ def utc(value: datetime) -> datetime:
 
 
 def encode(change: Change) -> str:
-    """The payload of a change: its JSON under the wire names."""
-    return change.model_dump_json(by_alias=True)
+    """The payload of a change: its JSON under the wire names (a thought's unset optional fields left
+    out: smaller rows, faster loads; they validate back to the same model)."""
+    return change.model_dump_json(by_alias=True, exclude_none=isinstance(change, ThoughtAdded))
 
 
 def change_time(change: Change) -> datetime:
