@@ -16,7 +16,7 @@ pytestmark = pytest.mark.kernel
 FLUSH_INTERVAL = 0.2  # the default ThinkConfig.flush_interval
 
 THINKING = """\
-%think Restate the problem -t 4
+%think -t 4 Restate the problem
 %think Try the direct route
 %think -r 2 The direct route misses the empty case
 %branch alt --from 1
