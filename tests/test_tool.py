@@ -614,3 +614,38 @@ def test_arguments_nested_too_deeply_are_an_error_result_not_an_exception() -> N
         result = tool.call(arguments)  # type: ignore[arg-type]
         assert result["isError"] is True
     assert len(tool.manager.active) == 0
+
+
+# --- in a real kernel, across a restart -------------------------------------------------------------
+
+CALL = "tool.call({{'thought': {text!r}, 'thoughtNumber': {n}, 'totalThoughts': 2, 'nextThoughtNeeded': {more}}})"
+
+
+def _call(kernel: Any, text: str, n: int, more: bool) -> dict[str, Any]:
+    return kernel.value(CALL.format(text=text, n=n, more=more) + "['structuredContent']")
+
+
+@pytest.mark.kernel
+def test_chain_ids_go_on_after_a_kernel_restart_and_never_move_the_active_session(make_kernel: Any) -> None:
+    kernel = make_kernel()
+    setup = (
+        "%load_ext jupyter_think\nimport jupyter_think\n"
+        "%think -q -s agent-openai someone else's session\n%think -q -s agents-9 and another\n"
+        "%session person --new\ntool = jupyter_think.SequentialThinkingTool()"
+    )
+    assert kernel.execute(setup).ok
+    assert _call(kernel, "the person's chain, concluded", 1, False)["sessionId"] == "person"
+    assert [_call(kernel, f"chain {k}", 1, False)["sessionId"] for k in (1, 2)] == ["agent-1", "agent-2"]
+    assert kernel.execute("%think -q the person goes on\n%session --flush").ok
+    assert kernel.value("jupyter_think.get_manager().active_id") == "person"
+    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('person').thoughts]") == [
+        "the person's chain, concluded",
+        "the person goes on",
+    ]
+
+    kernel.kill()  # a crash: nothing runs at exit
+    assert kernel.execute(setup.replace("%session person --new", "%session person")).ok
+    assert _call(kernel, "concluding again", 3, False)["sessionId"] == "person"
+    assert _call(kernel, "a chain after the restart", 1, True)["sessionId"] == "agent-3"
+    assert kernel.value("jupyter_think.get_manager().active_id") == "person"
+    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('agent-1').thoughts]") == ["chain 1"]
