@@ -649,3 +649,18 @@ def test_chain_ids_go_on_after_a_kernel_restart_and_never_move_the_active_sessio
     assert _call(kernel, "a chain after the restart", 1, True)["sessionId"] == "agent-3"
     assert kernel.value("jupyter_think.get_manager().active_id") == "person"
     assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('agent-1').thoughts]") == ["chain 1"]
+
+
+def test_a_repeated_number_is_accepted_and_a_reference_to_it_means_its_latest_thought(
+    tool: SequentialThinkingTool, manager: SessionManager
+) -> None:
+    from jupyter_think.layout import layout
+
+    ok(tool.call(args(1, 3, text="first try")))
+    ok(tool.call(args(1, 3, text="starting over")))  # lenient, like the reference server
+    ok(tool.call(args(2, 3, text="revising", revisesThought=1)))
+    ok(tool.call(args(2, 3, text="another way", branchFromThought=1, branchId="alt")))
+    graph = layout(manager.active)
+    index = {node.thought.thought: node.index for node in graph.nodes}
+    assert graph.nodes[index["revising"]].revises == index["starting over"]
+    assert next(lane for lane in graph.lanes if lane.branch_id == "alt").fork == index["starting over"]

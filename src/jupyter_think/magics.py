@@ -413,4 +413,3 @@ class ThinkMagics(Magics):
             return parse_argstring(magic, line)
         except (UsageError, ValueError) as exc:  # argparse's complaint, or unbalanced quotes
             raise UsageError(_one_line(f"%{name}: {exc} (see %{name}?)")) from None
-
