@@ -104,10 +104,10 @@ def test_think_in_a_loop_keeps_braces_literal(think: Kernel, session_id: str) ->
     assert texts(think) == ["step {i} of $n?", "step {i} of $n?"]
 
 
-def test_options_before_and_after_the_text(think: Kernel, session_id: str) -> None:
+def test_options_before_the_text_are_read(think: Kernel, session_id: str) -> None:
     ok(think, f"%think -t 4 {QUOTED}")
-    ok(think, f"%think {QUOTED} -- second --more -q")
-    ok(think, f"%think -n 5 {QUOTED} --done")
+    ok(think, f"%think --more -q {QUOTED} -- second")
+    ok(think, f"%think -n 5 --done {QUOTED}")
     recorded = thoughts(think)
     assert [(t["thoughtNumber"], t["totalThoughts"], t["nextThoughtNeeded"]) for t in recorded] == [
         (1, 4, True),
@@ -116,6 +116,28 @@ def test_options_before_and_after_the_text(think: Kernel, session_id: str) -> No
     ]
     assert [t["thought"] for t in recorded] == [QUOTED, f"{QUOTED} -- second", QUOTED]
     assert recorded[1]["needsMoreThoughts"] is True
+
+
+def test_option_looking_words_after_the_text_are_recorded_as_text(think: Kernel, session_id: str) -> None:
+    ok(think, "%think Set the timeout with -t 30")
+    ok(think, "%think Count lines with grep -n 5")
+    recorded = thoughts(think)
+    assert [(t["thought"], t["thoughtNumber"], t["totalThoughts"]) for t in recorded] == [
+        ("Set the timeout with -t 30", 1, 1),
+        ("Count lines with grep -n 5", 2, 2),
+    ]
+
+
+def test_a_comment_after_think_is_part_of_the_thought(think: Kernel, session_id: str) -> None:
+    ok(think, "%think -t 2 Try the cache   # only a guess")
+    assert texts(think) == ["Try the cache   # only a guess"]
+
+
+def test_help_says_options_come_first_and_a_magic_line_takes_no_comment(think: Kernel) -> None:
+    page = " ".join(ok(think, "%think?").pager.split())
+    assert "Options stand before the text" in page
+    assert "%think Set the timeout with -t 30 records the whole line" in page.replace("``", "")
+    assert "A magic line cannot carry a # comment" in page.replace("``", "")
 
 
 def test_double_dash_records_option_looking_text(think: Kernel, session_id: str) -> None:
@@ -199,7 +221,7 @@ def test_branch_option_targets_another_session(think: Kernel, session_id: str) -
 
 
 def test_session_switches_and_shows_a_summary(think: Kernel, session_id: str) -> None:
-    ok(think, "%think -q -t 2 one\n%think -q two --done")
+    ok(think, "%think -q -t 2 one\n%think -q --done two")
     result = ok(think, f"%session {session_id}-b")
     assert think.value("get_manager().active_id") == f"{session_id}-b"
     assert result.plain.startswith(f"Session {session_id}-b · open · 0 thoughts")
@@ -291,7 +313,7 @@ def test_session_list_marks_the_active_session(think: Kernel, session_id: str) -
 
 
 def test_session_export_shows_or_writes_the_export(think: Kernel, session_id: str, tmp_path: Path) -> None:
-    ok(think, f"%think -q -t 2 {QUOTED}\n%think -q concluded --done")
+    ok(think, f"%think -q -t 2 {QUOTED}\n%think -q --done concluded")
     shown = ok(think, "%session --export markdown")
     assert shown.stdout.startswith(f"# Session {session_id}\n")
     assert QUOTED in shown.stdout
@@ -301,17 +323,111 @@ def test_session_export_shows_or_writes_the_export(think: Kernel, session_id: st
     assert [t["thought"] for t in json.loads(target.read_text())["thoughts"]] == [QUOTED, "concluded"]
 
 
-def test_session_delete_forgets_the_session(think: Kernel, session_id: str) -> None:
+def test_session_delete_moves_a_session_with_unsaved_thoughts_to_the_trash(think: Kernel, session_id: str) -> None:
     doomed = f"{session_id}-doomed"
-    ok(think, f"%think -q -s {doomed} soon gone")
+    ok(think, f"%think -q -s {doomed} soon gone")  # deleted at once: saved first, then moved
     result = ok(think, f"%session --delete {doomed}")
     assert result.plain == f"Deleted session {doomed} (moved to the store's trash)."
     assert doomed not in think.value("get_manager().sessions()")
 
 
+def test_session_delete_of_a_session_never_saved_says_nothing_went_to_the_trash(
+    think: Kernel, session_id: str
+) -> None:
+    empty = f"{session_id}-empty"
+    ok(think, f"%session {empty}\n%session {session_id}")
+    result = ok(think, f"%session --delete {empty}")
+    assert result.plain == f"Deleted session {empty} from memory (it was never saved: nothing went to the trash)."
+    assert "trash" in result.html and empty not in think.value("get_manager().sessions()")
+
+
+def test_session_list_counts_thoughts_in_words_and_marks_sessions_only_on_disk(
+    think: Kernel, session_id: str
+) -> None:
+    ok(think, "%think -q only one")
+    ok(
+        think,
+        "import jupyter_think\n"
+        f"with jupyter_think.SessionManager() as elsewhere:\n"
+        f"    elsewhere.session('{session_id}-on-disk').think('written by another manager')",
+    )
+    result = ok(think, "%session --list")
+    rows = {line[2:].split()[0]: line for line in result.plain.splitlines()[1:]}
+    assert rows[session_id].endswith(" memory  1 thought")
+    assert rows[f"{session_id}-on-disk"].endswith(" disk    not loaded")
+    assert "<td>not loaded</td>" in result.html
+
+
+def test_summaries_count_in_the_singular_when_there_is_one(think: Kernel, session_id: str) -> None:
+    ok(think, "%think -q -t 3 first\n%think -q -r 1 revised\n%branch alt --from 1\n%think -q on alt")
+    result = ok(think, "%session")
+    assert "3 thoughts (trunk 2, 1 branch, 1 revision)" in result.plain
+    assert "3 thoughts (trunk 2, 1 branch, 1 revision)" in result.html
+    ok(think, f"%session {session_id}-single\n%think -q alone")
+    single = ok(think, "%session")
+    assert "1 thought (trunk 1, 0 branches, 0 revisions)" in single.plain
+    assert "1 thought (trunk 1, 0 branches, 0 revisions)" in single.html
+
+
+# --- numbers, and the session's errors worded as magics -----------------------------------------------
+
+
+def test_a_number_already_used_on_the_branch_is_refused_naming_the_free_numbers(
+    think: Kernel, session_id: str
+) -> None:
+    ok(think, "%think -q -t 3 one\n%think -q two\n%think -q -n 5 five")
+    result = think.execute("%think -n 1 one again")
+    assert_usage_error(result)
+    assert result.evalue == (
+        f"-n 1: thought 1 is already on the trunk of session '{session_id}'; "
+        "free numbers: 3-4, 6 and above (or leave out -n)"
+    )
+    ok(think, "%think -q -n 3 three")
+    assert [t["thoughtNumber"] for t in thoughts(think)] == [1, 2, 5, 3]
+    assert ok(think, "%think next").plain.startswith("Thought 6/")
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("%think -b nope text", "unknown branch 'nope' in session '{id}'; create it with -b nope --from N"),
+        ("%branch nope", "unknown branch 'nope' in session '{id}'; create it with %branch nope --from N"),
+        ("%think -r 9 text", "-r 9: session '{id}' has no thought 9 (its numbers: 1-2)"),
+        ("%branch other --from 9", "--from 9: session '{id}' has no thought 9 (its numbers: 1-2)"),
+        ("%think --from 1 text", "--from needs a branch: give -b/--branch ID as well"),
+        ("%think -b alt --from 2 text", "branch 'alt' already forks at thought 1, not 2; drop --from"),
+        ("%branch alt --from 2", "branch 'alt' already forks at thought 1; switch to it with %branch alt"),
+        ("%think -b main --from 1 text", "'main' is the trunk; it has no fork point, drop --from"),
+        ("%think -t three text", "-t needs a whole number >= 1, got 'three'"),
+        ("%think -t 0 text", "-t needs a whole number >= 1, got '0'"),
+        ("%branch other --from 0", "--from needs a whole number >= 1, got '0'"),
+        ("%branch alt --from 1   # back to alt", "%branch cannot carry a # comment; put the comment on a line of its own"),
+    ],
+)
+def test_the_sessions_errors_are_worded_in_magic_syntax(
+    think: Kernel, session_id: str, code: str, says: str
+) -> None:
+    ok(think, "%think -q -t 3 first\n%think -q second\n%branch alt --from 1\n%branch main")
+    result = think.execute(code)
+    assert_usage_error(result)
+    assert (result.evalue or "").startswith(says.format(id=session_id))
+
+
+def test_a_refused_think_in_a_new_session_leaves_no_session_behind(think: Kernel, session_id: str) -> None:
+    fresh = f"{session_id}-fresh"
+    before = state(think)
+    for code in (f"%think -s {fresh} -r 5 revising nothing", f"%branch -s {fresh} alt --from 1"):
+        assert_usage_error(think.execute(code))
+    ok(think, "%session --flush")
+    assert state(think) == before
+    assert fresh not in think.value("get_manager().sessions()")  # neither loaded nor stored
+    ok(think, f"%think -q -s {fresh} accepted")
+    assert texts(think, fresh) == ["accepted"]
+
+
 def test_session_flush_confirms(think: Kernel, session_id: str) -> None:
     ok(think, "%think -q keep me")
-    assert ok(think, "%session --flush").plain == "Flushed: every change is on disk."
+    assert ok(think, "%session --flush").plain == "Flushed: every change is saved in the store."
 
 
 # --- every user error: one-line UsageError, nothing changed ----------------------------------------
@@ -334,6 +450,15 @@ USAGE_ERRORS = [
     "%think -b main --from 1 the trunk has no fork",
     "%think -b alt --from 2 alt forks at 1",
     "%think -s ../x bad session id",
+    "%think -n 1 one again",
+    "%think -b alt -n 2 alt has a 2",
+    "%think -b alt -n 1 alt forks at 1",
+    "%think -s brand-new -r 5 revising in a new session",
+    "%think -s brand-new -b x a new session has no branch",
+    "%branch -s brand-new alt --from 1",
+    "%branch -s brand-new alt",
+    "%branch alt --from 1   # a comment",
+    "%session --list   # a comment",
     "%branch unknown",
     "%branch ../x",
     "%branch other --from 99",
@@ -410,6 +535,14 @@ def test_loading_twice_is_harmless(think: Kernel, session_id: str) -> None:
     assert counts == [1, 1]
     assert think.value("get_manager().active_id") == session_id
     assert ok(think, "%think once").plain == "Thought 2/2\n  once"
+
+
+def test_reload_ext_keeps_the_active_session_and_branch(make_kernel: Callable[..., Kernel]) -> None:
+    kernel = make_kernel()
+    ok(kernel, "%load_ext jupyter_think\n%session chosen\n%think -q first\n%branch alt --from 1")
+    ok(kernel, "%reload_ext jupyter_think")
+    assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "chosen"
+    assert ok(kernel, "%think after the reload").plain == "Thought 2/2 · branch alt (from 1)\n  after the reload"
 
 
 def test_profile_autoloads_with_its_config_and_the_session_follows_jpy_session_name(
@@ -495,5 +628,5 @@ def test_flush_on_a_refusing_disk_is_a_usage_error_naming_the_cause(
         assert result.evalue and "\n" not in result.evalue
         assert "could not save" in result.evalue and "No space left on device" in result.evalue
         assert result.evalue.endswith("then %session --flush")
-        assert ok(kernel, "%session --flush").plain == "Flushed: every change is on disk."
+        assert ok(kernel, "%session --flush").plain == "Flushed: every change is saved in the store."
         kernel.shutdown()

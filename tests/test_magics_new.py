@@ -54,7 +54,7 @@ def test_new_empties_the_session_switches_to_it_and_shows_its_summary(think: Ker
     assert texts(think, "lesson") == []
     assert think.value("list(get_manager().active.branch_ids)") == []
     assert (
-        ok(think, "%think -q -t 2 new first\n%think new second --done").plain
+        ok(think, "%think -q -t 2 new first\n%think --done new second").plain
         == "Thought 2/2 · done\n  new second"
     )
     assert texts(think, "lesson") == ["new first", "new second"]
@@ -67,7 +67,7 @@ def test_new_on_a_session_that_does_not_exist_creates_it_empty(think: Kernel) ->
 
 
 def test_rerunning_the_same_cells_gives_the_same_output(think: Kernel) -> None:
-    cells = ["%session rerun --new", "%think -t 2 step one", "%think step two --done", "%session"]
+    cells = ["%session rerun --new", "%think -t 2 step one", "%think --done step two", "%session"]
     first = [ok(think, cell).plain for cell in cells]
     second = [ok(think, cell).plain for cell in cells]
     assert first == second

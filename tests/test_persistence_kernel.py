@@ -13,7 +13,7 @@ from kernel_harness import ExecResult, Kernel
 pytestmark = pytest.mark.kernel
 
 THINKING = """\
-%think Restate the problem -t 4
+%think -t 4 Restate the problem
 %think Try the direct route
 %think -r 2 The direct route misses the empty case
 %branch alt --from 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -10,6 +11,15 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import Session, SessionEvent, SessionManager, ThinkError, ThoughtInput
+from jupyter_think.errors import (
+    BranchForksElsewhere,
+    BranchNeedsId,
+    InvalidThought,
+    NoSuchThought,
+    NumberTaken,
+    TrunkHasNoFork,
+    UnknownBranch,
+)
 from jupyter_think.models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
 
 
@@ -56,6 +66,59 @@ def test_explicit_number_overrides_the_next_number(session: Session) -> None:
     session.think("a")
     assert session.think("jump", number=10).thought_number == 10
     assert session.think("after").thought_number == 11
+
+
+def test_a_number_already_used_on_the_lane_is_refused_naming_the_free_numbers(session: Session) -> None:
+    session.think("a")
+    session.think("b")
+    session.think("e", number=5)
+    with pytest.raises(NumberTaken) as caught:
+        session.think("again", number=2)
+    error = caught.value
+    assert (error.number, error.branch_id, error.used) == (2, None, (1, 2, 5))
+    assert str(error) == (
+        "number 2 is already used on the trunk of session 's'; free numbers: 3-4, 6 and above"
+    )
+    assert [t.thought_number for t in session.thoughts] == [1, 2, 5]
+
+
+def test_a_number_may_repeat_on_another_lane(session: Session) -> None:
+    session.think("a", total=3)
+    session.think("b")
+    session.think("c")
+    session.branch("alt", 1)
+    assert session.think("alt two", number=2).thought_number == 2  # 2 is the trunk's, not alt's
+    with pytest.raises(NumberTaken, match="on branch 'alt'.*free numbers: 3 and above"):
+        session.think("alt two again", number=2)
+    with pytest.raises(NumberTaken, match="free numbers: 3 and above"):
+        session.think("at the fork", number=1)  # a branch counts the numbers up to its fork point
+
+
+def test_the_next_number_is_one_above_the_highest_on_the_lane(session: Session) -> None:
+    session.think("a")
+    session.think("far ahead", number=5)
+    session.think("filling a gap", number=3)
+    assert session.think("next").thought_number == 6  # not 4: that would follow the gap-filler
+
+
+def test_a_reference_to_a_repeated_number_means_its_latest_thought(session: Session) -> None:
+    from jupyter_think.layout import layout
+
+    def record(text: str, number: int, **extra: object) -> None:
+        session.record(ThoughtInput(thought=text, thought_number=number, total_thoughts=3,
+                                    next_thought_needed=True, **extra))
+
+    record("first one", 1)
+    record("second one", 1)  # the agent tool is lenient: 1 twice
+    record("two", 2)
+    revision = session.revise(1, "about the latest one")
+    session.branch("alt", 1)
+    session.think("on alt")
+    graph = layout(session)
+    nodes = {node.thought.thought: node.index for node in graph.nodes}
+    assert graph.nodes[nodes[revision.thought]].revises == nodes["second one"]
+    alt = next(lane for lane in graph.lanes if lane.branch_id == "alt")
+    assert alt.fork == nodes["second one"]
 
 
 def test_total_is_kept_from_the_previous_thought(session: Session) -> None:
@@ -158,45 +221,54 @@ def _two_thoughts_and_a_branch(session: Session) -> None:
 
 
 STRICT_ERRORS = [
-    ("revise a missing number", lambda s: s.revise(7, "no"), "no such thought"),
-    ("branch from a missing number", lambda s: s.branch("new", 9), "no such thought"),
+    ("revise a missing number", lambda s: s.revise(7, "no"), NoSuchThought, "no such thought"),
+    ("branch from a missing number", lambda s: s.branch("new", 9), NoSuchThought, "no such thought"),
     (
         "think in a new branch from a missing number",
         lambda s: s.think("x", branch="new", branch_from=9),
+        NoSuchThought,
         "no such thought",
     ),
-    ("switch to an unknown branch", lambda s: s.switch_branch("nope"), "unknown branch 'nope'"),
-    ("think in an unknown branch", lambda s: s.think("x", branch="nope"), "create it with --from"),
-    ("main as a branch id", lambda s: s.branch("main", 1), "trunk"),
-    ("main with a fork point", lambda s: s.think("x", branch="main", branch_from=1), "trunk"),
-    ("fork point without a branch", lambda s: s.think("x", branch_from=1), "-b/--branch"),
-    ("existing branch at another fork", lambda s: s.branch("alt", 2), "already forks at thought 1"),
+    ("switch to an unknown branch", lambda s: s.switch_branch("nope"), UnknownBranch, "unknown branch 'nope'"),
+    ("think in an unknown branch", lambda s: s.think("x", branch="nope"), UnknownBranch, "branch_from"),
+    ("main as a branch id", lambda s: s.branch("main", 1), TrunkHasNoFork, "trunk"),
+    ("main with a fork point", lambda s: s.think("x", branch="main", branch_from=1), TrunkHasNoFork, "trunk"),
+    ("fork point without a branch", lambda s: s.think("x", branch_from=1), BranchNeedsId, "give branch"),
+    ("existing branch at another fork", lambda s: s.branch("alt", 2), BranchForksElsewhere, "forks at thought 1"),
     (
-        "--from with an existing branch",
+        "a different fork point for an existing branch",
         lambda s: s.think("x", branch="alt", branch_from=2),
+        BranchForksElsewhere,
         "already forks at thought 1",
     ),
-    ("invalid branch id", lambda s: s.branch("a/b", 1), "invalid branch id"),
-    ("invalid branch id to switch", lambda s: s.switch_branch("../x"), "invalid branch id"),
-    ("blank text", lambda s: s.think("   "), "thought"),
-    ("zero total", lambda s: s.think("x", total=0), "totalThoughts"),
-    ("zero number", lambda s: s.think("x", number=0), "thoughtNumber"),
+    ("a number used on the trunk", lambda s: s.think("x", number=2), NumberTaken, "free numbers: 3 and above"),
+    ("a number up to a branch's fork", lambda s: s.think("x", branch="alt", number=1), NumberTaken, "2 and above"),
+    ("invalid branch id", lambda s: s.branch("a/b", 1), ValueError, "invalid branch id"),
+    ("invalid branch id to switch", lambda s: s.switch_branch("../x"), ValueError, "invalid branch id"),
+    ("blank text", lambda s: s.think("   "), InvalidThought, "text: must not be empty"),
+    ("zero total", lambda s: s.think("x", total=0), InvalidThought, "total: "),
+    ("zero number", lambda s: s.think("x", number=0), InvalidThought, "number: "),
 ]
 
 
 @pytest.mark.parametrize(
-    "action, expected", [(a, e) for _, a, e in STRICT_ERRORS], ids=[n for n, _, _ in STRICT_ERRORS]
+    "action, kind, expected",
+    [(a, k, e) for _, a, k, e in STRICT_ERRORS],
+    ids=[n for n, _, _, _ in STRICT_ERRORS],
 )
-def test_a_bad_request_raises_value_error_and_changes_nothing(
-    session: Session, action, expected: str
+def test_a_bad_request_raises_a_typed_value_error_in_plain_words_and_changes_nothing(
+    session: Session, action, kind: type[ValueError], expected: str
 ) -> None:
     _two_thoughts_and_a_branch(session)
     before = (session.to_json(), session.change_count)
     events: list[SessionEvent] = []
     session.subscribe(events.append)
-    with pytest.raises(ValueError, match=expected) as caught:
+    with pytest.raises(kind, match=expected) as caught:
         action(session)
-    assert "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "%" not in message and "--" not in message  # no magic syntax in the API's words
+    assert not re.search(r"[a-z][A-Z]", message)  # nor the tool's camelCase wire names
     assert (session.to_json(), session.change_count) == before
     assert events == []
 

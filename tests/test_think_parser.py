@@ -1,4 +1,4 @@
-"""The %think line parser: literal text, options before or after it, one-line errors."""
+"""The %think line parser: options before literal text (never after it), one-line errors."""
 
 from __future__ import annotations
 
@@ -21,21 +21,33 @@ def test_options_before_the_text_are_consumed() -> None:
     assert args == ThinkArgs(text=QUOTED, total=4, branch="alt", branch_from=2, session="review")
 
 
-def test_options_after_the_text_are_consumed() -> None:
-    args = parse_think_line(f"{QUOTED} --done -r 1 -q")
-    assert args == ThinkArgs(text=QUOTED, done=True, revise=1, quiet=True)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Set the timeout with -t 30",
+        "Count lines with grep -n 5",
+        f"{QUOTED} --done -r 1 -q",
+        "Revise it: -r 2 --from 1 -b alt -s other",
+    ],
+)
+def test_option_looking_words_after_the_text_are_text(line: str) -> None:
+    assert parse_think_line(line) == ThinkArgs(text=line)
 
 
-def test_options_on_both_sides_and_long_forms_with_equals() -> None:
+def test_parsing_stops_at_the_first_word_that_is_not_an_option() -> None:
     args = parse_think_line("--total=5 -n 3 middle text --more --session=s1")
-    assert args == ThinkArgs(text="middle text", total=5, number=3, more=True, session="s1")
+    assert args == ThinkArgs(text="middle text --more --session=s1", total=5, number=3)
+
+
+def test_a_hash_comment_after_the_text_is_part_of_the_thought() -> None:
+    assert parse_think_line("-t 2 Try it   # a note").text == "Try it   # a note"
 
 
 def test_inner_whitespace_of_the_text_is_kept() -> None:
-    assert parse_think_line("-q   two  spaces\tand a tab   --done").text == "two  spaces\tand a tab"
+    assert parse_think_line("-q   two  spaces\tand a tab   --done").text == "two  spaces\tand a tab   --done"
 
 
-def test_double_dash_ends_options_even_at_the_end() -> None:
+def test_double_dash_ends_the_options() -> None:
     args = parse_think_line("-t 2 -- -t is literal --done")
     assert args == ThinkArgs(text="-t is literal --done", total=2)
 
@@ -48,6 +60,7 @@ def test_negative_numbers_and_lone_dashes_are_text() -> None:
 def test_option_looking_words_inside_the_text_stay_text() -> None:
     assert parse_think_line("use grep -n pattern here").text == "use grep -n pattern here"
     assert parse_think_line("raise it by -t three").text == "raise it by -t three"
+    assert parse_think_line("raise it by -t 0").text == "raise it by -t 0"
 
 
 @pytest.mark.parametrize(
@@ -55,9 +68,10 @@ def test_option_looking_words_inside_the_text_stay_text() -> None:
     [
         ("--foo some text", "--"),
         ("-x some text", "--"),
-        ("-t three some text", "whole number"),
-        ("-t 0 some text", "-t/--total must be a whole number >= 1"),
-        ("some text -r 0", "-r/--revise must be a whole number >= 1"),
+        ("-t three some text", "-t needs a whole number >= 1, got 'three'"),
+        ("-t 0 some text", "-t needs a whole number >= 1, got '0'"),
+        ("-r 0 some text", "-r needs a whole number >= 1, got '0'"),
+        ("--total=-1 some text", "--total needs a whole number >= 1, got '-1'"),
         ("-t", "-t needs a value"),
         ("-b --done text", "-b needs an id"),
         ("-t 2 -t 3 text", "given twice"),
@@ -139,13 +153,24 @@ def test_any_text_keeps_its_bytes_with_any_leading_options(text: str, chosen: di
 
 
 @given(stripped_text, options.filter(bool))
-def test_trailing_options_never_eat_text_that_stands_alone(text: str, chosen: dict[str, object]) -> None:
+def test_options_after_text_never_eat_it(text: str, chosen: dict[str, object]) -> None:
     try:
         alone = parse_think_line(text)
     except ThinkArgsError:
         alone = None
     assume(alone == ThinkArgs(text=text))
-    assert parse_think_line(f"{text} {render(chosen)}") == ThinkArgs(text=text, **chosen)
+    line = f"{text} {render(chosen)}"
+    assert parse_think_line(line) == ThinkArgs(text=line)
+
+
+@given(stripped_text, options)
+def test_options_before_text_that_stands_alone_are_read(text: str, chosen: dict[str, object]) -> None:
+    try:
+        alone = parse_think_line(text)
+    except ThinkArgsError:
+        alone = None
+    assume(alone == ThinkArgs(text=text))
+    assert parse_think_line(f"{render(chosen)} {text}") == ThinkArgs(text=text, **chosen)
 
 
 @given(st.text(), st.text(alphabet=" \t\n"), st.text(alphabet=" \t\n"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_think import SequentialThinkingTool, SessionManager
+from jupyter_think import SequentialThinkingTool, SessionManager, ThoughtInput
+from jupyter_think.ids import is_valid_id
 
 WIRE_FIELDS = {
     "thought",
@@ -77,8 +79,27 @@ def test_input_schema_has_exactly_the_wire_names_and_the_required_four(tool: Seq
     assert schema["type"] == "object"
     assert set(schema["properties"]) == WIRE_FIELDS
     assert sorted(schema["required"]) == sorted(REQUIRED)
+    assert schema["additionalProperties"] is False
     assert schema["properties"]["thoughtNumber"]["type"] == "integer"
     assert schema["properties"]["nextThoughtNeeded"]["type"] == "boolean"
+
+
+def test_input_schema_is_the_models_with_its_descriptions_and_limits(tool: SequentialThinkingTool) -> None:
+    properties = tool.input_schema["properties"]
+    for name, field in ThoughtInput.model_fields.items():
+        wire = field.alias or name
+        assert properties[wire]["description"] == field.description, wire
+        assert "null" not in json.dumps(properties[wire])  # optional fields are left out, never null
+    assert properties["thought"] == {"type": "string", "minLength": 1, "description": "Your current thinking step"}
+    for wire in ("thoughtNumber", "totalThoughts", "revisesThought", "branchFromThought"):
+        assert (properties[wire]["type"], properties[wire]["minimum"]) == ("integer", 1)
+    assert properties["branchId"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+
+@given(st.text(max_size=140) | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,130}", fullmatch=True))
+def test_the_schemas_branch_id_pattern_accepts_exactly_the_valid_ids(candidate: str) -> None:
+    pattern = SequentialThinkingTool(SessionManager(persist=False)).input_schema["properties"]["branchId"]["pattern"]
+    assert (re.search(pattern, candidate) is not None) == is_valid_id(candidate)
 
 
 def test_output_schema_describes_the_result_fields(tool: SequentialThinkingTool) -> None:
@@ -122,12 +143,16 @@ def test_mcp_tool_lists_both_schemas_and_annotations(tool: SequentialThinkingToo
 # --- reference semantics --------------------------------------------------------------------------
 
 
-def test_result_text_is_the_json_of_structured_content(tool: SequentialThinkingTool) -> None:
+def test_result_text_is_the_json_of_structured_content_indented_like_the_reference(
+    tool: SequentialThinkingTool,
+) -> None:
     result = tool.call(args(1, 3))
     assert result["isError"] is False
     [item] = result["content"]
     assert item["type"] == "text"
     assert json.loads(item["text"]) == result["structuredContent"]
+    assert item["text"] == json.dumps(result["structuredContent"], indent=2)  # JSON.stringify(x, null, 2)
+    assert item["text"].splitlines()[:2] == ["{", '  "thoughtNumber": 1,']
     assert result["structuredContent"] == {
         "thoughtNumber": 1,
         "totalThoughts": 3,
@@ -259,6 +284,7 @@ def test_results_match_the_reference_process_thought(arguments_list: list[dict[s
     tool = SequentialThinkingTool(SessionManager(persist=False))
     history: list[dict[str, Any]] = []
     branches: dict[str, list[dict[str, Any]]] = {}
+    session_id = "default"
     for arguments in arguments_list:
         if arguments["thoughtNumber"] == 1 and history and not history[-1]["nextThoughtNeeded"]:
             history, branches = [], {}
@@ -272,7 +298,9 @@ def test_results_match_the_reference_process_thought(arguments_list: list[dict[s
         }
         assert result["branches"] == list(branches)
         assert result["thoughtHistoryLength"] == len(history)
-    session = tool.manager.active
+        session_id = result["sessionId"]
+    assert tool.manager.active_id == "default"
+    session = tool.manager.session(session_id)
     assert [t.thought for t in session.thoughts] == [d["thought"] for d in history]
     assert {b: [t.thought for t in session.branches[b].thoughts] for b in session.branches} == {
         b: [d["thought"] for d in items] for b, items in branches.items()
@@ -454,11 +482,66 @@ def test_first_thought_after_a_completed_chain_starts_agent_sessions(
 ) -> None:
     ok(tool.call(args(1, 1, more=False, text="first chain")))
     assert ok(tool.call(args(1, 2, text="second chain")))["sessionId"] == "agent-1"
-    assert manager.active_id == "agent-1"
-    ok(tool.call(args(2, 2, more=False)))
+    assert ok(tool.call(args(2, 2, more=False)))["sessionId"] == "agent-1"
     assert ok(tool.call(args(1, 1, text="third chain")))["sessionId"] == "agent-2"
     assert [t.thought for t in manager.session("default").thoughts] == ["first chain"]
-    assert manager.session("agent-1").thoughts[0].thought == "second chain"
+    assert [t.thought for t in manager.session("agent-1").thoughts] == ["second chain", "step 2"]
+
+
+def test_a_new_chain_never_changes_the_persons_active_session(
+    tool: SequentialThinkingTool, manager: SessionManager
+) -> None:
+    ok(tool.call(args(1, 1, more=False, text="the person's chain")))
+    ok(tool.call(args(1, 2, text="the agent's own chain")))
+    assert manager.active_id == "default"
+    manager.active.think("the person goes on")  # what %think does
+    assert ok(tool.call(args(2, 2)))["sessionId"] == "agent-1"  # the agent goes on in its chain
+    assert [t.thought for t in manager.session("default").thoughts] == ["the person's chain", "the person goes on"]
+    assert len(manager.session("agent-1")) == 2
+
+
+def test_an_unbound_tool_keeps_its_chain_per_active_session(
+    tool: SequentialThinkingTool, manager: SessionManager
+) -> None:
+    ok(tool.call(args(1, 1, more=False)))
+    assert ok(tool.call(args(1, 3)))["sessionId"] == "agent-1"
+    with manager.activate("scoped"):
+        assert ok(tool.call(args(1, 3, text="in the scoped session")))["sessionId"] == "scoped"
+    assert ok(tool.call(args(2, 3)))["sessionId"] == "agent-1"  # back with default active: its chain
+
+
+@pytest.mark.parametrize(
+    ("stored", "first_chain"),
+    [
+        ([], "agent-1"),
+        (["agent-openai", "design", "agent-x", "agents-7", "agent-2-notes", "agent-0"], "agent-1"),
+        (["agent-1", "agent-4"], "agent-5"),
+    ],
+)
+def test_chain_ids_count_on_from_the_agents_own_chains_only(stored: list[str], first_chain: str) -> None:
+    manager = SessionManager(persist=False)
+    for session_id in stored:
+        manager.session(session_id).think("someone else's")
+    tool = SequentialThinkingTool(manager)
+    ok(tool.call(args(1, 1, more=False)))
+    assert ok(tool.call(args(1, 1, more=False)))["sessionId"] == first_chain
+    assert len(manager.session(first_chain)) == 1
+
+
+def test_chain_ids_are_the_same_in_every_fresh_store() -> None:
+    def run() -> list[str]:
+        tool = SequentialThinkingTool(SessionManager(persist=False), agent_id="solver")
+        return [ok(tool.call(args(1, 1, more=False)))["sessionId"] for _ in range(4)]
+
+    assert run() == run() == ["default", "solver-1", "solver-2", "solver-3"]
+
+
+def test_two_tools_with_one_agent_id_never_share_a_chain(manager: SessionManager) -> None:
+    first, second = SequentialThinkingTool(manager, session_id="a"), SequentialThinkingTool(manager, session_id="b")
+    for tool in (first, second):
+        ok(tool.call(args(1, 1, more=False)))
+    chains = [ok(tool.call(args(1, 1, more=False)))["sessionId"] for tool in (first, second, first)]
+    assert chains == ["agent-1", "agent-2", "agent-3"]
 
 
 def test_a_later_number_after_completion_reopens_the_same_session(
@@ -477,12 +560,12 @@ def test_agent_id_is_the_prefix_of_new_chain_sessions(manager: SessionManager) -
     assert manager.active_id == "default"  # a bound tool does not switch the active session
 
 
-def test_a_refused_first_thought_does_not_switch_sessions() -> None:
+def test_a_refused_first_thought_claims_no_chain_id() -> None:
     manager = SessionManager(persist=False, max_thought_chars=20)
     tool = SequentialThinkingTool(manager)
     ok(tool.call(args(1, 1, more=False)))
     error_text(tool.call(args(1, 1, text="y" * 21)))
-    assert manager.active_id == "default"
+    assert manager.sessions() == ["default"]  # no empty agent-1 left behind
     assert ok(tool.call(args(1, 1)))["sessionId"] == "agent-1"
 
 
@@ -531,3 +614,53 @@ def test_arguments_nested_too_deeply_are_an_error_result_not_an_exception() -> N
         result = tool.call(arguments)  # type: ignore[arg-type]
         assert result["isError"] is True
     assert len(tool.manager.active) == 0
+
+
+# --- in a real kernel, across a restart -------------------------------------------------------------
+
+CALL = "tool.call({{'thought': {text!r}, 'thoughtNumber': {n}, 'totalThoughts': 2, 'nextThoughtNeeded': {more}}})"
+
+
+def _call(kernel: Any, text: str, n: int, more: bool) -> dict[str, Any]:
+    return kernel.value(CALL.format(text=text, n=n, more=more) + "['structuredContent']")
+
+
+@pytest.mark.kernel
+def test_chain_ids_go_on_after_a_kernel_restart_and_never_move_the_active_session(make_kernel: Any) -> None:
+    kernel = make_kernel()
+    setup = (
+        "%load_ext jupyter_think\nimport jupyter_think\n"
+        "%think -q -s agent-openai someone else's session\n%think -q -s agents-9 and another\n"
+        "%session person --new\ntool = jupyter_think.SequentialThinkingTool()"
+    )
+    assert kernel.execute(setup).ok
+    assert _call(kernel, "the person's chain, concluded", 1, False)["sessionId"] == "person"
+    assert [_call(kernel, f"chain {k}", 1, False)["sessionId"] for k in (1, 2)] == ["agent-1", "agent-2"]
+    assert kernel.execute("%think -q the person goes on\n%session --flush").ok
+    assert kernel.value("jupyter_think.get_manager().active_id") == "person"
+    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('person').thoughts]") == [
+        "the person's chain, concluded",
+        "the person goes on",
+    ]
+
+    kernel.kill()  # a crash: nothing runs at exit
+    assert kernel.execute(setup.replace("%session person --new", "%session person")).ok
+    assert _call(kernel, "concluding again", 3, False)["sessionId"] == "person"
+    assert _call(kernel, "a chain after the restart", 1, True)["sessionId"] == "agent-3"
+    assert kernel.value("jupyter_think.get_manager().active_id") == "person"
+    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('agent-1').thoughts]") == ["chain 1"]
+
+
+def test_a_repeated_number_is_accepted_and_a_reference_to_it_means_its_latest_thought(
+    tool: SequentialThinkingTool, manager: SessionManager
+) -> None:
+    from jupyter_think.layout import layout
+
+    ok(tool.call(args(1, 3, text="first try")))
+    ok(tool.call(args(1, 3, text="starting over")))  # lenient, like the reference server
+    ok(tool.call(args(2, 3, text="revising", revisesThought=1)))
+    ok(tool.call(args(2, 3, text="another way", branchFromThought=1, branchId="alt")))
+    graph = layout(manager.active)
+    index = {node.thought.thought: node.index for node in graph.nodes}
+    assert graph.nodes[index["revising"]].revises == index["starting over"]
+    assert next(lane for lane in graph.lanes if lane.branch_id == "alt").fork == index["starting over"]

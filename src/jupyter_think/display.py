@@ -24,6 +24,16 @@ _CARD_STYLE = (
 KIND_COLORS = {"thought": "#4c78a8", "revision": "#e45756", "branch": "#54a24b", "final": "#b279a2"}
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 thought``, ``2 thoughts``, ``1 branch``, ``0 branches``.
+
+    Example:
+        >>> plural(1, "revision"), plural(2, "branch", "branches")
+        ('1 revision', '2 branches')
+    """
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def thought_kind(thought: Thought) -> str:
     """``final``, ``revision``, ``branch`` or ``thought``: what colour a thought is drawn in."""
     if not thought.next_thought_needed:
@@ -160,8 +170,9 @@ class SessionSummary(BaseModel):
         )
         return (
             f'<div class="jupyter-think-summary" style="{_CARD_STYLE.format(color=KIND_COLORS["thought"])}">'
-            f"<div><b>Session {html.escape(self.session_id)}</b> · {self.status} · {self.thoughts} thoughts "
-            f"(trunk {self.trunk}, {len(self.branches)} branches, {self.revisions} revisions) · "
+            f"<div><b>Session {html.escape(self.session_id)}</b> · {self.status} · {plural(self.thoughts, 'thought')} "
+            f"(trunk {self.trunk}, {plural(len(self.branches), 'branch', 'branches')}, "
+            f"{plural(self.revisions, 'revision')}) · "
             f"estimate {self.total_estimate} · active: {html.escape(self.active_branch or 'main')}</div>"
             f"{table}{conclusion}</div>"
         )
@@ -214,18 +225,18 @@ def branch_table(session: Session) -> Card:
     return Card("\n".join(plain), html_text)
 
 
-def session_table(rows: Sequence[tuple[str, str, int | None, bool]]) -> Card:
-    """The table ``%session --list`` shows; rows are (id, where, thoughts or None, active)."""
+def session_table(rows: Sequence[tuple[str, str, int, bool]]) -> Card:
+    """The table ``%session --list`` shows; rows are (id, where: memory or store, thoughts, active)."""
     if not rows:
         return Card("No sessions yet.", "<div>No sessions yet.</div>")
     width = max(len(r[0]) for r in rows)
     plain = ["Sessions (* active)"]
     for session_id, where, count, active in rows:
-        shown = "-" if count is None else str(count)
-        plain.append(f"{'*' if active else ' '} {session_id:<{width}}  {where:<6}  {shown} thoughts")
+        shown = plural(count, "thought")
+        plain.append(f"{'*' if active else ' '} {session_id:<{width}}  {where:<6}  {shown}")
     body = "".join(
         f"<tr><td>{'●' if active else ''}</td><td>{html.escape(sid)}</td><td>{where}</td>"
-        f"<td>{'-' if count is None else count}</td></tr>"
+        f"<td>{count}</td></tr>"
         for sid, where, count, active in rows
     )
     html_text = (

@@ -45,7 +45,7 @@ def export(session: Session, fmt: str) -> str:
 def to_markdown(session: Session) -> str:
     """The trunk, then each branch, each thought under its heading; revisions and the end marked."""
     summary = session.summary()
-    lines = [f"# Session {session.id}", "", f"Status: {summary.status} · {summary.thoughts} thoughts", ""]
+    lines = [f"# Session {session.id}", "", f"Status: {summary.status} · {summary.thoughts} thought{'s' * (summary.thoughts != 1)}", ""]
     lines += ["## Trunk", ""]
     for thought in session.trunk:
         lines += [f"### {thought_heading(thought)}", "", thought.thought, ""]
@@ -146,6 +146,6 @@ def to_html(session: Session) -> str:
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>Session {html.escape(session.id)}</title></head><body style='font-family:sans-serif'>"
-        f"<h1>Session {html.escape(session.id)}</h1><p>{summary.status} · {summary.thoughts} thoughts</p>"
+        f"<h1>Session {html.escape(session.id)}</h1><p>{summary.status} · {summary.thoughts} thought{'s' * (summary.thoughts != 1)}</p>"
         f"{render_svg(session)}<ol>{items}</ol></body></html>\n"
     )

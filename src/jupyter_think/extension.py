@@ -3,9 +3,10 @@
 ``%load_ext jupyter_think`` adds ``ThinkConfig`` to the shell's configurables (so
 ``%config ThinkConfig`` works), builds the process-wide manager from it unless one exists,
 registers the magics and makes the notebook's own session active. A ``%config ThinkConfig.<name>``
-change is validated by :class:`~jupyter_think.config.ThinkSettings`: a bad value is a one-line
-``UsageError`` and changes nothing; a good one rebuilds the manager. ``%unload_ext jupyter_think``
-flushes to the store, stops the manager and removes the magics.
+change is validated by :class:`~jupyter_think.config.ThinkSettings`: a bad value is refused in one
+line and changes nothing; a good one rebuilds the manager. ``%unload_ext jupyter_think`` flushes
+to the store, stops the manager and removes the magics. ``%reload_ext jupyter_think`` (an unload,
+then a load) keeps the session that was active.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 
 NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
 """User-namespace variables in which Jupyter (``__session__``) and VS Code name the notebook file."""
+
+_active_at_unload: dict[str, str] = {}
+"""Notebook session id -> the session active when the extension was unloaded in that notebook.
+
+The next load in the same notebook makes it active again (``%reload_ext`` keeps the session)."""
 
 
 def notebook_session_id(ipython: Any) -> str:
@@ -63,7 +69,8 @@ def load(ipython: Any) -> None:
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
-    _activate(get_manager(), notebook_session_id(ipython))
+    notebook_id = notebook_session_id(ipython)
+    _activate(get_manager(), _active_at_unload.pop(notebook_id, notebook_id))
 
 
 def _activate(manager: SessionManager, session_id: str) -> None:
@@ -128,6 +135,7 @@ def unload(ipython: Any) -> None:
 
     manager = set_manager(None)
     if manager is not None:
+        _active_at_unload[notebook_session_id(ipython)] = manager.active_id
         try:
             manager.close()
         except OSError as exc:  # the disk refused the last flush: say so, but unload all the same

@@ -132,8 +132,7 @@ class LayoutBuilder:
         self._edges: list[Edge] = []
         self._last: list[int | None] = [None]  # last node index per lane
         self._latest: list[dict[int, int]] = [{}]  # per lane: thought number -> latest node index
-        self._first_trunk: dict[int, int] = {}  # thought number -> first trunk node index
-        self._first_any: dict[int, int] = {}  # thought number -> first node index in any lane
+        self._latest_any: dict[int, int] = {}  # thought number -> latest node index in any lane
         self._pending: dict[int, int] = {}  # lane index -> from_thought, fork still unresolved
         for branch_id, from_thought in (branches or {}).items():
             self.open_lane(branch_id, from_thought, resolve=False)
@@ -190,9 +189,7 @@ class LayoutBuilder:
         self._last[lane_index] = index
         number = thought.thought_number
         self._latest[lane_index][number] = index
-        self._first_any.setdefault(number, index)
-        if lane_index == 0:
-            self._first_trunk.setdefault(number, index)
+        self._latest_any[number] = index
         return Placement(node, tuple(edges), tuple(changed))
 
     def layout(self) -> Layout:
@@ -225,9 +222,10 @@ class LayoutBuilder:
     # --- internals ---------------------------------------------------------------------------------
 
     def _fork_for(self, from_thought: int, lane_index: int) -> int | None:
-        fork = self._first_trunk.get(from_thought)
+        """The node a branch forks at: the latest trunk thought with that number, else the latest in any lane."""
+        fork = self._latest[0].get(from_thought)
         if fork is None:
-            fork = self._first_any.get(from_thought)
+            fork = self._latest_any.get(from_thought)
         if fork is not None and self._nodes[fork].lane == lane_index:
             return None
         return fork

@@ -2,7 +2,8 @@
 
 Thin adapters over the session manager: parse the line, call the manager or session, display the
 result. Every user mistake becomes exactly :class:`IPython.core.error.UsageError` with one line
-that says what to do, raised before anything changes.
+that says what to do in magic syntax (the session's typed errors are worded here), raised before
+anything changes — a refused magic does not even leave a new session behind.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import ast
 import html
 import linecache
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
@@ -24,25 +24,13 @@ from IPython.display import display
 from .display import Card, branch_table, session_table, thought_card
 from .export import FORMATS, export
 from .ids import TRUNK, validate_id
+from .magic_errors import one_line as _one_line
+from .magic_errors import user_errors as _user_errors
 from .manager import SessionManager, get_manager
 from .session import Session
-from .thinkargs import parse_think_line
+from .thinkargs import parse_think_line, whole_number
 
-
-def _one_line(message: object) -> str:
-    """A message on one line (UsageError shows it as ``UsageError: <line>``)."""
-    return " ".join(str(message).split())
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn the core's ``ValueError`` (bad id, unknown thought or branch, ...) into a ``UsageError``."""
-    try:
-        yield
-    except UsageError:
-        raise
-    except ValueError as exc:
-        raise UsageError(_one_line(exc)) from None
+T = TypeVar("T")
 
 
 def _text_card(text: str) -> Card:
@@ -91,6 +79,26 @@ class ThinkMagics(Magics):
         with _user_errors():
             return self.manager.session(session_id) if session_id else self.manager.active
 
+    def _on_target(self, session_id: str | None, magic: str, action: Callable[[Session], T]) -> tuple[Session, T]:
+        """Run ``action`` on the session ``-s ID`` names (else the active one); return it and the result.
+
+        A session that does not exist yet is tried first as a detached, empty copy: when the
+        action is refused there, the ``UsageError`` leaves nothing behind (no session loaded,
+        listed or stored).
+        """
+        manager = self.manager
+        with _user_errors(magic):
+            if session_id is not None and not manager.is_loaded(session_id):
+                validate_id(session_id)
+                if session_id not in manager.sessions():
+                    settings = manager.settings
+                    trial = Session(
+                        session_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts
+                    )
+                    action(trial)
+            session = manager.session(session_id) if session_id else manager.active
+            return session, action(session)
+
     # --- %think -----------------------------------------------------------------------------
 
     @no_var_expand
@@ -98,15 +106,22 @@ class ThinkMagics(Magics):
     def think(self, line: str, cell: str | None = None) -> None:
         """Record the next thought in the active session and branch, and show its card.
 
-        The text is kept exactly as typed: quotes, apostrophes, ``#``, backslashes, ``$x`` and
-        ``{x}`` are not interpreted. Options may stand before or after the text; ``--`` ends
-        the options, so what follows it is text even when it looks like an option.
+        Options stand before the text. The first word that is not an option starts the text,
+        and the text runs to the end of the line: ``%think Set the timeout with -t 30`` records
+        the whole line. ``--`` ends the options explicitly, so what follows it is text even when
+        it looks like an option. The text is kept exactly as typed: quotes, apostrophes, ``#``,
+        backslashes, ``$x`` and ``{x}`` are not interpreted.
+
+        A magic line cannot carry a ``# comment``: after ``%think`` it becomes part of the
+        thought, after ``%branch`` or ``%session`` it is an error. Put comments on their own line.
+
         ``%%think`` takes options on its first line and the cell body (Markdown) as the text.
 
         Options:
           -t, --total N     estimate of the thoughts needed (kept from the last thought if omitted)
-          -n, --number N    the thought's number (default: the next one in its lane)
-          -r, --revise N    this thought revises thought N
+          -n, --number N    the thought's number (default: one above the highest in its lane);
+                            a number already used in the lane is refused
+          -r, --revise N    this thought revises thought N (the latest one, if N was recorded twice)
           -b, --branch ID   record in branch ID; with --from N, create it forking at thought N
           --from N          the thought a new branch forks at
           -s, --session ID  record in session ID without switching to it
@@ -115,11 +130,12 @@ class ThinkMagics(Magics):
           -q, --quiet       record without showing the card
 
         Examples:
-          %think Restate the problem: users lose "quoted" data on save -t 4
+          %think -t 4 Restate the problem: users lose "quoted" data on save
           %think -r 1 The data is lost on load, not on save
           %think -b cache --from 2 What if we cache the parsed file?
+          %think Set the timeout with -t 30
           %think -- -1 is the sentinel, not an error
-          %think Ship the loader fix --done
+          %think --done Ship the loader fix
 
           %%think -t 5
           ## Plan
@@ -128,9 +144,10 @@ class ThinkMagics(Magics):
         """
         with _user_errors():
             args = parse_think_line(line, cell)
-        session = self._target(args.session)
-        with _user_errors():
-            thought = session.think(
+        session, thought = self._on_target(
+            args.session,
+            "think",
+            lambda target: target.think(
                 args.text,
                 total=args.total,
                 done=args.done,
@@ -139,7 +156,8 @@ class ThinkMagics(Magics):
                 number=args.number,
                 revises=args.revise,
                 more=args.more,
-            )
+            ),
+        )
         if not args.quiet:
             shown_id = session.id if args.session else None
             display(thought_card(thought, shown_id))
@@ -154,28 +172,31 @@ class ThinkMagics(Magics):
     def branch(self, line: str) -> None:
         """List, create or switch branches of the active session.
 
-        Without arguments, show the branches: fork point, size and which one is active.
+        ``%branch`` alone shows the branches: fork point, size and which one is active.
+        ``%branch ID --from N`` creates branch ID forking at thought N and makes it active,
+        ``%branch ID`` switches to it and ``%branch main`` goes back to the trunk. A ``# comment``
+        after the magic is an error: put it on a line of its own.
 
         Examples:
-          %branch                  # the table of branches
-          %branch cache --from 2   # create branch "cache" forking at thought 2, make it active
-          %branch cache            # switch to branch "cache"
-          %branch main             # back to the trunk
+          %branch
+          %branch cache --from 2
+          %branch cache
+          %branch main
         """
         args = self._parse(self.branch, line)
-        session = self._target(args.session)
         if args.branch_id is None:
             if args.from_thought is not None:
                 raise UsageError("--from needs a branch id: %branch ID --from N")
-            display(branch_table(session))
+            display(branch_table(self._target(args.session)))
             return
-        with _user_errors():
-            if args.from_thought is not None:
-                if args.branch_id == TRUNK:
-                    raise UsageError("'main' is the trunk; it has no fork point, drop --from")
-                session.branch(args.branch_id, _whole_number("--from", args.from_thought))
-            else:
-                session.switch_branch(args.branch_id)
+        if args.from_thought is not None:
+            if args.branch_id == TRUNK:
+                raise UsageError("'main' is the trunk; it has no fork point, drop --from")
+            with _user_errors("branch"):
+                fork = whole_number("--from", args.from_thought)
+            session, _ = self._on_target(args.session, "branch", lambda target: target.branch(args.branch_id, fork))
+        else:
+            session, _ = self._on_target(args.session, "branch", lambda target: target.switch_branch(args.branch_id))
         display(branch_table(session))
 
     # --- %session / %%session ---------------------------------------------------------------
@@ -191,7 +212,7 @@ class ThinkMagics(Magics):
         help="export as markdown, json, mermaid or html; to PATH, or shown here",
     )
     @argument("--delete", metavar="ID", help="delete session ID (moved to the store's trash)")
-    @argument("--flush", action="store_true", help="wait until every change is on disk")
+    @argument("--flush", action="store_true", help="wait until every change is saved in the store")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
     @line_cell_magic
@@ -209,13 +230,18 @@ class ThinkMagics(Magics):
         active again afterwards, even when the cell raises. Then the session's graph is shown
         (unless ``--quiet``), and the value of a last expression, like any cell.
 
+        ``%session ID`` switches to session ID (created, or restored from disk); ``--list`` shows
+        the sessions in memory and on disk; ``--export FORMAT`` alone shows the export here;
+        ``--delete ID`` moves a saved session to the store's trash. A ``# comment`` after the
+        magic is an error: put it on a line of its own.
+
         Examples:
-          %session                        # summary of the active session
-          %session design-review          # switch (create, or restore from disk)
-          %session design-review --new    # start it empty (old content archived) and switch
+          %session
+          %session design-review
+          %session design-review --new
           %session --list
           %session --graph
-          %session --export markdown      # show the Markdown here
+          %session --export markdown
           %session --export html review.html
           %session --delete scratch
           %session --flush
@@ -303,24 +329,28 @@ class ThinkMagics(Magics):
 
     def _list(self) -> None:
         manager = self.manager
+        stored = {row.id: row.thoughts for row in manager.stored_sessions()}
         rows = []
-        for session_id in manager.sessions():
+        for session_id in sorted(set(stored) | set(manager.loaded())):
             loaded = manager.is_loaded(session_id)
-            count = len(manager.session(session_id)) if loaded else None
-            rows.append((session_id, "memory" if loaded else "disk", count, session_id == manager.active_id))
+            count = len(manager.session(session_id)) if loaded else stored[session_id]
+            rows.append((session_id, "memory" if loaded else "store", count, session_id == manager.active_id))
         display(session_table(rows))
 
     def _delete(self, session_id: str) -> None:
         manager = self.manager
-        with _user_errors():
+        with _user_errors("session"):
             validate_id(session_id)
             if session_id not in manager.sessions():
                 raise UsageError(f"no session {session_id!r} to delete; see %session --list")
             try:
-                manager.delete(session_id)
+                stored = manager.delete(session_id)
             except OSError as exc:
                 raise UsageError(_one_line(f"could not delete {session_id!r}, it is kept: {exc}")) from None
-        display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
+        if stored:
+            display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
+        else:
+            display(_text_card(f"Deleted session {session_id} from memory (it was never saved: nothing went to the trash)."))
 
     def _flush(self) -> None:
         try:
@@ -328,9 +358,11 @@ class ThinkMagics(Magics):
         except OSError as exc:
             cause = exc.strerror or str(exc)
             if "jupyter-think" not in cause:  # the persistence loop's messages name the store already
-                cause = f"jupyter-think could not save the sessions to disk: {cause}"
-            raise UsageError(_one_line(f"{cause}; fix the disk (space, permissions), then %session --flush")) from None
-        display(_text_card("Flushed: every change is on disk."))
+                cause = f"jupyter-think could not save the sessions: {cause}"
+            raise UsageError(
+                _one_line(f"{cause}; fix the store (space, permissions, server), then %session --flush")
+            ) from None
+        display(_text_card("Flushed: every change is saved in the store."))
 
     def _export(self, session: Session, export_args: list[str]) -> None:
         if len(export_args) > 2:
@@ -353,14 +385,9 @@ class ThinkMagics(Magics):
     def _parse(magic: Callable[..., Any], line: str) -> Any:
         """Parse a magic's argument line; an argparse complaint becomes a one-line UsageError."""
         name = magic.__name__
+        if re.search(r"(?:^|\s)#", line):
+            raise UsageError(f"%{name} cannot carry a # comment; put the comment on a line of its own")
         try:
             return parse_argstring(magic, line)
         except (UsageError, ValueError) as exc:  # argparse's complaint, or unbalanced quotes
             raise UsageError(_one_line(f"%{name}: {exc} (see %{name}?)")) from None
-
-
-def _whole_number(option: str, value: str) -> int:
-    """``value`` as an int >= 1, else a ``UsageError`` naming ``option``."""
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"{option} needs a whole number >= 1, got {value!r}")
-    return int(value)

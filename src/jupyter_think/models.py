@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from .ids import ID_RULE, is_valid_id
+from .ids import ID_PATTERN, ID_RULE, is_valid_id
 
 FORMAT_VERSION = 1
 """Version of every JSON document this package writes (session records, journal entries)."""
@@ -64,15 +64,22 @@ class ThoughtInput(_WireModel):
         3
     """
 
-    thought: Annotated[str, Field(min_length=1)]
-    thought_number: Annotated[int, Field(ge=1)]
-    total_thoughts: Annotated[int, Field(ge=1)]
-    next_thought_needed: bool
-    is_revision: bool | None = None
-    revises_thought: Annotated[int, Field(ge=1)] | None = None
-    branch_from_thought: Annotated[int, Field(ge=1)] | None = None
-    branch_id: str | None = None
-    needs_more_thoughts: bool | None = None
+    # The descriptions are the agent tool's: its JSON Schema is derived from this model.
+    thought: Annotated[str, Field(min_length=1, description="Your current thinking step")]
+    thought_number: Annotated[int, Field(ge=1, description="Current thought number (1, 2, 3, ...)")]
+    total_thoughts: Annotated[int, Field(ge=1, description="Estimated total thoughts needed (can change)")]
+    next_thought_needed: Annotated[bool, Field(description="Whether another thought step is needed")]
+    is_revision: bool | None = Field(None, description="Whether this revises earlier thinking")
+    revises_thought: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Which thought number is being reconsidered (its latest thought, if repeated)"
+    )
+    branch_from_thought: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Thought number this branch forks from (its latest thought, if repeated)"
+    )
+    branch_id: Annotated[str, Field(json_schema_extra={"pattern": f"^{ID_PATTERN.pattern}$"})] | None = Field(
+        None, description="Branch identifier"
+    )
+    needs_more_thoughts: bool | None = Field(None, description="More thoughts are needed past the estimate")
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 

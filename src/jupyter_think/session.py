@@ -6,8 +6,11 @@ nobody listens, a recorded thought skips building its change object and event (`
 called in tight loops). The session knows nothing of IPython, files or widgets.
 
 People's entry points (``think``, ``revise``, ``branch``, ``switch_branch``) validate references:
-revising or forking from a thought number that does not exist raises ``ValueError``. The agent
-tool's entry point (``record``) is lenient, like the reference server.
+revising or forking from a thought number that does not exist, or giving a new thought a number
+already used on its lane, raises a typed :class:`~jupyter_think.errors.ThinkError` (a
+``ValueError``). The agent tool's entry point (``record``) is lenient, like the reference server,
+so a number may repeat there; a reference to a repeated number (a revision, a fork point) means
+the latest thought with that number.
 """
 
 from __future__ import annotations
@@ -23,6 +26,18 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+from .errors import (
+    BranchForksElsewhere,
+    BranchNeedsId,
+    InvalidThought,
+    NoSuchThought,
+    NumberTaken,
+    SessionFull,
+    ThoughtTooLong,
+    TrunkHasNoFork,
+    UnknownBranch,
+)
+from .errors import ThinkError as ThinkError  # re-exported: it was born here
 from .ids import TRUNK, validate_id
 from .models import (
     BranchActivated,
@@ -45,10 +60,6 @@ Status = Literal["open", "complete"]
 
 _validate_thought = Thought.__pydantic_validator__.validate_python
 """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
-
-
-class ThinkError(ValueError):
-    """A request that cannot be done as asked; the message says what to do instead."""
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -145,6 +156,8 @@ class Session:
         self._trunk: list[Thought] = []
         self._thought_ids: set[str] = set()
         self._numbers: set[int] = set()
+        self._lane_numbers: dict[str | None, set[int]] = {None: set()}  # lane (None: trunk) -> numbers
+        self._lane_top: dict[str | None, int] = {}  # lane -> its highest number
         self._branches: dict[str, BranchInfo] = {}
         self._members: dict[str, list[Thought]] = {}
         self._active_branch: str | None = None
@@ -230,6 +243,13 @@ class Session:
         branch forking at that thought, ``number`` overrides the next number, ``revises`` marks
         a revision of an existing thought, ``more`` flags that more thoughts are needed.
 
+        The next number is one above the highest on the lane (for a new branch, one above its
+        fork point). A ``number`` already used on the lane is refused with
+        :class:`~jupyter_think.errors.NumberTaken`, which says which numbers are free (a branch
+        also counts every number up to its fork point). ``revises`` and ``branch_from`` name a
+        thought by number; when the agent tool recorded that number more than once, they mean
+        the latest thought with it.
+
         Example:
             >>> s = Session("plan")
             >>> s.think("Estimate first", total=2).total_thoughts
@@ -247,7 +267,10 @@ class Session:
             if revises is not None:
                 self._require_number(revises, "revise")
             if number is None:
-                number = lane[-1].thought_number + 1 if lane else (fork or 0) + 1
+                number = max(self._lane_top.get(branch_id, 0), fork or 0) + 1
+            elif number in self._lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
+                used = self._lane_numbers.get(branch_id, set()) | set(range(1, (fork or 0) + 1))
+                raise NumberTaken(self.id, number, branch_id, used)
             if total is None:
                 total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
             # Only the fields that are set are passed (each explicit None costs a validation step);
@@ -269,11 +292,19 @@ class Session:
             try:
                 thought = _validate_thought(fields, by_alias=False, by_name=True)
             except ValidationError as exc:
-                raise ThinkError(describe_validation_error(exc)) from None
+                raise InvalidThought(
+                    [
+                        (str(e["loc"][0]) if e["loc"] else "input", e["msg"].removeprefix("Value error, "), e.get("input"))
+                        for e in exc.errors()
+                    ]
+                ) from None
             return self._add(thought)
 
     def revise(self, number: int, text: str, **options: Any) -> Thought:
         """Record a revision of thought ``number`` (which must exist) as the next thought.
+
+        When the number was recorded more than once (the agent tool allows it), the revision
+        means the latest thought with that number.
 
         Example:
             >>> s = Session("r")
@@ -286,19 +317,17 @@ class Session:
     def branch(self, branch_id: str, from_thought: int) -> Branch:
         """Create branch ``branch_id`` forking at thought ``from_thought`` and make it active.
 
-        Creating a branch that exists with the same fork point just switches to it.
+        Creating a branch that exists with the same fork point just switches to it. When thought
+        number ``from_thought`` was recorded more than once, the branch forks at the latest one.
         """
         with self._lock:
             branch_id = self._check_new_branch_id(branch_id)
             if branch_id in self._branches:
                 existing = self._branches[branch_id].from_thought
                 if existing != from_thought:
-                    raise ThinkError(
-                        f"branch {branch_id!r} already forks at thought {existing}; "
-                        f"pick another id or switch to it without --from"
-                    )
+                    raise BranchForksElsewhere(self.id, branch_id, existing, from_thought)
             else:
-                self._require_number(from_thought, "branch from")
+                self._require_number(from_thought, "branch_from")
                 self._apply(BranchCreated(branch_id=branch_id, from_thought=from_thought))
             if self._active_branch != branch_id:
                 self._apply(BranchActivated(branch_id=branch_id))
@@ -312,10 +341,7 @@ class Session:
             if branch_id is not None:
                 validate_id(branch_id, "branch")
                 if branch_id not in self._branches:
-                    raise ThinkError(
-                        f"unknown branch {branch_id!r} in session {self.id!r}; "
-                        f"create it with %branch {branch_id} --from N"
-                    )
+                    raise UnknownBranch(self.id, branch_id)
             if branch_id != self._active_branch:
                 self._apply(BranchActivated(branch_id=branch_id))
 
@@ -325,7 +351,8 @@ class Session:
         """Record a thought exactly as given (reference-server semantics, no reference checks).
 
         It joins ``branches[branch_id]`` only when both ``branch_id`` and ``branch_from_thought``
-        are set. Raises :class:`ThinkError` only for the session's limits. A :class:`Thought` not
+        are set. Raises a :class:`ThinkError` only for the session's limits
+        (:class:`~jupyter_think.errors.ThoughtTooLong`, :class:`~jupyter_think.errors.SessionFull`). A :class:`Thought` not
         yet in this session is recorded as it is (keeping its id and time; no second validation).
         """
         with self._lock:
@@ -451,41 +478,36 @@ class Session:
 
     def _check_new_branch_id(self, branch_id: str) -> str:
         if branch_id == TRUNK:
-            raise ThinkError(f"{TRUNK!r} is the trunk's name; pick another branch id")
+            raise TrunkHasNoFork()
         return validate_id(branch_id, "branch")
 
     def _resolve_lane(self, branch: str | None, branch_from: int | None) -> tuple[str | None, int | None]:
         """(branch id, fork point) for a new thought; validates what a person asked for."""
         if branch is None:
             if branch_from is not None:
-                raise ThinkError("--from needs a branch: give -b/--branch ID as well")
+                raise BranchNeedsId(branch_from)
             branch = self._active_branch
             if branch is None:
                 return None, None
             return branch, self._branches[branch].from_thought
         if branch == TRUNK:
             if branch_from is not None:
-                raise ThinkError(f"{TRUNK!r} is the trunk; it has no fork point, drop --from")
+                raise TrunkHasNoFork(branch_from)
             return None, None
         branch = self._check_new_branch_id(branch)
         if branch in self._branches:
             existing = self._branches[branch].from_thought
             if branch_from is not None and branch_from != existing:
-                raise ThinkError(
-                    f"branch {branch!r} already forks at thought {existing}; drop --from or pick a new id"
-                )
+                raise BranchForksElsewhere(self.id, branch, existing, branch_from)
             return branch, existing
         if branch_from is None:
-            raise ThinkError(f"unknown branch {branch!r}; create it with --from N (the thought it forks at)")
-        self._require_number(branch_from, "branch from")
+            raise UnknownBranch(self.id, branch)
+        self._require_number(branch_from, "branch_from")
         return branch, branch_from
 
-    def _require_number(self, number: int, verb: str) -> None:
+    def _require_number(self, number: int, role: str) -> None:
         if number not in self._numbers:
-            known = f"1-{max(self._numbers)}" if self._numbers else "none yet"
-            raise ThinkError(
-                f"cannot {verb} thought {number}: session {self.id!r} has no such thought (numbers: {known})"
-            )
+            raise NoSuchThought(self.id, number, self._numbers, role)
 
     def _current_total(self, branch_id: str | None) -> int:
         lane = self._trunk if branch_id is None else self._members.get(branch_id) or self._trunk
@@ -495,15 +517,9 @@ class Session:
 
     def _add(self, thought: Thought) -> Thought:
         if len(thought.thought) > self.max_thought_chars:
-            raise ThinkError(
-                f"thought: too long ({len(thought.thought)} characters, at most {self.max_thought_chars}); "
-                "split it into several thoughts"
-            )
+            raise ThoughtTooLong(len(thought.thought), self.max_thought_chars)
         if len(self._thoughts) >= self.max_thoughts:
-            raise ThinkError(
-                f"session {self.id!r} reached its limit of {self.max_thoughts} thoughts; "
-                "conclude now (nextThoughtNeeded false) or start a new session"
-            )
+            raise SessionFull(self.id, self.max_thoughts)
         if self._subscribers or self._write_ahead is not None:
             self._apply(ThoughtAdded(thought=thought))
         else:  # nobody listens: the same effect as _apply, without building the change object
@@ -514,16 +530,25 @@ class Session:
     def _insert(self, thought: Thought) -> None:
         self._thoughts.append(thought)
         self._thought_ids.add(thought.id)
-        self._numbers.add(thought.thought_number)
+        number = thought.thought_number
+        self._numbers.add(number)
         if thought.branch_id is not None and thought.branch_from_thought is not None:
-            if thought.branch_id not in self._branches:
-                self._branches[thought.branch_id] = BranchInfo(
+            lane_id: str | None = thought.branch_id
+            if lane_id not in self._branches:
+                self._branches[lane_id] = BranchInfo(
                     from_thought=thought.branch_from_thought, created_at=thought.created_at
                 )
-                self._members[thought.branch_id] = []
-            self._members[thought.branch_id].append(thought)
+                self._members[lane_id] = []
+            self._members[lane_id].append(thought)
         else:
+            lane_id = None
             self._trunk.append(thought)
+        numbers = self._lane_numbers.get(lane_id)
+        if numbers is None:
+            numbers = self._lane_numbers[lane_id] = set()
+        numbers.add(number)
+        if number > self._lane_top.get(lane_id, 0):
+            self._lane_top[lane_id] = number
 
     def _apply(self, change: Change, *, remote: bool = False) -> None:
         if self._write_ahead is not None and not remote:

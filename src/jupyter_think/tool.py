@@ -4,23 +4,37 @@
 arguments give ``isError: true`` with a message naming the field. Semantics follow the reference
 server's ``processThought``: the history grows by one per call, ``totalThoughts`` is raised to
 ``thoughtNumber``, and a thought joins ``branches[branchId]`` only when both ``branchFromThought``
-and ``branchId`` are set. References to thoughts not recorded yet are accepted as given.
+and ``branchId`` are set. References to thoughts not recorded yet are accepted as given, and a
+number may repeat; a reference to a repeated number means the latest thought with it.
+
+The input schema is derived from :class:`~jupyter_think.models.ThoughtInput` (wire names,
+descriptions, limits), and the result text is the result object as JSON indented by two
+spaces, as the reference server sends it.
+
+Where the thoughts go: a tool built with ``session_id`` writes to that session; one built
+without it writes to the manager's active session (so ``%%session ID`` or
+``manager.activate(ID)`` scope it). When a ``thoughtNumber`` of 1 arrives after the chain in
+that session completed, the tool starts its own session ``<agent_id>-<n>`` and goes on there.
+It never changes the session the person has active.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 import anyio.to_thread
 from pydantic import ValidationError
 
+from .errors import SessionFull, ThinkError, ThoughtTooLong
 from .ids import validate_id
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
-from .session import Session, ThinkError, describe_validation_error
+from .session import Session, describe_validation_error
 
 TOOL_NAME = "sequentialthinking"
 REPEAT_WINDOW = 5
@@ -44,27 +58,35 @@ full scope only becomes clear on the way, or to keep context over several steps.
 Each call records the thought and returns thoughtNumber, totalThoughts, nextThoughtNeeded, the
 branch ids so far and the length of the thought history."""
 
-_INT = {"type": "integer", "minimum": 1}
-INPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "thought": {"type": "string", "minLength": 1, "description": "Your current thinking step"},
-        "nextThoughtNeeded": {"type": "boolean", "description": "Whether another thought step is needed"},
-        "thoughtNumber": {**_INT, "description": "Current thought number (1, 2, 3, ...)"},
-        "totalThoughts": {**_INT, "description": "Estimated total thoughts needed (can change)"},
-        "isRevision": {"type": "boolean", "description": "Whether this revises earlier thinking"},
-        "revisesThought": {**_INT, "description": "Which thought number is being reconsidered"},
-        "branchFromThought": {**_INT, "description": "Thought number this branch forks from"},
-        "branchId": {
-            "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
-            "description": "Branch identifier",
-        },
-        "needsMoreThoughts": {"type": "boolean", "description": "More thoughts are needed past the estimate"},
-    },
-    "required": ["thought", "nextThoughtNeeded", "thoughtNumber", "totalThoughts"],
-    "additionalProperties": False,
-}
+_KEY_ORDER = ("type", "minLength", "minimum", "pattern", "description")
+
+
+@cache
+def input_schema() -> dict[str, Any]:
+    """The tool's JSON Schema, derived from :class:`~jupyter_think.models.ThoughtInput`.
+
+    Wire names, the model's descriptions and limits; an optional field is its plain type (an
+    agent leaves it out rather than sending null); no other field is allowed. Computed once.
+
+    Example:
+        >>> input_schema()["properties"]["thoughtNumber"]
+        {'type': 'integer', 'minimum': 1, 'description': 'Current thought number (1, 2, 3, ...)'}
+    """
+    derived = ThoughtInput.model_json_schema(by_alias=True)
+    properties = {}
+    for name, spec in derived["properties"].items():
+        variants = [variant for variant in spec.get("anyOf", [spec]) if variant.get("type") != "null"]
+        merged = {**variants[0], **{k: v for k, v in spec.items() if k not in ("anyOf", "title", "default")}}
+        merged.pop("title", None)
+        properties[name] = {key: merged[key] for key in sorted(merged, key=_KEY_ORDER.index)}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": derived["required"],
+        "additionalProperties": False,
+    }
+
+
 OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -86,9 +108,49 @@ ANNOTATIONS: dict[str, Any] = {
     "idempotentHint": False,
     "openWorldHint": False,
 }
-_FIELDS = frozenset(INPUT_SCHEMA["properties"])
-_BOOLEANS = frozenset(name for name, spec in INPUT_SCHEMA["properties"].items() if spec["type"] == "boolean")
-_INTEGERS = frozenset(name for name, spec in INPUT_SCHEMA["properties"].items() if spec["type"] == "integer")
+
+
+@cache
+def _fields_of_type(kind: str | None = None) -> frozenset[str]:
+    """The wire names of the input fields (of JSON type ``kind`` when given)."""
+    return frozenset(
+        name for name, spec in input_schema()["properties"].items() if kind is None or spec["type"] == kind
+    )
+
+
+def next_chain_id(agent_id: str, session_ids: Iterable[str]) -> str:
+    """The id of an agent's next chain: ``<agent_id>-<n>``, n one above the highest such n (1 when none).
+
+    Only ids of exactly that form count (the agent's chains so far); no other session matters,
+    and an earlier chain is never reused.
+
+    Example:
+        >>> next_chain_id("agent", ["default", "agent-1", "agent-3", "agent-x", "agents-9", "agent-2-notes"])
+        'agent-4'
+        >>> next_chain_id("agent", ["design", "agent-openai"])
+        'agent-1'
+    """
+    form = re.compile(re.escape(agent_id) + r"-([1-9][0-9]{0,8})")
+    highest = max((int(match[1]) for sid in session_ids if (match := form.fullmatch(sid))), default=0)
+    return f"{agent_id}-{highest + 1}"
+
+
+def tool_message(error: ThinkError) -> str:
+    """The session's typed error in the tool's words (wire names, what the agent should do).
+
+    Example:
+        >>> tool_message(ThoughtTooLong(120, 100))
+        'thought: too long (120 characters, at most 100); split it into several thoughts'
+    """
+    match error:
+        case ThoughtTooLong(length=length, limit=limit):
+            return f"thought: too long ({length} characters, at most {limit}); split it into several thoughts"
+        case SessionFull(session_id=session_id, limit=limit):
+            return (
+                f"session {session_id!r} reached its limit of {limit} thoughts and records no more; "
+                "conclude now: give your answer without further thoughts"
+            )
+    return str(error)
 
 
 def error_result(message: str) -> dict[str, Any]:
@@ -98,13 +160,13 @@ def error_result(message: str) -> dict[str, Any]:
 
 def _coerce(name: str, value: object) -> object:
     """Coerce like the reference server: "true"/"false" (any case) to booleans; no booleans as numbers."""
-    if name in _BOOLEANS:
+    if name in _fields_of_type("boolean"):
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         if not isinstance(value, bool):
             shown = f" (got {value!r})" if len(repr(value)) <= 40 else ""
             raise ValueError(f"{name}: must be a boolean, true or false{shown}")
-    elif name in _INTEGERS and isinstance(value, bool):
+    elif name in _fields_of_type("integer") and isinstance(value, bool):
         raise ValueError(f"{name}: must be an integer >= 1, not a boolean (got {value!r})")
     return value
 
@@ -127,10 +189,11 @@ def parse_arguments(arguments: object) -> Thought:
         except ValueError:
             raise ValueError("arguments: expected a JSON object, got text that is not JSON") from None
     if not isinstance(arguments, Mapping):
-        raise ValueError(f"arguments: expected an object with {', '.join(INPUT_SCHEMA['required'])}")
-    unknown = sorted((key for key in arguments if key not in _FIELDS), key=str)
+        raise ValueError(f"arguments: expected an object with {', '.join(input_schema()['required'])}")
+    fields = _fields_of_type()
+    unknown = sorted((key for key in arguments if key not in fields), key=str)
     if unknown:
-        names = ", ".join(INPUT_SCHEMA["properties"])
+        names = ", ".join(input_schema()["properties"])
         raise ValueError(f"{unknown[0]}: unknown field; the fields are {names}")
     given = {key: _coerce(key, value) for key, value in arguments.items() if value is not None}
     try:
@@ -139,23 +202,35 @@ def parse_arguments(arguments: object) -> Thought:
         raise ValueError(describe_validation_error(exc)) from None
 
 
+_CHAIN_LOCK = threading.Lock()
+"""Held while a new chain's id is chosen and its session created, so two tools never pick the same id."""
+
+
 class SequentialThinkingTool:
     """The ``sequentialthinking`` tool over a manager's sessions.
 
-    Without ``session_id`` it writes to the manager's active session; a ``thoughtNumber`` of 1
-    arriving after a completed chain starts a new session ``<agent_id>-<n>`` and makes it active.
+    Built with ``session_id``, it writes to that session; without, to the manager's active
+    session at the time of each call (so ``%%session ID`` and ``manager.activate(ID)`` scope it).
+    A ``thoughtNumber`` of 1 arriving after the chain there completed starts the tool's own
+    session ``<agent_id>-<n>`` (see :func:`next_chain_id`: 1, 2, ... in a fresh store, on after
+    the chains already stored), and the tool goes on in it: a bound tool from then on, an unbound
+    one for as long as the same session is active. The tool never changes the session the
+    person has active.
 
     Example:
-        >>> tool = SequentialThinkingTool(SessionManager(persist=False))
-        >>> result = tool.call({"thought": "Plan", "thoughtNumber": 1, "totalThoughts": 2,
-        ...                     "nextThoughtNeeded": True})
-        >>> result["structuredContent"]["thoughtHistoryLength"]
-        1
+        >>> manager = SessionManager(persist=False)
+        >>> tool = SequentialThinkingTool(manager)
+        >>> step = {"thought": "Plan", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": False}
+        >>> tool.call(step)["structuredContent"]["sessionId"]
+        'default'
+        >>> tool.call(step)["structuredContent"]["sessionId"]
+        'agent-1'
+        >>> manager.active_id
+        'default'
     """
 
     name = TOOL_NAME
     description = TOOL_DESCRIPTION
-    input_schema = INPUT_SCHEMA
     output_schema = OUTPUT_SCHEMA
     annotations = ANNOTATIONS
 
@@ -172,7 +247,12 @@ class SequentialThinkingTool:
         if session_id is not None:
             self.manager.session(session_id)  # validates the id early
         self._lock = threading.Lock()
-        self._chain_n = 1  # where the search for the next new-chain session id starts
+        self._chains: dict[str, str] = {}  # unbound: active session id -> the chain the tool goes on in
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the arguments (derived from :class:`~jupyter_think.models.ThoughtInput`)."""
+        return input_schema()
 
     @property
     def manager(self) -> SessionManager:
@@ -196,19 +276,21 @@ class SequentialThinkingTool:
             return error_result(f"Invalid arguments: {exc!r}")
         try:
             with self._lock:
-                session, new_chain = self._target(data)
-                repeated = any(t.thought == data.thought for t in session.recent(REPEAT_WINDOW))
-                session.record(data)
-                if new_chain:  # switch only once the first thought of the new chain is recorded
-                    self._follow(session)
+                session, base = self._target()
+                if data.thought_number == 1 and len(session) and session.status == "complete":
+                    session = self._start_chain(data, base)
+                    repeated = False
+                else:
+                    repeated = any(t.thought == data.thought for t in session.recent(REPEAT_WINDOW))
+                    session.record(data)
                 result = self._result(session, data, repeated)
         except ThinkError as exc:
-            return error_result(str(exc))
+            return error_result(tool_message(exc))
         except Exception as exc:  # the tool never raises into an agent loop
             return error_result(f"Internal error: {exc!r}")
         return {
-            # Compact JSON (same object as structuredContent): fewer tokens for the agent to read.
-            "content": [{"type": "text", "text": json.dumps(result, ensure_ascii=False)}],
+            # The same object as structuredContent, indented by two spaces like the reference server's.
+            "content": [{"type": "text", "text": json.dumps(result, indent=2, ensure_ascii=False)}],
             "structuredContent": result,
             "isError": False,
         }
@@ -244,41 +326,32 @@ class SequentialThinkingTool:
 
     # --- internals --------------------------------------------------------------------------------------
 
-    def _target(self, data: ThoughtInput) -> tuple[Session, bool]:
-        """The session this thought goes to, and whether it starts a new chain there."""
-        session = self.manager.session(self.session_id) if self.session_id else self.manager.active
-        if data.thought_number == 1 and len(session) and session.status == "complete":
-            return self.manager.session(self._new_chain_id()), True
-        return session, False
-
-    def _new_chain_id(self) -> str:
-        """The first ``<agent_id>-<n>`` that names no session yet (or only an empty one loaded here).
-
-        The search starts at the ``n`` found last time, so a long run of chains costs one check each.
-        """
-        n = self._chain_n
-        while True:
-            candidate = f"{self.agent_id}-{n}"
-            if self.manager.is_loaded(candidate):
-                if not len(self.manager.session(candidate)):
-                    break
-            elif not self._is_stored(candidate):
-                break
-            n += 1
-        self._chain_n = n
-        return candidate
-
-    def _is_stored(self, session_id: str) -> bool:
-        """True when the manager's store holds ``session_id`` as a live session."""
-        store = self.manager.store
-        return store is not None and session_id in store.heads([session_id])
-
-    def _follow(self, session: Session) -> None:
-        """Make the new chain's session this tool's target (and the manager's active one if unbound)."""
+    def _target(self) -> tuple[Session, str]:
+        """The session the next thought goes to, and the active session id it was found from."""
+        manager = self.manager
         if self.session_id is not None:
-            self.session_id = session.id
+            return manager.session(self.session_id), self.session_id
+        base = manager.active_id
+        return manager.session(self._chains.get(base, base)), base
+
+    def _start_chain(self, data: ThoughtInput, base: str) -> Session:
+        """Record ``data`` as the first thought of the tool's next chain session, and go on there.
+
+        The thought is tried on a detached session first: a refused one claims no id.
+        """
+        manager = self.manager
+        settings = manager.settings
+        with _CHAIN_LOCK:
+            chain_id = next_chain_id(self.agent_id, manager.sessions())
+            trial = Session(chain_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts)
+            trial.record(data)
+            chain = manager.session(chain_id)
+            chain.record(data)
+        if self.session_id is not None:
+            self.session_id = chain_id
         else:
-            self.manager.activate(session.id)
+            self._chains[base] = chain_id
+        return chain
 
     def _result(self, session: Session, data: ThoughtInput, repeated: bool) -> dict[str, Any]:
         result: dict[str, Any] = {

@@ -1,0 +1,187 @@
+"""Typed errors of the session: what went wrong, as data; each adapter words it in its own terms.
+
+Every error is a :class:`ThinkError`, itself a ``ValueError`` (so ``except ValueError`` keeps
+working). The exception's own ``str()`` is the Python API's wording: plain words and the API's
+parameter names (``number``, ``branch_from``). The magics word the same data in magic syntax
+(``-n``, ``%branch ID --from N``) and the agent tool in its wire names (``thoughtNumber``); the
+attributes carry everything they need.
+
+Example:
+    >>> error = NumberTaken("review", 2, None, used=(1, 2, 3))
+    >>> str(error)
+    "number 2 is already used on the trunk of session 'review'; free numbers: 4 and above"
+    >>> error.free
+    '4 and above'
+    >>> isinstance(error, ValueError)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+TRUNK_NAME = "main"
+
+
+def describe_numbers(numbers: Iterable[int], limit: int = 6) -> str:
+    """Sorted thought numbers as compact ranges (``1-3, 5``); ``none yet`` when empty.
+
+    At most ``limit`` ranges are listed, then ``…``.
+
+    Example:
+        >>> describe_numbers([5, 1, 2, 3, 3, 8, 9])
+        '1-3, 5, 8-9'
+        >>> describe_numbers([])
+        'none yet'
+    """
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    if not ranges:
+        return "none yet"
+    shown = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:limit]]
+    return ", ".join(shown) + (", …" if len(ranges) > limit else "")
+
+
+def lane_name(branch_id: str | None) -> str:
+    """``the trunk`` or ``branch 'alt'``: how messages name a lane."""
+    return "the trunk" if branch_id is None else f"branch {branch_id!r}"
+
+
+class ThinkError(ValueError):
+    """A request that cannot be done as asked; the message says what to do instead."""
+
+
+class UnknownBranch(ThinkError):
+    """A branch id that the session does not have (to switch to, or to think in without a fork point)."""
+
+    def __init__(self, session_id: str, branch_id: str) -> None:
+        self.session_id = session_id
+        self.branch_id = branch_id
+        super().__init__(
+            f"unknown branch {branch_id!r} in session {session_id!r}; create it first, "
+            "giving the thought it forks at (branch_from)"
+        )
+
+
+class BranchForksElsewhere(ThinkError):
+    """A branch asked for at one fork point exists already at another."""
+
+    def __init__(self, session_id: str, branch_id: str, from_thought: int, requested: int) -> None:
+        self.session_id = session_id
+        self.branch_id = branch_id
+        self.from_thought = from_thought
+        self.requested = requested
+        super().__init__(
+            f"branch {branch_id!r} already forks at thought {from_thought}, not {requested}; "
+            "give no fork point to use it, or pick another branch id"
+        )
+
+
+class BranchNeedsId(ThinkError):
+    """A fork point given without the id of the branch it would start."""
+
+    def __init__(self, from_thought: int) -> None:
+        self.from_thought = from_thought
+        super().__init__(f"a fork point (branch_from={from_thought}) needs a branch id: give branch as well")
+
+
+class TrunkHasNoFork(ThinkError):
+    """The trunk (``main``) named with a fork point, or as the id of a new branch."""
+
+    def __init__(self, from_thought: int | None = None) -> None:
+        self.from_thought = from_thought
+        if from_thought is None:
+            message = f"{TRUNK_NAME!r} is the trunk's name; pick another branch id"
+        else:
+            message = f"{TRUNK_NAME!r} is the trunk; it has no fork point, give no branch_from"
+        super().__init__(message)
+
+
+class NoSuchThought(ThinkError):
+    """A reference (a revision, a fork point) to a thought number the session does not have."""
+
+    def __init__(self, session_id: str, number: int, known: Sequence[int], role: str) -> None:
+        self.session_id = session_id
+        self.number = number
+        self.known = tuple(sorted(set(known)))
+        self.role = role  # "revise" or "branch_from"
+        verb = "revise" if role == "revise" else "branch from"
+        super().__init__(
+            f"cannot {verb} thought {number}: session {session_id!r} has no such thought "
+            f"(its numbers: {describe_numbers(self.known)})"
+        )
+
+
+class NumberTaken(ThinkError):
+    """A thought number already used on the lane (trunk or branch) a new thought goes to.
+
+    ``used`` are the lane's numbers (for a branch, also every number up to its fork point).
+    """
+
+    def __init__(self, session_id: str, number: int, branch_id: str | None, used: Iterable[int]) -> None:
+        self.session_id = session_id
+        self.number = number
+        self.branch_id = branch_id
+        self.used = tuple(sorted(set(used)))
+        super().__init__(
+            f"number {number} is already used on {lane_name(branch_id)} of session {session_id!r}; "
+            f"free numbers: {self.free}"
+        )
+
+    @property
+    def free(self) -> str:
+        """The free numbers in words: the gaps, then ``N and above``."""
+        top = self.used[-1] if self.used else 0
+        gaps = sorted(set(range(1, top + 1)) - set(self.used))
+        above = f"{top + 1} and above"
+        return f"{describe_numbers(gaps)}, {above}" if gaps else above
+
+
+class ThoughtTooLong(ThinkError):
+    """A thought text longer than the session's ``max_thought_chars``."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
+        super().__init__(
+            f"thought too long ({length} characters, at most {limit}, max_thought_chars); "
+            "split it into several thoughts"
+        )
+
+
+class SessionFull(ThinkError):
+    """A session holding ``max_thoughts`` thoughts: it records no more."""
+
+    def __init__(self, session_id: str, limit: int) -> None:
+        self.session_id = session_id
+        self.limit = limit
+        super().__init__(
+            f"session {session_id!r} reached its limit of {limit} thought{'s' * (limit != 1)} (max_thoughts) and records "
+            "no more; conclude, or go on in a new session"
+        )
+
+
+class InvalidThought(ThinkError):
+    """Field values the thought model refuses; ``problems`` holds (field, message, value) per field.
+
+    Field names are the model's snake_case names (``thought_number``); the API words them by its
+    parameter names (``number``).
+    """
+
+    API_NAMES = {"thought": "text", "thought_number": "number", "total_thoughts": "total"}
+
+    def __init__(self, problems: Sequence[tuple[str, str, object]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self.describe(self.API_NAMES))
+
+    def describe(self, names: dict[str, str]) -> str:
+        """One line naming each field by ``names`` (else its own name), the problem and the value."""
+        parts = []
+        for field, message, value in self.problems:
+            got = f" (got {value!r})" if value is not None and len(repr(value)) <= 40 else ""
+            parts.append(f"{names.get(field, field)}: {message}{got}")
+        return "; ".join(parts)
