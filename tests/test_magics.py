@@ -341,7 +341,7 @@ def test_session_delete_of_a_session_never_saved_says_nothing_went_to_the_trash(
     assert "trash" in result.html and empty not in think.value("get_manager().sessions()")
 
 
-def test_session_list_counts_thoughts_in_words_and_marks_sessions_only_on_disk(
+def test_session_list_counts_thoughts_in_words_also_for_sessions_only_in_the_store(
     think: Kernel, session_id: str
 ) -> None:
     ok(think, "%think -q only one")
@@ -354,8 +354,8 @@ def test_session_list_counts_thoughts_in_words_and_marks_sessions_only_on_disk(
     result = ok(think, "%session --list")
     rows = {line[2:].split()[0]: line for line in result.plain.splitlines()[1:]}
     assert rows[session_id].endswith(" memory  1 thought")
-    assert rows[f"{session_id}-on-disk"].endswith(" disk    not loaded")
-    assert "<td>not loaded</td>" in result.html
+    assert rows[f"{session_id}-on-disk"].endswith(" store   1 thought")
+    assert "<td>store</td><td>1</td>" in result.html
 
 
 def test_summaries_count_in_the_singular_when_there_is_one(think: Kernel, session_id: str) -> None:
