@@ -80,7 +80,8 @@ def magic_message(error: ThinkError, magic: str = "think") -> str:
 
 @contextmanager
 def user_errors(magic: str = "think") -> Iterator[None]:
-    """Turn the core's ``ValueError`` (bad id, unknown thought or branch, ...) into a ``UsageError``."""
+    """Turn the core's ``ValueError`` (bad id, unknown thought or branch, ...) and the store's
+    ``OSError`` (a store that cannot be read, a sync commit refused) into a ``UsageError``."""
     try:
         yield
     except UsageError:
@@ -89,3 +90,6 @@ def user_errors(magic: str = "think") -> Iterator[None]:
         raise UsageError(one_line(magic_message(exc, magic))) from None
     except ValueError as exc:
         raise UsageError(one_line(exc)) from None
+    except OSError as exc:
+        cause = exc.strerror or str(exc)
+        raise UsageError(one_line(f"{cause}; fix the store (space, permissions, server), then try again")) from None

@@ -286,6 +286,8 @@ class SequentialThinkingTool:
                 result = self._result(session, data, repeated)
         except ThinkError as exc:
             return error_result(tool_message(exc))
+        except OSError as exc:  # the store refused a sync commit, or cannot be read: nothing recorded
+            return error_result(f"Not recorded: {exc.strerror or exc}. Try the same call again later.")
         except Exception as exc:  # the tool never raises into an agent loop
             return error_result(f"Internal error: {exc!r}")
         return {
