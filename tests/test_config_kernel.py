@@ -88,3 +88,19 @@ def test_a_tool_built_before_a_config_change_writes_to_the_new_manager(make_kern
     call = "tool.call({'thought': 'after', 'thoughtNumber': 1, 'totalThoughts': 1, 'nextThoughtNeeded': True})"
     assert kernel.value(f"{call}['isError']") is False
     assert kernel.value(f"len({MANAGER}.session('agent-run'))") == 1
+
+
+def test_in_a_shared_store_the_notebook_session_starts_with_the_hub_user(make_kernel, postgres_server, tmp_path: Path) -> None:
+    """Two students' homework.ipynb on one PostgreSQL store never write to one session."""
+    url = postgres_server.new_database()
+    notebook = {"JPY_SESSION_NAME": str(tmp_path / "homework.ipynb")}
+    ada = make_kernel(env={**notebook, "JUPYTERHUB_USER": "ada", "JUPYTER_THINK_STORE": url})
+    bob = make_kernel(env={**notebook, "JUPYTERHUB_USER": "bob@example.org", "JUPYTER_THINK_STORE": url})
+    alone = make_kernel(env={**notebook, "JUPYTERHUB_USER": "ada"})  # a personal SQLite store: no prefix
+    for kernel in (ada, bob, alone):
+        assert kernel.execute("%load_ext jupyter_think\n%think mine\n%session --flush").ok
+    assert ada.value(f"{MANAGER}.active_id") == "ada-homework"
+    assert bob.value(f"{MANAGER}.active_id") == "bob-example-org-homework"
+    assert alone.value(f"{MANAGER}.active_id") == "homework"
+    rows = {row.id: row.owner for row in open_store(url).sessions()}
+    assert rows == {"ada-homework": "ada", "bob-example-org-homework": "bob@example.org"}

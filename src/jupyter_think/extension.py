@@ -12,6 +12,7 @@ then a load) keeps the session that was active.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import Any
 
@@ -19,7 +20,8 @@ from pydantic import ValidationError
 
 from .config import ThinkSettings, default_store_location, overriding_environment, settings_error
 from .config_traits import ThinkConfig
-from .ids import id_from_notebook_path
+from .ids import id_from_notebook_path, is_valid_id
+from .store import is_url
 from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 
 NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
@@ -31,24 +33,34 @@ _active_at_unload: dict[str, str] = {}
 The next load in the same notebook makes it active again (``%reload_ext`` keeps the session)."""
 
 
-def notebook_session_id(ipython: Any) -> str:
+def notebook_session_id(ipython: Any, shared_store: bool = False) -> str:
     """The default session id of the kernel's notebook: its file name's words, else ``default``.
 
     The notebook path comes from ``$JPY_SESSION_NAME`` (set by Jupyter Server), else
-    ``__session__`` or ``__vsc_ipynb_file__`` in the user namespace.
+    ``__session__`` or ``__vsc_ipynb_file__`` in the user namespace. In a store shared by many
+    users (``shared_store``: PostgreSQL) the id starts with ``$JUPYTERHUB_USER``, so two students'
+    ``homework.ipynb`` never write to one session.
 
     Example:
         >>> os.environ["JPY_SESSION_NAME"] = "/work/Design Review.ipynb"
         >>> notebook_session_id(None)
         'Design-Review'
-        >>> del os.environ["JPY_SESSION_NAME"]
+        >>> os.environ["JUPYTERHUB_USER"] = "ada@example.org"
+        >>> notebook_session_id(None, shared_store=True)
+        'ada-example-org-Design-Review'
+        >>> del os.environ["JPY_SESSION_NAME"], os.environ["JUPYTERHUB_USER"]
     """
     user_ns = getattr(ipython, "user_ns", None) or {}
     candidates = [os.environ.get("JPY_SESSION_NAME")] + [user_ns.get(name) for name in NOTEBOOK_PATH_NAMES]
+    session_id = DEFAULT_SESSION
     for path in candidates:
         if isinstance(path, str) and path.strip():
-            return id_from_notebook_path(path, DEFAULT_SESSION)
-    return DEFAULT_SESSION
+            session_id = id_from_notebook_path(path, DEFAULT_SESSION)
+            break
+    user = re.sub(r"[^A-Za-z0-9_-]+", "-", os.environ.get("JUPYTERHUB_USER", "")).strip("-_")
+    if shared_store and user and is_valid_id(f"{user}-{session_id}"):
+        session_id = f"{user}-{session_id}"
+    return session_id
 
 
 def _config(ipython: Any) -> ThinkConfig | None:
@@ -69,8 +81,9 @@ def load(ipython: Any) -> None:
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
-    notebook_id = notebook_session_id(ipython)
-    _activate(get_manager(), _active_at_unload.pop(notebook_id, notebook_id))
+    manager = get_manager()
+    notebook_id = notebook_session_id(ipython, shared_store=is_url(manager.store_location))
+    _activate(manager, _active_at_unload.pop(notebook_id, notebook_id))
 
 
 def _activate(manager: SessionManager, session_id: str) -> None:
@@ -135,7 +148,8 @@ def unload(ipython: Any) -> None:
 
     manager = set_manager(None)
     if manager is not None:
-        _active_at_unload[notebook_session_id(ipython)] = manager.active_id
+        notebook_id = notebook_session_id(ipython, shared_store=is_url(manager.store_location))
+        _active_at_unload[notebook_id] = manager.active_id
         try:
             manager.close()
         except OSError as exc:  # the disk refused the last flush: say so, but unload all the same
