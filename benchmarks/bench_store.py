@@ -1,156 +1,227 @@
-"""Benchmark of the session store: durable append cost vs session size, a rewrite baseline, restore time.
+"""Benchmark of the session store on both engines, side by side in one run.
 
-Run: ``python benchmarks/bench_store.py [--dir DIR] [--chars 300]``. Prints, in one run:
+Run: ``python benchmarks/bench_store.py [--chars 300] [--postgres URL]``. Without ``--postgres`` a
+private PostgreSQL server is started for the run (``tests/pg_server.py``, Debian's postgresql).
+Prints, for SQLite and for PostgreSQL:
 
-- the durable cost of appending one thought (``append`` with ``durable=True``: one journal line
-  and one ``fdatasync``) to a 100-thought and to a 100 000-thought session, and their ratio
-  (target <= 1.5), plus the amortised share of compaction at 100 000 thoughts;
-- the same for a baseline that atomically rewrites the whole session per thought, at 100 and
-  at 10 000 thoughts;
-- restore time per thought for a 100 000-thought session (target <= 5 us).
+- the durable cost of appending one thought (one committed transaction) to a 100-thought and to a
+  100 000-thought session, and their ratio (target <= 1.5);
+- the commit cost in sync mode, as seen by the caller of ``think()``;
+- restore time per thought of a 100 000-thought session (target <= 5 us for SQLite);
+- the caller-side cost of ``think()`` with the persistence loop running, against a bare pydantic
+  construction of the same thought (target <= 8x);
+- the longest ``think()`` stall while the loop commits big batches (target <= 20 ms).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
+import gc
 import statistics
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from jupyter_think import fsutil
-from jupyter_think.journal import encode_snapshot
-from jupyter_think.models import SessionRecord, Thought, ThoughtAdded
-from jupyter_think.store import SessionStore
+from jupyter_think import Session, SessionManager, Thought
+from jupyter_think.models import ThoughtAdded
+from jupyter_think.persistence import Persistence
+from jupyter_think.store import SessionWrite, Store, open_store
+
+BIG = 100_000
 
 
-def make_record(session_id: str, count: int, chars: int) -> SessionRecord:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    body = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]
-    thoughts = [
-        Thought(
-            thought=f"{number}: {body}",
-            thought_number=number,
-            total_thoughts=count,
-            next_thought_needed=True,
-            created_at=start + timedelta(microseconds=number),
+def body(chars: int) -> str:
+    return ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]
+
+
+def thoughts(count: int, chars: int, start: int = 1) -> list[ThoughtAdded]:
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    text = body(chars)
+    return [
+        ThoughtAdded(
+            thought=Thought(
+                thought=f"{number}: {text}",
+                thought_number=number,
+                total_thoughts=count,
+                next_thought_needed=True,
+                created_at=at + timedelta(microseconds=number),
+            )
         )
-        for number in range(1, count + 1)
+        for number in range(start, start + count)
     ]
-    return SessionRecord(
-        id=session_id, created_at=start, last_activity=thoughts[-1].created_at, thoughts=thoughts
-    )
 
 
-def new_change(number: int, chars: int) -> ThoughtAdded:
-    return ThoughtAdded(
-        thought=Thought(
-            thought=f"new {number} " + "y" * chars,
-            thought_number=number,
-            total_thoughts=number,
-            next_thought_needed=True,
-        )
-    )
+def fill(store: Store, session_id: str, count: int, chars: int) -> int:
+    """A session of ``count`` thoughts, written in batches of 5 000; returns its row key."""
+    key = None
+    for start in range(1, count + 1, 5000):
+        batch = thoughts(min(5000, count - start + 1), chars, start)
+        key = store.append([SessionWrite(session_id, batch, expected_key=key)])[0].key
+    assert key is not None
+    return key
 
 
-def per_append(store: SessionStore, sessions: dict[str, int], appends: int, chars: int) -> dict[str, float]:
-    """Median seconds of one durable single-thought append, per session (session id -> its size).
-
-    The sessions take turns, so that both see the same disk conditions on a shared machine.
-    """
-    times: dict[str, list[float]] = {session_id: [] for session_id in sessions}
-    for index in range(appends):
-        for session_id, size in sessions.items():
-            change = new_change(size + index + 1, chars)
-            started = time.perf_counter()
-            store.append(session_id, [change], durable=True)
-            times[session_id].append(time.perf_counter() - started)
-    return {session_id: statistics.median(values) for session_id, values in times.items()}
+def append_cost(store: Store, sessions: dict[str, int], appends: int, chars: int) -> dict[str, float]:
+    """Median seconds of one committed single-thought append, per session (alternating sessions)."""
+    samples: dict[str, list[float]] = {session_id: [] for session_id in sessions}
+    for number in range(appends):
+        for session_id, key in sessions.items():
+            change = thoughts(1, chars, start=BIG + 10 + number)
+            start = time.perf_counter()
+            store.append([SessionWrite(session_id, change, expected_key=key)])
+            samples[session_id].append(time.perf_counter() - start)
+    return {session_id: statistics.median(values) for session_id, values in samples.items()}
 
 
-def per_rewrite(root: Path, record: SessionRecord, rewrites: int, chars: int) -> float:
-    """Median seconds of the baseline: append the thought in memory, atomically rewrite everything."""
-    directory = root / f"rewrite-{len(record.thoughts)}"
-    directory.mkdir(parents=True)
-    dir_fd = fsutil.open_dir(directory)
-    thoughts = list(record.thoughts)
-    times = []
+def restore_cost(location: str, session_id: str, count: int, rounds: int = 3) -> float:
+    """Microseconds per thought to restore a session the way a kernel does (load + rebuild)."""
+    settings = SessionManager(persist=False).settings.model_copy(update={"max_thoughts": 10**7})
+    figures = []
+    for _ in range(rounds):
+        persistence = Persistence(location, settings)
+        gc.collect()
+        start = time.perf_counter()
+        session = persistence.restore(session_id)
+        figures.append((time.perf_counter() - start) / count * 1e6)
+        assert session is not None and len(session) >= count
+        persistence.store.close()
+    return min(figures)
+
+
+def bare_pydantic(chars: int, count: int) -> float:
+    text = body(chars)
+    start = time.perf_counter()
+    for number in range(1, count + 1):
+        Thought(thought=text, thought_number=number, total_thoughts=count, next_thought_needed=True)
+    return (time.perf_counter() - start) / count * 1e6
+
+
+def think_cost(location: str, chars: int, count: int, durability: str = "async") -> tuple[float, float]:
+    """(median microseconds per think(), longest single think() in ms) with the loop running."""
+    text = body(chars)
+    with SessionManager(store=location, durability=durability, max_thoughts=10**7) as manager:
+        session = manager.session(f"think-{durability}-{time.monotonic_ns()}")
+        session.think("warm up")
+        manager.flush(timeout=60)
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            session.think(text)
+            times.append(time.perf_counter() - start)
+        manager.flush(timeout=120)
+    return statistics.median(times) * 1e6, max(times) * 1e3
+
+
+def stall_under_load(location: str, chars: int, seconds: float = 3.0) -> float:
+    """Longest think() (ms) in a paced loop while another session floods the loop with big batches."""
+    text = body(chars)
+    with SessionManager(store=location, max_thoughts=10**7) as manager:
+        flood, paced = manager.session(f"flood-{time.monotonic_ns()}"), manager.session(f"paced-{time.monotonic_ns()}")
+        paced.think("warm up")
+        manager.flush(timeout=60)
+        stop = threading.Event()
+
+        def flooding() -> None:
+            while not stop.is_set():
+                for _ in range(2000):
+                    flood.think(text)
+                time.sleep(0.01)
+
+        worker = threading.Thread(target=flooding, daemon=True)
+        worker.start()
+        longest = 0.0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            paced.think(text)
+            longest = max(longest, time.perf_counter() - start)
+            time.sleep(0.001)
+        stop.set()
+        worker.join()
+        manager.flush(timeout=300)
+    return longest * 1e3
+
+
+@contextmanager
+def postgres(url: str | None) -> Iterator[Callable[[], str]]:
+    """A function giving a fresh database URL per call (a private server unless ``url`` is given)."""
+    if url is not None:
+        yield lambda: url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg_server import PostgresServer
+
+    server = PostgresServer()
     try:
-        for index in range(rewrites):
-            started = time.perf_counter()
-            thoughts.append(new_change(len(thoughts) + 1, chars).thought)
-            current = record.model_copy(update={"thoughts": thoughts})
-            fsutil.atomic_write(dir_fd, "snapshot.json", encode_snapshot(index + 1, current))
-            times.append(time.perf_counter() - started)
+        yield server.new_database
     finally:
-        os.close(dir_fd)
-    return statistics.median(times)
+        server.close()
+
+
+def run_engine(name: str, new_location: Callable[[], str], chars: int, appends: int, count: int) -> dict[str, float]:
+    location = new_location()
+    store = open_store(location)
+    fill(store, "small", 100, chars)
+    fill(store, "big", BIG, chars)
+    keys = {row.id: row.key for row in store.sessions()}
+    costs = append_cost(store, keys, appends, chars)
+    store.close()
+    restore = restore_cost(location, "big", BIG)
+    sync_median, _ = think_cost(new_location(), chars, max(count // 10, 100), "sync")
+    async_median, _ = think_cost(new_location(), chars, count)
+    stall = stall_under_load(new_location(), chars)
+    return {
+        "append_100": costs["small"] * 1e3,
+        "append_100k": costs["big"] * 1e3,
+        "ratio": costs["big"] / costs["small"],
+        "sync_ms": sync_median / 1e3,
+        "restore_us": restore,
+        "think_us": async_median,
+        "stall_ms": stall,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="where to write: a real disk, not tmpfs (default: the temp dir)",
-    )
-    parser.add_argument("--chars", type=int, default=300, help="characters per thought (default 300)")
-    parser.add_argument("--big", type=int, default=100_000, help="thoughts in the big session")
-    parser.add_argument("--appends", type=int, default=300)
+    parser.add_argument("--chars", type=int, default=300, help="characters per thought")
+    parser.add_argument("--appends", type=int, default=200, help="single-thought appends timed per session")
+    parser.add_argument("--thoughts", type=int, default=5000, help="think() calls timed with the loop running")
+    parser.add_argument("--postgres", metavar="URL", default=None, help="an existing server's database URL")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
-    try:
-        store = SessionStore(work / "store")
-        print(f"store in {work} ({args.chars}-character thoughts)")
 
-        small, big = make_record("small", 100, args.chars), make_record("big", args.big, args.chars)
-        store.save("small", small)
-        started = time.perf_counter()
-        store.save("big", big)  # one snapshot written through the compaction path
-        print(
-            f"wrote the {args.big}-thought snapshot in {time.perf_counter() - started:.2f} s "
-            f"({(work / 'store' / 'big' / 'snapshot.json').stat().st_size / 1e6:.1f} MB)"
+    bare = statistics.median(bare_pydantic(args.chars, args.thoughts) for _ in range(5))
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as root:
+        counter = iter(range(1000))
+        results["SQLite"] = run_engine(
+            "SQLite", lambda: str(Path(root) / f"store-{next(counter)}"), args.chars, args.appends, args.thoughts
         )
+    with postgres(args.postgres) as new_database:
+        results["PostgreSQL"] = run_engine("PostgreSQL", new_database, args.chars, args.appends, args.thoughts)
 
-        costs = per_append(store, {"small": 100, "big": args.big}, args.appends, args.chars)
-        cost_small, cost_big = costs["small"], costs["big"]
-        print(f"append (durable), 100 thoughts:      {cost_small * 1e3:8.3f} ms per thought")
-        print(f"append (durable), {args.big} thoughts: {cost_big * 1e3:8.3f} ms per thought")
-        print(f"  ratio big/small: {cost_big / cost_small:.2f} (target <= 1.5)")
-
-        started = time.perf_counter()
-        store.compact("big")
-        compaction = time.perf_counter() - started
-        print(
-            f"  compaction of the big session: {compaction:.2f} s, runs once per >= {args.big} appended records: "
-            f"+{compaction / args.big * 1e6:.1f} us per thought amortised"
-        )
-
-        rewrite_small = per_rewrite(work, small, 50, args.chars)
-        rewrite_mid = per_rewrite(work, make_record("mid", 10_000, args.chars), 20, args.chars)
-        print(f"baseline whole-snapshot rewrite, 100 thoughts:    {rewrite_small * 1e3:8.3f} ms per thought")
-        print(f"baseline whole-snapshot rewrite, 10000 thoughts:  {rewrite_mid * 1e3:8.3f} ms per thought")
-        print(f"  ratio 10000/100: {rewrite_mid / rewrite_small:.1f} (grows with the session)")
-
-        loads, cpu = [], []
-        for _ in range(5):
-            fresh = SessionStore(work / "store")
-            started, started_cpu = time.perf_counter(), time.process_time()
-            loaded = fresh.load("big", max_thoughts=10**9)
-            loads.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-            assert loaded is not None and len(loaded.session) == args.big + args.appends
-        count = len(loaded.session)
-        print(
-            f"restore of {count} thoughts (best of 5): {min(loads):.3f} s wall = {min(loads) / count * 1e6:.2f} us per thought "
-            f"(target <= 5); CPU {min(cpu) / count * 1e6:.2f} us per thought"
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    print(f"session store, {args.chars}-character thoughts; bare pydantic Thought(...): {bare:.2f} us")
+    header = f"{'':44}" + "".join(f"{name:>14}" for name in results)
+    print(header)
+    rows = [
+        ("append 1 thought, 100-thought session (ms)", "append_100", "{:.3f}"),
+        ("append 1 thought, 100 000-thought session (ms)", "append_100k", "{:.3f}"),
+        ("  ratio (target <= 1.5)", "ratio", "{:.2f}"),
+        ("sync mode: think() until committed (ms)", "sync_ms", "{:.3f}"),
+        ("restore 100 000 thoughts (us/thought)", "restore_us", "{:.2f}"),
+        ("think() with the loop running (us)", "think_us", "{:.2f}"),
+        ("longest think() while the loop commits (ms)", "stall_ms", "{:.2f}"),
+    ]
+    for label, key, fmt in rows:
+        print(f"{label:44}" + "".join(f"{fmt.format(values[key]):>14}" for values in results.values()))
+    print(
+        "think() with the loop / bare pydantic (target <= 8x): "
+        + ", ".join(f"{name} {values['think_us'] / bare:.1f}x" for name, values in results.items())
+    )
 
 
 if __name__ == "__main__":

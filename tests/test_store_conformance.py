@@ -317,3 +317,70 @@ def test_a_commit_by_another_connection_is_seen_by_watch(store_location: str) ->
 
     anyio.run(follow)
     assert heard[0] == 1 and heard[-1] == 2
+
+
+# --- full-text search -------------------------------------------------------------------------------
+
+
+def test_search_finds_every_word_in_trunk_and_branch_thoughts_best_first(store_location: str) -> None:
+    session = Session("cache")
+    changes = recorded(session)
+    session.think("Measure the cache hit rate before anything else", total=3)
+    session.branch("serial", from_thought=1)
+    session.think("The serializer is slow; the cache is fine")
+    other = Session("other")
+    other_changes = recorded(other)
+    other.think("Nothing about that topic here")
+    store = open_store(store_location)
+    store.append([SessionWrite("cache", changes), SessionWrite("other", other_changes)])
+    hits = store.search("cache")
+    assert {(hit.session_id, hit.thought_number) for hit in hits} == {("cache", 1), ("cache", 2)}
+    assert all("[cache]" in hit.snippet.lower() for hit in hits)
+    both = store.search("serializer cache")
+    assert [(hit.session_id, hit.thought_number) for hit in both] == [("cache", 2)]
+    assert store.search("measuring")[0].thought_number == 1, "English stemming: measuring finds measure"
+    assert store.search("cache", session_ids=["other"]) == []
+    assert store.search("topic", session_ids=["other", "cache"])[0].session_id == "other"
+
+
+def test_search_ignores_query_syntax_and_finds_nothing_in_an_empty_store(store_location: str) -> None:
+    store = open_store(store_location)
+    assert store.search("anything") == []
+    store.append([SessionWrite("syntax", [thought('a "quoted" OR NEAR(x y) * -minus word')])])
+    for query in ('"quoted"', "OR", "NEAR(x", "*", "-minus", "quoted)", "'", "", "   "):
+        store.search(query)  # never an engine error
+    assert [hit.session_id for hit in store.search('"quoted" minus')] == ["syntax"]
+
+
+def test_search_leaves_out_trashed_sessions_and_follows_a_restore(store_location: str) -> None:
+    store = open_store(store_location)
+    store.append([SessionWrite("binned", [thought("A unique zebra thought")])])
+    store.trash("binned")
+    assert store.search("zebra") == []
+    store.restore("binned")
+    assert [hit.session_id for hit in store.search("zebra")] == ["binned"]
+    store.trash("binned")
+    store.purge_trash()  # gone for good, from the index too
+    assert store.search("zebra") == []
+
+
+def test_a_store_from_before_the_search_index_is_indexed_when_opened(store_location: str, engine: str) -> None:
+    store = open_store(store_location)
+    store.append([SessionWrite("older", [thought("Written before search existed"), thought("second note", 2)])])
+    store.close()
+    if engine == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(f"{store_location}/sessions.db") as conn:
+            conn.execute("DROP TABLE thought_text")
+            conn.execute("PRAGMA user_version = 1")
+    else:
+        import psycopg
+
+        with psycopg.connect(store_location, autocommit=True) as conn:
+            conn.execute("DROP TABLE jupyter_think.thought_text")
+            conn.execute("UPDATE jupyter_think.meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = open_store(store_location)
+    assert [(hit.session_id, hit.thought_number) for hit in reopened.search("search existed")] == [("older", 1)]
+    reopened.append([SessionWrite("older", [thought("third note", 3)])])
+    assert sorted(hit.thought_number for hit in reopened.search("note")) == [2, 3]

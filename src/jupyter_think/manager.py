@@ -22,7 +22,7 @@ from .models import SessionRecord
 from .session import Session, SessionEvent, Subscriber
 
 if TYPE_CHECKING:
-    from .store import Store, StoredSession
+    from .store import SearchHit, Store, StoredSession
 
 DEFAULT_SESSION = "default"
 
@@ -166,6 +166,38 @@ class SessionManager:
 
             warnings.warn(f"jupyter-think: could not list the sessions in {self.store_location}: {exc}", PersistenceWarning, stacklevel=2)
             return []
+
+    def search(self, words: str, sessions: list[str] | None = None, limit: int = 50) -> list[SearchHit]:
+        """Thoughts that contain every one of ``words``, best first: (session id, thought number, snippet).
+
+        Searches every session in the store (or only ``sessions``) with the engine's full-text
+        index — English stemming, matches in [brackets] in the snippet — after committing what is
+        pending; a manager without a store searches the sessions in memory.
+
+        Example:
+            >>> with SessionManager(persist=False) as manager:
+            ...     _ = manager.session("design").think("Measure the cache first")
+            ...     [(hit.session_id, hit.thought_number, hit.snippet) for hit in manager.search("cache")]
+            [('design', 1, 'Measure the [cache] first')]
+        """
+        for session_id in sessions or ():
+            validate_id(session_id)
+        store = self.store
+        if store is None:
+            from .store.base import search_in_memory
+
+            with self._lock:
+                chosen = [s for sid, s in self._sessions.items() if sessions is None or sid in sessions]
+            return search_in_memory(words, chosen, limit)
+        try:
+            self.flush()
+        except OSError as exc:
+            import warnings
+
+            from .persistence import PersistenceWarning
+
+            warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
+        return store.search(words, sessions, limit)
 
     def loaded(self) -> list[str]:
         """Ids of the sessions loaded in this process."""

@@ -20,12 +20,13 @@ from __future__ import annotations
 import errno
 import getpass
 import os
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -33,8 +34,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..models import Change, SessionReset, ThoughtAdded, change_adapter
 
-SCHEMA_VERSION = 1
-"""The version of the tables this package writes; an engine migrates older ones on open."""
+SCHEMA_VERSION = 2
+"""The version of the tables this package writes; an engine migrates older ones on open.
+
+1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
@@ -143,6 +146,17 @@ class LoadedChanges:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One thought that matched a search: where it is, a snippet with the matches in [brackets], its rank."""
+
+    session_id: str
+    thought_number: int
+    seq: int
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
 class Head:
     """Where a live session stands: its row and the last seq in it."""
 
@@ -213,6 +227,14 @@ class Store(ABC):
     @abstractmethod
     def trash_idle(self, older_than: timedelta, keep: Collection[str] = ()) -> list[StoredSession]:
         """Move live rows idle longer than ``older_than`` to the trash, except ids in ``keep``."""
+
+    @abstractmethod
+    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+        """The thoughts of live sessions (or of ``session_ids``) that contain every word, best first.
+
+        Uses the engine's own full-text index (SQLite FTS5, PostgreSQL ``tsvector``), English
+        stemming (``thinking`` finds ``think``); kept up to date by every append.
+        """
 
     @abstractmethod
     def close(self) -> None:
@@ -364,6 +386,64 @@ class RowCounts:
             elif change.kind == "branch":
                 counts.branch_ids.add(change.branch_id)  # type: ignore[union-attr]
         return counts
+
+
+def searchable(change: Change) -> tuple[int, str] | None:
+    """(thought number, text) a change adds to the full-text index, or ``None``."""
+    if isinstance(change, ThoughtAdded):
+        return change.thought.thought_number, change.thought.thought
+    return None
+
+
+def searchable_payloads(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int, str]]:
+    """(session key, seq, number, text) of the stored (key, seq, payload) rows that carry text to index
+    (rows that do not validate are left out: they are not loaded either)."""
+    indexed = []
+    for key, seq, payload in rows:
+        try:
+            change = change_adapter.validate_json(payload)
+        except (ValidationError, ValueError, RecursionError):
+            continue
+        found = searchable(change)
+        if found is not None:
+            indexed.append((key, seq, *found))
+    return indexed
+
+
+def search_terms(words: str) -> list[str]:
+    """The words of a search, as the full-text index sees them (letters, digits; case-insensitive).
+
+    Example:
+        >>> search_terms('cache "serializer" -n OR')
+        ['cache', 'serializer', 'n', 'OR']
+    """
+    return re.findall(r"\w+", words)
+
+
+def search_in_memory(words: str, sessions: Iterable[Any], limit: int = 50) -> list[SearchHit]:
+    """The search of :meth:`Store.search` over sessions in memory (whole words, no stemming).
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("notes")
+        >>> _ = s.think("Cache the parsed file; parsing is slow")
+        >>> [hit.snippet for hit in search_in_memory("parsed", [s])]
+        ['Cache the [parsed] file; parsing is slow']
+    """
+    terms = [term.lower() for term in search_terms(words)]
+    if not terms:
+        return []
+    hits = []
+    for session in sessions:
+        for seq, item in enumerate(session.thoughts, start=1):
+            found = [w.lower() for w in re.findall(r"\w+", item.thought)]
+            if all(term in found for term in terms):
+                snippet = re.sub(
+                    r"\w+", lambda m: f"[{m.group()}]" if m.group().lower() in terms else m.group(), item.thought
+                )
+                hits.append(SearchHit(session.id, item.thought_number, seq, snippet, float(sum(map(found.count, terms)))))
+    hits.sort(key=lambda hit: (-hit.score, hit.session_id, hit.seq))
+    return hits[:limit]
 
 
 def age_cutoff(older_than: timedelta | None) -> datetime | None:

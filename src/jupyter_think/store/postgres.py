@@ -38,6 +38,7 @@ from .base import (
     SCHEMA_VERSION,
     Head,
     LoadedChanges,
+    SearchHit,
     RowCounts,
     Segment,
     SessionNotFound,
@@ -52,6 +53,9 @@ from .base import (
     decode_rows,
     default_owner,
     encode,
+    search_terms,
+    searchable,
+    searchable_payloads,
     split_at_resets,
     utc,
 )
@@ -94,9 +98,21 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (session_key, branch_id)
     );
     """,
+    2: f"""
+    CREATE TABLE {SCHEMA}.thought_text (
+        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        thought_number BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', body)) STORED,
+        PRIMARY KEY (session_key, seq)
+    );
+    CREATE INDEX thought_text_tsv ON {SCHEMA}.thought_text USING GIN (tsv);
+    """,
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
 
+_INDEX_TEXT = f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body) VALUES (%s, %s, %s, %s)"
 _abandoned: list[Any] = []
 """Connections inherited across fork(): never used or closed in the child (closing would end the parent's)."""
 _ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
@@ -202,6 +218,12 @@ class PostgresStore(Store):
             version = self._version(conn)  # another process may have migrated meanwhile
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 conn.execute(_MIGRATIONS[target])
+                if target == 2 and version >= 1:  # index the text of the thoughts stored before
+                    rows = conn.execute(
+                        f"SELECT session_key, seq, payload FROM {SCHEMA}.changes WHERE kind = 'thought'"
+                    ).fetchall()
+                    with conn.cursor() as cursor:
+                        cursor.executemany(_INDEX_TEXT, searchable_payloads(rows))
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -302,17 +324,23 @@ class PostgresStore(Store):
         if not run:
             return last_seq + 1, last_seq
         rows = []
+        texts = []
         latest = last_activity
         for offset, change in enumerate(run, start=1):
             at = change_time(change)
             latest = max(latest, at)
             rows.append((key, last_seq + offset, change.kind, encode(change), at))
+            found = searchable(change)
+            if found is not None:
+                texts.append((key, last_seq + offset, *found))
         with conn.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at) "
                 "VALUES (%s, %s, %s, %s, %s)",
                 rows,
             )
+            if texts:
+                cursor.executemany(_INDEX_TEXT, texts)
         counts = RowCounts.of(run)
         new_branches = 0
         for branch_id in sorted(counts.branch_ids):
@@ -397,6 +425,26 @@ class PostgresStore(Store):
                 (list(states),),
             ).fetchall()
         return [_stored(row) for row in rows]
+
+    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+        terms = search_terms(words)
+        if not terms or (session_ids is not None and not session_ids):
+            return []
+        where = "" if session_ids is None else " AND s.id = ANY(%(ids)s)"
+        with self._connection() as conn:
+            if self._missing_schema(conn):
+                return []
+            rows = conn.execute(
+                "SELECT s.id, t.thought_number, t.seq, "
+                "ts_headline('english', t.body, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8, "
+                "MaxFragments=1, FragmentDelimiter=…'), ts_rank(t.tsv, q) AS score "
+                f"FROM {SCHEMA}.thought_text t JOIN {SCHEMA}.sessions s ON s.key = t.session_key, "
+                "plainto_tsquery('english', %(query)s) q "
+                f"WHERE t.tsv @@ q AND s.state = 'live'{where} "
+                "ORDER BY score DESC, s.id, t.seq LIMIT %(limit)s",
+                {"query": " ".join(terms), "ids": list(session_ids or ()), "limit": limit},
+            ).fetchall()
+        return [SearchHit(session_id, int(number), int(seq), snippet, float(score)) for session_id, number, seq, snippet, score in rows]
 
     # --- following ---------------------------------------------------------------------------------------
 

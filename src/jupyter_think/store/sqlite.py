@@ -44,6 +44,7 @@ from .base import (
     SCHEMA_VERSION,
     Head,
     LoadedChanges,
+    SearchHit,
     RowCounts,
     Segment,
     SessionNotFound,
@@ -59,6 +60,9 @@ from .base import (
     decode_rows,
     default_owner,
     encode,
+    search_terms,
+    searchable,
+    searchable_payloads,
     split_at_resets,
 )
 
@@ -99,9 +103,16 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (session_key, branch_id)
     ) WITHOUT ROWID;
     """,
+    2: """
+    CREATE VIRTUAL TABLE thought_text USING fts5(
+        body, session_key UNINDEXED, seq UNINDEXED, thought_number UNINDEXED,
+        tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    """,
 }
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
 
+_INDEX_TEXT = "INSERT INTO thought_text (body, session_key, seq, thought_number) VALUES (?, ?, ?, ?)"
 _ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 _abandoned: list[sqlite3.Connection] = []
@@ -240,6 +251,9 @@ class SQLiteStore(Store):
                 for statement in _MIGRATIONS[target].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if target == 2 and version >= 1:  # index the text of the thoughts stored before
+                    rows = conn.execute("SELECT session_key, seq, payload FROM changes WHERE kind = 'thought'")
+                    conn.executemany(_INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in searchable_payloads(rows)])
                 conn.execute(f"PRAGMA user_version = {target}")
             conn.execute("COMMIT")
         except BaseException:
@@ -348,14 +362,19 @@ class SQLiteStore(Store):
         if not run:
             return last_seq + 1, last_seq
         rows = []
+        texts = []
         latest = last_activity
         for offset, change in enumerate(run, start=1):
             at = change_time(change).timestamp()
             latest = max(latest, at)
             rows.append((key, last_seq + offset, change.kind, encode(change), at))
+            found = searchable(change)
+            if found is not None:
+                texts.append((found[1], key, last_seq + offset, found[0]))
         conn.executemany(
             "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)", rows
         )
+        conn.executemany(_INDEX_TEXT, texts)
         counts = RowCounts.of(run)
         new_branches = 0
         for branch_id in counts.branch_ids:
@@ -446,6 +465,30 @@ class SQLiteStore(Store):
         self._data_version = version
         return changed
 
+    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+        terms = search_terms(words)
+        if not terms or (session_ids is not None and not session_ids):
+            return []
+        query = " ".join('"' + term.replace('"', '""') + '"' for term in terms)  # every word, no FTS syntax
+        where = ""
+        params: list[Any] = [query]
+        if session_ids is not None:
+            where = f" AND s.id IN ({','.join('?' * len(session_ids))})"
+            params.extend(session_ids)
+        params.append(limit)
+        with self._connection(write=False) as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(
+                "SELECT s.id, thought_text.thought_number, thought_text.seq, "
+                "snippet(thought_text, 0, '[', ']', '…', 16), bm25(thought_text) AS score "
+                "FROM thought_text JOIN sessions AS s ON s.key = thought_text.session_key "
+                f"WHERE thought_text MATCH ? AND s.state = 'live'{where} "
+                "ORDER BY score, s.id, thought_text.seq LIMIT ?",
+                params,
+            ).fetchall()
+        return [SearchHit(session_id, int(number), int(seq), snippet, -float(score)) for session_id, number, seq, snippet, score in rows]
+
     # --- trash, archive, retention ------------------------------------------------------------------
 
     def trash(self, session_id: str) -> StoredSession:
@@ -498,6 +541,7 @@ class SQLiteStore(Store):
                     (float("inf") if cutoff is None else cutoff.timestamp(),),
                 ).fetchall()
                 for row in rows:
+                    conn.execute("DELETE FROM thought_text WHERE session_key = ?", (row[0],))
                     conn.execute("DELETE FROM sessions WHERE key = ?", (row[0],))
         return [_stored(row) for row in rows]
 
