@@ -1,6 +1,6 @@
 """Keep every pytest run (tests/ and the nbval notebooks) away from the user's store and profile.
 
-When ``JUPYTER_THINK_DIR`` is not set, point it at a fresh temporary directory for the whole run,
+``JUPYTER_THINK_STORE`` is removed from the environment; when ``JUPYTER_THINK_DIR`` is not set, point it at a fresh temporary directory for the whole run,
 and always give the run a fresh, empty ``IPYTHONDIR``: kernels started by nbval, nbclient or the
 test harnesses inherit both, so the notebooks run on a fresh kernel (no profile that auto-loads
 extensions or runs startup files) and never read or write the user's real sessions. Both
@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 
+os.environ.pop("JUPYTER_THINK_STORE", None)  # a shared store of the user's must never see a test (tests set their own)
 _created = [tempfile.mkdtemp(prefix="jupyter-think-pytest-ipython-")]
 os.environ["IPYTHONDIR"] = _created[0]
 if not os.environ.get("JUPYTER_THINK_DIR"):
