@@ -17,9 +17,13 @@ from typing import Any
 from .ids import validate_id
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
-from .persistence import PersistenceWarning
 from .session import Branch, Session, SessionEvent, ThinkError
-from .tool import SequentialThinkingTool
+
+_LAZY = {
+    "PersistenceWarning": ("persistence", "PersistenceWarning"),
+    "SequentialThinkingTool": ("tool", "SequentialThinkingTool"),
+}
+"""Public names imported on first use (anyio, the store), so ``import jupyter_think`` stays cheap."""
 
 __all__ = [
     "Branch",
@@ -37,6 +41,17 @@ __all__ = [
     "validate_id",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        module, attribute = _LAZY[name]
+        value = getattr(import_module(f".{module}", __name__), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

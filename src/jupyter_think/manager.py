@@ -8,9 +8,9 @@ agent tool share in a kernel.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
