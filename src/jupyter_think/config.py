@@ -90,7 +90,7 @@ def default_store_location(store: str | None = None, sessions_dir: str | os.Path
     the configured values, each overridden by its environment variable).
 
     Example:
-        >>> default_store_location(store="postgresql://db/think")  # doctest: +SKIP
+        >>> default_store_location(store="postgresql://db/think")  # unless $JUPYTER_THINK_STORE is set
         'postgresql://db/think'
     """
     for value in (os.environ.get(ENV_STORE), store, os.environ.get(ENV_DIR), sessions_dir):
