@@ -332,6 +332,9 @@ class Persistence:
                 return self._follower.fetch(self.store, ids)
             except OSError:
                 return []  # a store that cannot be read now shows up as a write error, or at the next look
+            except Exception as exc:  # noqa: BLE001 - the loop never dies; a bug is reported, retried later
+                _warn(f"could not read the changes other processes made: {exc!r}")
+                return []
 
     def _apply_foreign(self, found: list[Any]) -> None:
         """Apply what others committed (loop thread, no store lock held: sessions take their own lock)."""
@@ -437,7 +440,7 @@ class Persistence:
         while True:
             try:
                 cleaned = await anyio.to_thread.run_sync(self.run_retention)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - the loop never dies; retried at the next turn
                 _warn(f"retention clean-up of {self.location} failed: {_cause(exc)}")
             else:
                 if cleaned.trashed:
