@@ -74,7 +74,7 @@ def to_markdown(session: Session | SessionSnapshot) -> str:
     return "\n".join(lines)
 
 
-_MERMAID_PLAIN = re.compile(r"[^A-Za-z0-9 .,!?:/+'()-]")
+_MERMAID_PLAIN = re.compile(r"[^A-Za-z0-9 .,!?:/+'()_*=@-]")
 """ASCII characters a label may hold as they are; every other ASCII character is written as a code."""
 
 
@@ -86,7 +86,7 @@ def _mermaid_code(match: re.Match[str]) -> str:
 def _mermaid_label(text: str, width: int = 60) -> str:
     """``text`` on one line, cut to ``width`` characters, safe inside ``["..."]``.
 
-    Every ASCII character but letters, digits, space and ``.,!?:/+'()-`` becomes Mermaid's own
+    Every ASCII character but letters, digits, space and ``.,!?:/+'()_*=@-`` becomes Mermaid's own
     ``#NN;`` code (Mermaid turns it back into the character when it draws): so no quote or bracket
     ends the label, no backtick starts a Markdown string, no ``%%`` is read as a comment or a
     ``%%{init}%%`` directive, no ``#name;`` in a thought is decoded. Control characters are shown
