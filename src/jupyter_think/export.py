@@ -130,11 +130,13 @@ def to_mermaid(session: Session | SessionSnapshot) -> str:
     def declare(lane_index: int, indent: str) -> None:
         for index in members[lane_index]:
             node = graph.nodes[index]
-            lines.append(f'{indent}t{index + 1}["{_mermaid_label(f"{node.number}. {node.thought.thought}")}"]')
+            label = _mermaid_label(f"{node.number}. {node.thought.thought}")
+            lines.append(f'{indent}t{index + 1}["{label}"]')
 
     declare(0, "    ")
     for lane in graph.lanes[1:]:
-        lines.append(f'    subgraph b{lane.index}["{_mermaid_label(f"{lane.name} (from {lane.from_thought})")}"]')
+        title = _mermaid_label(f"{lane.name} (from {lane.from_thought})")
+        lines.append(f'    subgraph b{lane.index}["{title}"]')
         declare(lane.index, "        ")
         lines.append("    end")
     order = sorted(
@@ -160,7 +162,8 @@ def to_html(session: Session | SessionSnapshot) -> str:
     snapshot = session.snapshot()
     summary = summarize(snapshot)
     items = "".join(
-        f"<li><b>{html.escape(thought_heading(t))}</b><div class='thought'>{markdown_html(t.thought)}</div></li>"
+        f"<li><b>{html.escape(thought_heading(t))}</b>"
+        f"<div class='thought'>{markdown_html(t.thought)}</div></li>"
         for t in snapshot.thoughts
     )
     title = html.escape(snapshot.id)

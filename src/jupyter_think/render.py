@@ -58,8 +58,9 @@ def escape_controls(text: str, keep: str = "\n\t") -> str:
     ``keep`` (newline and tab by default) stay. Everything else, backslashes included, is unchanged.
 
     Example:
-        >>> print(escape_controls("red \x1b[31mtext\x1b[0m, \u202eevil\u202c, a\tb"))
-        red \x1b[31mtext\x1b[0m, \u202eevil\u202c, a	b
+        >>> print(escape_controls("red \x1b[31mtext\x1b[0m, \u202eevil\u202c\nnext line"))
+        red \x1b[31mtext\x1b[0m, \u202eevil\u202c
+        next line
         >>> print(escape_controls("one\ntwo", keep=""))
         one\x0atwo
     """

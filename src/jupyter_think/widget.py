@@ -165,7 +165,8 @@ class BranchGraph(anywidget.AnyWidget):
         with self._state_lock:
             graph = self._layout().layout()
             data["text/plain"] = text_tree(graph, self._session_id)
-            data["text/html"] = svg_as_image(svg_from_layout(graph, self._session_id), headline(graph, self._session_id))
+            svg = svg_from_layout(graph, self._session_id)
+            data["text/html"] = svg_as_image(svg, headline(graph, self._session_id))
         return data, metadata
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -273,9 +274,8 @@ class BranchGraph(anywidget.AnyWidget):
                 index = content.get("i")
                 if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(graph.nodes):
                     text = graph.nodes[index].thought.thought
-                    self._push(
-                        {"type": "text", "gen": self._generation, "i": index, "text": text, "html": markdown_html(text)}
-                    )
+                    html = markdown_html(text)
+                    self._push({"type": "text", "gen": self._generation, "i": index, "text": text, "html": html})
 
 
 def _ignore(message: dict[str, Any]) -> None:
