@@ -158,7 +158,7 @@ class SessionSummary(BaseModel):
             else ""
         )
         conclusion = (
-            f'<div><b>Conclusion:</b> <span style="white-space:pre-wrap">{html.escape(self.conclusion)}</span></div>'
+            f'<div class="jupyter-think-conclusion"><b>Conclusion:</b>{markdown_html(self.conclusion)}</div>'
             if self.conclusion is not None
             else ""
         )
