@@ -3,7 +3,9 @@
 Prints:
 - layout time for 100 / 1 000 / 10 000 thoughts (best of 5),
 - bytes sent to the front end per added thought at 100 and at 10 000 thoughts (must be equal
-  within 10 %),
+  within 10 %: live updates carry plain text; the Markdown rendering goes only to a click),
+- the kernel's answer to a click (full text + Markdown rendered by markdown-it-py): time and
+  bytes for a short thought and for a 2 000-character Markdown thought, at 10 000 thoughts,
 - in JupyterLab + Chromium (``tests/lab_harness.py``): time from running the cell that displays
   the graph of 10 000 thoughts to the graph drawn (target under 1 s), and how long a scroll, a
   replay step and a live update take at that size.
@@ -83,6 +85,34 @@ def bytes_per_thought() -> dict[int, int]:
         f"ratio 10 000 / 100: {ratio:.3f} ({'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'}: must be within 10 %)"
     )
     return sizes
+
+
+def detail_answers() -> None:
+    """What a click on a node costs the kernel: the full text and its Markdown rendered to HTML."""
+    session = build(Session("bench", max_thoughts=10_010), 10_000)
+    long_markdown = "A **long** thought with `code`, a [link](https://example.org) and a list:\n" + "- item\n" * 280
+    session.think("A short thought")
+    session.think(long_markdown[:2_000])
+    graph = BranchGraph(session)
+    sent: list[int] = []
+    original = graph.comm.send
+
+    def send(data=None, metadata=None, buffers=None):
+        sent.append(len(json.dumps(data, separators=(",", ":"))))
+        original(data=data, metadata=metadata, buffers=buffers)
+
+    graph.comm.send = send
+    for label, index in (("short thought", len(session) - 2), ("2 000-character Markdown", len(session) - 1)):
+        runs = []
+        for _ in range(20):
+            started = time.perf_counter()
+            graph._on_front_end_message(graph, {"type": "text", "gen": 0, "i": index}, [])
+            runs.append(time.perf_counter() - started)
+        print(
+            f"click -> detail ({label}) at 10 000 thoughts: median {statistics.median(runs) * 1000:.2f} ms, "
+            f"{sent[-1]} bytes"
+        )
+    graph.close()
 
 
 def browser_times() -> None:
@@ -186,5 +216,6 @@ if __name__ == "__main__":
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     layout_times()
     bytes_per_thought()
+    detail_answers()
     if "--no-browser" not in sys.argv:
         browser_times()

@@ -140,12 +140,14 @@ class Lab:
         path.write_text(json.dumps(notebook, indent=1))
         return path
 
-    def stop_kernels(self) -> None:
-        """Shut down every session and kernel (between notebooks)."""
+    def stop_kernels(self, name: str | None = None) -> None:
+        """Shut down the kernel of notebook ``name`` (its path under the root), or every kernel."""
         request = urllib.request.Request(self.api_url("/api/sessions"))
         with urllib.request.urlopen(request, timeout=10) as response:
             sessions = json.load(response)
         for session in sessions:
+            if name is not None and session.get("path") != name:
+                continue
             delete = urllib.request.Request(self.api_url(f"/api/sessions/{session['id']}"), method="DELETE")
             urllib.request.urlopen(delete, timeout=30).close()
 

@@ -1,13 +1,19 @@
 """The branch-graph widget seen in a real browser: JupyterLab + Debian's Chromium (SPEC §7).
 
-One JupyterLab, one browser and one notebook for the module (see ``lab_harness.py``). The notebook
-builds a session with a trunk, two branches, a revision, a very long thought and a thought holding
-``<script>``, then shows ``s.graph()``. Tests read the page as a user would: nodes drawn per lane,
-click, replay, filter, and thoughts that arrive after display. Screenshots go to test-artifacts/.
+One JupyterLab and one browser for the module (see ``lab_harness.py``). The notebook builds a
+session with a trunk, two branches, a revision, a very long thought, a thought in Markdown and a
+thought holding ``<script>``, then shows ``s.graph()``. Tests read the page as a user would: nodes
+drawn per lane, click, replay, filter, and thoughts that arrive after display.
+
+Each test passes alone and in any order: the tests that only look (and set the view back first)
+share one notebook; a test that changes the session (adds thoughts, reloads the page, draws ten
+thousand thoughts) opens its own notebook with its own session, and stops its kernel afterwards.
+Every test fails on a browser console error. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,16 +21,18 @@ from typing import Any
 import pytest
 from lab_harness import Browser, Lab, run_cell, wait_cell_done
 
+from jupyter_think.theme import KIND_COLORS
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EXTENSION = Path(__file__).resolve().parent.parent / "src" / "jupyter_think" / "extension.py"
 
 BUILD = """import jupyter_think
-s = jupyter_think.get_manager().session("browser-demo")
+s = jupyter_think.get_manager().session("{session_id}")
 s.think("Restate the problem: sum of the first n odd numbers", total=5)
 s.think("Try small cases: 1, 1+3=4, 1+3+5=9")
-s.think("Guess: the sum is n squared")
+s.think("Guess: the sum is **n squared**, see [the table](https://example.org/odd) or [this](javascript:window.__pwned=2)")
 s.branch("induction", from_thought=2)
 s.think("Prove by induction: base case n=1 holds")
 s.think("Step: n^2 + (2n+1) = (n+1)^2. " + "And so on. " * 400 + "END-OF-LONG-THOUGHT")
@@ -53,6 +61,7 @@ for i in range(2, 10_001):
         big.switch_branch("main")
     big.think(f"Thought {i} of ten thousand")
 big.graph()"""
+_numbers = itertools.count(1)
 
 GRAPH = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-graph"
 
@@ -70,16 +79,45 @@ def browser() -> Iterator[Browser]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def page(lab: Lab, browser: Browser) -> Any:
-    """The notebook with its first cell run and the graph drawn."""
-    first = ("%load_ext jupyter_think\n" if EXTENSION.exists() else "") + BUILD
-    lab.write_notebook("graph.ipynb", [first, ADD_IN_KERNEL, ADD_FROM_THREAD_AS_REMOTE, TEN_THOUSAND])
-    opened = browser.open_notebook(lab, "graph.ipynb")
+@pytest.fixture(autouse=True)
+def no_console_errors(browser: Browser) -> Iterator[None]:
+    """Every test fails on a console error: a front end that throws leaves an empty output, no error box."""
+    browser.errors.clear()
+    yield
+    assert browser.errors == []
+
+
+def open_graph(lab: Lab, browser: Browser, *more_cells: str) -> tuple[Any, str]:
+    """A new notebook whose first cell builds a new session and shows its graph (8 thoughts drawn)."""
+    number = next(_numbers)
+    name = f"graph-{number}.ipynb"
+    first = ("%load_ext jupyter_think\n" if EXTENSION.exists() else "") + BUILD.format(
+        session_id=f"browser-demo-{number}"
+    )
+    lab.write_notebook(name, [first, *more_cells])
+    opened = browser.open_notebook(lab, name)
     run_cell(opened, 0)
     wait_cell_done(opened, 0)
     opened.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 8", timeout=30_000)
-    return opened
+    return opened, name
+
+
+@pytest.fixture(scope="module")
+def page(lab: Lab, browser: Browser) -> Iterator[Any]:
+    """The notebook the looking-only tests share (each sets the view back first, see ``show_all``)."""
+    opened, name = open_graph(lab, browser)
+    yield opened
+    opened.close()
+    lab.stop_kernels(name)
+
+
+@pytest.fixture
+def own_page(lab: Lab, browser: Browser) -> Iterator[Any]:
+    """A notebook of this test's own (cells 1-3: add in the kernel, add as remote, ten thousand)."""
+    opened, name = open_graph(lab, browser, ADD_IN_KERNEL, ADD_FROM_THREAD_AS_REMOTE, TEN_THOUSAND)
+    yield opened
+    opened.close()
+    lab.stop_kernels(name)
 
 
 def shot(page: Any, name: str) -> None:
@@ -110,8 +148,22 @@ def lane_labels(page: Any) -> list[str]:
 
 
 def show_all(page: Any) -> None:
+    """The view as first drawn: every lane, following the latest thought, nothing selected."""
     page.select_option(f"{GRAPH} .jt-filter", "")
     page.check(f"{GRAPH} .jt-follow")
+
+
+def detail_html(page: Any) -> str:
+    return page.locator(f"{GRAPH} .jt-detail-text").inner_html()
+
+
+def wait_detail_text(page: Any, text: str) -> None:
+    """Wait until the detail pane shows ``text`` (its rendered Markdown arrives from the kernel)."""
+    page.wait_for_function(
+        f"(text) => document.querySelector('{GRAPH} .jt-detail-text').textContent === text",
+        arg=text,
+        timeout=10_000,
+    )
 
 
 def test_graph_draws_each_lane_with_its_thoughts(page: Any) -> None:
@@ -129,7 +181,23 @@ def test_graph_draws_each_lane_with_its_thoughts(page: Any) -> None:
     shot(page, "lanes")
 
 
+def test_nodes_and_legend_are_drawn_in_the_theme_colours(page: Any) -> None:
+    show_all(page)
+    fills = page.eval_on_selector_all(
+        f"{GRAPH} .jt-node", "nodes => nodes.map(n => [n.dataset.kind, n.querySelector(':scope > circle:last-of-type').getAttribute('fill')])"
+    )
+    assert fills and all(fill == KIND_COLORS[kind] for kind, fill in fills), fills
+    legend = page.eval_on_selector_all(
+        f"{GRAPH} .jt-legend-item", "items => items.map(i => [i.textContent, getComputedStyle(i.firstChild).backgroundColor])"
+    )
+    assert [kind for kind, _ in legend] == list(KIND_COLORS)
+    for kind, colour in legend:
+        red, green, blue = (int(KIND_COLORS[kind][i : i + 2], 16) for i in (1, 3, 5))
+        assert colour == f"rgb({red}, {green}, {blue})"
+
+
 def test_hover_text_names_the_thought(page: Any) -> None:
+    show_all(page)
     title = page.locator(f'{GRAPH} .jt-node[data-index="0"] > title').text_content()
     assert title == "Thought 1/5\nRestate the problem: sum of the first n odd numbers"
 
@@ -149,8 +217,15 @@ def test_click_shows_the_full_thought(page: Any) -> None:
     shot(page, "click-long")
 
 
+def wait_rendered(page: Any) -> None:
+    """Wait until the detail pane shows the kernel's rendering of the selected thought's Markdown."""
+    page.wait_for_selector(f"{GRAPH} .jt-detail-text.jt-markdown", timeout=10_000)
+
+
 def test_click_shows_markup_as_text_never_as_html(page: Any) -> None:
+    show_all(page)
     page.click(f'{GRAPH} .jt-node[data-index="5"]')
+    wait_rendered(page)
     detail = page.locator(f"{GRAPH} .jt-detail-text")
     assert (
         detail.text_content()
@@ -158,6 +233,19 @@ def test_click_shows_markup_as_text_never_as_html(page: Any) -> None:
     )
     assert detail.locator("script").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_click_shows_the_thought_as_rendered_markdown(page: Any) -> None:
+    show_all(page)
+    page.click(f'{GRAPH} .jt-node[data-index="2"]')
+    wait_rendered(page)
+    detail = page.locator(f"{GRAPH} .jt-detail-text")
+    assert detail.locator("strong").text_content() == "n squared"
+    links = detail.locator("a")
+    assert links.count() == 1 and links.first.get_attribute("href") == "https://example.org/odd"
+    assert "[this](javascript:window.__pwned=2)" in detail.text_content()  # not a link: shown as typed
+    assert page.evaluate("window.__pwned") is None
+    shot(page, "markdown-detail")
 
 
 def test_replay_steps_through_the_history_in_arrival_order(page: Any) -> None:
@@ -168,7 +256,7 @@ def test_replay_steps_through_the_history_in_arrival_order(page: Any) -> None:
     for _ in range(3):
         page.click(f"{GRAPH} .jt-next")
     assert [n["i"] for n in drawn(page)] == [0, 1, 2]
-    assert page.locator(f"{GRAPH} .jt-detail-text").text_content() == "Guess: the sum is n squared"
+    wait_detail_text(page, "Guess: the sum is n squared, see the table or [this](javascript:window.__pwned=2)")
     assert lane_labels(page) == ["main (3)"]  # branches appear when their first thought does
     page.click(f"{GRAPH} .jt-next")  # the fourth thought to arrive opens the induction lane
     assert per_lane(page) == {0: 3, 1: 1}
@@ -209,8 +297,8 @@ def test_branch_filter_shows_a_branch_with_the_trunk_it_forks_from(page: Any) ->
     assert per_lane(page) == {0: 5, 1: 2, 2: 1}
 
 
-def test_thought_added_in_the_kernel_after_display_appears_without_rerunning(page: Any) -> None:
-    show_all(page)
+def test_thought_added_in_the_kernel_after_display_appears_without_rerunning(own_page: Any) -> None:
+    page = own_page
     run_cell(page, 1)
     wait_cell_done(page, 1)
     page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=10_000)
@@ -219,17 +307,22 @@ def test_thought_added_in_the_kernel_after_display_appears_without_rerunning(pag
     shot(page, "live-kernel")
 
 
-def test_remote_thought_from_another_thread_appears(page: Any) -> None:
-    show_all(page)
+def test_remote_thought_from_another_thread_appears(own_page: Any) -> None:
+    page = own_page
     run_cell(page, 2)
     wait_cell_done(page, 2)
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=10_000)
-    assert per_lane(page) == {0: 6, 1: 2, 2: 2}
-    assert page.locator(f'{GRAPH} .jt-node[data-index="9"] .jt-final-ring').count() == 1
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=10_000)
+    assert per_lane(page) == {0: 6, 1: 2, 2: 1}
+    assert page.locator(f'{GRAPH} .jt-node[data-index="8"] .jt-final-ring').count() == 1
     shot(page, "live-remote")
 
 
-def test_reloaded_page_shows_thoughts_that_arrived_after_the_snapshot(page: Any, browser: Browser) -> None:
+def test_reloaded_page_shows_thoughts_that_arrived_after_the_snapshot(own_page: Any) -> None:
+    page = own_page
+    for cell in (1, 2):  # one thought from the kernel, one as if from another process
+        run_cell(page, cell)
+        wait_cell_done(page, cell)
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=10_000)
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(500)
     page.reload(wait_until="domcontentloaded")
@@ -237,7 +330,8 @@ def test_reloaded_page_shows_thoughts_that_arrived_after_the_snapshot(page: Any,
     assert per_lane(page) == {0: 6, 1: 2, 2: 2}
 
 
-def test_ten_thousand_thoughts_draw_fast_and_only_what_is_in_view(page: Any) -> None:
+def test_ten_thousand_thoughts_draw_only_what_is_in_view(own_page: Any) -> None:
+    page = own_page
     big = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(3).locator(".jt-graph")
     run_cell(page, 3)
     wait_cell_done(page, 3, timeout=120)
@@ -246,23 +340,19 @@ def test_ten_thousand_thoughts_draw_fast_and_only_what_is_in_view(page: Any) -> 
     drawn_now = big.locator(".jt-node").count()
     assert 0 < drawn_now < 400, drawn_now  # the visible window only, not 10 000 elements
     assert big.locator(".jt-node").last.get_attribute("data-index") == "9999"  # follows the latest
-    elapsed = page.evaluate(
+    # How fast this is at 10 000 thoughts is measured in benchmarks/bench_widget.py, not asserted here.
+    page.evaluate(
         """(root) => {
             const viewport = root.querySelector('.jt-viewport');
-            const started = performance.now();
             viewport.scrollLeft = 0;
             viewport.dispatchEvent(new Event('scroll'));
             root.querySelector('.jt-first').click();
             root.querySelector('.jt-next').click();
-            return performance.now() - started;
         }""",
         big.element_handle(),
     )
-    assert elapsed < 200, f"a replay step at 10 000 thoughts took {elapsed:.0f} ms"
     assert [n.get_attribute("data-index") for n in big.locator(".jt-node").all()] == ["0"]
+    big.locator(".jt-detail-text.jt-markdown").wait_for(timeout=10_000)
     assert big.locator(".jt-detail-text").text_content() == "The first of ten thousand thoughts"
+    ARTIFACTS.mkdir(exist_ok=True)
     big.screenshot(path=str(ARTIFACTS / "browser-ten-thousand.png"))
-
-
-def test_no_console_errors(page: Any, browser: Browser) -> None:
-    assert browser.errors == []

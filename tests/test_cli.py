@@ -299,3 +299,75 @@ def test_jupyter_think_reaches_the_same_command(store: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "design" in done.stdout and "scratch" in done.stdout
+
+
+# --- control characters in thought text ---------------------------------------------------------------
+
+HOSTILE = "Red \x1b[31mred\x1b[0m, clear \x1b[2J, title \x1b]0;x\x07, \u202eevil\u202c, C1 \x9b31m, DEL \x7f"
+SHOWN = "Red \\x1b[31mred\\x1b[0m, clear \\x1b[2J, title \\x1b]0;x\\x07, \\u202eevil\\u202c, C1 \\x9b31m, DEL \\x7f"
+
+
+@pytest.fixture(scope="module")
+def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli-hostile") / "store"
+    with SessionManager(root) as manager:
+        session = manager.session("hostile")
+        session.think("Short", total=2)
+        session.think(HOSTILE, done=True)
+        session.think("\n".join(["multi", "line \x1b[1mbold", "end \u2066isolate\u2069"]))
+        manager.flush(timeout=30)
+    return root
+
+
+def run_in_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the CLI with its stdout a real pseudo-terminal, as a person at a terminal would."""
+    import pty
+
+    merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
+    merged.update(env or {})
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([str(SCRIPT), *args], stdout=terminal, stderr=subprocess.PIPE, env=merged) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+    os.close(controller)
+    return process.returncode, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_show_prints_control_characters_escaped(hostile_store: Path) -> None:
+    done = run("--dir", str(hostile_store), "show", "hostile")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"├── 2 {SHOWN}  [done]" in lines
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout and "\x9b" not in done.stdout
+    assert "└── 3 multi line \\x1b[1mbold end \\u2066isolate\\u2069" in lines
+
+
+def test_export_to_a_terminal_shows_control_characters_escaped(hostile_store: Path) -> None:
+    status, output = run_in_terminal("--dir", str(hostile_store), "export", "hostile", "--format", "md")
+    assert status == 0
+    assert SHOWN in output.splitlines()
+    assert "\x1b" not in output and "\u202e" not in output and "\u2066" not in output
+    assert "line \\x1b[1mbold\nend \\u2066isolate\\u2069" in output  # newlines stay
+
+
+def test_export_to_a_pipe_or_a_file_keeps_the_text_exactly(hostile_store: Path, tmp_path: Path) -> None:
+    piped = run("--dir", str(hostile_store), "export", "hostile", "--format", "md")
+    assert piped.returncode == 0 and HOSTILE in piped.stdout.splitlines()
+    target = tmp_path / "hostile.json"
+    assert run("--dir", str(hostile_store), "export", "hostile", "--format", "json", "-o", str(target)).returncode == 0
+    assert Session.from_json(target.read_text(encoding="utf-8")).thoughts[1].thought == HOSTILE
+
+
+def test_export_svg(store: Path) -> None:
+    done = run("--dir", str(store), "export", "design", "--format", "svg")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('<svg xmlns="http://www.w3.org/2000/svg"')

@@ -1,4 +1,7 @@
-"""Exports (Markdown, Mermaid, JSON, HTML) and display cards: deterministic, escaped, well formed."""
+"""Exports (Markdown, Mermaid, JSON, HTML) and display cards: deterministic, escaped, well formed.
+
+Mermaid output is also drawn by Mermaid itself in a browser: see ``test_mermaid.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ import html
 import json
 import re
 import time
+from html.parser import HTMLParser
 
 import pytest
 
 from jupyter_think import Session, SessionManager
 from jupyter_think.display import branch_table, session_table, thought_card
 from jupyter_think.export import export
+from jupyter_think.render import render_text
+from jupyter_think.richtext import markdown_html
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -132,10 +138,10 @@ def test_html_displays_escape_thought_text(name: str) -> None:
     assert "<script" not in text and "<b>bold" not in text
 
 
-def test_card_html_shows_the_text_escaped_exactly() -> None:
+def test_card_html_shows_markup_in_a_thought_as_text() -> None:
     session = script_session()
     card = thought_card(session.thoughts[0])
-    assert html.escape(SCRIPT) in card.html
+    assert html.escape(SCRIPT, quote=False) in card.html
     assert "Thought 1/2" in card.html
 
 
@@ -155,7 +161,7 @@ def mermaid_decode(label: str) -> str:
     return html.unescape(re.sub(r"#(\w+);", lambda m: f"&#{m[1]};" if m[1].isdigit() else f"&{m[1]};", label))
 
 
-NODE = re.compile(r'^    (t\d+)\["([^"\[\]]*)"\]$')
+NODE = re.compile(r'^ +(t\d+)\["([^"\[\]]*)"\]$')
 
 
 def test_mermaid_labels_escape_quotes_and_brackets() -> None:
@@ -180,7 +186,7 @@ def test_mermaid_flowchart_structure() -> None:
     assert lines[0] == "flowchart TD"
     nodes = [NODE.match(line)[1] for line in lines if NODE.match(line)]
     assert nodes == ["t1", "t2", "t5", "t3", "t4"]  # trunk first, then each branch; names = arrival order
-    assert '    subgraph b1["alt (from 1)"]' in lines
+    assert '    subgraph b1["alt (from 1)"]' in lines  # parentheses are safe inside quotes
     assert "    t1 --> t2" in lines and "    t2 --> t5" in lines
     assert '    t1 -->|"alt"| t3' in lines and "    t3 --> t4" in lines
     assert "    t5 -. revises .-> t1" in lines
@@ -263,3 +269,123 @@ def test_export_formats_and_aliases(fmt: str, start: str) -> None:
 def test_unknown_export_format_names_the_choices() -> None:
     with pytest.raises(ValueError, match="markdown, json, mermaid, html"):
         export(sample(), "pdf")
+
+
+# --- Mermaid: no thought changes the diagram ------------------------------------------------------
+
+
+def test_mermaid_escapes_every_character_mermaid_reads_in_a_label() -> None:
+    session = Session("m")
+    session.think("a %%{b")
+    session.think("%%{init:{'themeCSS':'.node{fill:red}'}}%% x")
+    session.think('q " ` # ; < > & [ ] { } | %% \\ = * _ ~ \x1b[31m\u202e')
+    labels = [NODE.match(line)[2] for line in session.to_mermaid().splitlines() if NODE.match(line)]
+    for label in labels:
+        assert not re.search(r"[%\"`;<>&\[\]{}|\\~\x00-\x1f]", label.replace("#", "").replace(";", "")), label
+        assert "%%" not in label and "%" not in label
+    assert mermaid_decode(labels[0]) == "1. a %%{b"
+    assert mermaid_decode(labels[2]) == '3. q " ` # ; < > & [ ] { } | %% \\ = * _ ~ \\x1b[31m\\u202e'
+
+
+def test_mermaid_draws_the_edge_into_a_branch_forked_from_another_branch() -> None:
+    session = Session("nested")
+    for text in ("one", "two", "three"):
+        session.think(text, total=6)
+    session.branch("alt", from_thought=2)
+    session.think("alt three")
+    session.think("alt four")
+    session.think("alt five")
+    session.branch("sub", from_thought=5)  # 5 exists only on alt
+    session.think("sub six")
+    lines = session.to_mermaid().splitlines()
+    names = {NODE.match(line)[2]: NODE.match(line)[1] for line in lines if NODE.match(line)}
+    assert f'    {names["5. alt five"]} -->|"sub"| {names["6. sub six"]}' in lines
+    assert f'    {names["2. two"]} -->|"alt"| {names["3. alt three"]}' in lines
+    # the text tree hangs sub under alt's thought 5, the same graph
+    assert "│           └── branch sub (from 5)" in render_text(session).splitlines()
+
+
+# --- Markdown: rendered in HTML, literal in text/plain --------------------------------------------
+
+MARKDOWN = "A thought can be **Markdown**:\n\n- with `code`\n- and a [link](https://example.org/a?b=1)"
+HOSTILE = (
+    "<img src=x onerror=alert(1)> <script>alert(2)</script> [click](javascript:alert(3)) "
+    "[tab](java&#9;script:alert(4)) <javascript:alert(5)> ![svg](data:image/svg+xml;base64,PHN2Zz4=) "
+    '<a href="javascript:alert(6)">a</a> [up](JAVASCRIPT:alert(7)) [vb](vbscript:msgbox(8))'
+)
+
+
+class _Markup(HTMLParser):
+    """The tags, event-handler attributes and link/image addresses of an HTML fragment."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.handlers: list[str] = []
+        self.urls: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append(name)
+            if name in ("href", "src"):
+                self.urls.append(value or "")
+
+
+def _runs_code(url: str) -> bool:
+    """Whether a browser would run or read ``url`` as a script or a file (ASCII whitespace dropped)."""
+    squeezed = re.sub(r"[\x00-\x20]", "", html.unescape(url)).lower()
+    return squeezed.startswith(("javascript:", "vbscript:", "file:", "data:text", "data:image/svg"))
+
+
+def markdown_outputs(text: str) -> dict[str, str]:
+    session = Session("md")
+    thought = session.think(text)
+    return {
+        "card": thought_card(thought).html,
+        "export": session.to_html(),
+        "detail": markdown_html(text),
+    }
+
+
+@pytest.mark.parametrize("where", ["card", "export", "detail"])
+def test_markdown_is_rendered_in_html(where: str) -> None:
+    rendered = markdown_outputs(MARKDOWN)[where]
+    assert "<strong>Markdown</strong>" in rendered
+    assert "<li>with <code>code</code></li>" in rendered
+    assert '<a href="https://example.org/a?b=1">link</a>' in rendered
+
+
+@pytest.mark.parametrize("where", ["card", "export", "detail"])
+def test_no_tag_or_script_link_from_a_thought_reaches_the_page(where: str) -> None:
+    rendered = markdown_outputs(HOSTILE)[where]
+    markup = _Markup(rendered)
+    assert "script" not in markup.tags
+    assert markup.handlers == []
+    assert [url for url in markup.urls if _runs_code(url)] == []
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in rendered
+
+
+def test_text_plain_keeps_the_markdown_as_typed() -> None:
+    thought = Session("md").think(MARKDOWN)
+    card = thought_card(thought)
+    assert card.plain.splitlines()[1:] == ["  " + line if line else "  " for line in MARKDOWN.splitlines()]
+    assert "<strong>" not in card.plain
+    assert f"\n{MARKDOWN}\n" in Session.to_markdown(_with(MARKDOWN))
+
+
+def _with(text: str) -> Session:
+    session = Session("md")
+    session.think(text)
+    return session
+
+
+def test_text_plain_shows_control_characters_escaped_and_exports_keep_them() -> None:
+    session = _with("red \x1b[31malert\x1b[0m and \u202eevil")
+    card = thought_card(session.thoughts[0])
+    assert card.plain.splitlines()[1] == "  red \\x1b[31malert\\x1b[0m and \\u202eevil"
+    assert "\x1b" not in card.plain and "\u202e" not in card.plain
+    assert "\x1b[31m" in session.to_markdown()  # a file export is the data, exactly
+    assert json.loads(session.to_json())["thoughts"][0]["thought"] == session.thoughts[0].thought

@@ -150,7 +150,8 @@ def test_cell_think_records_the_markdown_body(think: Kernel, session_id: str) ->
     result = ok(think, f"%%think -t 3\n\n{body}\n\n")
     assert texts(think) == [body]
     assert result.plain.splitlines()[0] == "Thought 1/3"
-    assert "<h2>" not in result.html and "## Plan" in result.html  # shown escaped, as typed
+    assert "<h2>Plan</h2>" in result.html and "<code>$HOME</code>" in result.html  # Markdown rendered
+    assert "## Plan" in result.plain  # text/plain: as typed
 
 
 def test_quiet_records_without_showing_a_card(think: Kernel, session_id: str) -> None:

@@ -6,13 +6,15 @@ opened as committed and run with *Run All*: every cell runs without an error, an
 widget draws the thoughts of its session, including thoughts that arrived after it was displayed.
 nbval cannot see any of this (it skips the widget view); only the browser shows that the front end
 works, and that no console error was logged. Last, the README's headless command
-(``./dev lab --headless``) writes ``build/tour.html``, and the graphs are visible in it.
+(``./dev lab --headless``) writes ``tour.html`` into a new temporary directory (never into the
+repository), and the graphs are visible in it. Each test passes alone and in any order.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +57,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def browser() -> Iterator[Browser]:
     with Browser() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_console_errors(browser: Browser) -> Iterator[None]:
+    """Every test fails on a console error of its own (a front end that throws shows nothing)."""
+    browser.errors.clear()
+    yield
+    assert browser.errors == []
 
 
 def run_all(page: Any, timeout: float = 120) -> None:
@@ -106,14 +116,22 @@ def test_run_all_draws_every_graph_live_without_errors(lab: Lab, browser: Browse
         )
     finally:
         page.close()
-        lab.stop_kernels()
-    assert browser.errors == []
+        lab.stop_kernels(name)
 
 
 def test_headless_command_writes_the_tour_as_html_with_the_graphs_drawn(
     browser: Browser, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "JUPYTER_THINK_DIR": str(tmp_path / "store"), "JUPYTER_THINK_VENV": sys.prefix}
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    env = {
+        **os.environ,
+        "JUPYTER_THINK_DIR": str(tmp_path / "store"),
+        "JUPYTER_THINK_VENV": sys.prefix,
+        "TMPDIR": str(temp_root),
+    }
+    repository_tour = ROOT / "build" / "tour.html"
+    before = repository_tour.stat().st_mtime_ns if repository_tour.exists() else None
     done = subprocess.run(
         [str(ROOT / "dev"), "lab", "--headless"],
         check=False,
@@ -124,8 +142,12 @@ def test_headless_command_writes_the_tour_as_html_with_the_graphs_drawn(
         timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    html = ROOT / "build" / "tour.html"
-    assert "dev: wrote build/tour.html" in done.stdout + done.stderr
+    wrote = re.search(r"^dev: wrote (.+/tour\.html)$", done.stdout + done.stderr, re.MULTILINE)
+    assert wrote is not None, done.stdout + done.stderr
+    html = Path(wrote[1])
+    assert html.parent.parent == temp_root and html.is_file()  # a new temporary directory of its own
+    after = repository_tour.stat().st_mtime_ns if repository_tour.exists() else None
+    assert after == before  # nothing written into the repository
     page = browser.context.new_page()
     try:
         page.route(
@@ -172,5 +194,4 @@ def test_saved_graphs_show_in_an_untrusted_notebook_before_anything_runs(lab: La
         graphs.first.screenshot(path=str(ARTIFACTS / "untrusted-saved-graph.png"))
     finally:
         page.close()
-        lab.stop_kernels()
-    assert browser.errors == []
+        lab.stop_kernels("saved-tour.ipynb")

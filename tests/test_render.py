@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
 from sessions import proof_session
 
 from jupyter_think import Session
-from jupyter_think.render import DETAIL_LIMIT, render_svg, render_text
+from jupyter_think.render import DETAIL_LIMIT, escape_controls, render_svg, render_text
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -125,3 +126,34 @@ def test_large_sessions_get_an_overview_svg() -> None:
 def test_html_export_embeds_the_graph() -> None:
     page = proof_session().to_html()
     assert page.count("<svg") == 1 and 'class="jupyter-think-graph"' in page
+
+
+# --- text for terminals: control characters shown, never sent raw -----------------------------------
+
+
+def test_text_tree_shows_ansi_escapes_and_bidi_overrides_escaped() -> None:
+    s = Session("ctl")
+    s.think("red \x1b[31malert\x1b[0m \u202eevil\u202c \u2067isolated\u2069 \x9b2J \x7f", done=True)
+    line = render_text(s).splitlines()[2]
+    assert line == "└── 1 red \\x1b[31malert\\x1b[0m \\u202eevil\\u202c \\u2067isolated\\u2069 \\x9b2J \\x7f  [final]"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x00\x07\x08\x1b\x7f", "\\x00\\x07\\x08\\x1b\\x7f"),
+        ("\x80\x85\x9b\x9f", "\\x80\\x85\\x9b\\x9f"),
+        ("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e", "\\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u202e"),
+        ("\u2066\u2067\u2068\u2069\u2028\u2029", "\\u2066\\u2067\\u2068\\u2069\\u2028\\u2029"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+        ("carriage\rreturn", "carriage\\x0dreturn"),
+    ],
+)
+def test_escape_controls_shows_each_control_character(text: str, shown: str) -> None:
+    assert escape_controls(text) == shown
+
+
+def test_escape_controls_keeps_text_a_person_wrote() -> None:
+    text = "two\tcolumns\nnew line, C:\\path\\x1b, ünïcödé, עברית, 👩\u200d💻, 中文"
+    assert escape_controls(text) == text
+    assert escape_controls("a\nb\tc", keep="") == "a\\x0ab\\x09c"

@@ -14,6 +14,7 @@ import pytest
 from jupyter_think import Session
 from jupyter_think.models import Thought, ThoughtAdded
 from jupyter_think.render import render_svg, render_text
+from jupyter_think.theme import KIND_COLORS
 from jupyter_think.widget import TEXT_LIMIT, BranchGraph
 
 
@@ -136,7 +137,71 @@ def test_a_long_thought_is_cut_and_its_full_text_sent_on_request(session: Sessio
             "buffers": [],
         }
     )
-    assert recorder.custom[-1] == {"type": "text", "gen": 0, "i": 2, "text": long_text}
+    assert recorder.custom[-1] == {"type": "text", "gen": 0, "i": 2, "text": long_text, "html": f"<p>{long_text}</p>"}
+
+
+def ask_detail(graph: BranchGraph, index: int, gen: int = 0) -> None:
+    """What the front end sends when a person clicks node ``index``."""
+    graph._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"type": "text", "gen": gen, "i": index}}}, "buffers": []}
+    )
+
+
+def test_the_detail_of_a_thought_is_its_markdown_rendered_in_the_kernel(session: Session) -> None:
+    graph = BranchGraph(session)
+    recorder = Recorder(graph)
+    session.think("Use **bold** and <script>alert(1)</script> [x](javascript:alert(2))")
+    live = recorder.custom[-1]["nodes"][0]
+    assert "html" not in live  # live updates carry the plain text only
+    ask_detail(graph, 2)
+    reply = recorder.custom[-1]
+    assert reply["type"] == "text" and reply["i"] == 2
+    assert reply["html"] == (
+        "<p>Use <strong>bold</strong> and &lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(2))</p>"
+    )
+
+
+def test_a_detail_request_for_a_missing_thought_gets_no_reply(session: Session) -> None:
+    graph = BranchGraph(session)
+    recorder = Recorder(graph)
+    for index in (-1, 2, True, "0", None):
+        ask_detail(graph, index)  # type: ignore[arg-type]
+    ask_detail(graph, 0, gen=7)  # from a front end that still shows an old generation
+    assert recorder.custom == []
+
+
+def test_the_front_end_gets_the_theme_the_python_renderers_use(session: Session) -> None:
+    from jupyter_think.theme import THEME_FILE
+
+    graph = BranchGraph(session)
+    assert graph.theme == json.loads(THEME_FILE.read_text(encoding="utf-8"))
+    state = graph.get_state()
+    assert state["theme"]["kinds"]["revision"]["color"] == KIND_COLORS["revision"]
+    graph.close()
+
+
+def test_a_widget_made_while_other_threads_think_misses_and_repeats_nothing() -> None:
+    session = Session("busy", max_thoughts=50_000)
+    session.think("first", total=2)
+    stop = threading.Event()
+
+    def think() -> None:
+        while not stop.is_set():
+            session.think("from a worker thread")
+
+    workers = [threading.Thread(target=think) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        graphs = [BranchGraph(session) for _ in range(20)]
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    expected = render_text(session)
+    for graph in graphs:
+        assert graph.text() == expected
+        graph.close()
 
 
 def test_a_front_end_that_missed_messages_gets_the_rest_on_request(session: Session) -> None:

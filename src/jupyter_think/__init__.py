@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import views as _views
 from .ids import validate_id
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
@@ -41,6 +42,12 @@ __all__ = [
     "validate_id",
 ]
 __version__ = "0.1.0"
+
+# Which module provides each view of a session (imported on first use; see views.py).
+_views.provide("jupyter_think.display", "summary")
+_views.provide("jupyter_think.export", "markdown", "mermaid", "html")
+_views.provide("jupyter_think.render", "svg")
+_views.provide("jupyter_think.widget", "graph")
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,11 @@ Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 User errors (an invalid or unknown id, a bad format, a file that cannot be written) print one
 line on stderr and exit with status 2; a store that refuses exits with status 1.
 
+Thought text printed to a terminal has its control characters shown escaped (``\x1b[31m``,
+``\u202e``: :func:`~jupyter_think.render.escape_controls`), so a thought cannot recolour, move or
+reorder what the terminal shows. ``show`` always escapes; ``export`` escapes only when its output
+is a terminal (to a file or a pipe it writes the session exactly).
+
 Examples::
 
     jupyter-think list
@@ -65,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="also the sessions in the trash and the archive")
     show = command("show", "print a session as a text tree (long lanes elided; export shows every thought)")
     show.add_argument("session_id", metavar="ID")
-    export = command("export", "write a session as Markdown, JSON, Mermaid or HTML")
+    export = command("export", "write a session as Markdown, JSON, Mermaid, HTML or SVG")
     export.add_argument("session_id", metavar="ID")
     export.add_argument(
         "--format",
@@ -73,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="fmt",
         required=True,
         metavar="FORMAT",
-        help="md (markdown), json, mermaid (mmd) or html",
+        help="md (markdown), json, mermaid (mmd), html or svg",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
@@ -177,7 +182,7 @@ def _list(location: str, args: argparse.Namespace) -> int:
 def _show(location: str, args: argparse.Namespace) -> int:
     from .render import render_text
 
-    print(render_text(_load(location, args.session_id)))
+    _write_out(render_text(_load(location, args.session_id)), terminal=True)
     return 0
 
 
@@ -186,17 +191,18 @@ def _export(location: str, args: argparse.Namespace) -> int:
 
     kind = FORMATS.get(args.fmt.lower())
     if kind is None:
-        raise CommandError(f"unknown format {args.fmt!r}: use md, json, mermaid or html")
+        raise CommandError(f"unknown format {args.fmt!r}: use md, json, mermaid, html or svg")
     session = _load(location, args.session_id)
     text = export(session, kind)
     if args.output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _write_out(text, terminal=sys.stdout.isatty())
         return 0
     target = Path(args.output).expanduser()
     if target.is_dir():
         target = target / f"{session.id}{SUFFIXES[kind]}"
     try:
-        target.write_text(text, encoding="utf-8")
+        # A lone surrogate (possible in text an agent sent) cannot be UTF-8: written as \udXXX.
+        target.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
     print(f"Wrote {kind} export of {session.id} to {target}")
@@ -360,6 +366,19 @@ def _plural(count: int, word: str) -> str:
 
 
 # --- output --------------------------------------------------------------------------------------------
+
+
+def _write_out(text: str, *, terminal: bool) -> None:
+    """Print ``text`` (with a final newline); for a terminal, control characters shown escaped."""
+    from .render import escape_controls
+
+    if terminal:
+        text = escape_controls(text)
+    if not text.endswith("\n"):
+        text += "\n"
+    encoding = sys.stdout.encoding or "utf-8"  # what it cannot encode (a lone surrogate) is written as \uXXXX
+    sys.stdout.write(text.encode(encoding, errors="backslashreplace").decode(encoding))
+    sys.stdout.flush()
 
 
 def format_table(

@@ -1,7 +1,9 @@
 """Deterministic displays: a thought card, a session summary, branch and session tables.
 
 Each display object gives ``text/plain`` (no times, ids or addresses, so nbval can compare it) and
-a styled ``text/html``; thought text is always escaped, never injected as HTML.
+a styled ``text/html``. A thought's text is Markdown: ``text/html`` shows it rendered (CommonMark,
+raw HTML shown as text, see :mod:`jupyter_think.richtext`); ``text/plain`` shows it as typed, with
+control characters made visible (``text/plain`` also reaches terminals: IPython, ``jupyter console``).
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from . import views
 from .models import Thought
+from .render import escape_controls
+from .richtext import markdown_html
+from .theme import KIND_COLORS, thought_kind
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .session import Session, SessionSnapshot
 
 _CARD_STYLE = (
     "border-left:4px solid {color};padding:4px 10px;margin:2px 0;"
     "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px"
 )
-KIND_COLORS = {"thought": "#4c78a8", "revision": "#e45756", "branch": "#54a24b", "final": "#b279a2"}
-
-
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 thought``, ``2 thoughts``, ``1 branch``, ``0 branches``.
 
@@ -34,15 +37,6 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
-def thought_kind(thought: Thought) -> str:
-    """``final``, ``revision``, ``branch`` or ``thought``: what colour a thought is drawn in."""
-    if not thought.next_thought_needed:
-        return "final"
-    if thought.is_revision:
-        return "revision"
-    if thought.branch_id is not None and thought.branch_from_thought is not None:
-        return "branch"
-    return "thought"
 
 
 def thought_heading(thought: Thought, session_id: str | None = None) -> str:
@@ -91,14 +85,24 @@ class Card:
 
 
 def thought_card(thought: Thought, session_id: str | None = None) -> Card:
-    """The card ``%think`` shows for a recorded thought."""
+    """The card ``%think`` shows for a recorded thought: its Markdown rendered in ``text/html``.
+
+    Example:
+        >>> t = Thought(thought="Use **bold**", thought_number=1, total_thoughts=1, next_thought_needed=True)
+        >>> print(thought_card(t))
+        Thought 1/1
+          Use **bold**
+        >>> "<strong>bold</strong>" in thought_card(t).html
+        True
+    """
     heading = thought_heading(thought, session_id)
-    body = "\n".join("  " + line for line in thought.thought.splitlines() or [""])
+    text = escape_controls(thought.thought)
+    body = "\n".join("  " + line for line in text.splitlines() or [""])
     color = KIND_COLORS[thought_kind(thought)]
     html_text = (
         f'<div class="jupyter-think-card" style="{_CARD_STYLE.format(color=color)}">'
         f'<div style="font-weight:600;color:{color}">{html.escape(heading)}</div>'
-        f'<div style="white-space:pre-wrap">{html.escape(thought.thought)}</div></div>'
+        f'<div class="jupyter-think-text">{markdown_html(thought.thought)}</div></div>'
     )
     return Card(f"{heading}\n{body}", html_text)
 
@@ -140,7 +144,7 @@ class SessionSummary(BaseModel):
         for branch in self.branches:
             lines.append(f"  branch {branch.branch_id}: from {branch.from_thought}, {branch.thoughts} thought{'s' * (branch.thoughts != 1)}")
         if self.conclusion is not None:
-            lines.append(f"  conclusion: {_first_line(self.conclusion)}")
+            lines.append(f"  conclusion: {escape_controls(_first_line(self.conclusion))}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -164,7 +168,7 @@ class SessionSummary(BaseModel):
             else ""
         )
         conclusion = (
-            f'<div><b>Conclusion:</b> <span style="white-space:pre-wrap">{html.escape(self.conclusion)}</span></div>'
+            f'<div class="jupyter-think-conclusion"><b>Conclusion:</b>{markdown_html(self.conclusion)}</div>'
             if self.conclusion is not None
             else ""
         )
@@ -183,28 +187,33 @@ def _first_line(text: str, width: int = 100) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def summarize(session: Session) -> SessionSummary:
-    """Build the :class:`SessionSummary` of a session."""
-    thoughts = session.thoughts
+def summarize(session: Session | SessionSnapshot) -> SessionSummary:
+    """Build the :class:`SessionSummary` of a session (``Session.summary()``), from one snapshot."""
+    snapshot = session.snapshot()
+    thoughts = snapshot.thoughts
     last = thoughts[-1] if thoughts else None
     return SessionSummary(
-        session_id=session.id,
-        status=session.status,
+        session_id=snapshot.id,
+        status=snapshot.status,
         thoughts=len(thoughts),
-        trunk=len(session.trunk),
+        trunk=len(snapshot.trunk),
         revisions=sum(1 for t in thoughts if t.is_revision),
         total_estimate=last.total_thoughts if last else 0,
-        active_branch=session.active_branch,
+        active_branch=snapshot.active_branch,
         branches=[
             BranchSummary(branch_id=b.id, from_thought=b.from_thought, thoughts=len(b.thoughts))
-            for b in session.branches.values()
+            for b in snapshot.branches.values()
         ],
-        conclusion=last.thought if last is not None and session.status == "complete" else None,
+        conclusion=last.thought if last is not None and snapshot.status == "complete" else None,
     )
 
 
-def branch_table(session: Session) -> Card:
+views.register("summary", summarize)
+
+
+def branch_table(session: Session | SessionSnapshot) -> Card:
     """The table ``%branch`` shows: the trunk and each branch, fork point, size, which is active."""
+    session = session.snapshot()
     active = session.active_branch
     rows = [("*" if active is None else " ", "main", "-", len(session.trunk))]
     rows += [

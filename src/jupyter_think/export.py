@@ -1,19 +1,27 @@
-"""Exports of a session: Markdown, Mermaid, JSON and a standalone HTML page.
+"""Exports of a session: Markdown, Mermaid, JSON, SVG and a standalone HTML page.
 
-Pure functions of a session's thoughts; deterministic (no times or ids), so exports diff well.
+Pure functions of one snapshot of a session; deterministic (no times or ids), so exports diff well.
+Markdown keeps each thought verbatim (it is Markdown already); the HTML page renders it (CommonMark,
+raw HTML shown as text); Mermaid draws the same graph as the text tree and the SVG (one layout,
+:mod:`jupyter_think.layout`), with every label escaped so no thought can change the diagram.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Literal
 
-from .display import thought_heading
+from . import views
+from .display import plural, summarize, thought_heading
+from .layout import layout
+from .render import escape_controls, render_svg
+from .richtext import markdown_html
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .session import Session, SessionSnapshot
 
-ExportFormat = Literal["markdown", "json", "mermaid", "html"]
+ExportFormat = Literal["markdown", "json", "mermaid", "html", "svg"]
 FORMATS: dict[str, ExportFormat] = {
     "markdown": "markdown",
     "md": "markdown",
@@ -21,12 +29,19 @@ FORMATS: dict[str, ExportFormat] = {
     "mermaid": "mermaid",
     "mmd": "mermaid",
     "html": "html",
+    "svg": "svg",
 }
-SUFFIXES: dict[ExportFormat, str] = {"markdown": ".md", "json": ".json", "mermaid": ".mmd", "html": ".html"}
+SUFFIXES: dict[ExportFormat, str] = {
+    "markdown": ".md",
+    "json": ".json",
+    "mermaid": ".mmd",
+    "html": ".html",
+    "svg": ".svg",
+}
 
 
 def export(session: Session, fmt: str) -> str:
-    """The session in format ``fmt`` (markdown/md, json, mermaid/mmd, html).
+    """The session in format ``fmt`` (markdown/md, json, mermaid/mmd, html, svg).
 
     Example:
         >>> from jupyter_think import Session
@@ -36,20 +51,21 @@ def export(session: Session, fmt: str) -> str:
     """
     kind = FORMATS.get(fmt.lower())
     if kind is None:
-        raise ValueError(f"unknown export format {fmt!r}: use one of markdown, json, mermaid, html")
+        raise ValueError(f"unknown export format {fmt!r}: use one of markdown, json, mermaid, html, svg")
     if kind == "json":
         return session.to_json(indent=2)
-    return {"markdown": to_markdown, "mermaid": to_mermaid, "html": to_html}[kind](session)
+    return {"markdown": to_markdown, "mermaid": to_mermaid, "html": to_html, "svg": render_svg}[kind](session)
 
 
-def to_markdown(session: Session) -> str:
+def to_markdown(session: Session | SessionSnapshot) -> str:
     """The trunk, then each branch, each thought under its heading; revisions and the end marked."""
-    summary = session.summary()
-    lines = [f"# Session {session.id}", "", f"Status: {summary.status} · {summary.thoughts} thought{'s' * (summary.thoughts != 1)}", ""]
+    snapshot = session.snapshot()
+    summary = summarize(snapshot)
+    lines = [f"# Session {snapshot.id}", "", f"Status: {summary.status} · {plural(summary.thoughts, 'thought')}", ""]
     lines += ["## Trunk", ""]
-    for thought in session.trunk:
+    for thought in snapshot.trunk:
         lines += [f"### {thought_heading(thought)}", "", thought.thought, ""]
-    for branch in session.branches.values():
+    for branch in snapshot.branches.values():
         lines += [f"## Branch {branch.id} (from thought {branch.from_thought})", ""]
         for thought in branch.thoughts:
             lines += [f"### {thought_heading(thought)}", "", thought.thought, ""]
@@ -58,94 +74,107 @@ def to_markdown(session: Session) -> str:
     return "\n".join(lines)
 
 
-_MERMAID_ENTITIES = str.maketrans(
-    {"#": "#35;", '"': "#quot;", "[": "#91;", "]": "#93;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
-)
-"""Characters that would end or change a quoted Mermaid label, as Mermaid's own ``#name;`` codes.
+_MERMAID_PLAIN = re.compile(r"[^A-Za-z0-9 .,!?:/+'()_*=@-]")
+"""ASCII characters a label may hold as they are; every other ASCII character is written as a code."""
 
-Mermaid turns ``#quot;`` into ``&quot;`` before drawing; HTML entities written directly would be
-mangled (``&#91;`` would show as ``&[``), and a literal ``#`` followed by a word and ``;`` would be
-read as a code, so ``#`` itself is escaped too.
-"""
+
+def _mermaid_code(match: re.Match[str]) -> str:
+    character = match[0]
+    return character if ord(character) > 0x7F else f"#{ord(character)};"
 
 
 def _mermaid_label(text: str, width: int = 60) -> str:
     """``text`` on one line, cut to ``width`` characters, safe inside ``["..."]``.
 
+    Every ASCII character but letters, digits, space and ``.,!?:/+'()_*=@-`` becomes Mermaid's own
+    ``#NN;`` code (Mermaid turns it back into the character when it draws): so no quote or bracket
+    ends the label, no backtick starts a Markdown string, no ``%%`` is read as a comment or a
+    ``%%{init}%%`` directive, no ``#name;`` in a thought is decoded. Control characters are shown
+    as visible escapes first.
+
     Example:
-        >>> _mermaid_label('Say "hi" [twice]  # then stop')
-        'Say #quot;hi#quot; #91;twice#93; #35; then stop'
+        >>> _mermaid_label('Say "hi" [twice] %%{init} # then stop')
+        'Say #34;hi#34; #91;twice#93; #37;#37;#123;init#125; #35; then stop'
     """
     line = " ".join(text.split())
     if len(line) > width:
         line = line[: width - 1] + "…"
-    return line.translate(_MERMAID_ENTITIES)
+    return _MERMAID_PLAIN.sub(_mermaid_code, escape_controls(line))
 
 
-def to_mermaid(session: Session) -> str:
-    """A Mermaid ``flowchart TD``: trunk in order, branches as subgraphs, revisions dotted.
+def to_mermaid(session: Session | SessionSnapshot) -> str:
+    """A Mermaid ``flowchart TD``: the trunk, each branch as a subgraph, revisions dotted.
 
-    Node names are positions in the history (``t1``, ``t2``, ...), so output is deterministic.
+    The graph is the layout the text tree and the SVG draw, so a branch forked from another branch
+    hangs from the right thought. Node names are positions in the history (``t1``, ``t2``, ...) and
+    subgraph names are lane numbers (``b1``...), so the output is deterministic and no branch id can
+    clash with a keyword.
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("m"); _ = s.think("Start", total=2); _ = s.think("End", done=True)
+        >>> print(to_mermaid(s), end="")
+        flowchart TD
+            t1["1. Start"]
+            t2["2. End"]
+            t1 --> t2
+            style t2 stroke-width:3px
     """
-    thoughts = session.thoughts
+    snapshot = session.snapshot()
+    graph = layout(snapshot)
+    members: list[list[int]] = [[] for _ in graph.lanes]
+    for node in graph.nodes:
+        members[node.lane].append(node.index)
     lines = ["flowchart TD"]
-    node_of: dict[str, str] = {}
-    last_number: dict[tuple[str | None, int], str] = {}
-    for index, thought in enumerate(thoughts, start=1):
-        node_of[thought.id] = f"t{index}"
-    trunk_ids = {t.id for t in session.trunk}
 
-    def declare(thought_list: tuple) -> None:
-        for thought in thought_list:
-            label = _mermaid_label(f"{thought.thought_number}. {thought.thought}")
-            lines.append(f'    {node_of[thought.id]}["{label}"]')
+    def declare(lane_index: int, indent: str) -> None:
+        for index in members[lane_index]:
+            node = graph.nodes[index]
+            label = _mermaid_label(f"{node.number}. {node.thought.thought}")
+            lines.append(f'{indent}t{index + 1}["{label}"]')
 
-    declare(session.trunk)
-    for number, branch in enumerate(session.branches.values(), start=1):
-        # Generated subgraph ids: a branch may be named like a keyword ("end") or a node ("t1").
-        lines.append(f'    subgraph b{number}["{branch.id} (from {branch.from_thought})"]')
-        declare(branch.thoughts)
+    declare(0, "    ")
+    for lane in graph.lanes[1:]:
+        title = _mermaid_label(f"{lane.name} (from {lane.from_thought})")
+        lines.append(f'    subgraph b{lane.index}["{title}"]')
+        declare(lane.index, "        ")
         lines.append("    end")
-    previous = None
-    for thought in session.trunk:
-        if previous is not None:
-            lines.append(f"    {node_of[previous.id]} --> {node_of[thought.id]}")
-        previous = thought
-        last_number[(None, thought.thought_number)] = node_of[thought.id]
-    for branch in session.branches.values():
-        fork = last_number.get((None, branch.from_thought))
-        previous_node = fork
-        for thought in branch.thoughts:
-            node = node_of[thought.id]
-            if previous_node is not None:
-                arrow = f'-->|"{branch.id}"|' if previous_node == fork else "-->"
-                lines.append(f"    {previous_node} {arrow} {node}")
-            previous_node = node
-            last_number[(branch.id, thought.thought_number)] = node
-    for thought in thoughts:
-        if thought.revises_thought is None:
-            continue
-        lane = thought.branch_id if thought.id not in trunk_ids else None
-        target = last_number.get((lane, thought.revises_thought)) or last_number.get((None, thought.revises_thought))
-        if target is not None and target != node_of[thought.id]:
-            lines.append(f"    {node_of[thought.id]} -. revises .-> {target}")
-    if thoughts and session.status == "complete":
-        lines.append(f"    style {node_of[thoughts[-1].id]} stroke-width:3px")
+    order = sorted(
+        graph.edges,
+        key=lambda edge: (edge.kind == "revision", graph.nodes[edge.target].lane, edge.target, edge.source),
+    )
+    for edge in order:
+        source, target = f"t{edge.source + 1}", f"t{edge.target + 1}"
+        if edge.kind == "sequence":
+            lines.append(f"    {source} --> {target}")
+        elif edge.kind == "fork":
+            name = graph.lanes[graph.nodes[edge.target].lane].name
+            lines.append(f'    {source} -->|"{_mermaid_label(name)}"| {target}')
+        else:
+            lines.append(f"    {source} -. revises .-> {target}")
+    if graph.final is not None:
+        lines.append(f"    style t{graph.final + 1} stroke-width:3px")
     return "\n".join(lines) + "\n"
 
 
-def to_html(session: Session) -> str:
-    """A standalone HTML page: the session's graph (inline SVG) and its thoughts in order."""
-    from .render import render_svg
-
-    summary = session.summary()
+def to_html(session: Session | SessionSnapshot) -> str:
+    """A standalone HTML page: the session's graph (inline SVG) and its thoughts, Markdown rendered."""
+    snapshot = session.snapshot()
+    summary = summarize(snapshot)
     items = "".join(
-        f"<li><b>{html.escape(thought_heading(t))}</b><div style='white-space:pre-wrap'>{html.escape(t.thought)}</div></li>"
-        for t in session.thoughts
+        f"<li><b>{html.escape(thought_heading(t))}</b>"
+        f"<div class='thought'>{markdown_html(t.thought)}</div></li>"
+        for t in snapshot.thoughts
     )
+    title = html.escape(snapshot.id)
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>Session {html.escape(session.id)}</title></head><body style='font-family:sans-serif'>"
-        f"<h1>Session {html.escape(session.id)}</h1><p>{summary.status} · {summary.thoughts} thought{'s' * (summary.thoughts != 1)}</p>"
-        f"{render_svg(session)}<ol>{items}</ol></body></html>\n"
+        f"<title>Session {title}</title></head><body style='font-family:sans-serif'>"
+        f"<h1>Session {title}</h1><p>{summary.status} · {plural(summary.thoughts, 'thought')}</p>"
+        f"{render_svg(snapshot)}<ol>{items}</ol></body></html>\n"
     )
+
+
+views.register("markdown", to_markdown)
+views.register("mermaid", to_mermaid)
+views.register("html", to_html)

@@ -28,14 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from .display import thought_kind
 from .models import Thought
+from .theme import NodeKind, thought_kind
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .session import Session, SessionSnapshot
 
 EdgeKind = Literal["sequence", "fork", "revision"]
-NodeKind = Literal["thought", "revision", "branch", "final"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +175,7 @@ class LayoutBuilder:
         column = lane.start if previous is None else self._nodes[previous].column + 1
         index = len(self._nodes)
         revises = self._revised(thought.revises_thought, lane_index) if thought.is_revision else None
-        node = Node(index, lane_index, column, thought_kind(thought), revises, thought)  # type: ignore[arg-type]
+        node = Node(index, lane_index, column, thought_kind(thought), revises, thought)
         edges: list[Edge] = []
         if previous is not None:
             edges.append(Edge("sequence", previous, index))
@@ -275,9 +274,8 @@ def layout_thoughts(thoughts: Iterable[Thought], branches: Mapping[str, int] | N
     return builder.layout()
 
 
-def layout(session: Session) -> Layout:
-    """Lay out a session: trunk in lane 0, its branches in creation order."""
-    with session._lock:  # a consistent view while another thread may be adding thoughts
-        thoughts = session.thoughts
-        branches = {branch_id: branch.from_thought for branch_id, branch in session.branches.items()}
-    return layout_thoughts(thoughts, branches)
+def layout(session: Session | SessionSnapshot) -> Layout:
+    """Lay out a session (from one consistent snapshot): trunk in lane 0, branches in creation order."""
+    snapshot = session.snapshot()
+    branches = {branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()}
+    return layout_thoughts(snapshot.thoughts, branches)

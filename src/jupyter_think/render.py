@@ -1,8 +1,12 @@
 """Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
 
-Both are pure functions of a :class:`~jupyter_think.layout.Layout`. They are what a notebook
+Both are pure functions of a :class:`~jupyter_think.layout.Layout`; colours and sizes come from
+:mod:`jupyter_think.theme` (shared with the widget's front end). They are what a notebook
 shows without a widget front end (nbconvert, GitHub, nbval: ``text/html`` — the SVG as an
 ``<img>``, see :func:`svg_as_image` — and ``text/plain``) and what ``to_html()`` embeds. No ids or times appear, so the output is the same on every run.
+
+Text meant for a terminal goes through :func:`escape_controls`: control characters in a thought
+(ANSI escapes, bidi overrides, ...) are shown as visible escapes, never sent to the terminal raw.
 
 Large graphs are drawn at a lower level of detail: above :data:`DETAIL_LIMIT` thoughts the SVG is
 an overview (dots and lines, fixed width) and the text tree elides the middle of long lanes.
@@ -15,23 +19,54 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from .display import KIND_COLORS
+from . import views
 from .layout import Layout, Node, layout
+from .theme import GEOMETRY, KIND_COLORS, LINE_COLORS
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .session import Session, SessionSnapshot
 
 DETAIL_LIMIT = 300
 """Above this many thoughts (or columns) the SVG is an overview and the text tree is elided."""
 
-COLUMN_WIDTH = 44
-ROW_HEIGHT = 52
-GUTTER = 96  # room for lane names on the left
-TOP = 26
-RADIUS = 10
+COLUMN_WIDTH: int = GEOMETRY["column"]
+ROW_HEIGHT: int = GEOMETRY["row"]
+GUTTER: int = GEOMETRY["gutter"]  # room for lane names on the left
+TOP: int = GEOMETRY["top"]
+RADIUS: int = GEOMETRY["radius"]
 OVERVIEW_WIDTH = 1100
-LANE_LINE = "#9aa5b1"
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0 controls (ESC starts ANSI sequences), DEL, C1 controls (CSI, OSC...)
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
+    "\u2028\u2029"  # line and paragraph separators
+    "\ud800-\udfff]"  # lone surrogates (cannot be encoded for the terminal at all)
+)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` with every control character shown as a visible escape, for a terminal.
+
+    C0 and C1 controls, DEL, bidi controls (embeddings, overrides, isolates, marks), line and
+    paragraph separators and lone surrogates become ``\x1b``, ``\u202e``...; the characters in
+    ``keep`` (newline and tab by default) stay. Everything else, backslashes included, is unchanged.
+
+    Example:
+        >>> print(escape_controls("red \x1b[31mtext\x1b[0m, \u202eevil\u202c\nnext line"))
+        red \x1b[31mtext\x1b[0m, \u202eevil\u202c
+        next line
+        >>> print(escape_controls("one\ntwo", keep=""))
+        one\x0atwo
+    """
+    if keep:
+        return _CONTROLS.sub(lambda m: m[0] if m[0] in keep else _escape_one(m), text)
+    return _CONTROLS.sub(_escape_one, text)
 
 
 def _xml(text: str) -> str:
@@ -67,7 +102,7 @@ def headline(graph: Layout, session_id: str) -> str:
 # --- SVG ---------------------------------------------------------------------------------------------
 
 
-def render_svg(session: Session) -> str:
+def render_svg(session: Session | SessionSnapshot) -> str:
     """An inline SVG of the session's branch graph (what ``text/html`` and ``to_html()`` show).
 
     Example:
@@ -77,6 +112,9 @@ def render_svg(session: Session) -> str:
         True
     """
     return svg_from_layout(layout(session), session.id)
+
+
+views.register("svg", render_svg)
 
 
 def svg_from_layout(graph: Layout, session_id: str) -> str:
@@ -131,26 +169,26 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
         if edge.kind == "sequence":
             parts.append(
-                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{LANE_LINE}" stroke-width="2"/>'
+                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{LINE_COLORS["sequence"]}" stroke-width="2"/>'
             )
         elif edge.kind == "fork":
             mid = (x1 + x2) / 2
             parts.append(
                 f'<path d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
-                f'stroke="{KIND_COLORS["branch"]}" stroke-width="2"/>'
+                f'stroke="{LINE_COLORS["fork"]}" stroke-width="2"/>'
             )
         else:
             lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
             parts.append(
                 f'<path d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" fill="none" '
-                f'stroke="{KIND_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+                f'stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"/>'
             )
     for node in nodes:
         x, y = xy(node)
         thought = node.thought
         tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
         ring = (
-            f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{KIND_COLORS["final"]}" stroke-width="2"/>'
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
             if node.index == graph.final
             else ""
         )
@@ -198,7 +236,7 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
         if fork is not None:
             origin = graph.nodes[fork]
             lane_paths.append(f"M{x_of(origin.column)} {y_of(origin.lane)}L{x_of(start.column)} {y}")
-    parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LANE_LINE}" stroke-width="1"/>')
+    parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LINE_COLORS["sequence"]}" stroke-width="1"/>')
     dots: dict[str, list[str]] = {kind: [] for kind in KIND_COLORS}
     for node in graph.nodes:
         dots[node.kind].append(f"M{x_of(node.column)} {y_of(node.lane)}h0")
@@ -213,7 +251,7 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
         node = graph.nodes[graph.final]
         parts.append(
             f'<circle cx="{x_of(node.column)}" cy="{y_of(node.lane)}" r="{dot + 3:.1f}" fill="none" '
-            f'stroke="{KIND_COLORS["final"]}" stroke-width="2"/>'
+            f'stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -222,7 +260,7 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
 # --- text tree ---------------------------------------------------------------------------------------
 
 
-def render_text(session: Session) -> str:
+def render_text(session: Session | SessionSnapshot) -> str:
     """The deterministic text tree of a session's graph (the widget's ``text/plain``).
 
     Example:
@@ -255,7 +293,7 @@ def _node_line(node: Node, final: int | None) -> str:
     elif not thought.next_thought_needed:
         marks.append("done")
     suffix = "".join(f"  [{mark}]" for mark in marks)
-    return f"{thought.thought_number} {_first_line(thought.thought, 72)}{suffix}"
+    return f"{thought.thought_number} {escape_controls(_first_line(thought.thought, 72))}{suffix}"
 
 
 def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:

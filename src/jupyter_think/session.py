@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+from . import views
 from .errors import (
     BranchForksElsewhere,
     BranchNeedsId,
@@ -52,9 +53,6 @@ from .models import (
     new_thought_id,
     utc_now,
 )
-
-if TYPE_CHECKING:
-    from .display import SessionSummary
 
 Status = Literal["open", "complete"]
 
@@ -108,6 +106,31 @@ class Branch:
     from_thought: int
     thoughts: tuple[Thought, ...]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSnapshot:
+    """An immutable view of a session at one moment, taken under its lock (what views draw).
+
+    ``change_count`` is the session's :attr:`Session.change_count` at that moment: a subscriber that
+    subscribed before taking the snapshot skips the events whose ``index`` is not above it.
+    """
+
+    id: str
+    thoughts: tuple[Thought, ...]
+    trunk: tuple[Thought, ...]
+    branches: Mapping[str, Branch]
+    active_branch: str | None
+    change_count: int
+
+    @property
+    def status(self) -> Status:
+        """``complete`` after a thought with ``next_thought_needed`` false, else ``open``."""
+        return "complete" if self.thoughts and not self.thoughts[-1].next_thought_needed else "open"
+
+    def snapshot(self) -> SessionSnapshot:
+        """Itself (so a view takes a session or a snapshot alike)."""
+        return self
 
 
 Subscriber = Callable[[SessionEvent], None]
@@ -210,6 +233,25 @@ class Session:
     def change_count(self) -> int:
         """How many changes this session has seen in this process (grows by one per change)."""
         return self._change_count
+
+    def snapshot(self) -> SessionSnapshot:
+        """Thoughts, trunk, branches and active branch as one consistent, immutable view.
+
+        Example:
+            >>> s = Session("snap"); _ = s.think("one")
+            >>> view = s.snapshot(); _ = s.think("two")
+            >>> len(view.thoughts), len(s.snapshot().thoughts)
+            (1, 2)
+        """
+        with self._lock:
+            return SessionSnapshot(
+                self.id,
+                tuple(self._thoughts),
+                tuple(self._trunk),
+                self.branches,
+                self._active_branch,
+                self._change_count,
+            )
 
     def __len__(self) -> int:
         return len(self._thoughts)
@@ -436,37 +478,31 @@ class Session:
         """Rebuild a session from :meth:`to_json` output (raises ``ValueError`` when invalid)."""
         return cls.from_record(SessionRecord.model_validate_json(text), **limits)
 
-    # --- exports and display ------------------------------------------------------------------------
+    # --- exports and display (the view modules register these; see views.py) -------------------------
 
-    def summary(self) -> SessionSummary:
-        """Counts, branches, revisions, status and the final conclusion."""
-        from .display import summarize
-
-        return summarize(self)
+    def summary(self) -> Any:
+        """Counts, branches, revisions, status and the final conclusion (a ``SessionSummary``)."""
+        return views.render("summary", self)
 
     def to_markdown(self) -> str:
         """The session as Markdown: the trunk, then each branch, revisions marked."""
-        from .export import to_markdown
-
-        return to_markdown(self)
+        return views.render("markdown", self)
 
     def to_mermaid(self) -> str:
         """The session as a Mermaid flowchart (trunk, branches, revision links)."""
-        from .export import to_mermaid
-
-        return to_mermaid(self)
+        return views.render("mermaid", self)
 
     def to_html(self) -> str:
         """A standalone HTML page with the session's graph and its thoughts."""
-        from .export import to_html
+        return views.render("html", self)
 
-        return to_html(self)
+    def to_svg(self) -> str:
+        """The session's branch graph as a standalone SVG image."""
+        return views.render("svg", self)
 
     def graph(self) -> Any:
         """The live branch-graph widget for this session (falls back to SVG without a front end)."""
-        from .widget import graph_for
-
-        return graph_for(self)
+        return views.render("graph", self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self) if cycle else self.summary().as_text())

@@ -8,8 +8,15 @@ session events like any other (``remote=True``) and are shown the same way. Even
 any thread: ipykernel (6+, verified in 7) hands comm messages to its IOPub thread, and this widget
 serialises its own state with a lock.
 
+The widget never takes the session's lock: it subscribes first, then takes one
+:meth:`~jupyter_think.session.Session.snapshot`, and skips the events the snapshot already holds
+(their ``index`` is not above the snapshot's ``change_count``).
+
 A front end that missed messages (a page reload, a second view) asks for the nodes it lacks
-(``{"type": "sync", "have": n}``); a click on a thought whose text was cut asks for the full text.
+(``{"type": "sync", "have": n}``). A click on a thought asks for its detail: the full text and its
+Markdown rendered to HTML here in the kernel (the front end has no Markdown library), so live
+updates carry plain text only and their size stays flat. Colours and sizes come from the ``theme``
+trait (``static/theme.json``, also read by the Python renderers).
 
 Without a widget front end (nbconvert, GitHub, nbval) the output shows ``text/html`` = the static
 SVG as an ``<img>`` (untrusted notebooks keep it) and ``text/plain`` = the text tree; both deterministic.
@@ -26,13 +33,16 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from . import views
 from .display import thought_heading
 from .layout import Lane, LayoutBuilder, Node
 from .models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
 from .render import headline, svg_as_image, svg_from_layout, text_tree
+from .richtext import markdown_html
+from .theme import THEME
 
 if TYPE_CHECKING:
-    from .session import Session, SessionEvent
+    from .session import Session, SessionEvent, SessionSnapshot
 
 STATIC = Path(__file__).parent / "static"
 TEXT_LIMIT = 2_000
@@ -99,18 +109,29 @@ class BranchGraph(anywidget.AnyWidget):
 
     _key = traitlets.Unicode("").tag(sync=True)  # identifies the model in the front end's store
     snapshot = traitlets.Dict().tag(sync=True)
+    theme = traitlets.Dict(help="Colours of the kinds of thoughts and the graph's sizes (theme.json).").tag(
+        sync=True
+    )
     max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
-        self._session = session
+        self._session_id = session.id
         self._state_lock = threading.RLock()
         self._generation = 0
-        # Hold the session's lock while taking the snapshot and subscribing, so no change falls
-        # between them; changes made meanwhile by other threads wait and then arrive as events.
-        with session._lock:
-            self._builder = self._build()
-            self._unsubscribe = session.subscribe(self._on_event)
-            super().__init__(_key=uuid.uuid4().hex, snapshot=self._snapshot(), **kwargs)
+        self._builder: LayoutBuilder | None = None
+        self._early: list[SessionEvent] = []  # events that arrive before the snapshot is laid out
+        # Subscribe, then take the snapshot: no change falls between them, and the events of
+        # changes the snapshot already holds are skipped by their index.
+        self._unsubscribe: Any = session.subscribe(self._on_event)
+        snapshot = session.snapshot()
+        with self._state_lock:
+            self._builder = _builder_for(snapshot)
+            self._active_branch = snapshot.active_branch
+            self._seen = snapshot.change_count
+            early, self._early = self._early, []
+            for event in early:
+                self._update(event, push=False)
+            super().__init__(_key=uuid.uuid4().hex, snapshot=self._snapshot(), theme=THEME, **kwargs)
         self.on_msg(self._on_front_end_message)
 
     # --- what it shows without a front end -------------------------------------------------------
@@ -118,17 +139,17 @@ class BranchGraph(anywidget.AnyWidget):
     @property
     def session_id(self) -> str:
         """The id of the session drawn."""
-        return self._session.id
+        return self._session_id
 
     def text(self) -> str:
         """The deterministic text tree (``text/plain``)."""
         with self._state_lock:
-            return text_tree(self._builder.layout(), self._session.id)
+            return text_tree(self._layout().layout(), self._session_id)
 
     def svg(self) -> str:
         """The static SVG (``text/html`` fallback)."""
         with self._state_lock:
-            return svg_from_layout(self._builder.layout(), self._session.id)
+            return svg_from_layout(self._layout().layout(), self._session_id)
 
     def __repr__(self) -> str:
         return self.text()
@@ -142,9 +163,10 @@ class BranchGraph(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         with self._state_lock:
-            graph = self._builder.layout()
-            data["text/plain"] = text_tree(graph, self._session.id)
-            data["text/html"] = svg_as_image(svg_from_layout(graph, self._session.id), headline(graph, self._session.id))
+            graph = self._layout().layout()
+            data["text/plain"] = text_tree(graph, self._session_id)
+            svg = svg_from_layout(graph, self._session_id)
+            data["text/html"] = svg_as_image(svg, headline(graph, self._session_id))
         return data, metadata
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -163,22 +185,19 @@ class BranchGraph(anywidget.AnyWidget):
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _build(self) -> LayoutBuilder:
-        session = self._session
-        builder = LayoutBuilder({branch_id: b.from_thought for branch_id, b in session.branches.items()})
-        for thought in session.thoughts:
-            builder.add(thought)
-        return builder
+    def _layout(self) -> LayoutBuilder:
+        assert self._builder is not None  # set in __init__ before anything else can ask
+        return self._builder
 
     def _active_lane(self) -> int:
-        return self._builder.lane_of(self._session.active_branch) or 0
+        return self._layout().lane_of(self._active_branch) or 0
 
     def _snapshot(self) -> dict[str, Any]:
-        graph = self._builder.layout()
+        graph = self._layout().layout()
         limit = max(200, min(TEXT_LIMIT, SNAPSHOT_BUDGET // max(len(graph.nodes), 1)))
         return {
             "gen": self._generation,
-            "session": self._session.id,
+            "session": self._session_id,
             "lanes": [lane_payload(lane) for lane in graph.lanes],
             "nodes": [node_payload(node, limit) for node in graph.nodes],
             "final": graph.final,
@@ -190,30 +209,44 @@ class BranchGraph(anywidget.AnyWidget):
             self.send(message)
 
     def _on_event(self, event: SessionEvent) -> None:
-        change = event.change
         with self._state_lock:
-            if isinstance(change, ThoughtAdded):
-                placed = self._builder.add(change.thought)
-                thought = change.thought
-                self._push(
-                    {
-                        "type": "add",
-                        "gen": self._generation,
-                        "seq": placed.node.index,
-                        "nodes": [node_payload(placed.node)],
-                        "lanes": [lane_payload(lane) for lane in placed.lanes],
-                        "final": None if thought.next_thought_needed else placed.node.index,
-                    }
-                )
-            elif isinstance(change, BranchCreated):
-                lane = self._builder.open_lane(change.branch_id, change.from_thought)
-                if lane is not None:
-                    self._push({"type": "lanes", "gen": self._generation, "lanes": [lane_payload(lane)]})
-            elif isinstance(change, BranchActivated):
-                self._push({"type": "active", "gen": self._generation, "active": self._active_lane()})
-            elif isinstance(change, SessionReset):
-                self._generation += 1
-                self._builder = self._build()
+            if self._builder is None:  # still inside __init__, before the snapshot was laid out
+                self._early.append(event)
+                return
+            self._update(event, push=True)
+
+    def _update(self, event: SessionEvent, *, push: bool) -> None:
+        """Apply one session event to the layout (and tell the front end, with ``push``)."""
+        if event.index <= self._seen:
+            return  # already in the snapshot
+        self._seen = event.index
+        change = event.change
+        send = self._push if push else _ignore
+        builder = self._layout()
+        if isinstance(change, ThoughtAdded):
+            placed = builder.add(change.thought)
+            send(
+                {
+                    "type": "add",
+                    "gen": self._generation,
+                    "seq": placed.node.index,
+                    "nodes": [node_payload(placed.node)],
+                    "lanes": [lane_payload(lane) for lane in placed.lanes],
+                    "final": None if change.thought.next_thought_needed else placed.node.index,
+                }
+            )
+        elif isinstance(change, BranchCreated):
+            lane = builder.open_lane(change.branch_id, change.from_thought)
+            if lane is not None:
+                send({"type": "lanes", "gen": self._generation, "lanes": [lane_payload(lane)]})
+        elif isinstance(change, BranchActivated):
+            self._active_branch = change.branch_id if builder.lane_of(change.branch_id) is not None else None
+            send({"type": "active", "gen": self._generation, "active": self._active_lane()})
+        elif isinstance(change, SessionReset):
+            self._generation += 1
+            self._builder = LayoutBuilder()  # a reset session is empty
+            self._active_branch = None
+            if push:
                 self.snapshot = self._snapshot()
 
     def _on_front_end_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
@@ -222,9 +255,9 @@ class BranchGraph(anywidget.AnyWidget):
         with self._state_lock:
             if content.get("gen") != self._generation:
                 return
+            graph = self._layout().layout()
             if content.get("type") == "sync":
                 have = content.get("have")
-                graph = self._builder.layout()
                 start = have if isinstance(have, int) and 0 <= have <= len(graph.nodes) else 0
                 self._push(
                     {
@@ -239,10 +272,21 @@ class BranchGraph(anywidget.AnyWidget):
                 )
             elif content.get("type") == "text":
                 index = content.get("i")
-                graph = self._builder.layout()
-                if isinstance(index, int) and 0 <= index < len(graph.nodes):
+                if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(graph.nodes):
                     text = graph.nodes[index].thought.thought
-                    self._push({"type": "text", "gen": self._generation, "i": index, "text": text})
+                    html = markdown_html(text)
+                    self._push({"type": "text", "gen": self._generation, "i": index, "text": text, "html": html})
+
+
+def _ignore(message: dict[str, Any]) -> None:
+    """Where messages go while the widget has no front end yet (they are in its first snapshot)."""
+
+
+def _builder_for(snapshot: SessionSnapshot) -> LayoutBuilder:
+    builder = LayoutBuilder({branch_id: b.from_thought for branch_id, b in snapshot.branches.items()})
+    for thought in snapshot.thoughts:
+        builder.add(thought)
+    return builder
 
 
 _open_graphs: weakref.WeakKeyDictionary[Session, BranchGraph] = weakref.WeakKeyDictionary()
@@ -267,3 +311,6 @@ def graph_for(session: Session) -> BranchGraph:
             graph = BranchGraph(session)
             _open_graphs[session] = graph
         return graph
+
+
+views.register("graph", graph_for)

@@ -3,17 +3,74 @@
 // The kernel places every thought (lane, column); this module draws them. One Store per widget
 // model holds the nodes (snapshot trait + live "add" messages); each view draws only what is in
 // its viewport (SVG elements for the visible window, so 10 000 thoughts stay responsive) plus an
-// overview strip of the whole graph on a canvas. Thought text is always set with textContent.
+// overview strip of the whole graph on a canvas. Thought text is set with textContent; the detail
+// pane shows the thought's Markdown as HTML rendered by the kernel (markdown-it-py, raw HTML off),
+// kept to an allowlist of elements and attributes before it reaches the page.
+//
+// Colours and sizes come from the `theme` trait: the package's static/theme.json, which the Python
+// renderers read too. Nothing here repeats them.
 
 const SVG = "http://www.w3.org/2000/svg";
-const COLORS = { thought: "#4c78a8", revision: "#e45756", branch: "#54a24b", final: "#b279a2" };
-const COL_W = 44;
-const ROW_H = 52;
-const GUTTER = 120;
-const TOP = 22;
-const R = 10;
 const OVERVIEW_H = 34;
 const stores = new Map();
+
+// What the detail pane keeps of the kernel's Markdown HTML: CommonMark's elements, and links and
+// images whose address is http(s), mailto, relative, or (images only) a data: raster image.
+const ALLOWED = new Set([
+  "P", "EM", "STRONG", "CODE", "PRE", "A", "IMG", "UL", "OL", "LI", "BLOCKQUOTE",
+  "H1", "H2", "H3", "H4", "H5", "H6", "HR", "BR",
+]);
+const SAFE_URL = /^(?:https?:|mailto:|#|\/|\.|[^:]*$)/i;
+const SAFE_IMAGE = /^(?:https?:|\/|\.|[^:]*$|data:image\/(?:png|gif|jpeg|webp);)/i;
+
+function safeHtml(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  const walk = (parent) => {
+    for (const child of Array.from(parent.childNodes)) {
+      if (child.nodeType === Node.TEXT_NODE) continue;
+      if (child.nodeType !== Node.ELEMENT_NODE || !ALLOWED.has(child.tagName)) {
+        child.replaceWith(document.createTextNode(child.textContent ?? ""));
+        continue;
+      }
+      for (const attr of Array.from(child.attributes)) {
+        const keep =
+          (child.tagName === "A" && attr.name === "href" && SAFE_URL.test(attr.value.trim())) ||
+          (child.tagName === "IMG" && attr.name === "src" && SAFE_IMAGE.test(attr.value.trim())) ||
+          (child.tagName === "IMG" && attr.name === "alt") ||
+          (child.tagName === "OL" && attr.name === "start") ||
+          (child.tagName === "CODE" && attr.name === "class");
+        if (!keep) child.removeAttribute(attr.name);
+      }
+      if (child.tagName === "A") {
+        child.setAttribute("target", "_blank");
+        child.setAttribute("rel", "noopener noreferrer");
+      }
+      walk(child);
+    }
+  };
+  walk(template.content);
+  return template.content;
+}
+
+// The theme trait as drawing constants (with the kinds' colours as CSS variables on the root).
+function themeOf(model) {
+  const theme = model.get("theme") ?? {};
+  const geometry = theme.geometry ?? {};
+  const kinds = theme.kinds ?? {};
+  const colors = {};
+  for (const [kind, spec] of Object.entries(kinds)) colors[kind] = spec.color;
+  return {
+    colors,
+    titles: Object.fromEntries(Object.entries(kinds).map(([kind, spec]) => [kind, spec.title ?? kind])),
+    lines: theme.lines ?? {},
+    COL_W: geometry.column,
+    ROW_H: geometry.row,
+    GUTTER: geometry.gutter,
+    TOP: geometry.top,
+    R: geometry.radius,
+  };
+}
 
 class Store {
   constructor(model) {
@@ -90,6 +147,7 @@ class Store {
       if (node) {
         node.text = msg.text;
         node.full = true;
+        node.html = msg.html;
         this.emit({ type: "text", i: msg.i });
       }
     }
@@ -132,6 +190,7 @@ class GraphView {
     this.model = model;
     this.store = storeFor(model);
     this.root = root;
+    this.theme = themeOf(model);
     this.step = null; // null: show everything (live); else how many thoughts (arrival order) are shown
     this.follow = true;
     this.filter = "";
@@ -146,6 +205,7 @@ class GraphView {
 
   build() {
     const root = el("div", { class: "jt-graph" }, this.root);
+    for (const [name, color] of Object.entries(this.theme.lines)) root.style.setProperty(`--jt-${name}`, color);
     const bar = el("div", { class: "jt-toolbar" }, root);
     const filterLabel = el("label", { class: "jt-filter-label" }, bar);
     filterLabel.append("lanes ");
@@ -172,8 +232,8 @@ class GraphView {
     this.followBox.checked = true;
     followLabel.append(" follow latest");
     const legend = el("span", { class: "jt-legend" }, bar);
-    for (const [kind, color] of Object.entries(COLORS)) {
-      const item = el("span", { class: "jt-legend-item" }, legend);
+    for (const [kind, color] of Object.entries(this.theme.colors)) {
+      const item = el("span", { class: "jt-legend-item", title: this.theme.titles[kind] }, legend);
       el("span", { class: "jt-swatch", style: `background:${color}` }, item);
       item.append(kind);
     }
@@ -332,14 +392,22 @@ class GraphView {
     this.detail.hidden = true;
   }
 
+  // The plain text at once; the Markdown rendered by the kernel when it arrives (asked once).
   showDetail(index) {
     const node = this.store.nodes[index];
     if (!node) return;
     this.detail.hidden = false;
     this.detail.dataset.index = String(index);
     this.detailHead.textContent = node.head;
+    if (typeof node.html === "string") {
+      this.detailText.replaceChildren(safeHtml(node.html));
+      this.detailText.classList.add("jt-markdown");
+      return;
+    }
+    this.detailText.classList.remove("jt-markdown");
     this.detailText.textContent = node.full ? node.text : `${node.text}…`;
-    if (!node.full) {
+    if (!node.asked) {
+      node.asked = true;
       this.model.send({ type: "text", gen: this.store.gen, i: index });
     }
   }
@@ -351,6 +419,7 @@ class GraphView {
   }
 
   jumpTo(event) {
+    const { COL_W, GUTTER } = this.theme;
     const rect = this.overview.getBoundingClientRect();
     const fraction = (event.clientX - rect.left) / Math.max(rect.width, 1);
     const width = GUTTER + (this.store.maxCol + 1) * COL_W;
@@ -369,6 +438,7 @@ class GraphView {
   }
 
   draw() {
+    const { COL_W, ROW_H, GUTTER, TOP, R } = this.theme;
     const store = this.store;
     const rows = this.visibleLanes();
     this.rows = rows;
@@ -488,6 +558,7 @@ class GraphView {
   }
 
   drawNode(parent, node, x, y) {
+    const { R, colors } = this.theme;
     const store = this.store;
     const g = el("svg:g", {
       class: `jt-node jt-kind-${node.kind}`,
@@ -500,7 +571,7 @@ class GraphView {
     }, parent);
     if (node.i === store.final) el("svg:circle", { class: "jt-final-ring", r: R + 4 }, g);
     if (node.i === this.selected) el("svg:circle", { class: "jt-selected-ring", r: R + 3 }, g);
-    el("svg:circle", { r: R, fill: COLORS[node.kind] ?? COLORS.thought }, g);
+    el("svg:circle", { r: R, fill: colors[node.kind] ?? colors.thought }, g);
     const digits = String(node.n);
     const size = digits.length <= 2 ? 10 : digits.length === 3 ? 8.5 : digits.length === 4 ? 7 : 5.5;
     el("svg:text", { class: "jt-num", y: size / 2.6, "font-size": size, text: digits }, g);
@@ -513,6 +584,7 @@ class GraphView {
   }
 
   drawOverview(rows, shown) {
+    const { COL_W, GUTTER, colors } = this.theme;
     const canvas = this.overview;
     const width = Math.max(100, this.root.clientWidth || 600);
     const ratio = window.devicePixelRatio || 1;
@@ -530,7 +602,7 @@ class GraphView {
       if (node.i >= shown) break;
       const row = rows.get(node.lane);
       if (row === undefined) continue;
-      ctx.fillStyle = COLORS[node.kind] ?? COLORS.thought;
+      ctx.fillStyle = colors[node.kind] ?? colors.thought;
       ctx.fillRect((GUTTER / COL_W + node.col) * scaleX, 2 + row * rowH, Math.max(1.5, scaleX * 0.8), Math.max(1.5, rowH - 1));
     }
     this.overviewImage = ctx.getImageData(0, 0, canvas.width, canvas.height);
@@ -538,6 +610,7 @@ class GraphView {
   }
 
   drawViewBox() {
+    const { COL_W } = this.theme;
     if (!this.overviewImage || this.overview.hidden) return;
     const ctx = this.overview.getContext("2d");
     ctx.putImageData(this.overviewImage, 0, 0);

@@ -1,0 +1,53 @@
+"""The look of a branch graph in one place: the kinds of thoughts, their colours and the geometry.
+
+Everything is read from ``static/theme.json``. The Python renderers (SVG, thought cards) use it
+through this module; the widget sends the same document to its front end (``static/graph.js``) as
+the ``theme`` trait, so the live graph and the static SVG cannot drift apart.
+
+Example:
+    >>> from jupyter_think.models import Thought
+    >>> thought_kind(Thought(thought="x", thought_number=1, total_thoughts=1, next_thought_needed=False))
+    'final'
+    >>> KIND_COLORS["final"] == THEME["kinds"]["final"]["color"]
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .models import Thought
+
+THEME_FILE = Path(__file__).parent / "static" / "theme.json"
+
+NodeKind = Literal["thought", "revision", "branch", "final"]
+
+THEME: dict[str, Any] = json.loads(THEME_FILE.read_text(encoding="utf-8"))
+"""The parsed ``theme.json``: ``kinds`` (colour of each kind), ``lines`` (edge colours), ``geometry``."""
+
+KIND_COLORS = MappingProxyType({kind: spec["color"] for kind, spec in THEME["kinds"].items()})
+"""Kind of thought -> fill colour of its node (also the accent of its card)."""
+
+LINE_COLORS = MappingProxyType(dict(THEME["lines"]))
+"""Edge kind (``sequence``, ``fork``, ``revision``) and the ``final`` ring -> stroke colour."""
+
+GEOMETRY = MappingProxyType(dict(THEME["geometry"]))
+"""Pixel sizes shared by the SVG and the widget: column width, row height, node radius, gutter, top."""
+
+
+def thought_kind(thought: Thought) -> NodeKind:
+    """``final``, ``revision``, ``branch`` or ``thought``: how a thought is drawn.
+
+    A thought that ends the thinking is ``final`` whatever else it is; then a revision; then a
+    thought that joins a branch.
+    """
+    if not thought.next_thought_needed:
+        return "final"
+    if thought.is_revision:
+        return "revision"
+    if thought.branch_id is not None and thought.branch_from_thought is not None:
+        return "branch"
+    return "thought"
