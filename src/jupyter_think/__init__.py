@@ -14,16 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from .comparison import compare
+from .experiments import Experiment, RunEnded, RunResult, experiment
 from .ids import validate_id
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
 from .persistence import PersistenceWarning
 from .session import Branch, Session, SessionEvent, ThinkError
+from .sessiondiff import diff
 from .tool import SequentialThinkingTool
 
 __all__ = [
     "Branch",
+    "Experiment",
     "PersistenceWarning",
+    "RunEnded",
+    "RunResult",
     "SequentialThinkingTool",
     "Session",
     "SessionEvent",
@@ -31,6 +37,9 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "compare",
+    "diff",
+    "experiment",
     "get_manager",
     "load_ipython_extension",
     "unload_ipython_extension",

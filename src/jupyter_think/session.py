@@ -423,6 +423,18 @@ class Session:
 
         return to_html(self)
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per thought in arrival order: ``session_id``, ``position`` and the thought's fields."""
+        from .comparison import to_records
+
+        return to_records(self)
+
+    def to_dataframe(self) -> Any:
+        """The thoughts as a pandas ``DataFrame``, one row per :meth:`to_records` dict (needs pandas)."""
+        from .comparison import to_dataframe
+
+        return to_dataframe(self)
+
     def graph(self) -> Any:
         """The live branch-graph widget for this session (falls back to SVG without a front end)."""
         from .widget import graph_for

@@ -1,0 +1,585 @@
+"""Experiments: run an agent once per config in parallel, each run in its own session, watched live.
+
+``experiment(name, agent, configs)`` calls ``agent(config, tool)`` once per config, in parallel on
+anyio (at most ``concurrency`` runs at a time; sync agents in worker threads). Run ``k`` (from 1)
+thinks in session ``<name>-<k>`` through a :class:`RunTool`, a
+:class:`~jupyter_think.tool.SequentialThinkingTool` bound to that session. Each session is started
+anew when the experiment starts (``manager.new_session``: earlier content is archived), so running
+the same cell again gives the same result. The person's active session is never touched.
+
+The result holds one :class:`RunResult` per run: the agent's return value, or the error it raised
+(status ``error``, the message kept), or ``cancelled``. One run's exception never stops the others.
+Interrupting (KeyboardInterrupt, or cancelling the awaiting task) cancels every run; each keeps
+what it recorded, and a run's tool refuses further calls (:class:`RunEnded`), so nothing is written
+after the experiment has returned.
+
+Awaitable and blocking:
+
+- ``await experiment(...)`` (a notebook cell, any coroutine) runs the runs on the running event
+  loop; in a kernel the grid stays interactive meanwhile (click a run to open its graph).
+- ``experiment(...)`` without ``await`` blocks until every run has ended, in plain Python and in a
+  kernel cell alike (the runs get an event loop of their own in a worker thread, since a kernel's
+  own loop is already running in the cell's thread).
+
+Which of the two is decided by the caller: called from a coroutine's code (a cell that awaits it,
+an ``async def``), ``experiment()`` returns the experiment unstarted for the ``await``; otherwise it
+runs it at once. In a kernel the experiment shows its live grid (:mod:`jupyter_think.grid`) when it
+starts, and the finished experiment displays as a table of the runs.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import anyio
+import anyio.to_thread
+
+from .comparison import session_counts
+from .ids import validate_id
+from .manager import SessionManager, get_manager
+from .tool import SequentialThinkingTool
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from .grid import ExperimentGrid
+    from .session import Session
+
+RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
+FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
+Agent = Callable[[Any, "RunTool"], Any]
+_COROUTINE_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
+_running: dict[str, Experiment] = {}  # experiment name -> the experiment running under it here
+_grids: dict[str, ExperimentGrid] = {}  # experiment name -> the grid of its latest run
+_registry_lock = threading.Lock()
+
+
+class RunEnded(BaseException):
+    """Raised by a run's tool once the run has ended (cancelled, or its agent returned).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so an agent's ``except Exception`` does not
+    keep a cancelled run going: nothing more is recorded in the run's session.
+    """
+
+
+class RunTool(SequentialThinkingTool):
+    """The tool an experiment hands to one run: bound to the run's session, closed when the run ends.
+
+    Example:
+        >>> from jupyter_think import SessionManager
+        >>> tool = RunTool(SessionManager(persist=False), "exp-1")
+        >>> tool.call({"thought": "Plan", "thoughtNumber": 1, "totalThoughts": 1,
+        ...            "nextThoughtNeeded": False})["isError"]
+        False
+        >>> tool.end()
+        >>> tool.call({"thought": "Late", "thoughtNumber": 2, "totalThoughts": 2, "nextThoughtNeeded": False})
+        Traceback (most recent call last):
+        ...
+        jupyter_think.experiments.RunEnded: run exp-1 has ended; its tool records nothing more
+    """
+
+    def __init__(self, manager: SessionManager, session_id: str) -> None:
+        super().__init__(manager, agent_id=session_id, session_id=session_id)
+        self.run_session_id = session_id
+        self._run_lock = threading.Lock()
+        self._ended = False
+
+    def call(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Record one thought in the run's session (see :meth:`SequentialThinkingTool.call`)."""
+        with self._run_lock:  # end() waits for a call in progress, so none lands after the run ended
+            if self._ended:
+                raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
+            return super().call(arguments)
+
+    async def acall(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The async form of :meth:`call`."""
+        if self._ended:
+            raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
+        return await super().acall(arguments)
+
+    def end(self) -> None:
+        """Refuse every later call (waits for a call in progress to finish)."""
+        with self._run_lock:
+            self._ended = True
+
+    @property
+    def ended(self) -> bool:
+        """True once the run has ended."""
+        return self._ended
+
+    def __repr__(self) -> str:
+        return f"<RunTool {self.name!r} session {self.run_session_id!r}>"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run of an experiment: its session, its config, and how it ended.
+
+    ``status`` is ``ok`` (``value`` holds what the agent returned), ``error`` (``error`` holds the
+    exception, ``message`` its one-line description), ``cancelled``, or, while the experiment
+    runs, ``pending`` / ``running``. ``duration`` is the run's wall time in seconds.
+    """
+
+    run: int
+    session_id: str
+    config: Any
+    status: RunStatus
+    value: Any = None
+    error: BaseException | None = None
+    message: str | None = None
+    duration: float | None = None
+    session: Session = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    @property
+    def ok(self) -> bool:
+        """True when the agent returned without raising."""
+        return self.status == "ok"
+
+
+class _Run:
+    """The mutable state of one run while the experiment goes on."""
+
+    def __init__(self, number: int, session: Session, config: Any, tool: RunTool) -> None:
+        self.number = number
+        self.session = session
+        self.config = config
+        self.tool = tool
+        self.status: RunStatus = "pending"
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.message: str | None = None
+        self.started: float | None = None
+        self.ended: float | None = None
+
+    def result(self) -> RunResult:
+        duration = None
+        if self.started is not None:
+            duration = (self.ended if self.ended is not None else time.monotonic()) - self.started
+        return RunResult(
+            run=self.number,
+            session_id=self.session.id,
+            config=self.config,
+            status=self.status,
+            value=self.value,
+            error=self.error,
+            message=self.message,
+            duration=duration,
+            session=self.session,
+        )
+
+
+def describe_error(error: BaseException) -> str:
+    """``TypeName: message`` (just the type name when the message is empty).
+
+    Example:
+        >>> describe_error(ValueError("the scale broke"))
+        'ValueError: the scale broke'
+    """
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _is_async(agent: Any) -> bool:
+    return inspect.iscoroutinefunction(agent) or inspect.iscoroutinefunction(getattr(agent, "__call__", None))
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (without importing IPython where it is not loaded yet)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Experiment(Sequence[RunResult]):
+    """The runs of one experiment: a sequence of :class:`RunResult` (current state, never blocks).
+
+    Get one from :func:`experiment`. ``await`` it, or call :meth:`result` to wait for the end.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        agent: Agent,
+        configs: Iterable[Any],
+        concurrency: int = 8,
+        *,
+        manager: SessionManager | None = None,
+        display: bool | None = None,
+    ) -> None:
+        if not callable(agent):
+            raise TypeError(f"agent must be a callable agent(config, tool), got {type(agent).__name__}")
+        if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
+            raise TypeError(
+                "configs must be a list with one config per run (wrap a single config in a list), "
+                f"got {type(configs).__name__}"
+            )
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        configs = list(configs)
+        validate_id(name, "experiment")
+        validate_id(f"{name}-{max(len(configs), 1)}", "experiment")  # every run's session id is valid
+        self.name = name
+        self.agent = agent
+        self.concurrency = concurrency
+        self.manager = manager if manager is not None else get_manager()
+        self.display = _in_kernel() if display is None else display
+        self._runs = []
+        for number, config in enumerate(configs, start=1):
+            session_id = f"{name}-{number}"
+            self._runs.append(_Run(number, self.manager.session(session_id), config, RunTool(self.manager, session_id)))
+        self._phase: Literal["ready", "running", "done"] = "ready"
+        self._done = threading.Event()
+        self._grid: ExperimentGrid | None = None
+        self._loop_thread: int | None = None
+        self._lock = threading.RLock()
+
+    # --- running --------------------------------------------------------------------------------------
+
+    def result(self) -> Experiment:
+        """Run the experiment now if it has not started, else wait for its end; returns it (blocking).
+
+        KeyboardInterrupt cancels every run (each keeps what it recorded), then propagates.
+        """
+        if self._phase == "ready":
+            self._run_blocking()
+        elif self._phase == "running":
+            if self._loop_thread == threading.get_ident():
+                raise RuntimeError(
+                    f"experiment {self.name!r} runs on this thread's event loop: await it instead of .result()"
+                )
+            self._done.wait()
+        return self
+
+    def __await__(self) -> Generator[Any, None, Experiment]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> Experiment:
+        if self._phase == "ready":
+            self._prepare()
+            self._loop_thread = threading.get_ident()
+            await self._execute()
+        elif self._phase == "running":
+            await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
+        return self
+
+    def _run_blocking(self) -> None:
+        import anyio.from_thread
+
+        self._prepare()
+        interrupted: BaseException | None = None
+        try:
+            with anyio.from_thread.start_blocking_portal() as portal:
+                future = portal.start_task_soon(self._execute)
+                try:
+                    future.result()
+                except KeyboardInterrupt as exc:
+                    interrupted = exc
+                    future.cancel()  # cancels the task; leaving the portal waits until the runs have wound down
+        finally:
+            if self._phase != "done":  # interrupted before the task began
+                self._close()
+        if interrupted is not None:
+            raise interrupted
+
+    def _prepare(self) -> None:
+        with _registry_lock:
+            if self.name in _running:
+                raise RuntimeError(
+                    f"experiment {self.name!r} is already running in this process; "
+                    "wait for it to end or give this one another name"
+                )
+            _running[self.name] = self
+            previous = _grids.pop(self.name, None)
+        try:
+            if previous is not None and previous is not self._grid:
+                previous.stop()  # an earlier run's grid keeps what it showed; it does not follow the new run
+            for run in self._runs:
+                self.manager.new_session(run.session.id)  # the same Session object, started anew
+            with self._lock:
+                self._phase = "running"
+            if self.display:
+                self._show()
+        except BaseException:
+            with _registry_lock:
+                _running.pop(self.name, None)
+            with self._lock:
+                self._phase = "ready"
+            raise
+
+    def _show(self) -> None:
+        try:
+            from IPython.display import display
+        except ImportError:  # plain Python without IPython: nothing to show
+            return
+        grid = self.grid
+        with _registry_lock:
+            _grids[self.name] = grid
+        display(grid)
+
+    async def _execute(self) -> None:
+        runs_limit = anyio.CapacityLimiter(self.concurrency)
+        threads_limit = anyio.CapacityLimiter(self.concurrency)
+        try:
+            async with anyio.create_task_group() as group:
+                for run in self._runs:
+                    group.start_soon(self._run_one, run, runs_limit, threads_limit, name=f"{self.name}-{run.number}")
+        finally:
+            self._close()
+
+    async def _run_one(self, run: _Run, runs_limit: anyio.CapacityLimiter, threads_limit: anyio.CapacityLimiter) -> None:
+        try:
+            async with runs_limit:
+                self._start(run)
+                if _is_async(self.agent):
+                    value = await self.agent(run.config, run.tool)
+                else:
+                    value = await anyio.to_thread.run_sync(
+                        self.agent, run.config, run.tool, abandon_on_cancel=True, limiter=threads_limit
+                    )
+                if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                    value = await value
+        except anyio.get_cancelled_exc_class():
+            self._end(run, "cancelled")
+            raise
+        except RunEnded:
+            self._end(run, "cancelled")
+        except Exception as exc:
+            self._end(run, "error", error=exc)
+        except BaseException as exc:  # SystemExit and the like: recorded, then they stop the experiment
+            self._end(run, "error", error=exc)
+            raise
+        else:
+            self._end(run, "ok", value=value)
+
+    def _start(self, run: _Run) -> None:
+        with self._lock:
+            run.status = "running"
+            run.started = time.monotonic()
+            grid = self._grid
+        if grid is not None:
+            grid.set_status(run.number, "running")
+
+    def _end(self, run: _Run, status: RunStatus, *, value: Any = None, error: BaseException | None = None) -> None:
+        run.tool.end()  # first: no thought can land after the status says the run has ended
+        with self._lock:
+            if run.status in FINAL_STATUSES:
+                return
+            run.status = status
+            run.value = value
+            run.error = error
+            run.message = describe_error(error) if error is not None else None
+            run.ended = time.monotonic()
+            grid = self._grid
+        if grid is not None:
+            grid.set_status(run.number, status, run.message)
+
+    def _close(self) -> None:
+        for run in self._runs:
+            self._end(run, "cancelled")  # runs that never started, or were cut off
+        with self._lock:
+            self._phase = "done"
+            grid = self._grid
+        with _registry_lock:
+            if _running.get(self.name) is self:
+                del _running[self.name]
+        if grid is not None:
+            grid.finish()
+        self._done.set()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """True once every run has ended."""
+        return self._phase == "done"
+
+    @property
+    def started(self) -> bool:
+        """True once the experiment has started (it may still be running)."""
+        return self._phase != "ready"
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The runs' sessions, run 1 first (what :func:`~jupyter_think.compare` and ``diff`` take)."""
+        return [run.session for run in self._runs]
+
+    @property
+    def grid(self) -> ExperimentGrid:
+        """The live grid widget of the runs (made on first use; needs anywidget)."""
+        with self._lock:
+            if self._grid is None:
+                from .grid import ExperimentGrid
+
+                grid = ExperimentGrid(self.name, self.sessions)
+                for run in self._runs:
+                    if run.status != "pending":
+                        grid.set_status(run.number, run.status, run.message)
+                self._grid = grid
+            return self._grid
+
+    def statuses(self) -> dict[str, int]:
+        """How many runs are in each status (only statuses that occur)."""
+        counts: dict[str, int] = {}
+        for result in self:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return counts
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @overload
+    def __getitem__(self, index: int) -> RunResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RunResult]: ...
+    def __getitem__(self, index: int | slice) -> RunResult | list[RunResult]:
+        with self._lock:
+            if isinstance(index, slice):
+                return [run.result() for run in self._runs[index]]
+            return self._runs[index].result()
+
+    def __iter__(self) -> Iterator[RunResult]:
+        with self._lock:
+            results = [run.result() for run in self._runs]
+        return iter(results)
+
+    # --- display ----------------------------------------------------------------------------------------
+
+    def headline(self) -> str:
+        """``Experiment NAME · N runs · 3 ok · 1 error`` (or ``not started``)."""
+        n = len(self._runs)
+        parts = [f"Experiment {self.name}", f"{n} run{'s' * (n != 1)}"]
+        if self._phase == "ready":
+            parts.append("not started: await it, or call .result()")
+            return " · ".join(parts)
+        counts = self.statuses()
+        for status in ("ok", "error", "cancelled", "running", "pending"):
+            if counts.get(status):
+                word = "errors" if status == "error" and counts[status] > 1 else status
+                parts.append(f"{counts[status]} {word}")
+        return " · ".join(parts)
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for result in self:
+            counts = session_counts(result.session)
+            if result.status == "ok":
+                outcome = _short(repr(result.value), 60)
+            elif result.status == "error":
+                outcome = _short(result.message or "", 60)
+            else:
+                outcome = "-"
+            rows.append(
+                (
+                    str(result.run),
+                    result.session_id,
+                    result.status,
+                    str(counts.thoughts),
+                    str(counts.branches),
+                    str(counts.revisions),
+                    outcome,
+                )
+            )
+        return rows
+
+    def as_text(self) -> str:
+        """The runs as a deterministic text table (no times)."""
+        header = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
+        rows = self._rows()
+        widths = [max([len(header[i]), *(len(r[i]) for r in rows)]) for i in range(len(header))]
+        right = {0, 3, 4, 5}
+
+        def line(values: Sequence[str]) -> str:
+            cells = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]
+            return ("  " + "  ".join(cells)).rstrip()
+
+        return "\n".join([self.headline(), line(header), *(line(r) for r in rows)])
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.as_text())
+
+    def _repr_html_(self) -> str:
+        header = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
+        colors = {"ok": "#3d8a35", "error": "#c0392b", "cancelled": "#c56a10"}
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f'<td style="color:{colors.get(cell, "inherit")};font-weight:600">{cell}</td>'
+                if i == 2
+                else f"<td>{html.escape(cell)}</td>"
+                for i, cell in enumerate(row)
+            )
+            + "</tr>"
+            for row in self._rows()
+        )
+        head = "".join(f"<th>{h}</th>" for h in header)
+        return (
+            f'<div class="jupyter-think-experiment"><b>{html.escape(self.headline())}</b>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        )
+
+    def __del__(self) -> None:
+        if getattr(self, "_phase", None) == "ready":
+            warnings.warn(
+                f"experiment {self.name!r} was never run: await it, or call .result()",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _short(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def experiment(
+    name: str,
+    agent: Agent,
+    configs: Iterable[Any],
+    concurrency: int = 8,
+    *,
+    manager: SessionManager | None = None,
+    display: bool | None = None,
+) -> Experiment:
+    """Run ``agent(config, tool)`` once per config in parallel; one :class:`RunResult` per run.
+
+    Returns one result per run (value or error, status, session id), awaitable in a kernel and
+    callable blocking; displays a live grid of the runs' graphs.
+
+    Run ``k`` (from 1) thinks in session ``<name>-<k>``, started anew (earlier content archived),
+    through a :class:`RunTool` bound to it. Sync agents run in worker threads, async agents on the
+    event loop; at most ``concurrency`` runs at a time. An agent's exception is recorded on its
+    run (status ``error``, ``message``) and never stops the others; an interrupt cancels every run,
+    each keeping what it recorded. ``manager`` defaults to the process-wide one; ``display`` (default:
+    in a kernel) shows the live grid when the runs start.
+
+    ``await experiment(...)`` runs on the running loop; ``experiment(...)`` blocks until the end
+    (see the module docstring).
+
+    Example:
+        >>> from jupyter_think import SessionManager
+        >>> def agent(config, tool):
+        ...     for n in range(1, config + 1):
+        ...         tool.call({"thought": f"step {n}", "thoughtNumber": n, "totalThoughts": config,
+        ...                    "nextThoughtNeeded": n < config})
+        ...     return f"{config} steps"
+        >>> runs = experiment("demo", agent, [1, 3], manager=SessionManager(persist=False))
+        >>> [(r.session_id, r.status, r.value, len(r.session)) for r in runs]
+        [('demo-1', 'ok', '1 steps', 1), ('demo-2', 'ok', '3 steps', 3)]
+    """
+    run = Experiment(name, agent, configs, concurrency, manager=manager, display=display)
+    caller = sys._getframe(1)
+    if caller.f_code.co_flags & _COROUTINE_CODE:
+        return run  # the caller awaits it (a cell with `await`, an async function)
+    return run.result()
