@@ -226,7 +226,12 @@ class Experiment(Sequence[RunResult]):
             raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
         configs = list(configs)
         validate_id(name, "experiment")
-        validate_id(f"{name}-{max(len(configs), 1)}", "experiment")  # every run's session id is valid
+        last = f"{name}-{max(len(configs), 1)}"
+        if len(last) > 128:  # every run's session id must be valid too
+            raise ValueError(
+                f"experiment name too long for {len(configs)} runs: session ids like {last[-20:]!r} "
+                "must have at most 128 characters; pick a shorter name"
+            )
         self.name = name
         self.agent = agent
         self.concurrency = concurrency
@@ -240,6 +245,7 @@ class Experiment(Sequence[RunResult]):
         self._done = threading.Event()
         self._grid: ExperimentGrid | None = None
         self._loop_thread: int | None = None
+        self._tried = False
         self._lock = threading.RLock()
 
     # --- running --------------------------------------------------------------------------------------
@@ -293,6 +299,7 @@ class Experiment(Sequence[RunResult]):
     def _prepare(self) -> None:
         with _registry_lock:
             if self.name in _running:
+                self._tried = True
                 raise RuntimeError(
                     f"experiment {self.name!r} is already running in this process; "
                     "wait for it to end or give this one another name"
@@ -310,9 +317,11 @@ class Experiment(Sequence[RunResult]):
                 self._show()
         except BaseException:
             with _registry_lock:
-                _running.pop(self.name, None)
+                if _running.get(self.name) is self:
+                    del _running[self.name]
             with self._lock:
                 self._phase = "ready"
+                self._tried = True  # the caller saw the error: no "never run" warning later
             raise
 
     def _show(self) -> None:
@@ -530,7 +539,7 @@ class Experiment(Sequence[RunResult]):
         )
 
     def __del__(self) -> None:
-        if getattr(self, "_phase", None) == "ready":
+        if getattr(self, "_phase", None) == "ready" and not getattr(self, "_tried", True):
             warnings.warn(
                 f"experiment {self.name!r} was never run: await it, or call .result()",
                 RuntimeWarning,

@@ -7,8 +7,10 @@ the same :class:`~jupyter_think.layout.LayoutBuilder` as the full graph. Each ch
 small custom message holding that run's whole card (its last :data:`THUMB_NODES` nodes, counts,
 status, a version number), so a message that a page missed is healed by the next one for the run,
 and the size of a message does not grow with the run. The ``snapshot`` trait (every card) is set
-at creation, when the experiment ends and when a front end asks for it, so a page opened late or
-reloaded shows the truth.
+at creation, at most once every :data:`REFRESH_INTERVAL` while cards change, when the experiment
+ends and when a front end asks for it: trait updates are never dropped, so a page that missed the
+first messages (they can come before the front end has loaded, and while a blocking experiment
+keeps the kernel busy a front end's request for the state waits) catches up within a second.
 
 Clicking a card opens that run's full branch graph (``session.graph()``) below the grid, through
 anywidget's widget composition (``detail`` trait, ``host.getWidget`` in the front end).
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 THUMB_NODES = 120
 """How many of a run's latest thoughts its card draws."""
+REFRESH_INTERVAL = 1.0
+"""Seconds between two ``snapshot`` refreshes while cards change."""
 MESSAGE_LIMIT = 300
 """Characters of an error message a card carries (the run result keeps all of it)."""
 STATUSES = ("pending", "running", "ok", "error", "cancelled")
@@ -168,6 +172,9 @@ class ExperimentGrid(anywidget.AnyWidget):
     def __init__(self, name: str, sessions: Sequence[Session], **kwargs: Any) -> None:
         self.name = name
         self._state_lock = threading.RLock()
+        self._stale = False  # a card changed since the last snapshot
+        self._stopped = threading.Event()
+        self._refresher: threading.Thread | None = None
         self._cards: list[RunCard] = []
         self._unsubscribers: list[Callable[[], None]] = []
         for run, session in enumerate(sessions, start=1):
@@ -195,6 +202,7 @@ class ExperimentGrid(anywidget.AnyWidget):
     def finish(self) -> None:
         """Send every card once more as the ``snapshot`` trait (trait updates are never dropped)."""
         with self._state_lock:
+            self._stale = False
             self.snapshot = self._snapshot()
 
     def stop(self) -> None:
@@ -202,6 +210,7 @@ class ExperimentGrid(anywidget.AnyWidget):
         unsubscribers, self._unsubscribers = self._unsubscribers, []
         for unsubscribe in unsubscribers:
             unsubscribe()
+        self._stopped.set()
 
     @property
     def following(self) -> bool:
@@ -275,8 +284,22 @@ class ExperimentGrid(anywidget.AnyWidget):
 
     def _changed(self, card: RunCard) -> None:
         card.version += 1
-        if getattr(self, "comm", None) is not None:
-            self.send({"type": "run", "card": card.payload()})
+        if getattr(self, "comm", None) is None:
+            return
+        self.send({"type": "run", "card": card.payload()})
+        self._stale = True
+        if self._refresher is None and not self._stopped.is_set():
+            self._refresher = threading.Thread(target=self._refresh, name="jupyter-think-grid", daemon=True)
+            self._refresher.start()
+
+    def _refresh(self) -> None:
+        """Set the snapshot at most every :data:`REFRESH_INTERVAL` while cards change, until stopped."""
+        while not self._stopped.wait(REFRESH_INTERVAL):
+            if self._stale and getattr(self, "comm", None) is not None:
+                try:
+                    self.finish()
+                except Exception:  # the comm went away (kernel shutting down): stop refreshing
+                    return
 
     def _listener(self, card: RunCard) -> Callable[[SessionEvent], None]:
         def on_event(event: SessionEvent) -> None:
