@@ -1,4 +1,4 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, rm, gc, mcp.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, rm, gc, mcp.
 
 Every command works on one session store: ``--dir DIR``, else ``$JUPYTER_THINK_DIR``, else
 ``<jupyter data dir>/think/sessions``. User errors (an invalid or unknown id, a bad format, a
@@ -9,6 +9,7 @@ Examples::
     jupyter-think list
     jupyter-think show Design-Review
     jupyter-think export Design-Review --format md -o review.md
+    jupyter-think diff run-1 run-2
     jupyter-think rm scratch
     jupyter-think gc --days 7
     jupyter-think mcp --dir /data/think
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="md (markdown), json, mermaid (mmd) or html",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    diff = command("diff", "align two sessions step by step: where they agree, where they diverge, what each did after")
+    diff.add_argument("first", metavar="A")
+    diff.add_argument("second", metavar="B")
     rm = command("rm", "move a session to the store's trash (restorable)")
     rm.add_argument("session_id", metavar="ID")
     gc = command("gc", "move sessions idle longer than the retention period to the trash")
@@ -169,6 +173,13 @@ def _export(store_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(store_dir: Path, args: argparse.Namespace) -> int:
+    from .sessiondiff import diff
+
+    print(diff(_load(store_dir, args.first), _load(store_dir, args.second)).as_text())
+    return 0
+
+
 def _rm(store_dir: Path, args: argparse.Namespace) -> int:
     store = _store(store_dir)
     session_id = _known_id(store, args.session_id)
@@ -208,7 +219,7 @@ def _mcp(store_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"list": _list, "show": _show, "export": _export, "rm": _rm, "gc": _gc, "mcp": _mcp}
+_COMMANDS = {"list": _list, "show": _show, "export": _export, "diff": _diff, "rm": _rm, "gc": _gc, "mcp": _mcp}
 
 
 # --- the store -----------------------------------------------------------------------------------------

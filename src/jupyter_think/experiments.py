@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
 FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
 Agent = Callable[[Any, "RunTool"], Any]
+WAKE_INTERVAL = 0.2
+"""Seconds between wake-ups of a kernel's loop while it awaits an experiment (see ``_keep_waking``)."""
 _COROUTINE_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 _running: dict[str, Experiment] = {}  # experiment name -> the experiment running under it here
@@ -192,6 +194,17 @@ def _is_async(agent: Any) -> bool:
     return inspect.iscoroutinefunction(agent) or inspect.iscoroutinefunction(getattr(agent, "__call__", None))
 
 
+async def _keep_waking() -> None:
+    """Wake the event loop every :data:`WAKE_INTERVAL` seconds until cancelled.
+
+    ipykernel turns an interrupt (SIGINT) of an awaiting cell into a callback on its loop, but a loop
+    asleep in ``select()`` only runs it at its next wake-up; without this, interrupting a cell that
+    awaits an experiment would wait for the runs to end by themselves.
+    """
+    while True:
+        await anyio.sleep(WAKE_INTERVAL)
+
+
 def _in_kernel() -> bool:
     """True inside a Jupyter kernel (without importing IPython where it is not loaded yet)."""
     ipython = sys.modules.get("IPython")
@@ -272,7 +285,7 @@ class Experiment(Sequence[RunResult]):
         if self._phase == "ready":
             self._prepare()
             self._loop_thread = threading.get_ident()
-            await self._execute()
+            await self._execute(wake=_in_kernel())
         elif self._phase == "running":
             await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
         return self
@@ -334,13 +347,17 @@ class Experiment(Sequence[RunResult]):
             _grids[self.name] = grid
         display(grid)
 
-    async def _execute(self) -> None:
+    async def _execute(self, wake: bool = False) -> None:
         runs_limit = anyio.CapacityLimiter(self.concurrency)
         threads_limit = anyio.CapacityLimiter(self.concurrency)
         try:
-            async with anyio.create_task_group() as group:
-                for run in self._runs:
-                    group.start_soon(self._run_one, run, runs_limit, threads_limit, name=f"{self.name}-{run.number}")
+            async with anyio.create_task_group() as outer:
+                if wake:
+                    outer.start_soon(_keep_waking, name="wake the loop for interrupts")
+                async with anyio.create_task_group() as group:
+                    for run in self._runs:
+                        group.start_soon(self._run_one, run, runs_limit, threads_limit, name=f"{self.name}-{run.number}")
+                outer.cancel_scope.cancel()
         finally:
             self._close()
 
