@@ -191,7 +191,8 @@ def describe_error(error: BaseException) -> str:
 
 
 def _is_async(agent: Any) -> bool:
-    return inspect.iscoroutinefunction(agent) or inspect.iscoroutinefunction(getattr(agent, "__call__", None))
+    call = type(agent).__call__ if not inspect.isroutine(agent) else None  # an object with async __call__
+    return inspect.iscoroutinefunction(agent) or inspect.iscoroutinefunction(call)
 
 
 async def _keep_waking() -> None:
@@ -378,7 +379,7 @@ class Experiment(Sequence[RunResult]):
             raise
         except RunEnded:
             self._end(run, "cancelled")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of an agent is recorded on its run
             self._end(run, "error", error=exc)
         except BaseException as exc:  # SystemExit and the like: recorded, then they stop the experiment
             self._end(run, "error", error=exc)
