@@ -336,6 +336,10 @@ class ExperimentGrid(anywidget.AnyWidget):
                 self.detail = None
                 self.opened = 0
                 return
-            graph = self._cards[run - 1].session.graph()
+            session = self._cards[run - 1].session
+        # Outside the grid's lock: making the graph takes the session's lock, which a thread
+        # recording a thought holds while it waits for the grid's lock.
+        graph = session.graph()
+        with self._state_lock:
             self.detail = graph
             self.opened = run
