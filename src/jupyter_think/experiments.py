@@ -3,7 +3,8 @@
 ``experiment(name, agent, configs)`` calls ``agent(config, tool)`` once per config, in parallel on
 anyio (at most ``concurrency`` runs at a time; sync agents in worker threads). Run ``k`` (from 1)
 thinks in session ``<name>-<k>`` through a :class:`RunTool`, a
-:class:`~jupyter_think.tool.SequentialThinkingTool` bound to that session. Each session is started
+:class:`~jupyter_think.tool.SequentialThinkingTool` bound to that session (``runs.py`` holds these
+per-run pieces: the tool, the result, the results table). Each session is started
 anew when the experiment starts (``manager.new_session``: earlier content is archived), so running
 the same cell again gives the same result. The person's active session is never touched.
 
@@ -29,23 +30,30 @@ starts, and the finished experiment displays as a table of the runs.
 
 from __future__ import annotations
 
-import html
 import inspect
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import anyio
 import anyio.to_thread
 
-from .comparison import session_counts
 from .ids import validate_id
 from .manager import SessionManager, get_manager
-from .tool import SequentialThinkingTool
+from .runs import (
+    FINAL_STATUSES,
+    RunEnded,
+    RunResult,
+    RunStatus,
+    RunTool,
+    describe_error,
+    results_headline,
+    results_html,
+    results_text,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -53,8 +61,6 @@ if TYPE_CHECKING:
     from .grid import ExperimentGrid
     from .session import Session
 
-RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
-FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
 Agent = Callable[[Any, "RunTool"], Any]
 WAKE_INTERVAL = 0.2
 """Seconds between wake-ups of a kernel's loop while it awaits an experiment (see ``_keep_waking``)."""
@@ -64,87 +70,7 @@ _running: dict[str, Experiment] = {}  # experiment name -> the experiment runnin
 _grids: dict[str, ExperimentGrid] = {}  # experiment name -> the grid of its latest run
 _registry_lock = threading.Lock()
 
-
-class RunEnded(BaseException):
-    """Raised by a run's tool once the run has ended (cancelled, or its agent returned).
-
-    A ``BaseException`` like ``KeyboardInterrupt``, so an agent's ``except Exception`` does not
-    keep a cancelled run going: nothing more is recorded in the run's session.
-    """
-
-
-class RunTool(SequentialThinkingTool):
-    """The tool an experiment hands to one run: bound to the run's session, closed when the run ends.
-
-    Example:
-        >>> from jupyter_think import SessionManager
-        >>> tool = RunTool(SessionManager(persist=False), "exp-1")
-        >>> tool.call({"thought": "Plan", "thoughtNumber": 1, "totalThoughts": 1,
-        ...            "nextThoughtNeeded": False})["isError"]
-        False
-        >>> tool.end()
-        >>> tool.call({"thought": "Late", "thoughtNumber": 2, "totalThoughts": 2, "nextThoughtNeeded": False})
-        Traceback (most recent call last):
-        ...
-        jupyter_think.experiments.RunEnded: run exp-1 has ended; its tool records nothing more
-    """
-
-    def __init__(self, manager: SessionManager, session_id: str) -> None:
-        super().__init__(manager, agent_id=session_id, session_id=session_id)
-        self.run_session_id = session_id
-        self._run_lock = threading.Lock()
-        self._ended = False
-
-    def call(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Record one thought in the run's session (see :meth:`SequentialThinkingTool.call`)."""
-        with self._run_lock:  # end() waits for a call in progress, so none lands after the run ended
-            if self._ended:
-                raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
-            return super().call(arguments)
-
-    async def acall(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The async form of :meth:`call`."""
-        if self._ended:
-            raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
-        return await super().acall(arguments)
-
-    def end(self) -> None:
-        """Refuse every later call (waits for a call in progress to finish)."""
-        with self._run_lock:
-            self._ended = True
-
-    @property
-    def ended(self) -> bool:
-        """True once the run has ended."""
-        return self._ended
-
-    def __repr__(self) -> str:
-        return f"<RunTool {self.name!r} session {self.run_session_id!r}>"
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """One run of an experiment: its session, its config, and how it ended.
-
-    ``status`` is ``ok`` (``value`` holds what the agent returned), ``error`` (``error`` holds the
-    exception, ``message`` its one-line description), ``cancelled``, or, while the experiment
-    runs, ``pending`` / ``running``. ``duration`` is the run's wall time in seconds.
-    """
-
-    run: int
-    session_id: str
-    config: Any
-    status: RunStatus
-    value: Any = None
-    error: BaseException | None = None
-    message: str | None = None
-    duration: float | None = None
-    session: Session = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-
-    @property
-    def ok(self) -> bool:
-        """True when the agent returned without raising."""
-        return self.status == "ok"
+__all__ = ["Agent", "Experiment", "RunEnded", "RunResult", "RunStatus", "RunTool", "describe_error", "experiment"]
 
 
 class _Run:
@@ -177,17 +103,6 @@ class _Run:
             duration=duration,
             session=self.session,
         )
-
-
-def describe_error(error: BaseException) -> str:
-    """``TypeName: message`` (just the type name when the message is empty).
-
-    Example:
-        >>> describe_error(ValueError("the scale broke"))
-        'ValueError: the scale broke'
-    """
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _is_async(agent: Any) -> bool:
@@ -482,53 +397,11 @@ class Experiment(Sequence[RunResult]):
 
     def headline(self) -> str:
         """``Experiment NAME · N runs · 3 ok · 1 error`` (or ``not started``)."""
-        n = len(self._runs)
-        parts = [f"Experiment {self.name}", f"{n} run{'s' * (n != 1)}"]
-        if self._phase == "ready":
-            parts.append("not started: await it, or call .result()")
-            return " · ".join(parts)
-        counts = self.statuses()
-        for status in ("ok", "error", "cancelled", "running", "pending"):
-            if counts.get(status):
-                word = "errors" if status == "error" and counts[status] > 1 else status
-                parts.append(f"{counts[status]} {word}")
-        return " · ".join(parts)
-
-    def _rows(self) -> list[tuple[str, ...]]:
-        rows = []
-        for result in self:
-            counts = session_counts(result.session)
-            if result.status == "ok":
-                outcome = _short(repr(result.value), 60)
-            elif result.status == "error":
-                outcome = _short(result.message or "", 60)
-            else:
-                outcome = "-"
-            rows.append(
-                (
-                    str(result.run),
-                    result.session_id,
-                    result.status,
-                    str(counts.thoughts),
-                    str(counts.branches),
-                    str(counts.revisions),
-                    outcome,
-                )
-            )
-        return rows
+        return results_headline(self.name, list(self), started=self._phase != "ready")
 
     def as_text(self) -> str:
         """The runs as a deterministic text table (no times)."""
-        header = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
-        rows = self._rows()
-        widths = [max([len(header[i]), *(len(r[i]) for r in rows)]) for i in range(len(header))]
-        right = {0, 3, 4, 5}
-
-        def line(values: Sequence[str]) -> str:
-            cells = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]
-            return ("  " + "  ".join(cells)).rstrip()
-
-        return "\n".join([self.headline(), line(header), *(line(r) for r in rows)])
+        return results_text(self.headline(), list(self))
 
     def __repr__(self) -> str:
         return self.as_text()
@@ -537,24 +410,7 @@ class Experiment(Sequence[RunResult]):
         printer.text(self.as_text())
 
     def _repr_html_(self) -> str:
-        header = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
-        colors = {"ok": "#3d8a35", "error": "#c0392b", "cancelled": "#c56a10"}
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f'<td style="color:{colors.get(cell, "inherit")};font-weight:600">{cell}</td>'
-                if i == 2
-                else f"<td>{html.escape(cell)}</td>"
-                for i, cell in enumerate(row)
-            )
-            + "</tr>"
-            for row in self._rows()
-        )
-        head = "".join(f"<th>{h}</th>" for h in header)
-        return (
-            f'<div class="jupyter-think-experiment"><b>{html.escape(self.headline())}</b>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-        )
+        return results_html(self.headline(), list(self))
 
     def __del__(self) -> None:
         if getattr(self, "_phase", None) == "ready" and not getattr(self, "_tried", True):
@@ -563,11 +419,6 @@ class Experiment(Sequence[RunResult]):
                 RuntimeWarning,
                 stacklevel=2,
             )
-
-
-def _short(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def experiment(
