@@ -8,6 +8,8 @@ info string   what the test does
 ``python``    runs as one cell in a real kernel. The blocks of one file run in order in one kernel, as
               the cells of one notebook, with a fresh store (``JUPYTER_THINK_DIR``) and IPython
               directory, in a temporary working directory. Magics, top-level ``await``: all as typed.
+              The real OpenAI and Anthropic clients in the examples reach a local stand-in model
+              (``tests/model_server.py``) through ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``.
 ``bash``      runs with ``bash -e -o pipefail`` in a subprocess over the same store and directories
               (the kernel's changes are flushed first), with the venv's commands (``jupyter-think``,
               ``ipython``) on ``PATH`` and an empty standard input.
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import pytest
 from kernel_harness import Kernel
+from model_server import ModelServer
 from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +46,13 @@ RUN_IN_SHELL = "bash"
 PARSED = "json"
 NOT_RUN = ("console", "text")
 KINDS = (RUN_IN_KERNEL, RUN_IN_SHELL, PARSED, *NOT_RUN)
+MODEL_TURNS = [
+    [{"thought": "Split the coins in three groups", "thoughtNumber": 1, "totalThoughts": 2, "nextThoughtNeeded": True}],
+    [{"thought": "Two weighings are enough", "thoughtNumber": 2, "totalThoughts": 2, "nextThoughtNeeded": False}],
+    "Two weighings.",
+]
+"""What the stand-in model answers the docs' OpenAI and Anthropic examples (``OPENAI_BASE_URL`` and
+``ANTHROPIC_BASE_URL`` point the real SDK clients at it, so the examples run as written, offline)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,15 @@ def test_the_code_blocks_of_each_document_run_as_written(path: Path, tmp_path: P
     work = tmp_path / "work"
     work.mkdir()
     kernel: Kernel | None = None
+    model = ModelServer(MODEL_TURNS).__enter__()  # the OpenAI / Anthropic examples talk to it, offline
+    env.update(
+        {
+            "OPENAI_BASE_URL": model.openai_url,
+            "OPENAI_API_KEY": "docs-test",
+            "ANTHROPIC_BASE_URL": model.url,
+            "ANTHROPIC_API_KEY": "docs-test",
+        }
+    )
     try:
         for block in blocks:
             if block.kind == RUN_IN_KERNEL:
@@ -138,6 +157,7 @@ def test_the_code_blocks_of_each_document_run_as_written(path: Path, tmp_path: P
     finally:
         if kernel is not None:
             kernel.shutdown()
+        model.__exit__(None, None, None)
 
 
 def _run_shell(block: Block, env: dict[str, str], cwd: Path) -> None:

@@ -23,12 +23,21 @@ from .session import Branch, Session, SessionEvent, ThinkError
 _LAZY = {
     "PersistenceWarning": ("persistence", "PersistenceWarning"),
     "SequentialThinkingTool": ("tool", "SequentialThinkingTool"),
+    "compare": ("comparison", "compare"),
+    "diff": ("sessiondiff", "diff"),
+    "experiment": ("experiments", "experiment"),
+    "Experiment": ("experiments", "Experiment"),
+    "RunEnded": ("experiments", "RunEnded"),
+    "RunResult": ("experiments", "RunResult"),
 }
-"""Public names imported on first use (anyio, the store), so ``import jupyter_think`` stays cheap."""
+"""Public names imported on first use (anyio, the store, pandas), so ``import jupyter_think`` stays cheap."""
 
 __all__ = [
     "Branch",
+    "Experiment",
     "PersistenceWarning",
+    "RunEnded",
+    "RunResult",
     "SequentialThinkingTool",
     "Session",
     "SessionEvent",
@@ -36,6 +45,9 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "compare",
+    "diff",
+    "experiment",
     "get_manager",
     "load_ipython_extension",
     "unload_ipython_extension",
@@ -48,6 +60,7 @@ _views.provide("jupyter_think.display", "summary")
 _views.provide("jupyter_think.export", "markdown", "mermaid", "html")
 _views.provide("jupyter_think.render", "svg")
 _views.provide("jupyter_think.widget", "graph")
+_views.provide("jupyter_think.comparison", "records", "dataframe")
 
 
 def __getattr__(name: str) -> Any:

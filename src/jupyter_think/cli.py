@@ -1,4 +1,4 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, rm, trash, gc, mcp.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash, gc, mcp.
 
 Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``.
@@ -15,6 +15,7 @@ Examples::
     jupyter-think list
     jupyter-think show Design-Review
     jupyter-think export Design-Review --format md -o review.md
+    jupyter-think diff run-1 run-2
     jupyter-think rm scratch
     jupyter-think trash restore scratch
     jupyter-think gc --days 7
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="md (markdown), json, mermaid (mmd), html or svg",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    diff = command("diff", "align two sessions step by step: where they agree, where they diverge, what each did after")
+    diff.add_argument("first", metavar="A")
+    diff.add_argument("second", metavar="B")
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar="ID")
     trash = command("trash", "list the trash; restore a session from it, or empty it")
@@ -209,6 +213,13 @@ def _export(location: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(location: str, args: argparse.Namespace) -> int:
+    from .sessiondiff import diff
+
+    _write_out(diff(_load(location, args.first), _load(location, args.second)).as_text(), terminal=False)
+    return 0
+
+
 def _rm(location: str, args: argparse.Namespace) -> int:
     from .store import SessionNotFound
 
@@ -317,6 +328,7 @@ _COMMANDS = {
     "list": _list,
     "show": _show,
     "export": _export,
+    "diff": _diff,
     "rm": _rm,
     "trash": _trash,
     "archive": _archive,

@@ -213,6 +213,7 @@ class ThinkMagics(Magics):
     )
     @argument("--delete", metavar="ID", help="delete session ID (moved to the store's trash)")
     @argument("--flush", action="store_true", help="wait until every change is saved in the store")
+    @argument("--diff", nargs=2, metavar=("A", "B"), help="align sessions A and B step by step")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
     @line_cell_magic
@@ -245,6 +246,7 @@ class ThinkMagics(Magics):
           %session --export html review.html
           %session --delete scratch
           %session --flush
+          %session --diff run-1 run-2     # where two runs agree, diverge, and what each did after
 
           %%session agent-run --new
           tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
@@ -255,13 +257,13 @@ class ThinkMagics(Magics):
             return self._session_cell(args, cell)
         if args.quiet:
             raise UsageError("--quiet belongs to the cell magic: %%session ID --quiet")
-        actions = [name for name in ("list", "graph", "export", "delete", "flush") if getattr(args, name)]
+        actions = [name for name in ("list", "graph", "export", "delete", "flush", "diff") if getattr(args, name)]
         if args.new and (args.session_id is None or actions):
             raise UsageError("--new starts one session empty and switches to it: %session ID --new")
         if len(actions) > 1:
             raise UsageError(f"give one of --{' / --'.join(actions)} at a time")
         action = actions[0] if actions else None
-        if action in ("list", "delete", "flush") and args.session_id is not None:
+        if action in ("list", "delete", "flush", "diff") and args.session_id is not None:
             raise UsageError(f"--{action} takes no session ID before it: %session --{action}")
         if action == "list":
             self._list()
@@ -269,6 +271,8 @@ class ThinkMagics(Magics):
             self._delete(args.delete)
         elif action == "flush":
             self._flush()
+        elif action == "diff":
+            self._diff(*args.diff)
         elif action == "graph":
             display(self._target(args.session_id).graph())
         elif action == "export":
@@ -288,7 +292,7 @@ class ThinkMagics(Magics):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if args.session_id is None:
             raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
-        others = [name for name in ("list", "graph", "export", "delete", "flush") if getattr(args, name)]
+        others = [name for name in ("list", "graph", "export", "delete", "flush", "diff") if getattr(args, name)]
         if others:
             raise UsageError(f"%%session takes only ID, --new and --quiet, not --{others[0]}")
         with _user_errors():
@@ -351,6 +355,17 @@ class ThinkMagics(Magics):
             display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
         else:
             display(_text_card(f"Deleted session {session_id} from memory (it was never saved: nothing went to the trash)."))
+
+    def _diff(self, first: str, second: str) -> None:
+        from .sessiondiff import diff
+
+        manager = self.manager
+        with _user_errors():
+            for session_id in (first, second):
+                validate_id(session_id)
+                if not manager.is_loaded(session_id) and session_id not in manager.sessions():
+                    raise UsageError(f"no session {session_id!r} to diff; see %session --list")
+        display(diff(manager.session(first), manager.session(second)))
 
     def _flush(self) -> None:
         try:

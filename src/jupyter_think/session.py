@@ -500,6 +500,14 @@ class Session:
         """The session's branch graph as a standalone SVG image."""
         return views.render("svg", self)
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per thought in arrival order: ``session_id``, ``position`` and the thought's fields."""
+        return views.render("records", self)
+
+    def to_dataframe(self) -> Any:
+        """The thoughts as a pandas ``DataFrame``, one row per :meth:`to_records` dict (needs pandas)."""
+        return views.render("dataframe", self)
+
     def graph(self) -> Any:
         """The live branch-graph widget for this session (falls back to SVG without a front end)."""
         return views.render("graph", self)

@@ -34,6 +34,9 @@ KIND_COLORS = MappingProxyType({kind: spec["color"] for kind, spec in THEME["kin
 LINE_COLORS = MappingProxyType(dict(THEME["lines"]))
 """Edge kind (``sequence``, ``fork``, ``revision``) and the ``final`` ring -> stroke colour."""
 
+STATUS_COLORS = MappingProxyType(dict(THEME["statuses"]))
+"""Status of an experiment's run (``pending``, ``running``, ``ok``, ``error``, ``cancelled``) -> its colour."""
+
 GEOMETRY = MappingProxyType(dict(THEME["geometry"]))
 """Pixel sizes shared by the SVG and the widget: column width, row height, node radius, gutter, top."""
 

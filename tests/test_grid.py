@@ -1,0 +1,244 @@
+"""The experiment grid's kernel side: what it sends as runs think, what it shows without a front end.
+
+A :class:`FrontEnd` replays what the widget sends (the ``snapshot`` trait and the ``run`` messages)
+with the same rule as ``static/grid.js`` (keep a card unless it is older than the one held), so the
+tests check the state a browser would end up with, from the widget model's own traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from jupyter_think import Session, SessionManager, experiment
+from jupyter_think.experiments import RunTool
+from jupyter_think.grid import THUMB_NODES, ExperimentGrid
+from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.widget import BranchGraph
+
+
+class FrontEnd:
+    """Captures the grid's comm traffic and keeps the cards a browser would show."""
+
+    def __init__(self, grid: ExperimentGrid) -> None:
+        self.cards: dict[int, dict[str, Any]] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        for card in grid.snapshot["runs"]:
+            self.put(card)
+        original = grid.comm.send
+
+        def send(data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+            json.dumps(data)  # what goes over the wire is JSON
+            with self.lock:
+                self.messages.append(data)
+                if data.get("method") == "custom" and data["content"]["type"] == "run":
+                    self.put(data["content"]["card"])
+                elif data.get("method") == "update" and "snapshot" in data.get("state", {}):
+                    for card in data["state"]["snapshot"]["runs"]:
+                        self.put(card)
+            original(data=data, metadata=metadata, buffers=buffers)
+
+        grid.comm.send = send
+
+    def put(self, card: dict[str, Any]) -> None:
+        old = self.cards.get(card["run"])
+        if old is None or old["v"] <= card["v"]:
+            self.cards[card["run"]] = card
+
+    def run_messages(self, run: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                m["content"]["card"]
+                for m in self.messages
+                if m.get("method") == "custom" and m["content"]["card"]["run"] == run
+            ]
+
+
+@pytest.fixture
+def manager() -> Iterator[SessionManager]:
+    with SessionManager(persist=False) as running:
+        yield running
+
+
+def steps(count: int) -> list[dict[str, Any]]:
+    return [
+        {"thought": f"step {n}", "thoughtNumber": n, "totalThoughts": count, "nextThoughtNeeded": n < count}
+        for n in range(1, count + 1)
+    ]
+
+
+def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionManager) -> None:
+    rng = random.Random(7)
+    configs = [(rng.randint(1, 8), rng.random() < 0.2, rng.uniform(0, 0.003)) for _ in range(50)]
+
+    def agent(config: tuple[int, bool, float], tool: RunTool) -> int:
+        count, fails, pause = config
+        for arguments in steps(count):
+            time.sleep(pause)
+            tool.call(arguments)
+        if fails:
+            raise RuntimeError(f"gave up after {count}")
+        return count
+
+    async def cell() -> tuple[Any, FrontEnd, ExperimentGrid]:
+        runs = experiment("grid50", agent, configs, concurrency=8, manager=manager)
+        grid = runs.grid  # the widget exists before the runs start, as when it is displayed
+        front_end = FrontEnd(grid)
+        await runs
+        return runs, front_end, grid
+
+    runs, front_end, grid = anyio.run(cell)
+    for result, (count, fails, _) in zip(runs, configs):
+        card = front_end.cards[result.run]
+        assert card["session"] == result.session_id
+        assert card["status"] == ("error" if fails else "ok") == result.status
+        assert card["message"] == (f"RuntimeError: gave up after {count}" if fails else None)
+        assert card["counts"] == {"thoughts": count, "branches": 0, "revisions": 0, "retractions": 0}
+        assert card["k"] == "t" * (count - 1) + "f" and card["c"] == list(range(count))
+        # Every change reached the front end: running, each thought, the end; versions only grow.
+        sent = front_end.run_messages(result.run)
+        assert [m["status"] for m in sent] == ["running"] * (count + 1) + [result.status]
+        assert [m["counts"]["thoughts"] for m in sent] == [0, *range(1, count + 1), count]
+        assert [m["v"] for m in sent] == sorted({m["v"] for m in sent})
+    assert grid.snapshot["runs"] == grid.cards()  # the final snapshot holds the truth too
+
+
+def test_a_card_message_does_not_grow_with_the_run(manager: SessionManager) -> None:
+    session = manager.session("long-1")
+    grid = ExperimentGrid("long", [session])
+    front_end = FrontEnd(grid)
+    for arguments in steps(1000):
+        session.think(arguments["thought"], total=1000)
+    sizes = [len(json.dumps(m)) for m in front_end.run_messages(1)]
+    assert front_end.cards[1]["counts"]["thoughts"] == 1000
+    assert len(front_end.cards[1]["c"]) == THUMB_NODES and front_end.cards[1]["skipped"] == 1000 - THUMB_NODES
+    assert max(sizes) <= 1.1 * sizes[THUMB_NODES]
+    grid.close()
+
+
+def test_thoughts_written_by_another_process_show_on_the_card(manager: SessionManager) -> None:
+    sessions = [manager.session("remote-1"), manager.session("remote-2")]
+    grid = ExperimentGrid("remote", sessions)
+    front_end = FrontEnd(grid)
+    sessions[0].think("local thought", total=3)
+    other = Thought(thought="from another process", thought_number=2, total_thoughts=3, next_thought_needed=True)
+    writer = threading.Thread(target=sessions[0].apply, args=(ThoughtAdded(thought=other),), kwargs={"remote": True})
+    writer.start()
+    writer.join()
+    branch = Thought(
+        thought="a branch, remote too",
+        thought_number=3,
+        total_thoughts=3,
+        next_thought_needed=False,
+        branch_id="alt",
+        branch_from_thought=1,
+    )
+    sessions[1].apply(ThoughtAdded(thought=branch), remote=True)
+    assert front_end.cards[1]["counts"]["thoughts"] == 2
+    assert front_end.cards[2]["counts"] == {"thoughts": 1, "branches": 1, "revisions": 0, "retractions": 0}
+    assert front_end.cards[2]["l"] == [1] and front_end.cards[2]["complete"] is True
+    grid.close()
+
+
+def test_branches_and_revisions_are_drawn_and_counted(manager: SessionManager) -> None:
+    session = manager.session("shape-1")
+    grid = ExperimentGrid("shape", [session])
+    front_end = FrontEnd(grid)
+    session.think("one", total=4)
+    session.think("two")
+    session.branch("alt", from_thought=1)
+    session.think("alt two")
+    session.switch_branch("main")
+    session.revise(2, "two again")
+    card = front_end.cards[1]
+    assert card["counts"] == {"thoughts": 4, "branches": 1, "revisions": 1, "retractions": 0}
+    assert (card["c"], card["l"], card["k"]) == ([0, 1, 1, 2], [0, 0, 1, 0], "ttbr")
+    assert card["forks"] == [[1, 0, 0]]  # lane 1 forks at column 0 of lane 0
+    grid.close()
+
+
+def test_clicking_a_run_opens_its_full_graph_and_clicking_again_closes_it(manager: SessionManager) -> None:
+    sessions = [manager.session("click-1"), manager.session("click-2")]
+    sessions[1].think("the second run's thought")
+    grid = ExperimentGrid("click", sessions)
+    grid._handle_custom_msg({"type": "open", "run": 2}, [])  # what a click on the second card sends
+    assert isinstance(grid.detail, BranchGraph) and grid.detail.session_id == "click-2"
+    assert grid.opened == 2
+    assert grid.get_state()["detail"] == f"anywidget:{grid.detail.model_id}"
+    assert grid.detail is sessions[1].graph()  # the session's one live graph widget
+    grid._handle_custom_msg({"type": "open", "run": 2}, [])
+    assert grid.detail is None and grid.opened == 0
+    for nonsense in ({"type": "open", "run": 9}, {"type": "open", "run": "1"}, {"type": "open", "run": True}, "x"):
+        grid._handle_custom_msg(nonsense, [])
+        assert grid.detail is None and grid.opened == 0
+    grid.close()
+
+
+def test_a_front_end_that_asks_gets_every_card_as_the_snapshot(manager: SessionManager) -> None:
+    session = manager.session("late-1")
+    grid = ExperimentGrid("late", [session])
+    session.think("before the page loaded")
+    grid._handle_custom_msg({"type": "sync"}, [])
+    assert grid.snapshot["runs"][0]["counts"]["thoughts"] == 1
+    grid.close()
+
+
+def test_a_stale_snapshot_never_undoes_a_newer_card() -> None:
+    session = Session("order-1")
+    grid = ExperimentGrid("order", [session])
+    front_end = FrontEnd(grid)
+    old = grid.snapshot
+    session.think("newer")
+    front_end.put(old["runs"][0])  # a snapshot sent earlier arrives late
+    assert front_end.cards[1]["counts"]["thoughts"] == 1
+    grid.close()
+
+
+def test_the_grid_shows_a_deterministic_table_without_a_front_end() -> None:
+    def build() -> ExperimentGrid:
+        sessions = [Session("exp-1"), Session("exp-2"), Session("a-much-longer-name-3")]
+        sessions[0].think("one <script>", total=2)
+        grid = ExperimentGrid("exp", sessions)
+        grid.set_status(1, "running")
+        grid.set_status(2, "error", "ValueError: bad <input>\nsecond line")
+        return grid
+
+    first, second = build(), build()
+    data, _ = first._repr_mimebundle_()
+    assert data["text/plain"] == (
+        "Experiment exp · 3 runs · 1 running · 1 error · 1 pending\n"
+        "  exp-1                 running    1 thought · 0 branches · 0 revisions\n"
+        "  exp-2                 error      0 thoughts · 0 branches · 0 revisions  ValueError: bad <input> second line\n"
+        "  a-much-longer-name-3  pending    0 thoughts · 0 branches · 0 revisions"
+    )
+    assert "bad &lt;input&gt;" in data["text/html"] and "<script>" not in data["text/html"]
+    again, _ = second._repr_mimebundle_()
+    assert (again["text/plain"], again["text/html"]) == (data["text/plain"], data["text/html"])
+    assert "application/vnd.jupyter.widget-view+json" in data
+    with pytest.raises(ValueError, match="status must be one of"):
+        first.set_status(1, "done")
+    first.close()
+    second.close()
+
+
+def test_running_an_experiment_again_stops_the_previous_grid(manager: SessionManager) -> None:
+    def agent(config: int, tool: RunTool) -> None:
+        for arguments in steps(config):
+            tool.call(arguments)
+
+    first = experiment("rerun", agent, [2], manager=manager, display=True)
+    old_grid = first.grid
+    assert old_grid.following
+    second = experiment("rerun", agent, [3], manager=manager, display=True)
+    assert not old_grid.following and second.grid.following
+    assert old_grid.cards()[0]["counts"]["thoughts"] == 2  # it keeps what it showed
+    assert second.grid.cards()[0]["counts"]["thoughts"] == 3
+    second.grid.close()

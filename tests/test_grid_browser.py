@@ -1,0 +1,156 @@
+"""The experiment grid in a real browser: JupyterLab + Debian's Chromium (issue 13).
+
+The notebook runs four scripted runs *without* ``await``, so the kernel stays busy for the whole
+experiment: the cards must still update live. Each run records two thoughts and waits for a file
+the test writes; then three conclude and one raises. The test reads the page as a user would:
+card statuses and counts while the cell runs and after, the error on the failed card, a click that
+opens a run's full branch graph below the grid, and a thought written by "another process".
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_harness import Browser, Lab, run_cell, wait_cell_done
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+GRID = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-grid"
+
+RUN = """import pathlib, time, jupyter_think
+GATE = pathlib.Path({gate!r})
+
+def step(n, done=False):
+    return {{"thought": f"step {{n}}", "thoughtNumber": n, "totalThoughts": 3, "nextThoughtNeeded": not done}}
+
+def agent(config, tool):
+    tool.call(step(1))
+    tool.call(step(2))
+    (GATE / f"waiting-{{config}}").touch()
+    deadline = time.monotonic() + 120
+    while not (GATE / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if config == 3:
+        raise ValueError("run three gave up")
+    tool.call(step(3, done=True))
+    return config
+
+runs = jupyter_think.experiment("browser-grid", agent, [1, 2, 3, 4], concurrency=4)"""
+REMOTE = """import threading
+from jupyter_think.models import Thought, ThoughtAdded
+remote = Thought(thought="Written by another process", thought_number=4, total_thoughts=4,
+                 next_thought_needed=False)
+session = runs[1].session
+writer = threading.Thread(target=lambda: session.apply(ThoughtAdded(thought=remote), remote=True))
+writer.start(); writer.join()"""
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gate")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("lab")
+    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def page(lab: Lab, browser: Browser, gate: Path) -> Any:
+    lab.write_notebook("grid.ipynb", [RUN.format(gate=str(gate)), REMOTE])
+    return browser.open_notebook(lab, "grid.ipynb")
+
+
+def start_cell(page: Any, index: int) -> None:
+    """Run cell ``index`` without waiting for it to finish (``run_cell`` waits)."""
+    page.evaluate(
+        """(index) => {
+            const app = window.jupyterapp;
+            app.shell.currentWidget.content.activeCellIndex = index;
+            void app.commands.execute('notebook:run-cell');
+        }""",
+        index,
+    )
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(GRID).screenshot(path=str(ARTIFACTS / f"grid-{name}.png"))
+
+
+def cards(page: Any) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(
+        f"{GRID} .jt-run",
+        """items => items.map(c => ({status: c.dataset.status, thoughts: c.dataset.thoughts,
+            name: c.querySelector('.jt-run-name').textContent,
+            counts: c.querySelector('.jt-run-counts').textContent,
+            message: c.querySelector('.jt-run-message').textContent}))""",
+    )
+
+
+def wait_cards(page: Any, statuses: list[str], thoughts: list[int], timeout: float = 60) -> None:
+    page.wait_for_function(
+        """([selector, statuses, thoughts]) => {
+            const items = Array.from(document.querySelectorAll(selector));
+            return items.length === statuses.length && items.every((c, i) =>
+                c.dataset.status === statuses[i] && c.dataset.thoughts === String(thoughts[i]));
+        }""",
+        arg=[f"{GRID} .jt-run", statuses, thoughts],
+        timeout=timeout * 1000,
+    )
+
+
+def test_cards_update_live_while_a_blocking_cell_runs(page: Any, gate: Path) -> None:
+    start_cell(page, 0)
+    wait_cards(page, ["running"] * 4, [2] * 4)  # the kernel is busy in the cell all this time
+    assert [c["name"] for c in cards(page)] == [f"browser-grid-{k}" for k in range(1, 5)]
+    assert cards(page)[0]["counts"] == "2 thoughts · 0 branches · 0 revisions"
+    shot(page, "running")
+    (gate / "go").touch()
+    wait_cards(page, ["ok", "ok", "error", "ok"], [3, 3, 2, 3])
+    wait_cell_done(page, 0)
+    assert cards(page)[2]["message"] == "ValueError: run three gave up"
+    head = page.text_content(f"{GRID} .jt-grid-head")
+    assert head == "Experiment browser-grid · 4 runs · 3 ok · 1 error"
+    shot(page, "done")
+
+
+def test_clicking_a_card_opens_the_runs_full_graph(page: Any) -> None:
+    detail = f"{GRID} .jt-grid-detail"
+    page.click(f'{GRID} .jt-run[data-run="1"]')
+    page.wait_for_function(f"document.querySelectorAll('{detail} .jt-graph .jt-node').length === 3", timeout=30_000)
+    assert page.text_content(f"{detail} .jt-grid-detail-title") == "Branch graph of browser-grid-1"
+    assert "jt-open" in (page.get_attribute(f'{GRID} .jt-run[data-run="1"]', "class") or "")
+    shot(page, "open")
+    page.click(f'{GRID} .jt-run[data-run="3"]')  # another card: its graph replaces the first
+    page.wait_for_function(
+        f"""document.querySelector('{detail} .jt-grid-detail-title').textContent.endsWith('-3')
+            && document.querySelectorAll('{detail} .jt-graph .jt-node').length === 2""",
+        timeout=30_000,
+    )
+    page.click(f"{detail} .jt-grid-close")
+    page.wait_for_function(f"document.querySelector('{detail}').hidden === true", timeout=30_000)
+    assert page.query_selector_all(f"{detail} .jt-graph") == []
+
+
+def test_a_thought_from_another_process_shows_on_its_card(page: Any) -> None:
+    run_cell(page, 1)
+    wait_cell_done(page, 1)
+    wait_cards(page, ["ok", "ok", "error", "ok"], [3, 4, 2, 3])
+
+
+def test_no_console_errors(page: Any, browser: Browser) -> None:
+    assert browser.errors == []
