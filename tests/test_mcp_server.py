@@ -311,8 +311,12 @@ class RawServer:
         self.replies: queue.Queue[bytes] = queue.Queue()
         self.logged: queue.Queue[str] = queue.Queue()
         self._good_calls = 0
-        for pipe, sink in ((self.process.stdout, self.replies.put), (self.process.stderr, self._log)):
-            threading.Thread(target=self._pump, args=(pipe, sink), daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(pipe, sink), daemon=True)
+            for pipe, sink in ((self.process.stdout, self.replies.put), (self.process.stderr, self._log))
+        ]
+        for pump in self._pumps:
+            pump.start()
 
     @staticmethod
     def _pump(pipe: Any, sink: Callable[[bytes], None]) -> None:
@@ -376,6 +380,16 @@ class RawServer:
         result = reply["result"]["structuredContent"]
         assert result["thoughtHistoryLength"] == self._good_calls  # the bad lines recorded nothing
         return result
+
+    def rest(self) -> list[dict[str, Any]]:
+        """Every reply not read yet, once the server has exited."""
+        self._pumps[0].join(timeout=30)
+        return [json.loads(self.replies.get_nowait()) for _ in range(self.replies.qsize())]
+
+    def stderr_lines(self) -> list[str]:
+        """Every stderr line not read yet, once the server has exited."""
+        self._pumps[1].join(timeout=30)
+        return [self.logged.get_nowait() for _ in range(self.logged.qsize())]
 
     def close(self, timeout: float = 30) -> int:
         """Close stdin and wait for the server to exit; its exit status."""
@@ -553,18 +567,28 @@ def test_the_server_exits_cleanly_and_keeps_every_thought_when_stdin_closes(tmp_
     assert stored_in_another_process(tmp_path / "store") == {"closing": ["first", "second"]}
 
 
-def test_sigterm_flushes_every_acknowledged_thought_before_the_server_exits(tmp_path: Path) -> None:
+def test_sigterm_in_a_burst_of_calls_keeps_every_acknowledged_thought_and_exits_quietly(
+    tmp_path: Path,
+) -> None:
     server = RawServer(tmp_path / "store", "--session", "terminated")  # group commit, the default
     try:
         server.handshake()
-        for number in range(1, 6):
-            server.good_call(f"thought {number}")
-        server.process.send_signal(signal.SIGTERM)  # at once: within flush_interval of the last reply
+        burst = b"\n".join(
+            call_line(number, GOOD_ARGUMENTS.replace('"fine"', f'"thought {number}"'))
+            for number in range(200)
+        )
+        server.send_line(burst)
+        first = server.reply()  # the server is busy with the burst
+        server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 128 + signal.SIGTERM
+        replies = [first, *server.rest()]
     finally:
         server.kill()
+    acknowledged = [f"thought {reply['id']}" for reply in replies if "result" in reply]
+    assert acknowledged and all(reply["result"]["isError"] is False for reply in replies)
     stored = stored_in_another_process(tmp_path / "store")
-    assert stored == {"terminated": [f"thought {number}" for number in range(1, 6)]}
+    assert stored == {"terminated": acknowledged}  # all flushed, none recorded without its reply
+    assert server.stderr_lines() == []  # no traceback, nothing dropped
 
 
 def test_thought_text_reaches_the_store_exactly_as_sent(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ is logged as one line on stderr; the server keeps serving.
 Durability: by default (``durability="async"``) a thought is acknowledged as soon as it is
 recorded in memory, and the persistence loop group-commits: every acknowledged thought is written
 and fsynced within ``flush_interval`` (0.2 s), many thoughts per fsync. When the server exits
-(stdin closed, or SIGTERM) everything is flushed first; a SIGKILL or a power loss can lose the last
+(stdin closed, SIGTERM or SIGINT) everything is flushed first; a SIGKILL or a power loss can lose the last
 ``flush_interval`` of thoughts. With ``durability="sync"`` each thought is fsynced before its
 result is sent (one fsync per call).
 
@@ -52,6 +52,7 @@ from .manager import SessionManager
 from .mcp_stdio import stdio_streams
 from .tool import SequentialThinkingTool
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SERVER_NAME = "jupyter-think"
 SERVER_INSTRUCTIONS = (
     "Sequential thinking: call `sequentialthinking` once per numbered thought; revise, branch, "
@@ -130,19 +131,27 @@ async def serve(
     session_id: str | None = None,
     durability: Literal["async", "sync"] = "async",
     persist: bool = True,
-) -> None:
+) -> int | None:
     """Serve MCP over this process's stdin/stdout until stdin closes, then flush and close the store.
 
-    ``persist=False`` keeps the thoughts in memory only (the benchmark uses it to separate the
-    protocol's cost from the store's).
+    SIGTERM and SIGINT end it the same way: no more lines are read, the call in progress
+    completes, everything is flushed. Returns the number of the signal that ended it, if one did.
+    Call it from the main thread (signal handlers). ``persist=False`` keeps the thoughts in memory
+    only (the benchmark uses it to separate the protocol's cost from the store's).
     """
+    loop = asyncio.get_running_loop()
     manager = SessionManager(sessions_dir, durability=durability, persist=persist)
     try:
         server = build_server(connection_tool(manager, session_id))
         async with stdio_streams() as (read_stream, write_stream):
+            for signum in _STOP_SIGNALS:
+                loop.add_signal_handler(signum, read_stream.stop, signum)
             await server.run(read_stream, write_stream, server.create_initialization_options())
+        return read_stream.stopped_by
     finally:
         manager.close()
+        for signum in _STOP_SIGNALS:  # only now: a second signal must not cut the flush short
+            loop.remove_signal_handler(signum)
 
 
 def run(
@@ -151,14 +160,12 @@ def run(
     durability: Literal["async", "sync"] = "async",
     persist: bool = True,
 ) -> None:
-    """Run :func:`serve` until stdin closes (what ``jupyter-think mcp`` does); SIGTERM also flushes.
+    """Run :func:`serve` until stdin closes (what ``jupyter-think mcp`` does).
 
+    After SIGTERM or SIGINT (everything flushed) it exits with status 128 + the signal's number.
     Refused lines and the SDK's warnings are logged on stderr, one line each.
     """
     logging.basicConfig(format="jupyter-think mcp: %(message)s", level=logging.WARNING)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    asyncio.run(serve(sessions_dir, session_id, durability, persist))
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    signum = asyncio.run(serve(sessions_dir, session_id, durability, persist))
+    if signum is not None:
+        raise SystemExit(128 + signum)

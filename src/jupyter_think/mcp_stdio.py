@@ -68,9 +68,14 @@ class _Input:
             return await self._reader.read(_CHUNK)
         return await anyio.to_thread.run_sync(os.read, self._fd, _CHUNK)
 
+    def stop(self) -> None:
+        """Stop reading: a read waiting on the pipe returns at once."""
+        if self._transport is not None:
+            self._transport.close()  # the reader sees the end of input; the descriptor is closed
+
     def close(self) -> None:
         if self._transport is not None:
-            self._transport.close()  # closes the descriptor
+            self._transport.close()
         else:
             os.close(self._fd)
 
@@ -165,6 +170,16 @@ class StdinMessages(_Stream):
         self._lines = Lines()
         self._read: deque[SessionMessage | Refusal] = deque()
         self._eof = False
+        self.stopped_by: int | None = None
+        """The signal on which :meth:`stop` was called, if it was."""
+
+    def stop(self, signum: int) -> None:
+        """End the stream now, as if stdin had closed (on ``signum``); lines not yet read are left."""
+        if self.stopped_by is None:
+            self.stopped_by = signum
+            self._eof = True
+            self._read.clear()
+            self._source.stop()
 
     async def receive(self) -> SessionMessage:
         while True:
@@ -172,8 +187,9 @@ class StdinMessages(_Stream):
                 if self._eof:
                     raise anyio.EndOfStream
                 chunk = await self._source.read()
-                self._read.extend(self._lines.feed(chunk) if chunk else self._lines.end())
-                self._eof = not chunk
+                if self.stopped_by is None:
+                    self._read.extend(self._lines.feed(chunk) if chunk else self._lines.end())
+                    self._eof = not chunk
             outcome = self._read.popleft()
             if isinstance(outcome, SessionMessage):
                 return outcome
