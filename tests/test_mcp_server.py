@@ -355,7 +355,7 @@ class RawServer:
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def good_call(self, thought: str = "still here") -> dict[str, Any]:
-        """A well-formed ``tools/call``; returns its structured result (and checks the history grew by one)."""
+        """A well-formed ``tools/call``; its structured result (checked: the history grew by one)."""
         self._good_calls += 1
         request_id = f"good-{self._good_calls}"
         self.send(
@@ -532,9 +532,8 @@ def test_a_bad_line_is_answered_or_logged_and_the_server_keeps_serving(raw: RawS
 
 
 def test_good_and_bad_lines_in_one_write_are_each_answered(raw: RawServer) -> None:
-    raw.send_line(
-        b'{"jsonrpc": "2.0", "id": "a", "method": "ping"}\n{oops\n{"jsonrpc": "2.0", "id": "b", "method": "ping"}'
-    )
+    ping = b'{"jsonrpc": "2.0", "id": "%s", "method": "ping"}'
+    raw.send_line(b"\n".join([ping % b"a", b"{oops", ping % b"b"]))
     replies = [raw.reply() for _ in range(3)]  # in any order: a client matches replies by id
     assert sorted(replies, key=lambda reply: (reply["id"] is None, str(reply["id"]))) == [
         {"jsonrpc": "2.0", "id": "a", "result": {}},
@@ -606,7 +605,7 @@ def test_thought_text_reaches_the_store_exactly_as_sent(tmp_path: Path) -> None:
 def test_requests_from_a_file_are_answered_into_a_file_and_thoughts_are_flushed_at_exit(
     tmp_path: Path,
 ) -> None:
-    """Regular files cannot be watched by the event loop: stdin is read by a thread, stdout written plainly."""
+    """The event loop cannot watch regular files: a thread reads stdin, stdout is written plainly."""
     call = json.loads(call_line(2, GOOD_ARGUMENTS.replace("fine", "from a file")))
     lines = [
         json.dumps(initialize_request(1, "file")),

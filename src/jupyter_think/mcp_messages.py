@@ -67,8 +67,11 @@ def read_message(line: bytes) -> SessionMessage | Refusal:
     Examples:
         >>> read_message(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}').message
         JSONRPCRequest(jsonrpc='2.0', id=1, method='ping', params=None)
-        >>> read_message(b'{"jsonrpc": "1.0", "id": 7, "method": "ping"}')
-        Refusal(reason='jsonrpc must be "2.0", not \\'1.0\\'', code=-32600, reply_to=[7])
+        >>> refusal = read_message(b'{"jsonrpc": "1.0", "id": 7, "method": "ping"}')
+        >>> print(refusal.reason)
+        jsonrpc must be "2.0", not '1.0'
+        >>> refusal.code, refusal.reply_to
+        (-32600, [7])
         >>> read_message(b'{"jsonrpc": "2.0", "id": 7, "method": "ping", ').reply_to
         [7]
         >>> read_message(b'{"jsonrpc": "2.0", "id": null, "method": "ping"}').reply_to
@@ -118,16 +121,14 @@ def _refusal(line: bytes, error: ValidationError | None = None) -> Refusal:
         )
     if not isinstance(value, dict):
         return Refusal(f"{_JSON_KINDS[type(value)]} is not a JSON-RPC message (an object)")
-    request_id = _usable_id(value)
     reason, code = _fault(value, error)
-    if request_id is not None:
-        reply_to: list[types.RequestId | None] = [request_id]
-    elif "id" not in value and (
-        "result" in value or "error" in value or isinstance(value.get("method"), str)
-    ):
-        reply_to = []  # a malformed response or notification: JSON-RPC never answers those
+    request_id = _usable_id(value)
+    is_response = "method" not in value and ("result" in value or "error" in value)
+    is_notification = "id" not in value and isinstance(value.get("method"), str)
+    if is_response or is_notification:
+        reply_to: list[types.RequestId | None] = []  # JSON-RPC never answers those, even malformed
     else:
-        reply_to = [None]
+        reply_to = [request_id]  # None: "id": null
     return Refusal(reason, code, reply_to)
 
 
@@ -213,10 +214,11 @@ class Lines:
 
     Example:
         >>> lines = Lines()
-        >>> lines.feed(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\\n{"jsonrpc": "2.0", "id": 2, "meth')
-        [SessionMessage(message=JSONRPCRequest(jsonrpc='2.0', id=1, method='ping', params=None), metadata=None)]
-        >>> [refusal.log_line() for refusal in lines.end()]
-        ['line 2 dropped: not JSON: Unterminated string starting at: line 1 column 29 (char 28); answered id 2 with error -32700']
+        >>> read = lines.feed(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\\n{"id": 2, "me')
+        >>> [message.message.id for message in read]
+        [1]
+        >>> print(lines.end()[0].log_line())  # doctest: +ELLIPSIS
+        line 2 dropped: not JSON: Unterminated string ... answered id 2 with error -32700
     """
 
     def __init__(self, limit: int = MAX_MESSAGE_BYTES) -> None:

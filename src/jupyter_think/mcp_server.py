@@ -10,7 +10,7 @@ sees the reference server's schema and behaviour, and every thought goes through
 Transport: :func:`~jupyter_think.mcp_stdio.stdio_streams`, one JSON-RPC message per line on
 stdin and stdout, framed on asyncio pipes (a worker thread reads stdin when it is a regular
 file). It replaces the SDK's ``stdio_server``, which moves every line through a worker thread
-and so serves about half the calls per second (``benchmarks/bench_mcp.py`` measures both). A
+and so serves about a third fewer calls per second (``benchmarks/bench_mcp.py`` measures both). A
 line that is no message for the server is never dropped silently: a request whose id can be read
 is answered with a JSON-RPC error, an unreadable line with ``-32700`` and ``"id": null``, and each
 is logged as one line on stderr; the server keeps serving.

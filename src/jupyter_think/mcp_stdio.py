@@ -5,7 +5,7 @@ over this process's stdin and stdout, as the SDK's :func:`mcp.server.stdio.stdio
 built on public APIs only: asyncio pipe transports where the event loop can watch the descriptor
 (a pipe, a socket, a terminal), else a worker thread that reads and plain writes (a regular file,
 /dev/null). The SDK's transport moves every line read and every line written through a worker
-thread, which halves the calls per second of the whole server (``benchmarks/bench_mcp.py``
+thread, which costs the whole server about a third of its calls per second (``benchmarks/bench_mcp.py``
 measures both). This module only moves lines: each is read by
 :class:`~jupyter_think.mcp_messages.Lines`, every message goes to the SDK's server, and every
 refused line is answered as it says and logged here, one line on stderr each.
