@@ -1,17 +1,22 @@
-"""``jupyter-think mcp`` driven by the official ``mcp`` client over stdio, as an agent host would.
+"""``jupyter-think mcp`` as a real subprocess: driven by the official ``mcp`` client over stdio, as an
+agent host would, and line by line over raw stdin/stdout, as a broken or hostile client would.
 
-One server per module (each start costs about a second); tests share its connection, so each
-assertion is about the change its own calls make.
+Each group shares one server (each start costs about a second), so each assertion is about the
+change its own calls make.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,165 +291,347 @@ def test_a_manager_watching_the_named_session_sees_the_agent_think_live(tmp_path
     assert stored_in_another_process(store) == {"review": ["review 1", "review 2"]}
 
 
-def test_the_server_survives_bad_lines_and_exits_cleanly_when_stdin_closes(tmp_path: Path) -> None:
-    def send(message: dict[str, Any]) -> None:
-        assert server.stdin is not None
-        server.stdin.write(json.dumps(message) + "\n")
-        server.stdin.flush()
+# --- raw lines, as a client that does not use the SDK sends them ----------------------------------------
 
-    def answer() -> dict[str, Any]:
-        assert server.stdout is not None
-        return json.loads(server.stdout.readline())
 
-    server = subprocess.Popen(
-        [str(SCRIPT), "mcp", "--dir", str(tmp_path / "store"), "--session", "raw"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        send(initialize_request(1, "raw"))
-        assert answer()["result"]["serverInfo"]["name"] == "jupyter-think"
-        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        send(
+class RawServer:
+    """``jupyter-think mcp`` spoken to line by line over its real stdin, stdout and stderr.
+
+    Replies and stderr lines are read by threads into queues, so a missing reply fails the test
+    after ``timeout`` seconds instead of hanging it.
+    """
+
+    def __init__(self, store: Path, *extra: str) -> None:
+        self.process = subprocess.Popen(
+            [str(SCRIPT), "mcp", "--dir", str(store), *extra],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.replies: queue.Queue[bytes] = queue.Queue()
+        self.logged: queue.Queue[str] = queue.Queue()
+        self._good_calls = 0
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(pipe, sink), daemon=True)
+            for pipe, sink in ((self.process.stdout, self.replies.put), (self.process.stderr, self._log))
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(pipe: Any, sink: Callable[[bytes], None]) -> None:
+        for line in iter(pipe.readline, b""):
+            sink(line)
+
+    def _log(self, line: bytes) -> None:
+        self.logged.put(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def send_line(self, line: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + b"\n")
+        self.process.stdin.flush()
+
+    def send(self, message: object) -> None:
+        self.send_line(json.dumps(message, ensure_ascii=False).encode())
+
+    def reply(self, timeout: float = 60) -> dict[str, Any]:
+        try:
+            return json.loads(self.replies.get(timeout=timeout))
+        except queue.Empty:
+            raise AssertionError(
+                f"no reply within {timeout} s (server exit status {self.process.poll()})"
+            ) from None
+
+    def log_line(self, timeout: float = 60) -> str:
+        """The next line the server wrote on stderr."""
+        try:
+            return self.logged.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"nothing on stderr within {timeout} s") from None
+
+    def handshake(self) -> None:
+        self.send(initialize_request(1, "raw"))
+        assert self.reply()["result"]["serverInfo"]["name"] == "jupyter-think"
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def good_call(self, thought: str = "still here") -> dict[str, Any]:
+        """A well-formed ``tools/call``; its structured result (checked: the history grew by one)."""
+        self._good_calls += 1
+        request_id = f"good-{self._good_calls}"
+        self.send(
             {
                 "jsonrpc": "2.0",
-                "id": 2,
+                "id": request_id,
                 "method": "tools/call",
                 "params": {
                     "name": "sequentialthinking",
                     "arguments": {
-                        "thought": "raw",
-                        "thoughtNumber": 1,
+                        "thought": thought,
+                        "thoughtNumber": self._good_calls,
                         "totalThoughts": 1,
-                        "nextThoughtNeeded": False,
+                        "nextThoughtNeeded": True,
                     },
                 },
             }
         )
-        reply = answer()
-        assert reply["id"] == 2 and reply["result"]["structuredContent"]["thoughtHistoryLength"] == 1
-        send({"jsonrpc": "2.0", "id": 3, "method": "no/such/method"})
-        assert answer()["error"]["code"] == -32601  # a protocol error answered, the server still up
-        assert server.stdin is not None
-        server.stdin.write("{not json\n" + "x" * (17 * 1024 * 1024) + "\n")  # malformed, then oversized
-        deep = "[" * 100_000 + "]" * 100_000  # deeper than any JSON parser recurses
-        server.stdin.write(
-            '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "sequentialthinking", '
-            f'"arguments": {deep}}}}}\n'
-        )
-        send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
-        replies = [answer()]
-        while "id" not in replies[-1] or replies[-1]["id"] is None:  # the parse error has no id
-            replies.append(answer())
-        assert replies[-1] == {"jsonrpc": "2.0", "id": 4, "result": {}}
-        server.stdin.close()  # type: ignore[union-attr]
-        assert server.wait(timeout=20) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    assert stored_in_another_process(tmp_path / "store") == {"raw": ["raw"]}
+        reply = self.reply()
+        assert reply["id"] == request_id, reply  # no stray reply came before it
+        assert reply["result"]["isError"] is False, reply
+        result = reply["result"]["structuredContent"]
+        assert result["thoughtHistoryLength"] == self._good_calls  # the bad lines recorded nothing
+        return result
+
+    def rest(self) -> list[dict[str, Any]]:
+        """Every reply not read yet, once the server has exited."""
+        self._pumps[0].join(timeout=30)
+        return [json.loads(self.replies.get_nowait()) for _ in range(self.replies.qsize())]
+
+    def stderr_lines(self) -> list[str]:
+        """Every stderr line not read yet, once the server has exited."""
+        self._pumps[1].join(timeout=30)
+        return [self.logged.get_nowait() for _ in range(self.logged.qsize())]
+
+    def close(self, timeout: float = 30) -> int:
+        """Close stdin and wait for the server to exit; its exit status."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
-def test_calls_after_the_handshake_get_the_same_answers_as_through_the_sdk(tmp_path: Path) -> None:
-    """A call before ``notifications/initialized`` goes through the SDK's dispatcher; after it, plain
-    calls are answered by the read loop. Both must answer alike, for results and for errors."""
-    server = subprocess.Popen(
-        [str(SCRIPT), "mcp", "--dir", str(tmp_path / "store"), "--session", "twice"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def call_line(request_id: object, arguments: str) -> bytes:
+    """A ``tools/call`` line for ``sequentialthinking`` whose arguments are the raw JSON text given."""
+    return (
+        f'{{"jsonrpc": "2.0", "id": {json.dumps(request_id)}, "method": "tools/call", '
+        f'"params": {{"name": "sequentialthinking", "arguments": {arguments}}}}}'
+    ).encode()
 
-    def ask(message: dict[str, Any]) -> dict[str, Any]:
-        assert server.stdin is not None and server.stdout is not None
-        server.stdin.write(json.dumps(message, ensure_ascii=False) + "\n")
-        server.stdin.flush()
-        return json.loads(server.stdout.readline()) if "id" in message else {}
 
-    def call(request_id: object, arguments: object, name: str = "sequentialthinking") -> dict[str, Any]:
-        params = {"name": name, "arguments": arguments}
-        return ask({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
 
-    cases: list[tuple[object, str]] = [
-        (
-            {
-                "thought": 'é ☃ \u2028 "quoted"\n',
-                "thoughtNumber": 1,
-                "totalThoughts": 2,
-                "nextThoughtNeeded": True,
-            },
-            "sequentialthinking",
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+"""Equal to any non-empty string (an error message whose wording the test leaves open)."""
+
+GOOD_ARGUMENTS = '{"thought": "fine", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": true}'
+
+
+@dataclass
+class BadLine:
+    """A line the server must refuse: the errors it must answer (code, id), and what its log line says."""
+
+    line: bytes
+    replies: list[tuple[int, object]]
+    logged: str
+
+
+BAD_LINES: dict[str, BadLine] = {
+    "malformed JSON": BadLine(b"{not json", [(-32700, None)], "not JSON"),
+    "a request cut short": BadLine(call_line(21, '{"thought": "cut sh'), [(-32700, 21)], "not JSON"),
+    "a JSON number": BadLine(b"42", [(-32600, None)], "a JSON number is not"),
+    "a JSON string": BadLine(b'"tools/call"', [(-32600, None)], "a JSON string is not"),
+    "JSON null": BadLine(b"null", [(-32600, None)], "JSON null is not"),
+    "an empty object": BadLine(b"{}", [(-32600, None)], 'jsonrpc must be "2.0"'),
+    "an empty batch": BadLine(b"[]", [(-32600, None)], "an empty batch"),
+    "a batch of requests": BadLine(
+        b'[{"jsonrpc": "2.0", "id": 31, "method": "ping"}, ' + call_line(32, GOOD_ARGUMENTS) + b"]",
+        [(-32600, 31), (-32600, 32)],
+        "batches are not supported",
+    ),
+    "jsonrpc 1.0": BadLine(
+        b'{"jsonrpc": "1.0", "id": 41, "method": "ping"}', [(-32600, 41)], 'jsonrpc must be "2.0"'
+    ),
+    "no jsonrpc member": BadLine(
+        call_line(42, GOOD_ARGUMENTS).replace(b'"jsonrpc": "2.0", ', b""), [(-32600, 42)], "jsonrpc"
+    ),
+    "an id that is an object": BadLine(
+        b'{"jsonrpc": "2.0", "id": {"n": 1}, "method": "ping"}',
+        [(-32600, None)],
+        "id must be a string or an integer",
+    ),
+    "an id that is null": BadLine(
+        call_line(None, GOOD_ARGUMENTS), [(-32600, None)], "id must be a string or an integer"
+    ),
+    "an id that is a float": BadLine(
+        b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}',
+        [(-32600, None)],
+        "id must be a string or an integer",
+    ),
+    "list params": BadLine(
+        b'{"jsonrpc": "2.0", "id": 51, "method": "tools/call", "params": ["sequentialthinking", {}]}',
+        [(-32602, 51)],
+        "params must be an object",
+    ),
+    "invalid UTF-8": BadLine(
+        call_line(
+            61, '{"thought": "caf\xe9", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": true}'
+        ).replace("\xe9".encode(), b"\xe9"),
+        [(-32700, 61)],
+        "not valid UTF-8",
+    ),
+    "a 50 MB line": BadLine(
+        call_line(71, '{"thought": "' + "x" * (50 * 1024 * 1024) + '", "thoughtNumber": 1}'),
+        [(-32600, 71)],
+        "longer than the limit",
+    ),
+    "a lone surrogate": BadLine(
+        call_line(
+            81, '{"thought": "\\ud800", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": true}'
         ),
-        ({"thought": "same", "thoughtNumber": 1}, "sequentialthinking"),  # invalid: an error result
-        ({"thought": "x"}, "no_such_tool"),
-    ]
+        [(-32700, 81)],
+        "lone UTF-16 surrogate",
+    ),
+    "JSON nested too deeply": BadLine(
+        call_line(91, "[" * 100_000 + "]" * 100_000), [(-32700, 91)], "nested too deeply"
+    ),
+    "a response nobody asked for": BadLine(
+        b'{"jsonrpc": "2.0", "id": 7, "result": {}}', [], "a response to id 7, which this server never sent"
+    ),
+    "an unknown notification": BadLine(
+        b'{"jsonrpc": "2.0", "method": "notifications/no_such_thing"}', [], "is not an MCP notification"
+    ),
+    "a notification with malformed params": BadLine(  # refused by the SDK, which logs it
+        b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": {"n": 1}}}',
+        [],
+        "dropped 'notifications/cancelled': malformed params",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RawServer]:
+    server = RawServer(tmp_path_factory.mktemp("mcp-raw") / "store", "--session", "raw")
     try:
-        assert ask(initialize_request(0, "raw"))["result"]
-        before = [call(f"sdk-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
-        ask({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        after = [call(f"fast-{n}", arguments, name) for n, (arguments, name) in enumerate(cases)]
-        server.stdin.close()  # type: ignore[union-attr]
-        assert server.wait(timeout=20) == 0
+        server.handshake()
+        yield server
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    assert before[0]["result"]["structuredContent"]["thoughtHistoryLength"] == 1
-    assert after[0]["result"]["structuredContent"]["thoughtHistoryLength"] == 2  # the failed calls add none
-    for sdk, fast in zip(before, after):
-        assert sdk["id"].startswith("sdk-") and fast["id"].startswith("fast-")
-        if "structuredContent" in sdk["result"]:  # the history grew and the second one repeats the first
-            for answer in (sdk, fast):
-                result = answer["result"]
-                result["content"] = [json.loads(result["content"][0]["text"])]
-                for shown in (result["structuredContent"], result["content"][0]):
-                    shown.update(thoughtHistoryLength=0, repeated=False, warning="")
-        assert {**sdk, "id": None} == {**fast, "id": None}
-    first_thought = cases[0][0]["thought"]  # type: ignore[index]
-    assert stored_in_another_process(tmp_path / "store") == {"twice": [first_thought] * 2}
+        server.kill()
 
 
-def test_requests_from_a_file_are_answered_and_async_thoughts_are_flushed_at_exit(tmp_path: Path) -> None:
-    requests = tmp_path / "requests.jsonl"
-    requests.write_text(
-        "\n".join(
-            json.dumps(message)
-            for message in [
-                initialize_request(1, "file"),
-                {"jsonrpc": "2.0", "method": "notifications/initialized"},
-                {
-                    "jsonrpc": "2.0",
-                    "id": 2,
-                    "method": "tools/call",
-                    "params": {
-                        "name": "sequentialthinking",
-                        "arguments": {
-                            "thought": "from a file",
-                            "thoughtNumber": 1,
-                            "totalThoughts": 1,
-                            "nextThoughtNeeded": False,
-                        },
-                    },
-                },
-            ]
+@pytest.mark.parametrize("kind", list(BAD_LINES))
+def test_a_bad_line_is_answered_or_logged_and_the_server_keeps_serving(raw: RawServer, kind: str) -> None:
+    bad = BAD_LINES[kind]
+    raw.send_line(bad.line)
+    for code, request_id in bad.replies:
+        reply = raw.reply()
+        assert reply["jsonrpc"] == "2.0" and reply["id"] == request_id, reply
+        assert reply["error"]["code"] == code, reply
+        assert reply["error"]["message"], reply
+    logged = raw.log_line()
+    assert re.fullmatch(r"jupyter-think mcp: (line \d+ )?dropped.+", logged), logged
+    assert bad.logged in logged
+    raw.good_call()
+
+
+def test_good_and_bad_lines_in_one_write_are_each_answered(raw: RawServer) -> None:
+    ping = b'{"jsonrpc": "2.0", "id": "%s", "method": "ping"}'
+    raw.send_line(b"\n".join([ping % b"a", b"{oops", ping % b"b"]))
+    replies = [raw.reply() for _ in range(3)]  # in any order: a client matches replies by id
+    assert sorted(replies, key=lambda reply: (reply["id"] is None, str(reply["id"]))) == [
+        {"jsonrpc": "2.0", "id": "a", "result": {}},
+        {"jsonrpc": "2.0", "id": "b", "result": {}},
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": ANY_TEXT}},
+    ]
+    assert "dropped: not JSON" in raw.log_line()
+    raw.good_call()
+
+
+def test_a_protocol_error_is_answered_by_the_sdk(raw: RawServer) -> None:
+    raw.send({"jsonrpc": "2.0", "id": "m", "method": "no/such/method"})
+    assert raw.reply()["error"]["code"] == -32601
+    raw.send({"jsonrpc": "2.0", "id": "p", "method": "tools/call", "params": {"name": 5}})
+    assert raw.reply()["error"]["code"] == -32602
+    raw.good_call()
+
+
+def test_the_server_exits_cleanly_and_keeps_every_thought_when_stdin_closes(tmp_path: Path) -> None:
+    server = RawServer(tmp_path / "store", "--session", "closing")
+    try:
+        server.handshake()
+        server.good_call("first")
+        server.send_line(b"{not json")
+        assert server.reply()["error"]["code"] == -32700
+        server.good_call("second")
+        assert server.close() == 0
+    finally:
+        server.kill()
+    assert stored_in_another_process(tmp_path / "store") == {"closing": ["first", "second"]}
+
+
+def test_sigterm_in_a_burst_of_calls_keeps_every_acknowledged_thought_and_exits_quietly(
+    tmp_path: Path,
+) -> None:
+    server = RawServer(tmp_path / "store", "--session", "terminated")  # group commit, the default
+    try:
+        server.handshake()
+        burst = b"\n".join(
+            call_line(number, GOOD_ARGUMENTS.replace('"fine"', f'"thought {number}"'))
+            for number in range(200)
         )
-        + "\n"
-    )
+        server.send_line(burst)
+        first = server.reply()  # the server is busy with the burst
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 128 + signal.SIGTERM
+        replies = [first, *server.rest()]
+    finally:
+        server.kill()
+    acknowledged = [f"thought {reply['id']}" for reply in replies if "result" in reply]
+    assert acknowledged and all(reply["result"]["isError"] is False for reply in replies)
+    stored = stored_in_another_process(tmp_path / "store")
+    assert stored == {"terminated": acknowledged}  # all flushed, none recorded without its reply
+    assert server.stderr_lines() == []  # no traceback, nothing dropped
+
+
+def test_thought_text_reaches_the_store_exactly_as_sent(tmp_path: Path) -> None:
+    text = 'é ☃ \u2028 "quoted" \\ back\tslash\n😀 \x1b[31m'
+    server = RawServer(tmp_path / "store", "--session", "exact")
+    try:
+        server.handshake()
+        server.good_call(text)
+        assert server.close() == 0
+    finally:
+        server.kill()
+    assert stored_in_another_process(tmp_path / "store") == {"exact": [text]}
+
+
+def test_requests_from_a_file_are_answered_into_a_file_and_thoughts_are_flushed_at_exit(
+    tmp_path: Path,
+) -> None:
+    """The event loop cannot watch regular files: a thread reads stdin, stdout is written plainly."""
+    call = json.loads(call_line(2, GOOD_ARGUMENTS.replace("fine", "from a file")))
+    lines = [
+        json.dumps(initialize_request(1, "file")),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        '{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": [',  # cut short
+        json.dumps(call),  # the last line has no newline
+    ]
+    requests, replies_file = tmp_path / "requests.jsonl", tmp_path / "replies.jsonl"
+    requests.write_text("\n".join(lines))
     store = tmp_path / "store"
-    with requests.open() as stdin:
+    with requests.open() as stdin, replies_file.open("w") as stdout:
         done = subprocess.run(
             [str(SCRIPT), "mcp", "--dir", str(store), "--session", "filed", "--durability", "async"],
             stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
             check=False,
-            capture_output=True,
             text=True,
             timeout=60,
         )
     assert done.returncode == 0, done.stderr
-    replies = [json.loads(line) for line in done.stdout.splitlines()]
-    assert replies[0]["id"] == 1 and replies[0]["result"]["serverInfo"]["name"] == "jupyter-think"
+    replies = {reply["id"]: reply for reply in map(json.loads, replies_file.read_text().splitlines())}
+    assert replies[1]["result"]["serverInfo"]["name"] == "jupyter-think"
+    assert replies[3]["error"]["code"] == -32700
+    assert replies[2]["result"]["structuredContent"]["thoughtHistoryLength"] == 1
+    assert "line 3 dropped: not JSON" in done.stderr
     assert stored_in_another_process(store) == {"filed": ["from a file"]}
 
 

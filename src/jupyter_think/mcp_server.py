@@ -1,30 +1,35 @@
 """The MCP stdio server: the ``sequentialthinking`` tool over a session store, one session per connection.
 
-Built on the official ``mcp`` SDK: its low-level :class:`mcp.server.lowlevel.Server` (the
-high-level ``MCPServer`` with the SDK's thread-based stdio transport does about 950 calls/s here,
-less than half the reference server) over :func:`~jupyter_think.mcp_stdio.pipe_stdio`, a stdio transport on asyncio pipes.
-The SDK handles the handshake, ``tools/list``, ``ping``, notifications and every malformed or
-unusual message; once the client has sent ``notifications/initialized``, a well-formed
-``tools/call`` of our tool is answered by the transport's fast path straight from the read loop (the
-same result object the SDK would send, without its per-request task, context and re-validation,
-which cost more than the thought itself). The tool, its schema and its results are exactly
-:class:`~jupyter_think.SequentialThinkingTool`'s, so an agent sees the reference server's
-behaviour, and every thought goes through the same :class:`~jupyter_think.SessionManager` and
-persistence code as a notebook's.
+Every message goes through the official ``mcp`` SDK's server: its low-level
+:class:`mcp.server.lowlevel.Server` does the handshake, ``tools/list``, ``tools/call``, ``ping``,
+cancellation and every protocol error; the ``tools/call`` handler returns the
+:class:`~mcp.types.CallToolResult` of :class:`~jupyter_think.SequentialThinkingTool`, so an agent
+sees the reference server's schema and behaviour, and every thought goes through the same
+:class:`~jupyter_think.SessionManager` and persistence code as a notebook's.
 
-Durability: by default (``durability="async"``) thoughts are group-committed by the persistence
-loop: every thought acknowledged is written and fsynced within ``flush_interval`` (0.2 s), many
-thoughts per fsync, and everything is flushed when the server exits (stdin closed, SIGTERM); a
-SIGKILL or power loss can lose at most the last ``flush_interval`` of thoughts. With
-``durability="sync"`` each thought is fsynced before its result is sent (one fsync per call).
+Transport: :func:`~jupyter_think.mcp_stdio.stdio_streams`, one JSON-RPC message per line on
+stdin and stdout, framed on asyncio pipes (a worker thread reads stdin when it is a regular
+file). It replaces the SDK's ``stdio_server``, which moves every line through a worker thread
+and so serves about a third fewer calls per second (``benchmarks/bench_mcp.py`` measures both). A
+line that is no message for the server is never dropped silently: a request whose id can be read
+is answered with a JSON-RPC error, an unreadable line with ``-32700`` and ``"id": null``, and each
+is logged as one line on stderr; the server keeps serving.
+
+Durability: by default (``durability="async"``) a thought is acknowledged as soon as it is
+recorded in memory, and the persistence loop group-commits: every acknowledged thought is
+committed to the store (SQLite or PostgreSQL) within ``flush_interval`` (0.2 s), many thoughts per
+transaction. When the server exits (stdin closed, SIGTERM or SIGINT) everything is flushed first; a
+SIGKILL can lose the last ``flush_interval`` of thoughts. With ``durability="sync"`` each thought
+is committed before its result is sent (one transaction per call), and a thought the store refuses
+is answered ``isError: true`` ("Not recorded"): nothing is acknowledged that is not stored.
 
 Each server process serves one client connection. Its thoughts go to session
 ``mcp-<time>-<pid>-1`` (a new chain, ``thoughtNumber`` 1 after a completed one, moves on to
 ``...-2``), so several servers on one store never collide. ``--session ID`` names the session:
 a notebook that has ``%session ID`` open watches the agent think, live.
 
-Run it with ``jupyter-think mcp [--dir DIR] [--session ID] [--durability sync]``; for example,
-in an MCP client's configuration::
+Run it with ``jupyter-think [--dir DIR | --store URL] mcp [--session ID] [--durability sync|async]``;
+for example, in an MCP client's configuration::
 
     {"command": "jupyter-think", "args": ["mcp", "--dir", "/data/think"]}
 """
@@ -32,6 +37,7 @@ in an MCP client's configuration::
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -40,14 +46,14 @@ from typing import Any, Literal
 
 from mcp import types
 from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
 
 from . import __version__
 from .ids import is_valid_id, validate_id
 from .manager import SessionManager
-from .mcp_stdio import pipe_stdio, stdio_is_piped
+from .mcp_stdio import stdio_streams
 from .tool import SequentialThinkingTool
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SERVER_NAME = "jupyter-think"
 SERVER_INSTRUCTIONS = (
     "Sequential thinking: call `sequentialthinking` once per numbered thought; revise, branch, "
@@ -87,26 +93,26 @@ def connection_tool(manager: SessionManager, session_id: str | None = None) -> S
 def build_server(tool: SequentialThinkingTool) -> Server:
     """A low-level MCP ``Server`` exposing ``tool`` (``tools/list`` and ``tools/call``).
 
-    Results are the tool's own ``CallToolResult`` dicts: content, structuredContent and isError
-    reach the client unchanged. An unknown tool name is an ``isError`` result too.
-    """
-    definition = types.Tool.model_validate(tool.mcp_tool())
-    listing = types.ListToolsResult(tools=[definition])
+    A call returns the tool's own result as a ``CallToolResult``: content, structuredContent and
+    isError reach the client unchanged. An unknown tool name is an ``isError`` result too.
 
-    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+    Example:
+        >>> server = build_server(SequentialThinkingTool(SessionManager(persist=False)))
+        >>> server.name, server.get_capabilities().tools is not None
+        ('jupyter-think', True)
+    """
+    listing = types.ListToolsResult(tools=[types.Tool.model_validate(tool.mcp_tool())])
+
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return listing
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name != tool.name:
-            result: dict[str, Any] = {
-                "content": [{"type": "text", "text": f"Unknown tool {params.name!r}: use {tool.name!r}"}],
-                "isError": True,
-            }
-        else:
-            # Inline, not in a worker thread: one connection, one call at a time, and a call that
-            # has started always completes (a cancellation cannot cut it between record and result).
-            result = tool.call(params.arguments or {})
-        return result
+            message = f"Unknown tool {params.name!r}: use {tool.name!r}"
+            return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+        # Inline, not in a worker thread: one connection, one call at a time, and a call that has
+        # started always completes (a cancellation cannot cut it between record and result).
+        return types.CallToolResult.model_validate(tool.call(params.arguments or {}))
 
     server = Server(
         SERVER_NAME,
@@ -115,45 +121,54 @@ def build_server(tool: SequentialThinkingTool) -> Server:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
-    server.middleware.clear()  # the OpenTelemetry span per message costs more than the tool call
+    # The SDK's documented opt-out of its OpenTelemetry middleware (a span per message, which
+    # nothing here exports).
+    server.middleware.clear()
     return server
 
 
 async def serve(
-    sessions_dir: str | Path | None = None,
+    store: str | Path | None = None,
     session_id: str | None = None,
     durability: Literal["async", "sync"] = "async",
     persist: bool = True,
-) -> None:
+) -> int | None:
     """Serve MCP over this process's stdin/stdout until stdin closes, then flush and close the store.
 
-    ``persist=False`` keeps the thoughts in memory only (the benchmark uses it to separate the
-    protocol's cost from the store's).
+    SIGTERM and SIGINT end it the same way: no more lines are read, the call in progress
+    completes, everything is flushed. Returns the number of the signal that ended it, if one did.
+    Call it from the main thread (signal handlers). ``store`` is a directory or a store URL (default:
+    the environment's, see :func:`~jupyter_think.config.default_store_location`). ``persist=False``
+    keeps the thoughts in memory only (the benchmark uses it to separate the protocol's cost from the
+    store's).
     """
-    manager = SessionManager(store=None if sessions_dir is None else str(sessions_dir), durability=durability, persist=persist)
+    loop = asyncio.get_running_loop()
+    manager = SessionManager(store=None if store is None else str(store), durability=durability, persist=persist)
     try:
-        tool = connection_tool(manager, session_id)
-        server = build_server(tool)
-        if stdio_is_piped():
-            transport = pipe_stdio(tool)
-        else:  # stdin or stdout is a regular file: the SDK's thread-based transport reads it
-            transport = stdio_server()
-        async with transport as (read_stream, write_stream):
+        server = build_server(connection_tool(manager, session_id))
+        async with stdio_streams() as (read_stream, write_stream):
+            for signum in _STOP_SIGNALS:
+                loop.add_signal_handler(signum, read_stream.stop, signum)
             await server.run(read_stream, write_stream, server.create_initialization_options())
+        return read_stream.stopped_by
     finally:
         manager.close()
+        for signum in _STOP_SIGNALS:  # only now: a second signal must not cut the flush short
+            loop.remove_signal_handler(signum)
 
 
 def run(
-    sessions_dir: str | Path | None = None,
+    store: str | Path | None = None,
     session_id: str | None = None,
     durability: Literal["async", "sync"] = "async",
     persist: bool = True,
 ) -> None:
-    """Run :func:`serve` until stdin closes (what ``jupyter-think mcp`` does); SIGTERM also flushes."""
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    asyncio.run(serve(sessions_dir, session_id, durability, persist))
+    """Run :func:`serve` until stdin closes (what ``jupyter-think mcp`` does).
 
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    After SIGTERM or SIGINT (everything flushed) it exits with status 128 + the signal's number.
+    Refused lines and the SDK's warnings are logged on stderr, one line each.
+    """
+    logging.basicConfig(format="jupyter-think mcp: %(message)s", level=logging.WARNING)
+    signum = asyncio.run(serve(store, session_id, durability, persist))
+    if signum is not None:
+        raise SystemExit(128 + signum)
