@@ -4,9 +4,9 @@ Runs the same client workload (``--calls`` tool calls, default 2 000, made one a
 the official ``mcp`` Python client over stdio) against
 
 - ``jupyter-think mcp --dir <tmp>``, its default durability: group commit (``async``). Each thought
-  is acknowledged at once and fsynced by the persistence loop within ``flush_interval`` (0.2 s),
-  many thoughts per fsync; everything is flushed when the server exits,
-- ``jupyter-think mcp --dir <tmp> --durability sync``: each thought fsynced before its result returns,
+  is acknowledged at once and committed to the SQLite store by the persistence loop within
+  ``flush_interval`` (0.2 s), many thoughts per transaction; everything is flushed when the server exits,
+- ``jupyter-think mcp --dir <tmp> --durability sync``: each thought committed before its result returns,
 - the same server with a memory-only manager (the protocol's cost alone),
 - that memory-only server on the SDK's own ``mcp.server.stdio.stdio_server`` instead of
   jupyter-think's stdio transport (what the transport saves: the SDK's moves every line through a
@@ -23,8 +23,8 @@ jupyter-think server with a store it counts, from a fresh manager in this proces
 disk 0.3 s after the last reply while the server still runs (printed), and again after the server
 has exited: all of them (warm-up included) must be there. Then it breaks one jupyter-think call
 down in-process (no MCP): the tool on a memory-only manager, on a group-committed store (until the
-last thought is fsynced), on a durable-before-reply store, that store without its fsyncs, and the
-disk's fdatasync latency, so a shortfall can be attributed.
+last thought is committed), on a durable-before-reply store, and the disk's fdatasync latency, so a
+shortfall can be attributed.
 
     .venv/bin/python benchmarks/bench_mcp.py [--calls 2000] [--rounds 3] [--chain 10]
 """
@@ -234,20 +234,14 @@ def breakdown(items: list[dict[str, Any]]) -> dict[str, float]:
             for arguments in items:
                 tool.call(arguments)
             if settings.get("persist", True):
-                manager.flush(timeout=60)  # group commit: until the last thought is on disk
+                manager.flush(timeout=60)  # group commit: until the last thought is committed
             return (time.perf_counter() - start) / len(items) * 1e6
 
     figures = {
         "tool, memory only": per_call(persist=False),
-        "tool + store, group commit, to last fsync": per_call(durability="async"),
-        "tool + store, durable before reply": per_call(durability="sync"),
+        "tool + store, group commit, to last commit": per_call(durability="async"),
+        "tool + store, committed before reply": per_call(durability="sync"),
     }
-    real_sync, real_fsync = os.fdatasync, os.fsync
-    os.fdatasync = os.fsync = lambda fd: None  # type: ignore[assignment]
-    try:
-        figures["tool + store, sync, fsync skipped"] = per_call(durability="sync")
-    finally:
-        os.fdatasync, os.fsync = real_sync, real_fsync
     with tempfile.TemporaryFile(dir=HERE) as probe:
         start = time.perf_counter()
         for _ in range(200):
@@ -326,9 +320,9 @@ async def main_async(calls: int, rounds: int, chain: int) -> None:
         f"\nDefault of `jupyter-think mcp`: group commit (--durability {default}); it {verdict} the target"
         f" of x{TARGET:.2f} (x{ratios['group']:.2f} of the reference's throughput)."
         " Why it is the default: every thought is"
-        f" acknowledged at once and fsynced within flush_interval ({FLUSH_INTERVAL:g} s), many thoughts per"
-        " fsync, and all are flushed when the server exits (stdin closed or SIGTERM); a SIGKILL or power"
-        f" loss can lose at most the last {FLUSH_INTERVAL:g} s. --durability sync (fsync before each reply)"
+        f" acknowledged at once and committed within flush_interval ({FLUSH_INTERVAL:g} s), many thoughts per"
+        " transaction, and all are flushed when the server exits (stdin closed or SIGTERM); a SIGKILL or power"
+        f" loss can lose at most the last {FLUSH_INTERVAL:g} s. --durability sync (a commit before each reply)"
         f" stays available; it waits for the disk on every call (x{ratios['sync']:.2f} of the reference)."
     )
     print(
