@@ -43,3 +43,44 @@ def test_search_without_a_store_looks_through_the_sessions_in_memory() -> None:
         assert [hit.session_id for hit in manager.search("cache")] == ["b", "a"]
         assert manager.search("serializer")[0].snippet == "[Serializer] first, cache second"
         assert manager.search("") == []
+
+
+def test_session_search_magic_lists_matches_best_first_with_snippets(make_kernel) -> None:
+    kernel = make_kernel()
+    setup = (
+        "%load_ext jupyter_think\n%session notes\n%think -q Measure the cache hit rate\n"
+        "%session other\n%think -q The serializer dominates; the cache is fine\n%think -q Unrelated"
+    )
+    assert kernel.execute(setup).ok
+    result = kernel.execute("%session --search cache")
+    assert result.ok, result
+    lines = result.plain.splitlines()
+    assert lines[0] == 'Search "cache" · 2 matches'
+    assert sorted(line.split()[0] for line in lines[1:]) == ["notes", "other"]
+    assert "<mark>cache</mark>" in result.html
+    none = kernel.execute("%session --search zebra")
+    assert none.plain == 'Search "zebra" · 0 matches'
+    bad = kernel.execute("%session notes --search cache")
+    assert bad.ename == "UsageError" and "--search takes no session ID" in bad.evalue
+
+
+def test_jupyter_think_search_prints_matches_and_refuses_a_bad_session_id(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store = str(tmp_path / "store")
+    with SessionManager(store) as manager:
+        manager.session("notes").think("Measure the cache hit rate")
+        manager.session("other").think("Caching \x1b[31mred\x1b[0m text")
+    script = str(Path(sys.executable).parent / "jupyter-think")
+    done = subprocess.run([script, "--dir", store, "search", "cache"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith('Search "cache" · ')
+    assert "notes" in done.stdout and "\x1b" not in done.stdout, "control characters are shown escaped"
+    only = subprocess.run(
+        [script, "--dir", store, "search", "cache", "--session", "notes"], capture_output=True, text=True, timeout=60
+    )
+    assert "other" not in only.stdout and "notes" in only.stdout
+    bad = subprocess.run([script, "--dir", store, "search", "x", "-s", "../etc"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid session id" in bad.stderr

@@ -16,6 +16,7 @@ Examples::
     jupyter-think show Design-Review
     jupyter-think export Design-Review --format md -o review.md
     jupyter-think diff run-1 run-2
+    jupyter-think search serializer cache
     jupyter-think rm scratch
     jupyter-think trash restore scratch
     jupyter-think gc --days 7
@@ -85,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff = command("diff", "align two sessions step by step: where they agree, where they diverge, what each did after")
     diff.add_argument("first", metavar="A")
     diff.add_argument("second", metavar="B")
+    search = command("search", "the thoughts of every session that hold all WORDS, best first, with a snippet")
+    search.add_argument("words", nargs="+", metavar="WORD")
+    search.add_argument("--session", "-s", action="append", default=None, metavar="ID", help="only in session ID (repeatable)")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N matches (default 50)")
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar="ID")
     trash = command("trash", "list the trash; restore a session from it, or empty it")
@@ -220,6 +225,18 @@ def _diff(location: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(location: str, args: argparse.Namespace) -> int:
+    from .display import search_table
+
+    sessions = None if args.session is None else [_valid(session_id) for session_id in args.session]
+    if not 1 <= args.limit <= 10_000:
+        raise CommandError(f"--limit must be a whole number from 1 to 10000, not {args.limit}")
+    words = " ".join(args.words)
+    hits = _store(location).search(words, sessions, args.limit)
+    _write_out(search_table(hits, words).plain, terminal=True)
+    return 0
+
+
 def _rm(location: str, args: argparse.Namespace) -> int:
     from .store import SessionNotFound
 
@@ -329,6 +346,7 @@ _COMMANDS = {
     "show": _show,
     "export": _export,
     "diff": _diff,
+    "search": _search,
     "rm": _rm,
     "trash": _trash,
     "archive": _archive,

@@ -9,6 +9,7 @@ control characters made visible (``text/plain`` also reaches terminals: IPython,
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -253,3 +254,41 @@ def session_table(rows: Sequence[tuple[str, str, int, bool]]) -> Card:
         f"<th>thoughts</th></tr>{body}</table></div>"
     )
     return Card("\n".join(plain), html_text)
+
+
+def search_table(hits: Sequence[Any], words: str) -> Card:
+    """The matches ``%session --search`` shows: session, thought number and snippet, best first.
+
+    Matched words are in [brackets] in ``text/plain`` and highlighted in ``text/html``.
+
+    Example:
+        >>> from jupyter_think.store import SearchHit
+        >>> print(search_table([SearchHit("design", 2, 2, "Measure the [cache]", 1.0)], "cache").plain)
+        Search "cache" · 1 match
+          design  #2  Measure the [cache]
+    """
+    head = f'Search "{words}" · {plural(len(hits), "match", "matches")}'
+    if not hits:
+        return Card(head, f"<div>{html.escape(head)}</div>")
+    width = max(len(hit.session_id) for hit in hits)
+    number_width = max(len(str(hit.thought_number)) for hit in hits) + 1
+    lines = [head]
+    for hit in hits:
+        snippet = " ".join(escape_controls(hit.snippet).split())
+        lines.append(f"  {hit.session_id:<{width}}  {'#' + str(hit.thought_number):<{number_width}}  {snippet}")
+    rows = "".join(
+        f"<tr><td>{html.escape(hit.session_id)}</td><td>{hit.thought_number}</td>"
+        f"<td>{_marked(hit.snippet)}</td></tr>"
+        for hit in hits
+    )
+    body = (
+        f'<div class="jupyter-think-search"><div><b>{html.escape(head)}</b></div><table>'
+        f"<tr><th>session</th><th>thought</th><th>where</th></tr>{rows}</table></div>"
+    )
+    return Card("\n".join(lines), body)
+
+
+def _marked(snippet: str) -> str:
+    """A snippet's [matches] as <mark> elements, everything else escaped."""
+    parts = re.split(r"\[([^\[\]]*)\]", snippet)
+    return "".join(html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>" for i, part in enumerate(parts))

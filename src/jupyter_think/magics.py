@@ -21,7 +21,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from .display import Card, branch_table, session_table, thought_card
+from .display import Card, branch_table, search_table, session_table, thought_card
 from .export import FORMATS, export
 from .ids import TRUNK, validate_id
 from .magic_errors import one_line as _one_line
@@ -203,17 +203,18 @@ class ThinkMagics(Magics):
 
     @magic_arguments()
     @argument("session_id", nargs="?", metavar="ID", help="switch to session ID (created or restored)")
-    @argument("--list", action="store_true", help="list the sessions in memory and on disk")
+    @argument("--list", action="store_true", help="list the sessions in memory and in the store")
     @argument("--graph", action="store_true", help="show the branch graph of the session")
     @argument(
         "--export",
         nargs="+",
         metavar=("FORMAT", "PATH"),
-        help="export as markdown, json, mermaid or html; to PATH, or shown here",
+        help="export as markdown, json, mermaid, html or svg; to PATH, or shown here",
     )
     @argument("--delete", metavar="ID", help="delete session ID (moved to the store's trash)")
     @argument("--flush", action="store_true", help="wait until every change is saved in the store")
     @argument("--diff", nargs=2, metavar=("A", "B"), help="align sessions A and B step by step")
+    @argument("--search", nargs="+", metavar="WORD", help="the thoughts of every session that hold all WORDs, best first")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
     @line_cell_magic
@@ -233,8 +234,11 @@ class ThinkMagics(Magics):
 
         ``%session ID`` switches to session ID (created, or restored from disk); ``--list`` shows
         the sessions in memory and on disk; ``--export FORMAT`` alone shows the export here;
-        ``--delete ID`` moves a saved session to the store's trash. A ``# comment`` after the
-        magic is an error: put it on a line of its own.
+        ``--delete ID`` moves a saved session to the store's trash; ``--diff A B`` aligns two
+        sessions step by step (where they agree, where they diverge, what each did after);
+        ``--search WORDS`` finds the thoughts of every session in the store that hold all the
+        words (English stemming), best first, with a snippet. A ``# comment`` after the magic is an
+        error: put it on a line of its own.
 
         Examples:
           %session
@@ -246,7 +250,8 @@ class ThinkMagics(Magics):
           %session --export html review.html
           %session --delete scratch
           %session --flush
-          %session --diff run-1 run-2     # where two runs agree, diverge, and what each did after
+          %session --diff run-1 run-2
+          %session --search serializer cache
 
           %%session agent-run --new
           tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
@@ -257,13 +262,13 @@ class ThinkMagics(Magics):
             return self._session_cell(args, cell)
         if args.quiet:
             raise UsageError("--quiet belongs to the cell magic: %%session ID --quiet")
-        actions = [name for name in ("list", "graph", "export", "delete", "flush", "diff") if getattr(args, name)]
+        actions = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
         if args.new and (args.session_id is None or actions):
             raise UsageError("--new starts one session empty and switches to it: %session ID --new")
         if len(actions) > 1:
             raise UsageError(f"give one of --{' / --'.join(actions)} at a time")
         action = actions[0] if actions else None
-        if action in ("list", "delete", "flush", "diff") and args.session_id is not None:
+        if action in ("list", "delete", "flush", "diff", "search") and args.session_id is not None:
             raise UsageError(f"--{action} takes no session ID before it: %session --{action}")
         if action == "list":
             self._list()
@@ -273,6 +278,10 @@ class ThinkMagics(Magics):
             self._flush()
         elif action == "diff":
             self._diff(*args.diff)
+        elif action == "search":
+            with _user_errors():
+                hits = self.manager.search(" ".join(args.search))
+            display(search_table(hits, " ".join(args.search)))
         elif action == "graph":
             display(self._target(args.session_id).graph())
         elif action == "export":
@@ -292,7 +301,7 @@ class ThinkMagics(Magics):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if args.session_id is None:
             raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
-        others = [name for name in ("list", "graph", "export", "delete", "flush", "diff") if getattr(args, name)]
+        others = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
         if others:
             raise UsageError(f"%%session takes only ID, --new and --quiet, not --{others[0]}")
         with _user_errors():

@@ -18,6 +18,7 @@ from pathlib import Path
 from .base import (
     Head,
     LoadedChanges,
+    SearchHit,
     Segment,
     SessionNotFound,
     SessionWrite,
@@ -32,6 +33,7 @@ from .base import (
 __all__ = [
     "Head",
     "LoadedChanges",
+    "SearchHit",
     "Segment",
     "SessionNotFound",
     "SessionWrite",
