@@ -386,3 +386,16 @@ def test_a_store_from_before_the_search_index_is_indexed_when_opened(store_locat
     assert [(hit.session_id, hit.thought_number) for hit in reopened.search("search existed")] == [("older", 1)]
     reopened.append([SessionWrite("older", [thought("third note", 3)])])
     assert sorted(hit.thought_number for hit in reopened.search("note")) == [2, 3]
+
+
+def test_a_word_in_thousands_of_thoughts_is_still_found_in_the_session_asked_for(store_location: str) -> None:
+    """Past SEARCH_WINDOW matches only the newest are ranked; asking for a session looks in its own."""
+    from jupyter_think.store.base import SEARCH_WINDOW
+
+    store = open_store(store_location)
+    many = SEARCH_WINDOW + 100
+    store.append([SessionWrite("older", [thought(f"common word {n}", n) for n in range(1, many + 1)])])
+    store.append([SessionWrite("newer", [thought(f"common word {n}", n) for n in range(1, many + 1)])])
+    assert {hit.session_id for hit in store.search("common", limit=50)} == {"newer"}
+    older = store.search("common", session_ids=["older"], limit=10)
+    assert len(older) == 10 and {hit.session_id for hit in older} == {"older"}

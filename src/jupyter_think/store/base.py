@@ -145,6 +145,11 @@ class LoadedChanges:
         return self.row.last_seq
 
 
+SEARCH_WINDOW = 2000
+"""When more thoughts match a search than this, the newest this many are ranked (a common word in
+100 000 thoughts would otherwise cost hundreds of milliseconds to rank); fewer are all ranked."""
+
+
 @dataclass(frozen=True)
 class SearchHit:
     """One thought that matched a search: where it is, a snippet with the matches in [brackets], its rank."""
@@ -233,7 +238,8 @@ class Store(ABC):
         """The thoughts of live sessions (or of ``session_ids``) that contain every word, best first.
 
         Uses the engine's own full-text index (SQLite FTS5, PostgreSQL ``tsvector``), English
-        stemming (``thinking`` finds ``think``); kept up to date by every append.
+        stemming (``thinking`` finds ``think``); kept up to date by every append. When more than
+        :data:`SEARCH_WINDOW` thoughts match, the newest of them are ranked.
         """
 
     @abstractmethod

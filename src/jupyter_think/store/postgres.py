@@ -36,6 +36,7 @@ from ..ids import validate_id
 from ..models import Change
 from .base import (
     SCHEMA_VERSION,
+    SEARCH_WINDOW,
     Head,
     LoadedChanges,
     SearchHit,
@@ -431,17 +432,25 @@ class PostgresStore(Store):
         if not terms or (session_ids is not None and not session_ids):
             return []
         where = "" if session_ids is None else " AND s.id = ANY(%(ids)s)"
+        window = "" if session_ids is None else (
+            f" AND t.session_key IN (SELECT key FROM {SCHEMA}.sessions WHERE id = ANY(%(ids)s))"
+        )
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return []
             rows = conn.execute(
-                "SELECT s.id, t.thought_number, t.seq, "
-                "ts_headline('english', t.body, q, 'StartSel=[, StopSel=], MaxWords=24, MinWords=8, "
-                "MaxFragments=1, FragmentDelimiter=…'), ts_rank(t.tsv, q) AS score "
-                f"FROM {SCHEMA}.thought_text t JOIN {SCHEMA}.sessions s ON s.key = t.session_key, "
-                "plainto_tsquery('english', %(query)s) q "
-                f"WHERE t.tsv @@ q AND s.state = 'live'{where} "
-                "ORDER BY score DESC, s.id, t.seq LIMIT %(limit)s",
+                # rank only the newest SEARCH_WINDOW matches; the query is written out (not in a CTE) so
+                # the planner sees how common its words are and picks the index that fits
+                "WITH recent AS (SELECT t.session_key, t.seq, t.thought_number, t.body, t.tsv "
+                f"FROM {SCHEMA}.thought_text t WHERE t.tsv @@ plainto_tsquery('english', %(query)s){window} "
+                f"ORDER BY t.session_key DESC, t.seq DESC LIMIT {SEARCH_WINDOW}) "
+                "SELECT s.id, r.thought_number, r.seq, "
+                "ts_headline('english', r.body, plainto_tsquery('english', %(query)s), 'StartSel=[, StopSel=], "
+                "MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=…'), "
+                "ts_rank(r.tsv, plainto_tsquery('english', %(query)s)) AS score "
+                f"FROM recent r JOIN {SCHEMA}.sessions s ON s.key = r.session_key "
+                f"WHERE s.state = 'live'{where} "
+                "ORDER BY score DESC, s.id, r.seq LIMIT %(limit)s",
                 {"query": " ".join(terms), "ids": list(session_ids or ()), "limit": limit},
             ).fetchall()
         return [SearchHit(session_id, int(number), int(seq), snippet, float(score)) for session_id, number, seq, snippet, score in rows]

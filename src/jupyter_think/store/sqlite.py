@@ -42,6 +42,7 @@ from ..ids import validate_id
 from ..models import Change
 from .base import (
     SCHEMA_VERSION,
+    SEARCH_WINDOW,
     Head,
     LoadedChanges,
     SearchHit,
@@ -470,12 +471,13 @@ class SQLiteStore(Store):
         if not terms or (session_ids is not None and not session_ids):
             return []
         query = " ".join('"' + term.replace('"', '""') + '"' for term in terms)  # every word, no FTS syntax
-        where = ""
-        params: list[Any] = [query]
+        where = window = ""
+        ids: list[str] = []
         if session_ids is not None:
-            where = f" AND s.id IN ({','.join('?' * len(session_ids))})"
-            params.extend(session_ids)
-        params.append(limit)
+            marks = ",".join("?" * len(session_ids))
+            where = f" AND s.id IN ({marks})"
+            window = f" AND session_key IN (SELECT key FROM sessions WHERE id IN ({marks}))"
+            ids = list(session_ids)
         with self._connection(write=False) as conn:
             if conn is None:
                 return []
@@ -484,8 +486,11 @@ class SQLiteStore(Store):
                 "snippet(thought_text, 0, '[', ']', '…', 16), bm25(thought_text) AS score "
                 "FROM thought_text JOIN sessions AS s ON s.key = thought_text.session_key "
                 f"WHERE thought_text MATCH ? AND s.state = 'live'{where} "
+                # rank only the newest SEARCH_WINDOW matches (a rowid range FTS5 serves from its index)
+                "AND thought_text.rowid >= coalesce((SELECT rowid FROM thought_text WHERE thought_text MATCH ?"
+                f"{window} ORDER BY rowid DESC LIMIT 1 OFFSET {SEARCH_WINDOW - 1}), 0) "
                 "ORDER BY score, s.id, thought_text.seq LIMIT ?",
-                params,
+                [query, *ids, query, *ids, limit],
             ).fetchall()
         return [SearchHit(session_id, int(number), int(seq), snippet, -float(score)) for session_id, number, seq, snippet, score in rows]
 
