@@ -242,3 +242,34 @@ def test_running_an_experiment_again_stops_the_previous_grid(manager: SessionMan
     assert old_grid.cards()[0]["counts"]["thoughts"] == 2  # it keeps what it showed
     assert second.grid.cards()[0]["counts"]["thoughts"] == 3
     second.grid.close()
+
+
+OUTSIDE_WRITER = """
+import sys
+from jupyter_think import SessionManager
+with SessionManager(store=sys.argv[1]) as manager:
+    run = manager.session("outside-1")
+    for number in range(1, 6):
+        run.think(f"written by another process {number}", total=5, done=number == 5)
+"""
+
+
+def test_a_run_written_by_another_process_through_the_store_fills_its_card(store_location: str) -> None:
+    """A real second process (another kernel, `jupyter-think mcp --session`) on the same store: SQLite
+    or a shared PostgreSQL server."""
+    import subprocess
+    import sys
+
+    with SessionManager(store=store_location) as here:
+        sessions = [here.session("outside-1"), here.session("outside-2")]
+        grid = ExperimentGrid("outside", sessions)
+        front_end = FrontEnd(grid)
+        here.flush()
+        subprocess.run([sys.executable, "-c", OUTSIDE_WRITER, store_location], check=True, timeout=120)
+        deadline = time.monotonic() + 60
+        while front_end.cards[1]["counts"]["thoughts"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert front_end.cards[1]["counts"]["thoughts"] == 5
+        assert front_end.cards[1]["complete"] is True
+        assert front_end.cards[2]["counts"]["thoughts"] == 0
+        grid.close()
