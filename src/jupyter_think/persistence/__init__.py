@@ -297,7 +297,9 @@ class Persistence:
             results = self.store.append(writes)
         except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
             error = as_os_error(exc)
-            if self._queue.fail(taken, error) and extra is None:
+            # A refused sync write with nothing queued is the caller's error alone: nothing is kept,
+            # so the queue is not failing (else the next commit says "works again" for nothing).
+            if taken and self._queue.fail(taken, error) and extra is None:
                 _warn(
                     f"could not save to {self.location}: {_cause(error)}. Your thoughts are kept in memory "
                     "and saving is retried; fix the store (space, permissions, server), then "
