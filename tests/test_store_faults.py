@@ -243,6 +243,45 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
     assert stored_texts(location, "strict") == ["Kept", "Committed once writable"]
 
 
+OTHER_WRITER = """
+import sys
+from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.store import SessionWrite, open_store
+store = open_store(sys.argv[1])
+for round in range(20):  # enough to make SQLite checkpoint: pages of the database file are rewritten
+    store.append([
+        SessionWrite(f"s{n}", [ThoughtAdded(thought=Thought(
+            thought=f"s{n} from elsewhere {round} " + "q" * 500, thought_number=31 + round,
+            total_thoughts=50, next_thought_needed=True))])
+        for n in range(40)
+    ])
+store.close()
+"""
+
+
+@root_only
+def test_a_manager_that_opened_an_immutable_store_follows_other_writers_once_writable_and_quarantines_nothing(
+    tmp_path: Path,
+) -> None:
+    location = str(tmp_path / "store")
+    with SessionManager(store=location) as first:
+        for n in range(40):
+            for number in range(30):
+                first.session(f"s{n}").think(f"s{n} {number} " + "z" * 200)
+    with recorded_warnings() as caught:
+        with SessionManager(store=location) as viewer:
+            with immutable(Path(location)):
+                watched = viewer.session("s0")
+                assert len(watched) == 30 and said(caught, "is read-only")
+            subprocess.run([sys.executable, "-c", OTHER_WRITER, location], check=True, timeout=120)
+            for n in range(1, 40):
+                assert len(viewer.session(f"s{n}")) == 50, f"s{n} loaded stale or damaged"
+            wait_until(lambda: len(watched) == 50)
+    assert not (tmp_path / "store" / ".quarantine").exists(), "a healthy database was quarantined"
+    assert not [w for w in caught if "damaged" in str(w.message)]
+    assert len(stored_texts(location, "s39")) == 50
+
+
 # --- a read-only file system ------------------------------------------------------------------------
 
 
