@@ -32,7 +32,7 @@ import anyio
 import anyio.to_thread
 
 from ..config import ThinkSettings
-from ..models import BranchActivated, Change
+from ..models import BranchActivated, Change, ThoughtAdded
 from ..session import Session, SessionEvent
 from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
 from . import process
@@ -79,6 +79,7 @@ class Persistence:
         self._wake_socks: tuple[socket.socket, socket.socket] | None = None
         self._read_only_said = False
         self._restart_after_fork = False
+        self._unsure: dict[str, tuple[int | None, int]] = {}  # session -> (row, seq) when a write failed
         process.register(self)
 
     # --- what the manager calls ------------------------------------------------------------------
@@ -282,22 +283,32 @@ class Persistence:
 
     def _commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
         """One transaction for ``taken`` (and ``extra``); under ``_io``. Raises the store's ``OSError``."""
-        by_session: dict[str, list[Change]] = {}
-        for item in taken:
-            by_session.setdefault(item.session_id, []).append(item.change)
-        if extra is not None:
-            by_session.setdefault(extra[0], []).append(extra[1])
-        writes = []
-        for session_id, changes in by_session.items():
-            tracked = self._tracked.get(session_id)
-            created_at = tracked[0].created_at if tracked is not None else None
-            writes.append(SessionWrite(session_id, changes, self._follower.expected_key(session_id), created_at))
         was_failing = self._queue.failing
         try:
-            results = self.store.append(writes)
+            # A failed attempt may have been committed all the same (the connection was lost after the
+            # server's commit): on a retry, thoughts the store holds already are not written twice.
+            stored = self._stored_already(taken) if was_failing else set()
+            by_session: dict[str, list[Change]] = {}
+            for item in taken:
+                if item.number not in stored:
+                    by_session.setdefault(item.session_id, []).append(item.change)
+            if extra is not None:
+                by_session.setdefault(extra[0], []).append(extra[1])
+            writes = []
+            for session_id, changes in by_session.items():
+                tracked = self._tracked.get(session_id)
+                created_at = tracked[0].created_at if tracked is not None else None
+                expected = self._follower.expected_key(session_id)
+                writes.append(SessionWrite(session_id, changes, expected, created_at))
+            results = self.store.append(writes) if writes else []
         except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
             error = as_os_error(exc)
-            if self._queue.fail(taken, error) and extra is None:
+            seen = self._follower.last_seq()
+            for session_id in {item.session_id for item in taken} - set(self._unsure):
+                self._unsure[session_id] = (self._follower.expected_key(session_id), seen.get(session_id, 0))
+            # A refused sync write with nothing queued is the caller's error alone: nothing is kept,
+            # so the queue is not failing (else the next commit says "works again" for nothing).
+            if taken and self._queue.fail(taken, error) and extra is None:
                 _warn(
                     f"could not save to {self.location}: {_cause(error)}. Your thoughts are kept in memory "
                     "and saving is retried; fix the store (space, permissions, server), then "
@@ -308,8 +319,36 @@ class Persistence:
             self._follower.written(result)
             self._say_where(result)
         self._queue.settle(taken)
+        if not self._queue.failing:
+            self._unsure.clear()
         if was_failing and not self._queue.failing:
             _warn(f"saving to {self.location} works again: every change is saved ({len(taken)} caught up)")
+
+    def _stored_already(self, taken: list[Pending]) -> set[int]:
+        """Numbers of the thoughts in ``taken`` that the store holds already (read only on a retry).
+
+        A lost attempt wrote after where its session stood when it failed (``_unsure``), in that
+        row, or in a row it created; what the follower read meanwhile does not matter.
+        """
+        wanted: dict[str, dict[str, int]] = {}
+        for item in taken:
+            if isinstance(item.change, ThoughtAdded) and item.session_id in self._unsure:
+                wanted.setdefault(item.session_id, {})[item.change.thought.id] = item.number
+        if not wanted:
+            return set()
+        heads = self.store.heads(list(wanted))
+        found: set[int] = set()
+        for session_id, numbers in wanted.items():
+            key, after = self._unsure[session_id]
+            rows = {} if key is None else {key: after}
+            head = heads.get(session_id)
+            if key is None and head is not None:
+                rows[head.key] = 0  # the lost attempt may have created the row
+            for row_key, since in rows.items():
+                for _, change in self.store.changes_since(row_key, since):
+                    if isinstance(change, ThoughtAdded) and change.thought.id in numbers:
+                        found.add(numbers[change.thought.id])
+        return found
 
     def _say_where(self, result: Written) -> None:
         if result.restored:
@@ -478,6 +517,7 @@ class Persistence:
         self._io = threading.RLock()
         self._thread_lock = threading.Lock()
         self._queue = WriteQueue()
+        self._unsure = {}
         self._thread = self._wake_socks = None
 
 

@@ -132,6 +132,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._read_only: str | None = None
+        self._immutable = False  # opened with immutable=1: no locks, blind to other writers
         self._data_version: int | None = None
 
     # --- connection ------------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class SQLiteStore(Store):
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+            self._immutable = False
             self._data_version = None
 
     @contextmanager
@@ -158,8 +160,10 @@ class SQLiteStore(Store):
                 if self._conn is not None:
                     _abandoned.append(self._conn)
                 self._conn, self._pid, self._data_version = None, os.getpid(), None
-            if write and self._read_only is not None:
-                self.close()  # the file system may take writes again: reopen read-write
+            if self._read_only is not None and (write or self._immutable):
+                # the file system may take writes again: reopen read-write (an immutable connection
+                # also for reads, since it would not see what others write once they can)
+                self.close()
                 self._read_only = None
             if self._conn is None:
                 self._connect(create=write)
@@ -168,7 +172,7 @@ class SQLiteStore(Store):
             try:
                 yield self._conn
             except sqlite3.DatabaseError as exc:
-                if _errorname(exc) in _CORRUPT:
+                if _errorname(exc) in _CORRUPT and not self._immutable:  # (immutable: changed under it)
                     self._quarantine(exc)
                 raise _store_error(exc, self.location) from exc
 
@@ -230,6 +234,7 @@ class SQLiteStore(Store):
                 last = exc
                 continue
             self._read_only = _reason(cause)
+            self._immutable = "immutable" in mode
             return conn
         raise _store_error(last, self.location) from last
 
