@@ -124,3 +124,34 @@ def _sql(location: str, engine: str, statement: str) -> list[tuple[object, ...]]
     with psycopg.connect(location, autocommit=True) as conn:
         cursor = conn.execute(statement.format(changes="jupyter_think.changes"))  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description else []
+
+
+def test_sessions_still_intact_in_a_damaged_database_are_copied_into_the_fresh_one(tmp_path: Path) -> None:
+    import sqlite3
+
+    location = str(tmp_path / "store")
+    fill_store(location)  # alpha's changes first, then beta's: beta's newest rows are on the last leaf page
+    database = tmp_path / "store" / "sessions.db"
+    conn = sqlite3.connect(database)
+    (last_leaf,) = conn.execute(
+        "SELECT max(pageno) FROM dbstat WHERE name = 'changes' AND pagetype = 'leaf'"
+    ).fetchone()
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(database, "r+b") as file:
+        file.seek((last_leaf - 1) * page_size)
+        file.write(bytes((n * 7 + 13) % 251 for n in range(page_size)))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with SessionManager(store=location) as manager:
+            with pytest.raises(OSError, match="cannot read session 'beta'"):
+                manager.session("beta")
+            assert len(manager.session("alpha")) == 200, "an intact session did not survive the quarantine"
+            manager.session("alpha").think("After the damage")
+    (said,) = [str(w.message) for w in caught if issubclass(w.category, StoreWarning) and "is damaged" in str(w.message)]
+    assert "1 intact session(s) were copied into it, 1 could not be read whole" in said
+    assert len(texts_of(location, "alpha")) == 201
+    assert texts_of(location, "beta") == []
+    kept = sorted(p.name for p in (tmp_path / "store" / ".quarantine").iterdir())
+    assert kept[0].endswith(".db"), kept

@@ -11,6 +11,7 @@ writes again everything is saved with one "works again" warning. The SQLite faul
 from __future__ import annotations
 
 import errno
+import threading
 import os
 import signal
 import subprocess
@@ -102,7 +103,7 @@ def assert_flush_raises(manager: SessionManager, code: int | None = None) -> OSE
 
 @root_only
 def test_a_full_disk_keeps_thinking_in_memory_refuses_sync_writes_and_catches_up(tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "disk", "1m") as disk, recorded_warnings() as caught:
+    with tmpfs(tmp_path / "disk", "4m") as disk, recorded_warnings() as caught:
         location = str(disk / "store")
         with SessionManager(store=location) as manager, SessionManager(store=location, durability="sync") as careful:
             session = manager.session("notes")
@@ -501,3 +502,40 @@ def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition never became true"
         time.sleep(0.05)
+
+
+def test_a_sync_commit_whose_answer_is_lost_says_it_may_have_been_recorded(postgres_server: object) -> None:
+    """Sync durability must not say "nothing was recorded" when the server may have committed."""
+    url = postgres_server.new_database()  # type: ignore[attr-defined]
+    sql = postgres_server.sql  # type: ignore[attr-defined]
+    with SessionManager(store=url, durability="sync") as careful:
+        strict = careful.session("strict")
+        strict.think("Committed and answered")
+        sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        sql("SELECT pg_reload_conf()")
+        outcome: list[BaseException] = []
+        try:
+            wait_until(lambda: sql("SHOW synchronous_standby_names") == [("nobody",)])
+            thinker = threading.Thread(
+                target=lambda: outcome.append(_raised(lambda: strict.think("Committed, answer lost"))), daemon=True
+            )
+            thinker.start()
+            wait_until(lambda: bool(sql("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'")))
+            postgres_server.crash()  # type: ignore[attr-defined]
+            thinker.join(120)
+        finally:
+            postgres_server.start()  # type: ignore[attr-defined]
+            sql("ALTER SYSTEM RESET synchronous_standby_names")
+            sql("SELECT pg_reload_conf()")
+    (error,) = outcome
+    assert isinstance(error, OSError) and error.errno == errno.ECONNRESET, error
+    assert "may or may not be recorded" in str(error) and "nothing was recorded" not in str(error)
+    assert stored_texts(url, "strict") == ["Committed and answered", "Committed, answer lost"]
+
+
+def _raised(action: Callable[[], object]) -> BaseException:
+    try:
+        action()
+    except BaseException as exc:  # noqa: BLE001 - the test looks at what was raised
+        return exc
+    raise AssertionError("no error")

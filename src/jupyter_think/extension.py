@@ -130,7 +130,8 @@ def _reconfigure(change: Any) -> None:
     if variable is not None:
         print(
             f"jupyter-think: ThinkConfig.{change['name']} is set, but ${variable} overrides it, so the store "
-            f"stays {new.store_location}; unset ${variable} in the kernel's environment to use this setting."
+            f"stays {new.store.location if new.store is not None else new.store_location}; unset ${variable} "
+            "in the kernel's environment to use this setting."
         )
     old = set_manager(new)
     active = old.active_id if old is not None else DEFAULT_SESSION

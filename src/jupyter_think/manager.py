@@ -97,7 +97,8 @@ class SessionManager:
 
     @property
     def store_location(self) -> str:
-        """Where this manager's sessions are stored: a directory, or a URL (its password hidden in messages)."""
+        """Where this manager's sessions are stored: a directory, or a URL as given (with its password;
+        ``manager.store.location`` is the form for messages)."""
         if self.settings.store:
             text = self.settings.store
             return text if "://" in text else str(Path(text).expanduser())
@@ -164,7 +165,9 @@ class SessionManager:
 
             from .persistence import PersistenceWarning
 
-            warnings.warn(f"jupyter-think: could not list the sessions in {self.store_location}: {exc}", PersistenceWarning, stacklevel=2)
+            warnings.warn(
+                f"jupyter-think: could not list the sessions in {store.location}: {exc}", PersistenceWarning, stacklevel=2
+            )
             return []
 
     def search(self, words: str, sessions: list[str] | None = None, limit: int = 50) -> list[SearchHit]:
@@ -302,7 +305,7 @@ class SessionManager:
         self.close()
 
     def __repr__(self) -> str:
-        where = self.store_location if self._persistence is not None else "memory"
+        where = self._persistence.store.location if self._persistence is not None else "memory"
         return f"<SessionManager {where}: {len(self._sessions)} loaded, active {self._active_id!r}>"
 
     # --- internals ---------------------------------------------------------------------------------

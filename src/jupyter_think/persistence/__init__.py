@@ -99,12 +99,12 @@ class Persistence:
         except OSError as exc:
             raise OSError(
                 exc.errno or errno.EIO,
-                f"jupyter-think cannot read session {session_id!r} from {self.location}: {_cause(exc)}",
+                f"jupyter-think cannot read session {session_id!r} from {self.store.location}: {self._cause(exc)}",
             ) from exc
         if read_only and not self._read_only_said:
             self._read_only_said = True
             _warn(
-                f"the store {self.location} is read-only ({read_only}): sessions load with all their "
+                f"the store {self.store.location} is read-only ({read_only}): sessions load with all their "
                 "thoughts, changes stay in memory and are not saved until it takes writes again"
             )
         if loaded is None:
@@ -179,16 +179,16 @@ class Persistence:
         def failure(error: OSError) -> OSError:
             return OSError(
                 error.errno or errno.EIO,
-                f"jupyter-think could not save to {self.location}: {_cause(error)}; "
+                f"jupyter-think could not save to {self.store.location}: {self._cause(error)}; "
                 f"{self._queue.pending()} change(s) are kept in memory and retried",
             )
 
         def too_slow() -> OSError:
             last = self._queue.last_error if self._queue.failing else None
-            cause = f" (last error: {_cause(last)})" if last is not None else ""
+            cause = f" (last error: {self._cause(last)})" if last is not None else ""
             return TimeoutError(
                 errno.ETIMEDOUT,
-                f"jupyter-think: {self._queue.pending()} change(s) not yet saved to {self.location} "
+                f"jupyter-think: {self._queue.pending()} change(s) not yet saved to {self.store.location} "
                 f"after {timeout:g} s{cause}",
             )
 
@@ -222,11 +222,11 @@ class Persistence:
         return {
             "pending": queue.pending(),
             "durable_seq": seqs,
-            "last_error": _cause(queue.last_error) if queue.failing and queue.last_error else None,
+            "last_error": self._cause(queue.last_error) if queue.failing and queue.last_error else None,
             "failed_attempts": queue.failed_attempts,
             "running": self._thread is not None and self._thread.is_alive(),
             "durability": self.settings.durability,
-            "store": self.location,
+            "store": self.store.location,
         }
 
     def run_retention(self) -> Cleaned:
@@ -262,10 +262,16 @@ class Persistence:
             try:
                 self._commit(earlier, extra=(session_id, change))
             except OSError as exc:
+                outcome = (
+                    "the server did not confirm the commit, so it may or may not be recorded: look before "
+                    "saying it again"
+                    if exc.errno in (errno.ECONNRESET, errno.ECONNABORTED)
+                    else "nothing was recorded"
+                )
                 raise OSError(
                     exc.errno or errno.EIO,
-                    f"jupyter-think could not commit to {self.location}: {_cause(exc)}; "
-                    "nothing was recorded (durability is 'sync')",
+                    f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
+                    f"{outcome} (durability is 'sync')",
                 ) from exc
 
     # --- writing -------------------------------------------------------------------------------------
@@ -310,7 +316,7 @@ class Persistence:
             # so the queue is not failing (else the next commit says "works again" for nothing).
             if taken and self._queue.fail(taken, error) and extra is None:
                 _warn(
-                    f"could not save to {self.location}: {_cause(error)}. Your thoughts are kept in memory "
+                    f"could not save to {self.store.location}: {self._cause(error)}. Your thoughts are kept in memory "
                     "and saving is retried; fix the store (space, permissions, server), then "
                     "%session --flush (or manager.flush()) to check."
                 )
@@ -322,7 +328,7 @@ class Persistence:
         if not self._queue.failing:
             self._unsure.clear()
         if was_failing and not self._queue.failing:
-            _warn(f"saving to {self.location} works again: every change is saved ({len(taken)} caught up)")
+            _warn(f"saving to {self.store.location} works again: every change is saved ({len(taken)} caught up)")
 
     def _stored_already(self, taken: list[Pending]) -> set[int]:
         """Numbers of the thoughts in ``taken`` that the store holds already (read only on a retry).
@@ -349,6 +355,9 @@ class Persistence:
                     if isinstance(change, ThoughtAdded) and change.thought.id in numbers:
                         found.add(numbers[change.thought.id])
         return found
+
+    def _cause(self, error: BaseException | None) -> str:
+        return _cause(error, self.store.location)
 
     def _say_where(self, result: Written) -> None:
         if result.restored:
@@ -480,7 +489,7 @@ class Persistence:
             try:
                 cleaned = await anyio.to_thread.run_sync(self.run_retention)
             except Exception as exc:  # noqa: BLE001 - the loop never dies; retried at the next turn
-                _warn(f"retention clean-up of {self.location} failed: {_cause(exc)}")
+                _warn(f"retention clean-up of {self.store.location} failed: {self._cause(exc)}")
             else:
                 if cleaned.trashed:
                     days = self.settings.retention_days
@@ -521,13 +530,16 @@ class Persistence:
         self._thread = self._wake_socks = None
 
 
-def _cause(error: BaseException | None) -> str:
+def _cause(error: BaseException | None, location: str = "") -> str:
+    """What went wrong, in words (without the store's location, which the caller names once)."""
     if error is None:
         return ""
     if isinstance(error, OSError):
         text = error.strerror or str(error)
-        return text if not error.filename else f"{text} ({error.filename})"
-    return str(error) or type(error).__name__
+        text = text if not error.filename else f"{text} ({error.filename})"
+    else:
+        text = str(error) or type(error).__name__
+    return text.removesuffix(f" ({location})") if location else text
 
 
 def _warn(message: str) -> None:

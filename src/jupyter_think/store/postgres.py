@@ -248,11 +248,17 @@ class PostgresStore(Store):
         results: list[Written | None] = [None] * len(writes)
         with self._connection() as conn:
             self._refuse_if_read_only()
-            with conn.transaction():
-                for index in order:
-                    results[index] = self._append_one(conn, writes[index])
-                for session_id in sorted({write.session_id for write in writes}):
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+            committing = False
+            try:
+                with conn.transaction():
+                    for index in order:
+                        results[index] = self._append_one(conn, writes[index])
+                    for session_id in sorted({write.session_id for write in writes}):
+                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+                    committing = True  # what fails from here on may have been committed
+            except psycopg.OperationalError as exc:
+                exc.commit_unknown = committing  # type: ignore[attr-defined]
+                raise
         return [result for result in results if result is not None]
 
     def _refuse_if_read_only(self) -> None:
@@ -578,7 +584,12 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
 
 
 def _store_error(exc: psycopg.Error, location: str) -> StoreError:
-    """A psycopg error as a :class:`StoreError` whose errno a caller can act on."""
+    """A psycopg error as a :class:`StoreError` whose errno a caller can act on.
+
+    A server that cannot be reached, or a connection lost before a commit was asked for, is
+    ``ECONNREFUSED`` (nothing was done); a connection lost while committing is ``ECONNRESET`` (the
+    commit may have happened, unconfirmed).
+    """
     if isinstance(exc, pg_errors.DiskFull):
         code = errno.ENOSPC
     elif isinstance(exc, (pg_errors.ReadOnlySqlTransaction,)):
@@ -588,12 +599,14 @@ def _store_error(exc: psycopg.Error, location: str) -> StoreError:
     elif isinstance(exc, (pg_errors.InsufficientPrivilege,)):
         code = errno.EACCES
     elif isinstance(exc, psycopg.OperationalError):
-        code = errno.ECONNREFUSED
+        code = errno.ECONNRESET if getattr(exc, "commit_unknown", False) else errno.ECONNREFUSED
     else:
         code = errno.EIO
     message = " ".join(str(exc).split()) or type(exc).__name__
-    if code not in (errno.EIO, errno.ECONNREFUSED):
-        message = f"{os.strerror(code)}: {message}"
-    elif code == errno.ECONNREFUSED:
+    if code == errno.ECONNREFUSED:
         message = f"the PostgreSQL server is unreachable: {message}"
+    elif code == errno.ECONNRESET:
+        message = f"the connection to the PostgreSQL server was lost while committing: {message}"
+    elif code != errno.EIO:
+        message = f"{os.strerror(code)}: {message}"
     return StoreError(code, f"{message} ({location})")

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sqlite3
+import struct
+import tempfile
 import threading
 import warnings
 from collections.abc import Collection, Iterator, Sequence
@@ -287,11 +290,78 @@ class SQLiteStore(Store):
             raise StoreError(
                 exc.errno or errno.EIO, f"{self.path} is damaged ({_reason(cause)}) and cannot be moved aside: {exc}"
             ) from cause
+        salvaged = self._salvage(target)
         warnings.warn(
             f"jupyter-think: {self.path} is damaged ({_reason(cause)}); it was moved to {target} "
-            "(nothing deleted) and a fresh database is started",
+            f"(nothing deleted) and a fresh database is started{salvaged}",
             StoreWarning,
             stacklevel=5,
+        )
+
+    def _salvage(self, damaged: Path) -> str:
+        """Copy every session that can still be read from the quarantined ``damaged`` file into a fresh
+        database; return what to add to the warning ("" when nothing could be read at all)."""
+        with tempfile.TemporaryDirectory(prefix="jupyter-think-salvage-") as scratch:
+            copy = Path(scratch) / DATABASE  # read a copy: the quarantined files stay exactly as they were
+            try:
+                for suffix in ("", "-wal"):
+                    if Path(str(damaged) + suffix).exists():
+                        shutil.copyfile(str(damaged) + suffix, str(copy) + suffix)
+                _fit_page_count(copy)
+                source = sqlite3.connect(copy, isolation_level=None)
+            except (OSError, sqlite3.Error):
+                return ""
+            try:
+                return self._copy_readable(source)
+            finally:
+                source.close()
+
+    def _copy_readable(self, source: sqlite3.Connection) -> str:
+        """Copy the sessions of ``source`` whose every change reads back into a fresh database."""
+        try:
+            rows = source.execute(f"SELECT {_ROW} FROM sessions ORDER BY key").fetchall()
+        except sqlite3.Error:
+            return "; no session in it could be read"
+        readable: list[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[str]]] = []
+        for row in rows:
+            try:
+                changes = source.execute(
+                    "SELECT seq, kind, payload, created_at FROM changes WHERE session_key = ? ORDER BY seq",
+                    (row[0],),
+                ).fetchall()
+                branch_ids = [b for (b,) in source.execute("SELECT branch_id FROM branches WHERE session_key = ?", (row[0],))]
+            except sqlite3.Error:
+                continue
+            if len(changes) == row[-1] and (not changes or changes[-1][0] == row[-1]):  # every change there
+                readable.append((row, changes, branch_ids))
+        if not readable:
+            return f"; none of its {len(rows)} session(s) could be read whole"
+        self._make_files()
+        conn = self._open("rw")
+        try:
+            with _transaction(conn):
+                for row, changes, branch_ids in readable:
+                    key = row[0]  # the same row keys: a process that follows a session still finds it
+                    _, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
+                    conn.execute(
+                        "INSERT INTO sessions (key, id, owner, state, created_at, last_activity, state_changed_at, "
+                        "last_seq, thoughts, branches, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, session_id, owner, state, created, activity, changed, last_seq, thoughts, branches, status),
+                    )
+                    conn.executemany(
+                        "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                        [(key, *change) for change in changes],
+                    )
+                    conn.executemany(
+                        "INSERT INTO branches (session_key, branch_id) VALUES (?, ?)", [(key, b) for b in branch_ids]
+                    )
+                    indexed = searchable_payloads((key, seq, payload) for seq, _kind, payload, _at in changes)
+                    conn.executemany(_INDEX_TEXT, [(text, k, seq, number) for k, seq, number, text in indexed])
+        finally:
+            conn.close()
+        lost = len(rows) - len(readable)
+        return f"; {len(readable)} intact session(s) were copied into it" + (
+            f", {lost} could not be read whole (they are in the moved file)" if lost else ""
         )
 
     # --- writing ------------------------------------------------------------------------------------
@@ -578,6 +648,20 @@ class SQLiteStore(Store):
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _fit_page_count(path: Path) -> None:
+    """Make a truncated database's header claim only the pages the file has (else SQLite reads none)."""
+    with open(path, "r+b") as file:
+        header = file.read(100)
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return
+        page_size = struct.unpack(">H", header[16:18])[0]
+        page_size = 65536 if page_size == 1 else page_size
+        pages = os.path.getsize(path) // page_size
+        if struct.unpack(">I", header[28:32])[0] > pages:
+            file.seek(28)
+            file.write(struct.pack(">I", pages))
 
 
 @contextmanager
