@@ -41,7 +41,6 @@ from .base import (
     LoadedChanges,
     SearchHit,
     RowCounts,
-    Segment,
     SessionNotFound,
     SessionWrite,
     State,
@@ -57,9 +56,9 @@ from .base import (
     search_terms,
     searchable,
     searchable_payloads,
-    split_at_resets,
     utc,
 )
+from .rows import RowPlan
 
 SCHEMA = "jupyter_think"
 CHANNEL = "jupyter_think"
@@ -135,7 +134,7 @@ def safe_location(url: str) -> str:
     return url.replace(f":{params['password']}@", ":***@") if "@" in url else "postgresql://…"
 
 
-class PostgresStore(Store):
+class PostgresStore(RowPlan, Store):
     """Sessions in a PostgreSQL database given by ``url`` (see the module docstring)."""
 
     def __init__(self, url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> None:
@@ -265,41 +264,20 @@ class PostgresStore(Store):
         if self._read_only is not None:
             raise StoreError(errno.EROFS, f"the store {self.location} is read-only: {self._read_only}")
 
-    def _append_one(self, conn: psycopg.Connection[Any], write: SessionWrite) -> Written:
-        key, restored, in_trash = self._row_for(conn, write)
-        segments = []
-        for reset, run in split_at_resets(write.changes):
-            if reset is not None:
-                key = self._reset(conn, write.session_id, reset.at)
-            if key is None:
-                if not run:
-                    continue
-                key = self._create(conn, write.session_id, write.created_at or change_time(run[0]))
-            first, last = self._insert(conn, key, run)
-            segments.append(Segment(key, first, last, after_reset=reset is not None))
-        return Written(write.session_id, tuple(segments), restored=restored, in_trash=in_trash)
+    # (the plan of an append is RowPlan's; these are its primitives in PostgreSQL's SQL)
 
-    def _live(self, conn: psycopg.Connection[Any], session_id: str) -> int | None:
+    def _live_key(self, conn: psycopg.Connection[Any], session_id: str) -> int | None:
         row = conn.execute(
             f"SELECT key FROM {SCHEMA}.sessions WHERE id = %s AND state = 'live' FOR UPDATE", (session_id,)
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def _row_for(self, conn: psycopg.Connection[Any], write: SessionWrite) -> tuple[int | None, bool, bool]:
-        live = self._live(conn, write.session_id)
-        expected = write.expected_key
-        if expected is None or expected == live:
-            return live, False, False
-        row = conn.execute(f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (expected,)).fetchone()
-        if row is not None and row[0] == "trashed":
-            if live is None:
-                conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'live', state_changed_at = now() WHERE key = %s",
-                    (expected,),
-                )
-                return expected, True, False
-            return expected, False, True
-        return live, False, False
+    def _row_state(self, conn: psycopg.Connection[Any], key: int) -> str | None:
+        row = conn.execute(f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_state(self, conn: psycopg.Connection[Any], key: int, state: str) -> None:
+        conn.execute(f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now() WHERE key = %s", (state, key))
 
     def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
         row = conn.execute(
@@ -309,20 +287,13 @@ class PostgresStore(Store):
         ).fetchone()
         if row is not None:
             return int(row[0])
-        live = self._live(conn, session_id)  # created by a concurrent writer: join it
+        live = self._live_key(conn, session_id)  # created by a concurrent writer: join it
         assert live is not None
         return live
 
-    def _reset(self, conn: psycopg.Connection[Any], session_id: str, at: datetime) -> int:
-        live = self._live(conn, session_id)
-        if live is not None:
-            created = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (live,)).fetchone()
-            if created is not None and created[0] == at:  # this very reset was stored already (a retried batch)
-                return live
-            conn.execute(
-                f"UPDATE {SCHEMA}.sessions SET state = 'archived', state_changed_at = now() WHERE key = %s", (live,)
-            )
-        return self._create(conn, session_id, at)
+    def _created_at_is(self, conn: psycopg.Connection[Any], key: int, at: datetime) -> bool:
+        row = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return row is not None and row[0] == at
 
     def _insert(self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change]) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
@@ -504,7 +475,7 @@ class PostgresStore(Store):
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                key = self._live(conn, session_id)
+                key = self._live_key(conn, session_id)
                 if key is None:
                     raise SessionNotFound(session_id)
                 found = conn.execute(
@@ -527,7 +498,7 @@ class PostgresStore(Store):
                 ).fetchone()
                 if row is None:
                     raise SessionNotFound(session_id, state)
-                live = self._live(conn, session_id)
+                live = self._live_key(conn, session_id)
                 if live is not None:
                     if state == "trashed":
                         raise StoreError(

@@ -50,7 +50,6 @@ from .base import (
     LoadedChanges,
     SearchHit,
     RowCounts,
-    Segment,
     SessionNotFound,
     SessionWrite,
     State,
@@ -67,8 +66,8 @@ from .base import (
     search_terms,
     searchable,
     searchable_payloads,
-    split_at_resets,
 )
+from .rows import RowPlan
 
 DATABASE = "sessions.db"
 QUARANTINE = ".quarantine"
@@ -123,7 +122,7 @@ _abandoned: list[sqlite3.Connection] = []
 """Connections inherited across fork(): never used or closed in the child (SQLite's rule)."""
 
 
-class SQLiteStore(Store):
+class SQLiteStore(RowPlan, Store):
     """Sessions in ``<directory>/sessions.db`` (see the module docstring)."""
 
     def __init__(self, directory: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT) -> None:
@@ -374,62 +373,28 @@ class SQLiteStore(Store):
             with _transaction(conn):
                 return [self._append_one(conn, write) for write in writes]
 
-    def _append_one(self, conn: sqlite3.Connection, write: SessionWrite) -> Written:
-        now = _now()
-        key, restored, in_trash = self._row_for(conn, write, now)
-        segments = []
-        for reset, run in split_at_resets(write.changes):
-            if reset is not None:
-                key = self._reset(conn, write.session_id, key, reset.at.timestamp())
-            if key is None:
-                if not run:
-                    continue
-                key = self._create(conn, write.session_id, write.created_at or change_time(run[0]), now)
-            first, last = self._insert(conn, key, run)
-            segments.append(Segment(key, first, last, after_reset=reset is not None))
-        return Written(write.session_id, tuple(segments), restored=restored, in_trash=in_trash)
+    # (the plan of an append is RowPlan's; these are its primitives in SQLite's SQL)
 
-    def _row_for(self, conn: sqlite3.Connection, write: SessionWrite, now: float) -> tuple[int | None, bool, bool]:
-        """(row to append to or None to create, restored from the trash, kept in the trash)."""
-        live = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (write.session_id,))
-        expected = write.expected_key
-        if expected is None or expected == live:
-            return live, False, False
-        state = _one(conn, "SELECT state FROM sessions WHERE key = ?", (expected,))
-        if state == "trashed":
-            if live is None:
-                conn.execute(
-                    "UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, expected)
-                )
-                return expected, True, False
-            return expected, False, True
-        return live, False, False  # archived (started anew elsewhere) or purged: the live row
+    def _live_key(self, conn: sqlite3.Connection, session_id: str) -> int | None:
+        return _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
 
-    def _create(self, conn: sqlite3.Connection, session_id: str, created_at: datetime, now: float) -> int:
+    def _row_state(self, conn: sqlite3.Connection, key: int) -> str | None:
+        return _one(conn, "SELECT state FROM sessions WHERE key = ?", (key,))
+
+    def _set_state(self, conn: sqlite3.Connection, key: int, state: str) -> None:
+        conn.execute("UPDATE sessions SET state = ?, state_changed_at = ? WHERE key = ?", (state, _now(), key))
+
+    def _create(self, conn: sqlite3.Connection, session_id: str, created_at: datetime) -> int:
         at = created_at.timestamp()
-        cursor = conn.execute(
-            "INSERT INTO sessions (id, owner, state, created_at, last_activity, state_changed_at) "
-            "VALUES (?, ?, 'live', ?, ?, ?)",
-            (session_id, default_owner(), at, at, now),
-        )
-        return int(cursor.lastrowid)  # type: ignore[arg-type]
-
-    def _reset(self, conn: sqlite3.Connection, session_id: str, key: int | None, at: float) -> int | None:
-        """Archive the live row and start a fresh one (``at`` is the reset's time); idempotent."""
-        live = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
-        if live is not None:
-            created = _one(conn, "SELECT created_at FROM sessions WHERE key = ?", (live,))
-            if created == at:  # this very reset was stored already (a retried batch)
-                return live
-            conn.execute(
-                "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?", (_now(), live)
-            )
         cursor = conn.execute(
             "INSERT INTO sessions (id, owner, state, created_at, last_activity, state_changed_at) "
             "VALUES (?, ?, 'live', ?, ?, ?)",
             (session_id, default_owner(), at, at, _now()),
         )
         return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def _created_at_is(self, conn: sqlite3.Connection, key: int, at: datetime) -> bool:
+        return _one(conn, "SELECT created_at FROM sessions WHERE key = ?", (key,)) == at.timestamp()
 
     def _insert(self, conn: sqlite3.Connection, key: int, run: Sequence[Change]) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
