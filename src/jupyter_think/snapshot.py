@@ -35,11 +35,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal, Union
+from typing import Literal, TypeVar, Union
 
 from .models import BranchDecided, BranchMerged, Change, Outcome, Thought, ThoughtAdded
 
 Status = Literal["open", "complete"]
+T = TypeVar("T")
 
 TimelineEntry = Union[Thought, Change]
 """What a session keeps per change: a recorded :class:`Thought` itself, or any other change."""
@@ -103,12 +104,14 @@ def path_lanes(
 
 
 def conclusion_index(
-    thoughts: Sequence[Thought],
-    counted: Callable[[Thought], bool],
-    on_path: Callable[[Thought], bool],
+    items: Sequence[T],
+    counted: Callable[[T], bool],
+    on_path: Callable[[T], bool],
+    ends: Callable[[T], bool] = lambda thought: not thought.next_thought_needed,  # type: ignore[attr-defined]
 ) -> int | None:
-    """The position of the conclusion in ``thoughts``: the last counted thought on the path, when it
-    ends the thinking; ``None`` while the thinking is open.
+    """The position of the conclusion in ``items`` (thoughts in arrival order, or anything standing
+    for them): the last counted item on the path, when it ``ends`` the thinking; ``None`` while the
+    thinking is open.
 
     Example:
         >>> from jupyter_think.models import Thought
@@ -119,10 +122,10 @@ def conclusion_index(
         >>> conclusion_index([a, b], lambda t: t is a, lambda t: True)
         0
     """
-    for position in range(len(thoughts) - 1, -1, -1):
-        thought = thoughts[position]
-        if counted(thought) and on_path(thought):
-            return None if thought.next_thought_needed else position
+    for position in range(len(items) - 1, -1, -1):
+        item = items[position]
+        if counted(item) and on_path(item):
+            return position if ends(item) else None
     return None
 
 
