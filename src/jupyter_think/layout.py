@@ -56,8 +56,9 @@ if TYPE_CHECKING:
 
 EdgeKind = Literal["sequence", "fork", "revision", "merge"]
 
-_MARKUP = re.compile(r"^(?:#{1,6}|[-*+>]|\d+[.)])\s+|\*\*|__|`")
-"""Markdown a label leaves out: a heading, list or quote marker at the start, bold markers, backticks."""
+_MARKUP = re.compile(r"^(?:#{1,6}|[-*+>]|\d+[.)])\s+|(?<!\w)(?:\*\*|__)|(?:\*\*|__)(?!\w)|`")
+"""Markdown a label leaves out: a heading, list or quote marker at the start, bold markers around
+words (``2**n`` keeps its stars), backticks."""
 
 
 def label_lines(text: str, chars: int = LABELS["chars"], lines: int = LABELS["lines"]) -> tuple[str, ...]:
@@ -71,6 +72,8 @@ def label_lines(text: str, chars: int = LABELS["chars"], lines: int = LABELS["li
         ('Restate the', 'question: for…')
         >>> label_lines("## Plan: **read** the `file`")
         ('Plan: read the', 'file')
+        >>> label_lines("Is 2**n - 1 prime?")
+        ('Is 2**n - 1', 'prime?')
     """
     words = _MARKUP.sub("", " ".join(text.split())).split()
     shown: list[str] = []
