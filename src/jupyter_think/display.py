@@ -346,15 +346,20 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
         targets = merged.setdefault(merge.branch_id, [])
         if (merge.into or "main") not in targets:
             targets.append(merge.into or "main")
-    rows = [("*" if active is None else " ", "main", "-", size(snapshot.trunk), "")]
+    def count_words(thoughts: Sequence[Thought]) -> str:
+        counted = size(thoughts)
+        withdrawn = len(thoughts) - counted
+        return plural(counted, "thought") + (f", {withdrawn} retracted" if withdrawn else "")
+
+    rows = [("*" if active is None else " ", "main", "-", count_words(snapshot.trunk), "")]
     for b in snapshot.branches.values():
         notes = [decision_words(b.outcome, b.note)] if b.outcome else []
         notes += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
-        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), size(b.thoughts), " · ".join(notes)))
+        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), count_words(b.thoughts), " · ".join(notes)))
     width = max(len(r[1]) for r in rows)
     plain = [f"Branches of {snapshot.id} (* active)"]
     plain += [
-        f"{mark} {name:<{width}}  from {fork:>3}  {plural(count, 'thought')}" + (f"  {escape_controls(notes)}" if notes else "")
+        f"{mark} {name:<{width}}  from {fork:>3}  {count}" + (f"  {escape_controls(notes)}" if notes else "")
         for mark, name, fork, count, notes in rows
     ]
     decided = any(r[4] for r in rows)
