@@ -346,28 +346,26 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
         targets = merged.setdefault(merge.branch_id, [])
         if (merge.into or "main") not in targets:
             targets.append(merge.into or "main")
-    def count_words(thoughts: Sequence[Thought]) -> str:
-        counted = size(thoughts)
-        withdrawn = len(thoughts) - counted
-        return plural(counted, "thought") + (f", {withdrawn} retracted" if withdrawn else "")
-
-    rows = [("*" if active is None else " ", "main", "-", count_words(snapshot.trunk), "")]
+    rows = [("*" if active is None else " ", "main", "-", snapshot.trunk, "")]
     for b in snapshot.branches.values():
         notes = [decision_words(b.outcome, b.note)] if b.outcome else []
         notes += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
-        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), count_words(b.thoughts), " · ".join(notes)))
+        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(notes)))
     width = max(len(r[1]) for r in rows)
     plain = [f"Branches of {snapshot.id} (* active)"]
-    plain += [
-        f"{mark} {name:<{width}}  from {fork:>3}  {count}" + (f"  {escape_controls(notes)}" if notes else "")
-        for mark, name, fork, count, notes in rows
-    ]
+    cells = []
+    for mark, name, fork, thoughts, notes in rows:
+        counted = size(thoughts)
+        withdrawn = f"{len(thoughts) - counted} retracted" if len(thoughts) != counted else ""
+        shown = plural(counted, "thought") + (f", {withdrawn}" if withdrawn else "")
+        plain.append(f"{mark} {name:<{width}}  from {fork:>3}  {shown}" + (f"  {escape_controls(notes)}" if notes else ""))
+        cells.append((mark, name, fork, f"{counted} ({withdrawn})" if withdrawn else str(counted), notes))
     decided = any(r[4] for r in rows)
     body = "".join(
         f"<tr><td>{'●' if mark == '*' else ''}</td><td>{html.escape(name)}</td><td>{fork}</td><td>{count}</td>"
         + (f"<td>{html.escape(notes)}</td>" if decided else "")
         + "</tr>"
-        for mark, name, fork, count, notes in rows
+        for mark, name, fork, count, notes in cells
     )
     html_text = (
         f'<div class="jupyter-think-branches"><b>Branches of {html.escape(snapshot.id)}</b>'
