@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+
 TRUNK_NAME = "main"
 
 
@@ -268,3 +271,29 @@ class InvalidThought(ThinkError):
             got = f" (got {value!r})" if value is not None and len(repr(value)) <= 40 else ""
             parts.append(f"{names.get(field, field)}: {message}{got}")
         return "; ".join(parts)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid field by its wire name and what is wrong with it (how the agent
+    tool and the MCP server word a pydantic ``ValidationError``).
+
+    Example:
+        >>> from jupyter_think.models import ThoughtInput
+        >>> try:
+        ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
+        ... except ValidationError as exc:
+        ...     print(describe_validation_error(exc))
+        thoughtNumber: Input should be greater than or equal to 1 (got 0)
+    """
+    parts = []
+    for item in error.errors():
+        loc = (to_camel(part) if isinstance(part, str) else str(part) for part in item["loc"])
+        field = ".".join(loc) or "input"  # wire names, whichever names the input used
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            parts.append(f"{field}: required")
+            continue
+        shown = item.get("input")
+        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
+        parts.append(f"{field}: {message}{got}")
+    return "; ".join(parts)

@@ -24,10 +24,9 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
 
 from . import views
 from .errors import (
@@ -39,6 +38,12 @@ from .errors import (
     UnknownBranch,
 )
 from .errors import ThinkError as ThinkError  # re-exported: it was born here
+from .errors import (
+    describe_validation_error as describe_validation_error,  # re-exported: the tool imports it here
+)
+from .events import SessionEvent as SessionEvent
+from .events import Subscriber as Subscriber
+from .events import WriteAhead
 from .ids import TRUNK, validate_id
 from .models import (
     BranchActivated,
@@ -60,49 +65,6 @@ from .teaching import TeachingMixin
 
 _validate_thought = Thought.__pydantic_validator__.validate_python
 """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming each invalid field by its wire name and what is wrong with it.
-
-    Example:
-        >>> try:
-        ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
-        ... except ValidationError as exc:
-        ...     print(describe_validation_error(exc))
-        thoughtNumber: Input should be greater than or equal to 1 (got 0)
-    """
-    parts = []
-    for item in error.errors():
-        loc = (to_camel(part) if isinstance(part, str) else str(part) for part in item["loc"])
-        field = ".".join(loc) or "input"  # wire names, whichever names the input used
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            parts.append(f"{field}: required")
-            continue
-        shown = item.get("input")
-        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
-        parts.append(f"{field}: {message}{got}")
-    return "; ".join(parts)
-
-
-class SessionEvent(NamedTuple):
-    """What a subscriber receives: one change of one session (immutable).
-
-    ``remote`` is true when the change was written by another process and read back from the
-    store (the persistence loop does not write those again). ``index`` counts the session's
-    changes in this process, starting at 1. (A named tuple: built on every change, it must be cheap.)
-    """
-
-    session_id: str
-    change: Change
-    remote: bool
-    index: int
-
-
-Subscriber = Callable[[SessionEvent], None]
-WriteAhead = Callable[[str, Change], None]
-"""Called with (session id, change) before a local change is applied; raising ``OSError`` refuses it."""
 
 
 class Session(TeachingMixin):
