@@ -218,8 +218,10 @@ class SessionSummary(BaseModel):
         note; merges follow the branches, then the conclusion.
         """
         lines = [
-            f"Session {self.session_id} · {self.status} · {plural(self.thoughts, 'thought')} "
-            f"({self._counts()}) · estimate {self.total_estimate}"
+            (
+                f"Session {self.session_id} · {self.status} · {plural(self.thoughts, 'thought')} "
+                f"({self._counts()}) · estimate {self.total_estimate}"
+            )
         ]
         lines.append(f"  active: {self.active_branch or 'main'}")
         for branch in self.branches:

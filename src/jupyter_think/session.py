@@ -358,9 +358,8 @@ class Session(TeachingMixin):
                 return False
             if isinstance(change, BranchCreated) and change.branch_id in self._branches:
                 return False
-            if isinstance(change, TEACHING):
-                if not self._applicable(change):
-                    return False
+            if isinstance(change, TEACHING) and not self._applicable(change):
+                return False
             self._apply(change, remote=remote)
             return True
 

@@ -35,14 +35,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal, TypeVar, Union
+from typing import Literal, TypeVar
 
 from .models import BranchDecided, BranchMerged, Change, Outcome, Thought, ThoughtAdded
 
 Status = Literal["open", "complete"]
 T = TypeVar("T")
 
-TimelineEntry = Union[Thought, Change]
+TimelineEntry = Thought | Change
 """What a session keeps per change: a recorded :class:`Thought` itself, or any other change."""
 
 

@@ -168,9 +168,8 @@ class SessionState:
 
     def _replay(self, change: Change) -> None:
         """Apply a change of a record without events (one that does not fit is left out)."""
-        if isinstance(change, TEACHING):
-            if not self._applicable(change):
-                return
+        if isinstance(change, TEACHING) and not self._applicable(change):
+            return
         self._change_state(change)
 
     def _insert(self, thought: Thought) -> None:
