@@ -168,3 +168,31 @@ def test_a_branch_forked_from_another_branch_hangs_from_its_thought(mermaid: Any
     by_text = {text: node for node, text in result["nodes"].items()}
     assert [by_text["5. alt five"], by_text["6. sub six"], "sub", "normal"] in result["edges"]
     assert [by_text["2. two"], by_text["3. alt three"], "alt", "normal"] in result["edges"]
+
+
+TEACHING = """async (text) => {
+    const out = document.getElementById('out');
+    const { svg } = await mermaid.render('teach' + Math.random().toString(36).slice(2), text);
+    out.innerHTML = svg;
+    const classes = {};
+    for (const node of out.querySelectorAll('g.node')) {
+        const id = (node.id.match(/flowchart-(t\\d+)-/) || [])[1];
+        if (id) classes[id] = Array.from(node.classList);
+    }
+    const widths = Array.from(out.querySelectorAll('path.flowchart-link'))
+        .map(p => (p.getAttribute('style') || '').includes('stroke-width:4px'));
+    return { classes, widths };
+}"""
+
+
+def test_the_teaching_state_is_drawn_by_mermaid(mermaid: Any) -> None:
+    from sessions import lesson_session
+
+    session = lesson_session()
+    result = draw(mermaid, session)
+    assert result["labels"]["t3"] == "3. 2, 3, 5, 7 give 3, 7, 31, 127: all prime ✎"
+    assert ["t9", "t10", "merged", "normal"] in result["edges"]
+    drawn = mermaid.evaluate(TEACHING, session.to_mermaid())
+    assert "retracted" in drawn["classes"]["t6"]
+    assert not any("retracted" in classes for node, classes in drawn["classes"].items() if node != "t6")
+    assert sum(drawn["widths"]) == 8  # the chosen path: trunk, the fork into search, search, the merge

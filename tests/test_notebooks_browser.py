@@ -36,7 +36,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 # --quiet cell; api-demo: 5 + 1 afterthought; agent_experiment: the explorer run's graph, 3 thoughts).
 EXPECTED_NODES = {
     "tour.ipynb": [11, 4, 6],
-    "teaching.ipynb": [11, 11, 11],
+    "teaching.ipynb": [12, 12, 12],
     "agent_experiment.ipynb": [3],
 }
 

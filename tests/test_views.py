@@ -130,6 +130,8 @@ def test_a_snapshot_cannot_be_changed() -> None:
 def test_theme_colours_are_written_nowhere_but_theme_json() -> None:
     theme = json.loads(THEME_FILE.read_text(encoding="utf-8"))
     colours = {spec["color"].lower() for spec in theme["kinds"].values()} | {c.lower() for c in theme["lines"].values()}
+    colours |= {spec["color"].lower() for spec in theme["states"].values() if "color" in spec}
+    colours.add(theme["labels"]["color"].lower())
     for path in [*PACKAGE.glob("*.py"), *PACKAGE.glob("static/*.js"), *PACKAGE.glob("static/*.css")]:
         written = {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}\b", path.read_text(encoding="utf-8"))}
         assert not written & colours, f"{path.name} repeats {sorted(written & colours)}"

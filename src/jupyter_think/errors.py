@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+
 TRUNK_NAME = "main"
 
 
@@ -56,15 +59,33 @@ class ThinkError(ValueError):
 
 
 class UnknownBranch(ThinkError):
-    """A branch id that the session does not have (to switch to, or to think in without a fork point)."""
+    """A branch id that the session does not have (to switch to, think in, decide or merge).
 
-    def __init__(self, session_id: str, branch_id: str) -> None:
+    ``action`` says what it was wanted for: ``None`` (switch or think: create it first),
+    ``"decide"``, ``"merge"`` (the branch to merge) or ``"merge into"`` (the target); ``known``
+    are the session's branch ids.
+    """
+
+    def __init__(
+        self, session_id: str, branch_id: str, action: str | None = None, known: Sequence[str] = ()
+    ) -> None:
         self.session_id = session_id
         self.branch_id = branch_id
-        super().__init__(
-            f"unknown branch {branch_id!r} in session {session_id!r}; create it first, "
-            "giving the thought it forks at (branch_from)"
-        )
+        self.action = action
+        self.known = tuple(known)
+        if action is None:
+            message = (
+                f"unknown branch {branch_id!r} in session {session_id!r}; create it first, "
+                "giving the thought it forks at (branch_from)"
+            )
+        else:
+            message = f"cannot {action} branch {branch_id!r}: session {session_id!r} has no such branch ({self.branches})"
+        super().__init__(message)
+
+    @property
+    def branches(self) -> str:
+        """The session's branches in words: ``its branches: a, b`` or ``it has no branches``."""
+        return f"its branches: {', '.join(self.known)}" if self.known else "it has no branches"
 
 
 class BranchForksElsewhere(ThinkError):
@@ -101,18 +122,83 @@ class TrunkHasNoFork(ThinkError):
         super().__init__(message)
 
 
-class NoSuchThought(ThinkError):
-    """A reference (a revision, a fork point) to a thought number the session does not have."""
+_VERBS = {"revise": "revise", "branch_from": "branch from", "amend": "amend", "retract": "retract"}
 
-    def __init__(self, session_id: str, number: int, known: Sequence[int], role: str) -> None:
+
+class NoSuchThought(ThinkError):
+    """A reference (a revision, a fork point, an amendment, a retraction) to a thought number the
+    session does not have.
+
+    ``role`` is ``revise``, ``branch_from``, ``amend`` or ``retract``. An amendment or retraction
+    means a thought on one lane (``branch_id``, ``None``: the trunk); ``known`` are then the numbers
+    that mean a thought on that lane, else every number of the session.
+    """
+
+    def __init__(
+        self, session_id: str, number: int, known: Iterable[int], role: str, branch_id: str | None = None
+    ) -> None:
         self.session_id = session_id
         self.number = number
         self.known = tuple(sorted(set(known)))
-        self.role = role  # "revise" or "branch_from"
-        verb = "revise" if role == "revise" else "branch from"
+        self.role = role
+        self.branch_id = branch_id
+        verb = _VERBS.get(role, role)
+        if role in ("amend", "retract"):
+            where = f"{lane_name(branch_id)} of session {session_id!r} has no thought {number}"
+        else:
+            where = f"session {session_id!r} has no such thought"
+        super().__init__(f"cannot {verb} thought {number}: {where} (its numbers: {describe_numbers(self.known)})")
+
+
+class ThoughtIsRetracted(ThinkError):
+    """An amendment or a retraction of a thought that is retracted already."""
+
+    def __init__(self, session_id: str, number: int, role: str, branch_id: str | None = None) -> None:
+        self.session_id = session_id
+        self.number = number
+        self.role = role
+        self.branch_id = branch_id
+        what = "is retracted already" if role == "retract" else "is retracted; a retracted thought is not amended"
+        super().__init__(f"thought {number} on {lane_name(branch_id)} of session {session_id!r} {what}")
+
+
+class BadOutcome(ThinkError):
+    """A decision that is neither ``chosen`` nor ``abandoned``."""
+
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+        super().__init__(f"a branch is decided 'chosen' or 'abandoned', not {outcome!r}")
+
+
+class TrunkCannot(ThinkError):
+    """The trunk (``main``) named where only a branch can stand: deciding it, or merging it away."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action  # "decide" or "merge"
+        if action == "decide":
+            message = f"{TRUNK_NAME!r} is the trunk; only a branch is chosen or abandoned"
+        else:
+            message = f"{TRUNK_NAME!r} is the trunk; it is merged into nothing (merge a branch into it)"
+        super().__init__(message)
+
+
+class MergeIntoItself(ThinkError):
+    """A branch merged into itself."""
+
+    def __init__(self, branch_id: str) -> None:
+        self.branch_id = branch_id
+        super().__init__(f"branch {branch_id!r} cannot be merged into itself; name another target (main for the trunk)")
+
+
+class NothingToMerge(ThinkError):
+    """A branch with no counted thought: nothing for the target to continue from."""
+
+    def __init__(self, session_id: str, branch_id: str) -> None:
+        self.session_id = session_id
+        self.branch_id = branch_id
         super().__init__(
-            f"cannot {verb} thought {number}: session {session_id!r} has no such thought "
-            f"(its numbers: {describe_numbers(self.known)})"
+            f"branch {branch_id!r} of session {session_id!r} has no thought to merge (none, or all retracted); "
+            "think in it first"
         )
 
 
@@ -185,3 +271,29 @@ class InvalidThought(ThinkError):
             got = f" (got {value!r})" if value is not None and len(repr(value)) <= 40 else ""
             parts.append(f"{names.get(field, field)}: {message}{got}")
         return "; ".join(parts)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid field by its wire name and what is wrong with it (how the agent
+    tool and the MCP server word a pydantic ``ValidationError``).
+
+    Example:
+        >>> from jupyter_think.models import ThoughtInput
+        >>> try:
+        ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
+        ... except ValidationError as exc:
+        ...     print(describe_validation_error(exc))
+        thoughtNumber: Input should be greater than or equal to 1 (got 0)
+    """
+    parts = []
+    for item in error.errors():
+        loc = (to_camel(part) if isinstance(part, str) else str(part) for part in item["loc"])
+        field = ".".join(loc) or "input"  # wire names, whichever names the input used
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            parts.append(f"{field}: required")
+            continue
+        shown = item.get("input")
+        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
+        parts.append(f"{field}: {message}{got}")
+    return "; ".join(parts)

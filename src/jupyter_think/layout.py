@@ -4,11 +4,19 @@ Pure and deterministic (no widgets, no I/O). Lane 0 is the trunk; each branch ge
 in creation order. A lane is a sequence: its nodes take consecutive columns in arrival order, and a
 branch lane starts one column after its fork point (the thought it forks at). Edges link
 consecutive nodes of a lane (``sequence``), a fork point to the first node of its branch
-(``fork``), and a revision to the thought it revises (``revision``). The final thought is the
-last one of a complete session.
+(``fork``), a revision to the thought it revises (``revision``), and the last thought of a merged
+branch to the next thought of the lane it was merged into (``merge``; that thought is placed at
+least one column after it). The final thought is the session's conclusion (see
+:mod:`jupyter_think.snapshot`: retracted thoughts and abandoned lanes do not conclude).
 
-The same :class:`LayoutBuilder` places thoughts one at a time, so the widget can place a thought
-that just arrived in O(1) and get the position a full layout would give it.
+The teaching state travels with the graph: a node knows whether it is ``retracted`` or ``amended``
+(its ``thought`` has the current text, its :attr:`Node.label` the first words); a lane its
+``outcome`` (``chosen`` / ``abandoned``) and ``note``; :attr:`Layout.path` names the lanes of the
+chosen path (drawn bold) when a branch is chosen.
+
+The same :class:`LayoutBuilder` places thoughts one at a time and takes the other changes as they
+come (:meth:`LayoutBuilder.apply`), so the widget can place a thought that just arrived in O(1) and
+get the position a full layout would give it.
 
 Example:
     >>> from jupyter_think import Session
@@ -24,17 +32,66 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from .models import Thought
-from .theme import NodeKind, thought_kind
+from .models import (
+    BranchCreated,
+    BranchDecided,
+    BranchMerged,
+    Change,
+    Outcome,
+    Thought,
+    ThoughtAdded,
+    ThoughtAmended,
+    ThoughtRetracted,
+)
+from .snapshot import conclusion_index, path_lanes
+from .theme import LABELS, NodeKind, thought_kind
 
 if TYPE_CHECKING:
     from .session import Session, SessionSnapshot
 
-EdgeKind = Literal["sequence", "fork", "revision"]
+EdgeKind = Literal["sequence", "fork", "revision", "merge"]
+
+_MARKUP = re.compile(r"^(?:#{1,6}|[-*+>]|\d+[.)])\s+|(?<!\w)(?:\*\*|__)|(?:\*\*|__)(?!\w)|`")
+"""Markdown a label leaves out: a heading, list or quote marker at the start, bold markers around
+words (``2**n`` keeps its stars), backticks."""
+
+
+def label_lines(text: str, chars: int = LABELS["chars"], lines: int = LABELS["lines"]) -> tuple[str, ...]:
+    """The first words of a thought as at most ``lines`` lines of at most ``chars`` characters.
+
+    Words are kept whole (a word longer than a line is cut); when words are left over, the last
+    line ends with ``…``. Markdown markers are left out, so a label reads as text.
+
+    Example:
+        >>> label_lines("Restate the question: for every prime n, is 2**n - 1 prime?")
+        ('Restate the', 'question: for…')
+        >>> label_lines("## Plan: **read** the `file`")
+        ('Plan: read the', 'file')
+        >>> label_lines("Is 2**n - 1 prime?")
+        ('Is 2**n - 1', 'prime?')
+    """
+    words = _MARKUP.sub("", " ".join(text.split())).split()
+    shown: list[str] = []
+    line = ""
+    for word in words:
+        if len(word) > chars:
+            word = word[: chars - 1] + "…"
+        if line and len(line) + 1 + len(word) > chars:
+            shown.append(line)
+            line = ""
+            if len(shown) == lines:  # words are left over
+                last = shown[-1]
+                shown[-1] = (last if len(last) < chars else last[: chars - 1]) + "…"
+                return tuple(shown)
+        line = f"{line} {word}" if line else word
+    if line:
+        shown.append(line)
+    return tuple(shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +100,7 @@ class Lane:
 
     ``fork`` is the index of the node the branch forks at (None for the trunk, or when no thought
     with number ``from_thought`` was there to fork from); ``start`` is the column of its first node.
+    ``outcome`` and ``note`` are the branch's latest decision (``chosen`` / ``abandoned``).
     """
 
     index: int
@@ -50,6 +108,8 @@ class Lane:
     from_thought: int | None
     fork: int | None
     start: int
+    outcome: Outcome | None = None
+    note: str | None = None
 
     @property
     def name(self) -> str:
@@ -59,7 +119,11 @@ class Lane:
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """One thought placed in the graph. ``index`` is its position in arrival order."""
+    """One thought placed in the graph. ``index`` is its position in arrival order.
+
+    ``thought`` shows the current text (``amended`` when it was corrected); a ``retracted`` node
+    stays in place, drawn greyed and struck through, and is never the final node.
+    """
 
     index: int
     lane: int
@@ -67,16 +131,24 @@ class Node:
     kind: NodeKind
     revises: int | None
     thought: Thought
+    retracted: bool = False
+    amended: bool = False
 
     @property
     def number(self) -> int:
         """The thought's number."""
         return self.thought.thought_number
 
+    @property
+    def label(self) -> tuple[str, ...]:
+        """The first words of the thought, as the lines drawn under the node (see :func:`label_lines`)."""
+        return label_lines(self.thought.thought)
+
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A link between two nodes (by index): sequence, fork or revision (revision -> revised)."""
+    """A link between two nodes (by index): sequence, fork, revision (revision -> revised) or merge
+    (the merged branch's last thought -> the next thought of the lane it was merged into)."""
 
     kind: EdgeKind
     source: int
@@ -85,12 +157,28 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """The whole graph: nodes in arrival order, lanes by index, edges, and the final node."""
+    """The whole graph: nodes in arrival order, lanes by index, edges, and the final node.
+
+    ``path`` holds the indices of the lanes on the chosen path (the trunk and the chosen branches,
+    see :func:`~jupyter_think.snapshot.path_lanes`) when a branch is chosen, else nothing: what is
+    drawn bold. ``waiting`` lists merges whose target lane has had no thought since, as (node index
+    of the merged thought, target lane index). ``ids`` maps a thought id to its node index (the
+    timeline's teaching changes name thoughts by id).
+    """
 
     nodes: tuple[Node, ...]
     lanes: tuple[Lane, ...]
     edges: tuple[Edge, ...]
     final: int | None
+    path: frozenset[int] = frozenset()
+    waiting: tuple[tuple[int, int], ...] = ()
+    ids: Mapping[str, int] = field(default_factory=dict)
+
+    def on_path(self, edge: Edge) -> bool:
+        """True when ``edge`` is drawn bold: both its ends on lanes of the chosen path (a revision never)."""
+        if not self.path or edge.kind == "revision":
+            return False
+        return self.nodes[edge.source].lane in self.path and self.nodes[edge.target].lane in self.path
 
     @property
     def columns(self) -> int:
@@ -109,6 +197,16 @@ class Placement:
     node: Node
     edges: tuple[Edge, ...]
     lanes: tuple[Lane, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What another change altered: nodes redrawn (amended, retracted), lanes changed (a decision, a
+    lane opened). A merge alters nothing yet: its edge comes with the target lane's next thought.
+    After any change, :attr:`Layout.final` and :attr:`Layout.path` may differ: read them again."""
+
+    nodes: tuple[Node, ...] = ()
+    lanes: tuple[Lane, ...] = ()
 
 
 class LayoutBuilder:
@@ -133,6 +231,10 @@ class LayoutBuilder:
         self._latest: list[dict[int, int]] = [{}]  # per lane: thought number -> latest node index
         self._latest_any: dict[int, int] = {}  # thought number -> latest node index in any lane
         self._pending: dict[int, int] = {}  # lane index -> from_thought, fork still unresolved
+        self._ids: dict[str, int] = {}  # thought id -> node index
+        self._retracted: set[int] = set()  # node indices
+        self._merged: list[tuple[str, str | None]] = []  # (branch id, into) per merge
+        self._waiting: dict[int, list[int]] = {}  # lane index -> merged node indices its next node follows
         for branch_id, from_thought in (branches or {}).items():
             self.open_lane(branch_id, from_thought, resolve=False)
 
@@ -173,6 +275,9 @@ class LayoutBuilder:
                 changed = [lane]
             self._pending.pop(lane_index, None)  # the first node fixes the lane's start for good
         column = lane.start if previous is None else self._nodes[previous].column + 1
+        merged = self._waiting.pop(lane_index, ()) if self._waiting else ()
+        for source in merged:
+            column = max(column, self._nodes[source].column + 1)
         index = len(self._nodes)
         revises = self._revised(thought.revises_thought, lane_index) if thought.is_revision else None
         node = Node(index, lane_index, column, thought_kind(thought), revises, thought)
@@ -181,6 +286,7 @@ class LayoutBuilder:
             edges.append(Edge("sequence", previous, index))
         elif lane.fork is not None:
             edges.append(Edge("fork", lane.fork, index))
+        edges.extend(Edge("merge", source, index) for source in merged)
         if revises is not None:
             edges.append(Edge("revision", index, revises))
         self._nodes.append(node)
@@ -189,7 +295,48 @@ class LayoutBuilder:
         number = thought.thought_number
         self._latest[lane_index][number] = index
         self._latest_any[number] = index
+        self._ids[thought.id] = index
         return Placement(node, tuple(edges), tuple(changed))
+
+    def apply(self, change: Change) -> Placement | Update:
+        """Take one change of the session's timeline (a thought, a branch, an amendment, a
+        retraction, a decision, a merge) and return what it altered in the graph.
+
+        A change naming a thought or branch the graph does not have alters nothing. (A switch of
+        the active branch is not part of the graph; a reset needs a new builder.)
+        """
+        if isinstance(change, ThoughtAdded):
+            return self.add(change.thought)
+        if isinstance(change, BranchCreated):
+            opened = self.open_lane(change.branch_id, change.from_thought)
+            return Update(lanes=(opened,) if opened is not None else ())
+        if isinstance(change, (ThoughtAmended, ThoughtRetracted)):
+            index = self._ids.get(change.thought_id)
+            if index is None:
+                return Update()
+            node = self._nodes[index]
+            if isinstance(change, ThoughtAmended):
+                node = replace(node, thought=node.thought.model_copy(update={"thought": change.text}), amended=True)
+            else:
+                node = replace(node, retracted=True)
+                self._retracted.add(index)
+            self._nodes[index] = node
+            return Update(nodes=(node,))
+        if isinstance(change, BranchDecided):
+            lane_index = self._lane_of.get(change.branch_id)
+            if lane_index is None:
+                return Update()
+            lane = replace(self._lanes[lane_index], outcome=change.outcome, note=change.note)
+            self._lanes[lane_index] = lane
+            return Update(lanes=(lane,))
+        if isinstance(change, BranchMerged):
+            source = self._ids.get(change.thought_id)
+            target = self.lane_of(change.into)
+            if source is not None and target is not None and change.branch_id in self._lane_of:
+                self._merged.append((change.branch_id, change.into))
+                self._waiting.setdefault(target, []).append(source)
+            return Update()
+        return Update()
 
     def layout(self) -> Layout:
         """The graph so far (forks of branches still without thoughts resolved against all nodes)."""
@@ -198,9 +345,26 @@ class LayoutBuilder:
             fork = self._fork_for(from_thought, lane_index)
             if fork is not None:
                 lanes[lane_index] = replace(lanes[lane_index], fork=fork, start=self._nodes[fork].column + 1)
-        last = self._nodes[-1] if self._nodes else None
-        final = last.index if last is not None and not last.thought.next_thought_needed else None
-        return Layout(tuple(self._nodes), tuple(lanes), tuple(self._edges), final)
+        outcomes = {lane.branch_id: lane.outcome for lane in lanes if lane.branch_id is not None and lane.outcome}
+        if not outcomes and not self._retracted:  # the common case: the last thought, when it ends
+            last = self._nodes[-1] if self._nodes else None
+            final = last.index if last is not None and not last.thought.next_thought_needed else None
+            path: frozenset[int] = frozenset()
+        else:
+            branch_ids = [lane.branch_id for lane in lanes[1:] if lane.branch_id is not None]
+            on_path = path_lanes(branch_ids, outcomes, self._merged)
+            path_indices = frozenset(lane.index for lane in lanes if lane.branch_id in on_path)
+            final = conclusion_index(
+                self._nodes,
+                lambda node: not node.retracted,
+                lambda node: node.lane in path_indices,
+                lambda node: not node.thought.next_thought_needed,
+            )
+            path = path_indices if "chosen" in outcomes.values() else frozenset()
+        waiting = tuple((source, lane) for lane, sources in self._waiting.items() for source in sources)
+        return Layout(
+            tuple(self._nodes), tuple(lanes), tuple(self._edges), final, path, waiting, dict(self._ids)
+        )
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -274,8 +438,34 @@ def layout_thoughts(thoughts: Iterable[Thought], branches: Mapping[str, int] | N
     return builder.layout()
 
 
-def layout(session: Session | SessionSnapshot) -> Layout:
-    """Lay out a session (from one consistent snapshot): trunk in lane 0, branches in creation order."""
+def builder_for(session: Session | SessionSnapshot) -> LayoutBuilder:
+    """A builder holding a session's graph (one consistent snapshot), ready for the changes that follow.
+
+    Lanes are reserved for every branch in creation order, then the timeline is replayed, so
+    amendments, retractions, decisions and merges take effect where they happened.
+    """
     snapshot = session.snapshot()
-    branches = {branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()}
-    return layout_thoughts(snapshot.thoughts, branches)
+    builder = LayoutBuilder({branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()})
+    for entry in snapshot.entries:
+        if isinstance(entry, Thought):
+            builder.add(entry)
+        elif entry.kind in ("amend", "retract", "decide", "merge"):
+            builder.apply(entry)
+    return builder
+
+
+def layout(session: Session | SessionSnapshot) -> Layout:
+    """Lay out a session (from one consistent snapshot): trunk in lane 0, branches in creation order.
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("taught")
+        >>> _ = s.think("Start", total=3); _ = s.branch("idea", from_thought=1); _ = s.think("Try")
+        >>> _ = s.decide("idea", "chosen"); _ = s.merge("idea"); _ = s.think("Done", done=True)
+        >>> graph = layout(s)
+        >>> [(e.kind, e.source, e.target) for e in graph.edges]
+        [('fork', 0, 1), ('sequence', 0, 2), ('merge', 1, 2)]
+        >>> [(n.lane, n.column) for n in graph.nodes], graph.final, sorted(graph.path)
+        ([(0, 0), (1, 1), (0, 2)], 2, [0, 1])
+    """
+    return builder_for(session).layout()

@@ -13,14 +13,19 @@ from contextlib import contextmanager
 from IPython.core.error import UsageError
 
 from .errors import (
+    BadOutcome,
     BranchForksElsewhere,
     BranchNeedsId,
     InvalidThought,
+    MergeIntoItself,
     NoSuchThought,
+    NothingToMerge,
     NumberTaken,
     SessionFull,
     ThinkError,
+    ThoughtIsRetracted,
     ThoughtTooLong,
+    TrunkCannot,
     TrunkHasNoFork,
     UnknownBranch,
     describe_numbers,
@@ -42,6 +47,8 @@ def magic_message(error: ThinkError, magic: str = "think") -> str:
         "-n 1: thought 1 is already on the trunk of session 'review'; free numbers: 3 and above (or leave out -n)"
     """
     match error:
+        case UnknownBranch(session_id=session_id, branch_id=branch_id, action=str()):
+            return f"unknown branch {branch_id!r} in session {session_id!r} ({error.branches}); %branch lists them"
         case UnknownBranch(session_id=session_id, branch_id=branch_id):
             how = f"%branch {branch_id} --from N" if magic == "branch" else f"-b {branch_id} --from N"
             return f"unknown branch {branch_id!r} in session {session_id!r}; create it with {how} (N: the thought it forks at)"
@@ -55,6 +62,28 @@ def magic_message(error: ThinkError, magic: str = "think") -> str:
             return f"{TRUNK!r} is the trunk's name; pick another branch id"
         case TrunkHasNoFork():
             return f"{TRUNK!r} is the trunk; it has no fork point, drop --from"
+        case NoSuchThought(session_id=session_id, number=number, known=known, role="amend" | "retract" as role):
+            return (
+                f"--{role} {number}: {lane_name(error.branch_id)} of session {session_id!r} has no thought {number} "
+                f"(its numbers: {describe_numbers(known)}); %branch ID switches to another lane"
+            )
+        case ThoughtIsRetracted(number=number, role=role):
+            if role == "retract":
+                return f"--retract {number}: thought {number} is retracted already"
+            return f"--amend {number}: thought {number} is retracted; a retracted thought is not amended"
+        case BadOutcome():
+            return "a branch is decided with --chosen or --abandoned"
+        case TrunkCannot(action="decide"):
+            return f"{TRUNK!r} is the trunk; only a branch is --chosen or --abandoned"
+        case TrunkCannot():
+            return f"{TRUNK!r} is the trunk and is merged into nothing; merge a branch into it: %branch main --merge ID"
+        case MergeIntoItself(branch_id=branch_id):
+            return (
+                f"branch {branch_id!r} cannot be merged into itself; name the target first: "
+                f"%branch TARGET --merge {branch_id} (main for the trunk)"
+            )
+        case NothingToMerge(branch_id=branch_id):
+            return f"branch {branch_id!r} has no thought to merge (none, or all retracted); think in it first: %think -b {branch_id} TEXT"
         case NoSuchThought(session_id=session_id, number=number, known=known, role=role):
             option = "-r" if role == "revise" else "--from"
             return f"{option} {number}: session {session_id!r} has no thought {number} (its numbers: {describe_numbers(known)})"

@@ -21,7 +21,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from .display import Card, branch_table, search_table, session_table, thought_card
+from .display import Card, branch_table, card_in, search_table, session_table, thought_card
 from .export import FORMATS, export
 from .ids import TRUNK, validate_id
 from .magic_errors import one_line as _one_line
@@ -63,6 +63,24 @@ def keep_question_marks(lines: list[str]) -> list[str]:
         call = f"{match['indent']}get_ipython().run_line_magic('think', {match['line']!r})"
         transformed.append(call + line[len(body) :])
     return transformed
+
+
+_NOTE = re.compile(r"(?:^|\s)--note(?:=|\s+|$)")
+
+
+def _split_note(line: str) -> tuple[str, str | None]:
+    """Cut a ``%branch`` line at ``--note``: (the options before it, the note as typed, or None).
+
+    Example:
+        >>> _split_note("alt --chosen --note it's #1, by far")
+        ('alt --chosen', "it's #1, by far")
+        >>> _split_note("alt --chosen")
+        ('alt --chosen', None)
+    """
+    match = _NOTE.search(line)
+    if match is None:
+        return line, None
+    return line[: match.start()], line[match.end() :].strip()
 
 
 @magics_class
@@ -117,6 +135,11 @@ class ThinkMagics(Magics):
 
         ``%%think`` takes options on its first line and the cell body (Markdown) as the text.
 
+        Teaching: ``--amend N TEXT`` corrects thought N of the active lane (a typo, not a change
+        of mind: the thought keeps its place, is marked amended, and its earlier text stays in its
+        history); ``--retract N`` withdraws thought N (kept, greyed and struck through, no longer
+        counted). Only ``-s`` and ``-q`` may join them.
+
         Options:
           -t, --total N     estimate of the thoughts needed (kept from the last thought if omitted)
           -n, --number N    the thought's number (default: one above the highest in its lane);
@@ -128,6 +151,8 @@ class ThinkMagics(Magics):
           --done            the last thought: no further thought needed
           --more            more thoughts are needed than estimated
           -q, --quiet       record without showing the card
+          --amend N         correct thought N: the text is its new text
+          --retract N       withdraw thought N (no text)
 
         Examples:
           %think -t 4 Restate the problem: users lose "quoted" data on save
@@ -136,6 +161,8 @@ class ThinkMagics(Magics):
           %think Set the timeout with -t 30
           %think -- -1 is the sentinel, not an error
           %think --done Ship the loader fix
+          %think --amend 1 Restate the problem: users lose "quoted" data on load
+          %think --retract 3
 
           %%think -t 5
           ## Plan
@@ -144,6 +171,9 @@ class ThinkMagics(Magics):
         """
         with _user_errors():
             args = parse_think_line(line, cell)
+        if args.amend is not None or args.retract is not None:
+            self._teach(args)
+            return
         session, thought = self._on_target(
             args.session,
             "think",
@@ -162,28 +192,66 @@ class ThinkMagics(Magics):
             shown_id = session.id if args.session else None
             display(thought_card(thought, shown_id))
 
+    def _teach(self, args: Any) -> None:
+        """``%think --amend N TEXT`` / ``%think --retract N``: change thought N, show its card."""
+        if args.amend is not None:
+            session, thought = self._on_target(args.session, "think", lambda target: target.amend(args.amend, args.text))
+        else:
+            session, thought = self._on_target(args.session, "think", lambda target: target.retract(args.retract))
+        if not args.quiet:
+            display(card_in(session, thought, session.id if args.session else None))
+
     # --- %branch ----------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("branch_id", nargs="?", metavar="ID", help="branch to create or switch to; 'main' is the trunk")
+    @argument("branch_id", nargs="?", metavar="ID", help="branch to create, switch to, decide, or merge into; 'main' is the trunk")
     @argument("--from", dest="from_thought", metavar="N", help="create branch ID forking at thought N")
+    @argument("--chosen", action="store_true", help="record that branch ID is the way chosen")
+    @argument("--abandoned", action="store_true", help="record that branch ID is abandoned (a dead end)")
+    @argument("--merge", metavar="BRANCH", help="merge BRANCH into ID: ID continues from BRANCH's last thought")
     @argument("-s", "--session", metavar="SESSION", help="work on this session without switching to it")
+    @no_var_expand
     @line_magic
     def branch(self, line: str) -> None:
-        """List, create or switch branches of the active session.
+        """List, create, switch, decide or merge branches of the active session.
 
-        ``%branch`` alone shows the branches: fork point, size and which one is active.
-        ``%branch ID --from N`` creates branch ID forking at thought N and makes it active,
+        ``%branch`` alone shows the branches: fork point, size, which one is active, decisions and
+        merges. ``%branch ID --from N`` creates branch ID forking at thought N and makes it active,
         ``%branch ID`` switches to it and ``%branch main`` goes back to the trunk. A ``# comment``
         after the magic is an error: put it on a line of its own.
+
+        Teaching: ``%branch ID --chosen`` or ``%branch ID --abandoned`` records how branch ID ended
+        (the latest decision wins), with ``--note TEXT`` saying why: ``--note`` comes last, and
+        everything after it is the note, as typed. With a branch chosen, the graph draws the trunk and
+        the chosen branch bold and the conclusion is the last thought on that path; abandoned
+        branches are faded. ``%branch TARGET --merge ID`` merges branch ID back into TARGET (``main``
+        for the trunk): TARGET becomes active and its next thought follows ID's last thought.
 
         Examples:
           %branch
           %branch cache --from 2
           %branch cache
           %branch main
+          %branch cache --chosen --note parsing once is enough
+          %branch rewrite --abandoned --note too big for this release
+          %branch main --merge cache
         """
-        args = self._parse(self.branch, line)
+        head, note = _split_note(line)
+        args = self._parse(self.branch, head)
+        decision = "chosen" if args.chosen else "abandoned" if args.abandoned else None
+        if args.chosen and args.abandoned:
+            raise UsageError("give --chosen or --abandoned, not both")
+        if note is not None and decision is None:
+            raise UsageError("--note goes with --chosen or --abandoned: %branch ID --chosen --note TEXT")
+        if note == "":
+            raise UsageError("--note needs text after it: %branch ID --chosen --note why")
+        given = [name for name, value in (("--from", args.from_thought), ("--merge", args.merge)) if value is not None]
+        given += [f"--{decision}"] if decision else []
+        if len(given) > 1:
+            raise UsageError(f"give one of {' / '.join(given)} at a time")
+        if decision is not None or args.merge is not None:
+            self._branch_teach(args, decision, note)
+            return
         if args.branch_id is None:
             if args.from_thought is not None:
                 raise UsageError("--from needs a branch id: %branch ID --from N")
@@ -197,6 +265,22 @@ class ThinkMagics(Magics):
             session, _ = self._on_target(args.session, "branch", lambda target: target.branch(args.branch_id, fork))
         else:
             session, _ = self._on_target(args.session, "branch", lambda target: target.switch_branch(args.branch_id))
+        display(branch_table(session))
+
+    def _branch_teach(self, args: Any, decision: str | None, note: str | None) -> None:
+        """``%branch ID --chosen|--abandoned [--note TEXT]`` and ``%branch TARGET --merge ID``."""
+        if decision is not None:
+            if args.branch_id is None:
+                raise UsageError(f"--{decision} needs a branch id: %branch ID --{decision}")
+            session, _ = self._on_target(
+                args.session, "branch", lambda target: target.decide(args.branch_id, decision, note=note)
+            )
+        else:
+            if args.branch_id is None:
+                raise UsageError(f"--merge needs the target first: %branch main --merge {args.merge} (or %branch TARGET --merge ...)")
+            session, _ = self._on_target(
+                args.session, "branch", lambda target: target.merge(args.merge, into=args.branch_id)
+            )
         display(branch_table(session))
 
     # --- %session / %%session ---------------------------------------------------------------
@@ -393,7 +477,7 @@ class ThinkMagics(Magics):
             raise UsageError("--export takes FORMAT and an optional PATH: %session --export markdown notes.md")
         fmt = export_args[0]
         if fmt.lower() not in FORMATS:
-            raise UsageError(f"unknown export format {fmt!r}: use markdown, json, mermaid or html")
+            raise UsageError(f"unknown export format {fmt!r}: use markdown, json, mermaid, html or svg")
         text = export(session, fmt)
         if len(export_args) == 1:
             print(text)

@@ -5,9 +5,11 @@ MCP sequential-thinking tool; Python code uses the snake_case field names. Every
 carries a unique ``id`` and a UTC ``created_at`` (metadata, never shown in ``text/plain``).
 
 A session is built by an ordered list of *changes* (a thought recorded, a branch created, the
-active branch switched, the session reset). The same change objects are what subscribers (the
-persistence loop, the widget) receive, and what the journal on disk holds, so replaying the
-changes of a session rebuilds it exactly.
+active branch switched, the session reset, and the teaching changes: a thought amended or
+retracted, a branch chosen or abandoned, a branch merged back). The same change objects are what
+subscribers (the persistence loop, the widget) receive, and what the store holds, so replaying the
+changes of a session rebuilds it exactly. History is append-only: an amendment or a retraction is
+a new change naming a thought by its stable ``id``; the thought as recorded is never rewritten.
 """
 
 from __future__ import annotations
@@ -119,7 +121,11 @@ class BranchInfo(_WireModel):
 
 
 class SessionRecord(_WireModel):
-    """Everything needed to rebuild a session: the document ``Session.to_json()`` writes."""
+    """Everything needed to rebuild a session: the document ``Session.to_json()`` writes.
+
+    ``thoughts`` are the thoughts as recorded (in arrival order); ``changes`` the other changes in
+    order with their place among the thoughts, so the record rebuilds the session's whole timeline.
+    """
 
     format_version: Literal[1] = FORMAT_VERSION
     id: str
@@ -128,6 +134,10 @@ class SessionRecord(_WireModel):
     active_branch: str | None = None
     thoughts: list[Thought] = Field(default_factory=list)
     branches: dict[str, BranchInfo] = Field(default_factory=dict)
+    changes: list[PlacedChange] = Field(default_factory=list)
+    """Every other change since the session (re)started, in order, each placed among the thoughts:
+    branches created, switches, amendments, retractions, decisions, merges. The thoughts keep the
+    text they were recorded with; amendments carry the later texts (nothing is rewritten)."""
 
     @field_validator("id")
     @classmethod
@@ -184,11 +194,109 @@ class SessionReset(_WireModel):
     at: datetime = Field(default_factory=utc_now)
 
 
+ThoughtId = Annotated[str, Field(min_length=1, max_length=64)]
+"""The stable ``id`` of a recorded thought (what the teaching changes refer to)."""
+
+Outcome = Literal["chosen", "abandoned"]
+"""How a branch ended: ``chosen`` (on the path to the conclusion) or ``abandoned`` (a dead end)."""
+
+OUTCOMES: tuple[Outcome, ...] = ("chosen", "abandoned")
+
+
+def _not_blank(value: str) -> str:
+    if not value or value.isspace():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+class ThoughtAmended(_WireModel):
+    """A thought's text was corrected (a typo, not a change of mind: that is a revision).
+
+    The thought keeps its id, number and place; its earlier texts stay in the history (the
+    recorded thought, then each earlier amendment). ``thought_number`` is the thought's number,
+    for people reading the history and for the store's search index.
+
+    Example:
+        >>> ThoughtAmended(thought_id="ab12", thought_number=3, text="2**7 - 1 = 127").kind
+        'amend'
+    """
+
+    kind: Literal["amend"] = "amend"
+    thought_id: ThoughtId
+    thought_number: Annotated[int, Field(ge=1)]
+    text: Annotated[str, Field(min_length=1)]
+    at: datetime = Field(default_factory=utc_now)
+
+    _check_text = field_validator("text")(_not_blank)
+
+
+class ThoughtRetracted(_WireModel):
+    """A thought was withdrawn: it stays in the history, marked, and no longer counts."""
+
+    kind: Literal["retract"] = "retract"
+    thought_id: ThoughtId
+    thought_number: Annotated[int, Field(ge=1)]
+    at: datetime = Field(default_factory=utc_now)
+
+
+class BranchDecided(_WireModel):
+    """A branch was chosen or abandoned, with an optional note saying why (the latest decision wins)."""
+
+    kind: Literal["decide"] = "decide"
+    branch_id: str
+    outcome: Outcome
+    note: str | None = None
+    at: datetime = Field(default_factory=utc_now)
+
+    _check_branch = field_validator("branch_id")(_check_branch_id)
+
+
+class BranchMerged(_WireModel):
+    """Branch ``branch_id`` was merged back into ``into`` (``None``: the trunk), which became active.
+
+    The target continues from the branch's last counted thought (``thought_id``, number
+    ``thought_number``): its next thought follows that one and is numbered after it.
+    """
+
+    kind: Literal["merge"] = "merge"
+    branch_id: str
+    into: str | None
+    thought_id: ThoughtId
+    thought_number: Annotated[int, Field(ge=1)]
+    at: datetime = Field(default_factory=utc_now)
+
+    _check_branch = field_validator("branch_id", "into")(_check_branch_id)
+
+    @field_validator("into", mode="before")
+    @classmethod
+    def _trunk_is_none(cls, value: object) -> object:
+        return None if value == "main" else value
+
+
+TeachingChange = ThoughtAmended | ThoughtRetracted | BranchDecided | BranchMerged
+"""The changes a teacher makes to a session's history (never the agent tool)."""
+
 Change = Annotated[
-    ThoughtAdded | BranchCreated | BranchActivated | SessionReset,
+    ThoughtAdded | BranchCreated | BranchActivated | SessionReset | TeachingChange,
     Field(discriminator="kind"),
 ]
-"""One change to a session; what subscribers receive and what the journal stores."""
+"""One change to a session; what subscribers receive and what the store keeps."""
 
 change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
 """Validates and serialises a :data:`Change` (``change_adapter.validate_json(line)``)."""
+
+PlacedKind = Annotated[
+    BranchCreated | BranchActivated | TeachingChange,
+    Field(discriminator="kind"),
+]
+
+
+class PlacedChange(_WireModel):
+    """A change other than a thought, in a :class:`SessionRecord`: ``after`` = how many thoughts
+    were recorded before it (its place in the session's timeline)."""
+
+    after: Annotated[int, Field(ge=0)]
+    change: PlacedKind
+
+
+SessionRecord.model_rebuild()

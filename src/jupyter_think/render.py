@@ -10,6 +10,12 @@ Text meant for a terminal goes through :func:`escape_controls`: control characte
 
 Large graphs are drawn at a lower level of detail: above :data:`DETAIL_LIMIT` thoughts the SVG is
 an overview (dots and lines, fixed width) and the text tree elides the middle of long lanes.
+
+The detailed SVG stands alone (``session.to_svg()``, ``--export svg``: a file for slides): a white
+background, each node labelled with the first words of its thought (the theme's ``labels`` size and
+room), the chosen path bold, abandoned lanes faded, retracted thoughts greyed and struck through,
+amended ones marked, merge edges drawn, the final thought ringed, and the decisions with their notes
+written under the graph. The text tree marks the same states in words.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ import re
 from typing import TYPE_CHECKING
 
 from . import views
-from .layout import Layout, Node, layout
-from .theme import GEOMETRY, KIND_COLORS, LINE_COLORS
+from .layout import Edge, Layout, Node, layout
+from .theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
 
 if TYPE_CHECKING:
     from .session import Session, SessionSnapshot
@@ -29,8 +35,9 @@ if TYPE_CHECKING:
 DETAIL_LIMIT = 300
 """Above this many thoughts (or columns) the SVG is an overview and the text tree is elided."""
 
-COLUMN_WIDTH: int = GEOMETRY["column"]
-ROW_HEIGHT: int = GEOMETRY["row"]
+COLUMN_WIDTH: int = LABELS["column"]  # the detailed SVG always shows labels
+ROW_HEIGHT: int = LABELS["row"]
+NODE_Y: int = GEOMETRY["row"] // 2  # a node's centre below the top of its lane; its label under it
 GUTTER: int = GEOMETRY["gutter"]  # room for lane names on the left
 TOP: int = GEOMETRY["top"]
 RADIUS: int = GEOMETRY["radius"]
@@ -83,6 +90,18 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
+def decision_words(outcome: str | None, note: str | None) -> str:
+    """``chosen``, ``abandoned: the note`` (one line), or empty for an undecided branch.
+
+    Example:
+        >>> decision_words("chosen", "a single\\ncounterexample settles it")
+        'chosen: a single counterexample settles it'
+    """
+    if outcome is None:
+        return ""
+    return f"{outcome}: {' '.join(note.split())}" if note else outcome
+
+
 def headline(graph: Layout, session_id: str) -> str:
     """The first line of both renderings: session, status and counts.
 
@@ -92,10 +111,13 @@ def headline(graph: Layout, session_id: str) -> str:
         'Session empty · open · 0 thoughts · 0 branches · 0 revisions'
     """
     status = "complete" if graph.final is not None else "open"
-    revisions = sum(1 for n in graph.nodes if n.thought.is_revision)
+    counted = [n for n in graph.nodes if not n.retracted]
+    revisions = sum(1 for n in counted if n.thought.is_revision)
+    retracted = len(graph.nodes) - len(counted)
     return (
-        f"Session {session_id} · {status} · {_plural(len(graph.nodes), 'thought')} · "
+        f"Session {session_id} · {status} · {_plural(len(counted), 'thought')} · "
         f"{_plural(len(graph.lanes) - 1, 'branch', 'branches')} · {_plural(revisions, 'revision')}"
+        + (f" · {retracted} retracted" if retracted else "")
     )
 
 
@@ -147,55 +169,125 @@ def _svg_open(width: float, height: float, label: str) -> str:
     )
 
 
+def _decision_lines(graph: Layout) -> list[str]:
+    """One line per decided branch (``search: chosen: the note``) and per merge, for under the graph."""
+    lines = [f"{lane.name}: {decision_words(lane.outcome, lane.note)}" for lane in graph.lanes if lane.outcome]
+    for edge in graph.edges:
+        if edge.kind == "merge":
+            source, target = graph.nodes[edge.source], graph.nodes[edge.target]
+            lines.append(f"{graph.lanes[source.lane].name} merged into {graph.lanes[target.lane].name} after {source.number}")
+    return lines
+
+
 def _detailed_svg(graph: Layout, session_id: str) -> str:
     label = headline(graph, session_id)
+    notes = _decision_lines(graph)
+    line_height = LABELS["size"] + 6
     width = GUTTER + max(graph.columns, 1) * COLUMN_WIDTH + 16
-    height = TOP + len(graph.lanes) * ROW_HEIGHT
+    graph_height = TOP + len(graph.lanes) * ROW_HEIGHT
+    height = graph_height + (len(notes) * line_height + 8 if notes else 0)
+    chosen, retracted, abandoned = STATES["chosen"], STATES["retracted"], STATES["abandoned"]
+    faded = {lane.index for lane in graph.lanes if lane.outcome == "abandoned"}
 
     def xy(node: Node) -> tuple[int, int]:
         return (
             GUTTER + node.column * COLUMN_WIDTH + COLUMN_WIDTH // 2,
-            TOP + node.lane * ROW_HEIGHT + ROW_HEIGHT // 2,
+            TOP + node.lane * ROW_HEIGHT + NODE_Y,
         )
 
+    def fade(lane: int) -> str:
+        return f' opacity="{abandoned["opacity"]}"' if lane in faded else ""
+
+    def stroke(edge: Edge, color: str, width: float) -> str:
+        if graph.on_path(edge):
+            return f'stroke="{chosen["color"]}" stroke-width="{chosen["width"]}"'
+        return f'stroke="{color}" stroke-width="{width:g}"'
+
     parts = [_svg_open(width, height, label)]
+    parts.append('<rect width="100%" height="100%" fill="#fff"/>')
     parts.append(f'<text x="8" y="16" font-weight="bold" fill="#555">{_xml(label)}</text>')
     for lane in graph.lanes:
-        y = TOP + lane.index * ROW_HEIGHT + ROW_HEIGHT // 2
+        y = TOP + lane.index * ROW_HEIGHT + NODE_Y
         name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
-        parts.append(f'<text x="8" y="{y + 4}" fill="#333">{_xml(_first_line(name, 14))}</text>')
+        bold = ' font-weight="bold"' if lane.index in graph.path else ""
+        parts.append(f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>')
+        if lane.outcome:
+            parts.append(
+                f'<text x="8" y="{y + 18}" fill="#555" font-style="italic"{fade(lane.index)}>{_xml(lane.outcome)}</text>'
+            )
     nodes = graph.nodes
     for edge in graph.edges:
         (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
+        lane = nodes[edge.target].lane
         if edge.kind == "sequence":
             parts.append(
-                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{LINE_COLORS["sequence"]}" stroke-width="2"/>'
+                f'<line class="sequence" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
+                f'{stroke(edge, LINE_COLORS["sequence"], 2)}{fade(lane)}/>'
             )
-        elif edge.kind == "fork":
+        elif edge.kind in ("fork", "merge"):
             mid = (x1 + x2) / 2
             parts.append(
-                f'<path d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
-                f'stroke="{LINE_COLORS["fork"]}" stroke-width="2"/>'
+                f'<path class="{edge.kind}" d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
+                f'{stroke(edge, LINE_COLORS[edge.kind], 2)}'
+                + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
+                + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
             )
         else:
             lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
             parts.append(
-                f'<path d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" fill="none" '
-                f'stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+                f'<path class="revision" d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" '
+                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(lane)}/>'
             )
+    for source, target_lane in graph.waiting:  # a merge whose target has no thought yet: a stub
+        x1, y1 = xy(nodes[source])
+        x2, y2 = x1 + COLUMN_WIDTH // 2, TOP + target_lane * ROW_HEIGHT + NODE_Y
+        parts.append(
+            f'<path class="merge" d="M{x1} {y1} C{x2} {y1} {x1} {y2} {x2} {y2}" fill="none" '
+            f'stroke="{LINE_COLORS["merge"]}" stroke-width="2" stroke-dasharray="6 3"/>'
+        )
+    mark = STATES["amended"]["mark"]
     for node in nodes:
         x, y = xy(node)
         thought = node.thought
+        states = [name for name, on in (("amended", node.amended), ("retracted", node.retracted)) if on]
         tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
+        tip += "".join(f" ({state})" for state in states)
         ring = (
             f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
             if node.index == graph.final
             else ""
         )
+        fill = retracted["color"] if node.retracted else KIND_COLORS[node.kind]
+        outline = f' stroke="{chosen["color"]}" stroke-width="2"' if graph.path and node.lane in graph.path else ""
+        opacity = f' opacity="{retracted["opacity"]}"' if node.retracted else ""
+        strike = (
+            f'<line x1="{x - RADIUS - 3}" y1="{y + RADIUS + 3}" x2="{x + RADIUS + 3}" y2="{y - RADIUS - 3}" '
+            f'stroke="{retracted["color"]}" stroke-width="2"/>'
+            if node.retracted
+            else ""
+        )
+        words = list(node.label)
+        if node.amended and words:
+            words[0] = f"{mark} {words[0]}"
+        label_attrs = (
+            f'fill="{retracted["color"]}" text-decoration="line-through"' if node.retracted else f'fill="{LABELS["color"]}"'
+        )
+        label_attrs += ' stroke="#fff" stroke-width="3" paint-order="stroke"'  # a halo: readable over edges
+        label_text = "".join(
+            f'<text class="label" x="{x}" y="{y + RADIUS + 4 + (row + 1) * (LABELS["size"] + 2)}" text-anchor="middle" '
+            f'font-size="{LABELS["size"]}" {label_attrs}>{_xml(words[row])}</text>'
+            for row in range(len(words))
+        )
+        classes = " ".join(["node", *states])
         parts.append(
-            f'<g class="node" data-lane="{node.lane}"><title>{_xml(tip)}</title>{ring}'
-            f'<circle cx="{x}" cy="{y}" r="{RADIUS}" fill="{KIND_COLORS[node.kind]}"/>'
-            f'<text x="{x}" y="{y + 4}" text-anchor="middle" fill="#fff" font-size="10">{thought.thought_number}</text></g>'
+            f'<g class="{classes}" data-lane="{node.lane}"{fade(node.lane)}><title>{_xml(tip)}</title>{ring}'
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS}" fill="{fill}"{outline}{opacity}/>'
+            f'<text x="{x}" y="{y + 4}" text-anchor="middle" fill="#fff" font-size="10">{thought.thought_number}</text>'
+            f"{strike}{label_text}</g>"
+        )
+    for row, note in enumerate(notes):
+        parts.append(
+            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(_first_line(note, 160))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -237,14 +329,15 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
             origin = graph.nodes[fork]
             lane_paths.append(f"M{x_of(origin.column)} {y_of(origin.lane)}L{x_of(start.column)} {y}")
     parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LINE_COLORS["sequence"]}" stroke-width="1"/>')
-    dots: dict[str, list[str]] = {kind: [] for kind in KIND_COLORS}
+    colors = {**KIND_COLORS, "retracted": STATES["retracted"]["color"]}
+    dots: dict[str, list[str]] = {kind: [] for kind in colors}
     for node in graph.nodes:
-        dots[node.kind].append(f"M{x_of(node.column)} {y_of(node.lane)}h0")
+        dots["retracted" if node.retracted else node.kind].append(f"M{x_of(node.column)} {y_of(node.lane)}h0")
     dot = max(2.0, min(6.0, scale * 0.8, row * 0.6))
     for kind, path in dots.items():
         if path:
             parts.append(
-                f'<path class="{kind}" d="{"".join(path)}" stroke="{KIND_COLORS[kind]}" '
+                f'<path class="{kind}" d="{"".join(path)}" stroke="{colors[kind]}" '
                 f'stroke-width="{dot:.1f}" stroke-linecap="round"/>'
             )
     if graph.final is not None:
@@ -284,6 +377,10 @@ def render_text(session: Session | SessionSnapshot) -> str:
 def _node_line(node: Node, final: int | None) -> str:
     thought = node.thought
     marks = []
+    if node.retracted:
+        marks.append("retracted")
+    if node.amended:
+        marks.append("amended")
     if thought.is_revision:
         marks.append(f"revises {thought.revises_thought}" if thought.revises_thought else "revision")
     if thought.needs_more_thoughts:
@@ -313,6 +410,12 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
         else:
             forks.setdefault(lane.fork, []).append(lane.index)
     elide = len(graph.nodes) > DETAIL_LIMIT
+    merged_from: dict[int, list[int]] = {}  # node index -> lanes it was merged into
+    for edge in graph.edges:
+        if edge.kind == "merge":
+            merged_from.setdefault(edge.source, []).append(graph.nodes[edge.target].lane)
+    for source, target_lane in graph.waiting:
+        merged_from.setdefault(source, []).append(target_lane)
     lines = [headline(graph, session_id), "main"]
 
     def lane_items(lane_index: int) -> list[tuple[str, int]]:
@@ -321,7 +424,13 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
         items: list[tuple[str, int]] = []
         gap = 0
         for position, node in enumerate(members):
-            shown = not elide or position < keep or position >= len(members) - keep or node.index in forks
+            shown = (
+                not elide
+                or position < keep
+                or position >= len(members) - keep
+                or node.index in forks
+                or node.index in merged_from
+            )
             if not shown:
                 gap += 1
                 continue
@@ -329,6 +438,7 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
                 items.append(("gap", gap))
                 gap = 0
             items.append(("node", node.index))
+            items += [("merge", target) for target in merged_from.get(node.index, ())]
         if gap:
             items.append(("gap", gap))
         if lane_index == 0:
@@ -348,6 +458,8 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
         child_prefix = prefix + ("    " if is_last else "│   ")
         if kind == "gap":
             lines.append(f"{prefix}{branch}… {_plural(value, 'more thought')}")
+        elif kind == "merge":
+            lines.append(f"{prefix}{branch}merged into {graph.lanes[value].name}")
         elif kind == "node":
             lines.append(prefix + branch + _node_line(graph.nodes[value], graph.final))
             children = [("lane", index) for index in forks.get(value, [])]
@@ -355,6 +467,10 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
                 stack.append((children, 0, child_prefix))
         else:
             lane = graph.lanes[value]
-            lines.append(f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})")
+            decided = decision_words(lane.outcome, lane.note)
+            lines.append(
+                f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})"
+                + (f" · {escape_controls(_first_line(decided, 80))}" if decided else "")
+            )
             stack.append((lane_items(value), 0, child_prefix))
     return "\n".join(lines)

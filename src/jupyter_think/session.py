@@ -11,6 +11,11 @@ already used on its lane, raises a typed :class:`~jupyter_think.errors.ThinkErro
 ``ValueError``). The agent tool's entry point (``record``) is lenient, like the reference server,
 so a number may repeat there; a reference to a repeated number (a revision, a fork point) means
 the latest thought with that number.
+
+The teaching changes (amend, retract, decide, merge) are in :mod:`jupyter_think.teaching`, the
+numbers per lane in :mod:`jupyter_think.lanes`, and what a view reads in
+:mod:`jupyter_think.snapshot` (:class:`SessionSnapshot`). History is append-only: an amended thought
+shows its new text everywhere, and the record keeps the text it was recorded with plus each amendment.
 """
 
 from __future__ import annotations
@@ -18,32 +23,31 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
 
 from . import views
 from .errors import (
     BranchForksElsewhere,
-    BranchNeedsId,
     InvalidThought,
-    NoSuchThought,
     NumberTaken,
     SessionFull,
     ThoughtTooLong,
-    TrunkHasNoFork,
     UnknownBranch,
 )
 from .errors import ThinkError as ThinkError  # re-exported: it was born here
+from .errors import (
+    describe_validation_error as describe_validation_error,  # re-exported: the tool imports it here
+)
+from .events import SessionEvent as SessionEvent
+from .events import Subscriber as Subscriber
+from .events import WriteAhead
 from .ids import TRUNK, validate_id
 from .models import (
     BranchActivated,
     BranchCreated,
-    BranchInfo,
     Change,
     SessionRecord,
     SessionReset,
@@ -53,92 +57,17 @@ from .models import (
     new_thought_id,
     utc_now,
 )
-
-Status = Literal["open", "complete"]
+from .snapshot import Branch as Branch  # re-exported: views import it from here
+from .snapshot import SessionSnapshot as SessionSnapshot
+from .snapshot import Status as Status
+from .state import TEACHING
+from .teaching import TeachingMixin
 
 _validate_thought = Thought.__pydantic_validator__.validate_python
 """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming each invalid field by its wire name and what is wrong with it.
-
-    Example:
-        >>> try:
-        ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
-        ... except ValidationError as exc:
-        ...     print(describe_validation_error(exc))
-        thoughtNumber: Input should be greater than or equal to 1 (got 0)
-    """
-    parts = []
-    for item in error.errors():
-        loc = (to_camel(part) if isinstance(part, str) else str(part) for part in item["loc"])
-        field = ".".join(loc) or "input"  # wire names, whichever names the input used
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            parts.append(f"{field}: required")
-            continue
-        shown = item.get("input")
-        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
-        parts.append(f"{field}: {message}{got}")
-    return "; ".join(parts)
-
-
-class SessionEvent(NamedTuple):
-    """What a subscriber receives: one change of one session (immutable).
-
-    ``remote`` is true when the change was written by another process and read back from the
-    store (the persistence loop does not write those again). ``index`` counts the session's
-    changes in this process, starting at 1. (A named tuple: built on every change, it must be cheap.)
-    """
-
-    session_id: str
-    change: Change
-    remote: bool
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    """A read-only view of one branch: where it forks and its thoughts in arrival order."""
-
-    id: str
-    from_thought: int
-    thoughts: tuple[Thought, ...]
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSnapshot:
-    """An immutable view of a session at one moment, taken under its lock (what views draw).
-
-    ``change_count`` is the session's :attr:`Session.change_count` at that moment: a subscriber that
-    subscribed before taking the snapshot skips the events whose ``index`` is not above it.
-    """
-
-    id: str
-    thoughts: tuple[Thought, ...]
-    trunk: tuple[Thought, ...]
-    branches: Mapping[str, Branch]
-    active_branch: str | None
-    change_count: int
-
-    @property
-    def status(self) -> Status:
-        """``complete`` after a thought with ``next_thought_needed`` false, else ``open``."""
-        return "complete" if self.thoughts and not self.thoughts[-1].next_thought_needed else "open"
-
-    def snapshot(self) -> SessionSnapshot:
-        """Itself (so a view takes a session or a snapshot alike)."""
-        return self
-
-
-Subscriber = Callable[[SessionEvent], None]
-WriteAhead = Callable[[str, Change], None]
-"""Called with (session id, change) before a local change is applied; raising ``OSError`` refuses it."""
-
-
-class Session:
+class Session(TeachingMixin):
     """A named thinking process. Get one from :meth:`SessionManager.session`.
 
     Example:
@@ -172,19 +101,6 @@ class Session:
         self._change_count = 0
         self._reset_state(created_at or utc_now())
 
-    def _reset_state(self, created_at: datetime) -> None:
-        self.created_at = created_at
-        self.last_activity = created_at
-        self._thoughts: list[Thought] = []
-        self._trunk: list[Thought] = []
-        self._thought_ids: set[str] = set()
-        self._numbers: set[int] = set()
-        self._lane_numbers: dict[str | None, set[int]] = {None: set()}  # lane (None: trunk) -> numbers
-        self._lane_top: dict[str | None, int] = {}  # lane -> its highest number
-        self._branches: dict[str, BranchInfo] = {}
-        self._members: dict[str, list[Thought]] = {}
-        self._active_branch: str | None = None
-
     # --- read-only views ----------------------------------------------------------------------
 
     @property
@@ -203,14 +119,9 @@ class Session:
 
     @property
     def branches(self) -> Mapping[str, Branch]:
-        """Branch id -> :class:`Branch`, in creation order."""
+        """Branch id -> :class:`Branch` (with its latest decision), in creation order."""
         with self._lock:
-            return MappingProxyType(
-                {
-                    branch_id: Branch(branch_id, info.from_thought, tuple(self._members[branch_id]), info.created_at)
-                    for branch_id, info in self._branches.items()
-                }
-            )
+            return self._branch_views()
 
     @property
     def branch_ids(self) -> tuple[str, ...]:
@@ -224,10 +135,19 @@ class Session:
 
     @property
     def status(self) -> Status:
-        """``complete`` after a thought with ``next_thought_needed`` false, else ``open``."""
-        if self._thoughts and not self._thoughts[-1].next_thought_needed:
-            return "complete"
-        return "open"
+        """``complete`` when the thinking has a conclusion (see :attr:`conclusion`), else ``open``."""
+        return "open" if self.conclusion is None else "complete"
+
+    @property
+    def conclusion(self) -> Thought | None:
+        """The last counted thought on the path to the conclusion, when it ends the thinking.
+
+        Without retractions or decisions: the last thought, when it has ``next_thought_needed``
+        false. Otherwise retracted thoughts do not count, and with a branch chosen only the trunk
+        and the chosen branches lead there (see :mod:`jupyter_think.snapshot`).
+        """
+        with self._lock:
+            return self._conclusion()
 
     @property
     def change_count(self) -> int:
@@ -244,14 +164,7 @@ class Session:
             (1, 2)
         """
         with self._lock:
-            return SessionSnapshot(
-                self.id,
-                tuple(self._thoughts),
-                tuple(self._trunk),
-                self.branches,
-                self._active_branch,
-                self._change_count,
-            )
+            return self._snapshot()
 
     def __len__(self) -> int:
         return len(self._thoughts)
@@ -308,10 +221,11 @@ class Session:
                 lane = self._trunk if branch_id is None else self._members.get(branch_id, [])
             if revises is not None:
                 self._require_number(revises, "revise")
+            index = self._index
             if number is None:
-                number = max(self._lane_top.get(branch_id, 0), fork or 0) + 1
-            elif number in self._lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
-                used = self._lane_numbers.get(branch_id, set()) | set(range(1, (fork or 0) + 1))
+                number = max(index.lane_top.get(branch_id, 0), fork or 0) + 1
+            elif number in index.lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
+                used = index.lane_numbers.get(branch_id, set()) | set(range(1, (fork or 0) + 1))
                 raise NumberTaken(self.id, number, branch_id, used)
             if total is None:
                 total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
@@ -398,7 +312,7 @@ class Session:
         yet in this session is recorded as it is (keeping its id and time; no second validation).
         """
         with self._lock:
-            if isinstance(data, Thought) and data.id not in self._thought_ids:
+            if isinstance(data, Thought) and data.id not in self._where:
                 thought = data
             else:
                 thought = Thought(**{**data.__dict__, "id": new_thought_id(), "created_at": utc_now()})
@@ -435,38 +349,31 @@ class Session:
     def apply(self, change: Change, *, remote: bool = False) -> bool:
         """Apply a change read from elsewhere (the store, another process); return True if applied.
 
-        A thought already present (same id) is skipped, so merging the same journal twice is harmless.
+        A change already applied is skipped (a thought with the same id, a branch that exists, an
+        equal teaching change, a thought retracted already), so merging the same changes twice is
+        harmless; so is a teaching change naming a thought or branch this session does not have.
         """
         with self._lock:
-            if isinstance(change, ThoughtAdded) and change.thought.id in self._thought_ids:
+            if isinstance(change, ThoughtAdded) and change.thought.id in self._where:
                 return False
             if isinstance(change, BranchCreated) and change.branch_id in self._branches:
+                return False
+            if isinstance(change, TEACHING) and not self._applicable(change):
                 return False
             self._apply(change, remote=remote)
             return True
 
     def to_record(self) -> SessionRecord:
-        """The session as a :class:`~jupyter_think.models.SessionRecord`."""
+        """The session as a :class:`~jupyter_think.models.SessionRecord`: the thoughts as recorded,
+        and every other change in order, placed among them."""
         with self._lock:
-            return SessionRecord(
-                id=self.id,
-                created_at=self.created_at,
-                last_activity=self.last_activity,
-                active_branch=self._active_branch,
-                thoughts=list(self._thoughts),
-                branches=dict(self._branches),
-            )
+            return self._record()
 
     @classmethod
     def from_record(cls, record: SessionRecord, **limits: Any) -> Session:
-        """Rebuild a session from a record (no events are sent)."""
+        """Rebuild a session from a record (no events are sent); its timeline too."""
         session = cls(record.id, created_at=record.created_at, **limits)
-        session._branches = dict(record.branches)
-        session._members = {branch_id: [] for branch_id in record.branches}
-        for thought in record.thoughts:
-            session._insert(thought)
-        session._active_branch = record.active_branch if record.active_branch in session._branches else None
-        session.last_activity = record.last_activity
+        session._load(record)
         return session
 
     def to_json(self, indent: int | None = None) -> str:
@@ -520,45 +427,6 @@ class Session:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _check_new_branch_id(self, branch_id: str) -> str:
-        if branch_id == TRUNK:
-            raise TrunkHasNoFork()
-        return validate_id(branch_id, "branch")
-
-    def _resolve_lane(self, branch: str | None, branch_from: int | None) -> tuple[str | None, int | None]:
-        """(branch id, fork point) for a new thought; validates what a person asked for."""
-        if branch is None:
-            if branch_from is not None:
-                raise BranchNeedsId(branch_from)
-            branch = self._active_branch
-            if branch is None:
-                return None, None
-            return branch, self._branches[branch].from_thought
-        if branch == TRUNK:
-            if branch_from is not None:
-                raise TrunkHasNoFork(branch_from)
-            return None, None
-        branch = self._check_new_branch_id(branch)
-        if branch in self._branches:
-            existing = self._branches[branch].from_thought
-            if branch_from is not None and branch_from != existing:
-                raise BranchForksElsewhere(self.id, branch, existing, branch_from)
-            return branch, existing
-        if branch_from is None:
-            raise UnknownBranch(self.id, branch)
-        self._require_number(branch_from, "branch_from")
-        return branch, branch_from
-
-    def _require_number(self, number: int, role: str) -> None:
-        if number not in self._numbers:
-            raise NoSuchThought(self.id, number, self._numbers, role)
-
-    def _current_total(self, branch_id: str | None) -> int:
-        lane = self._trunk if branch_id is None else self._members.get(branch_id) or self._trunk
-        if lane:
-            return lane[-1].total_thoughts
-        return self._thoughts[-1].total_thoughts if self._thoughts else 1
-
     def _add(self, thought: Thought) -> Thought:
         if len(thought.thought) > self.max_thought_chars:
             raise ThoughtTooLong(len(thought.thought), self.max_thought_chars)
@@ -571,56 +439,12 @@ class Session:
             self._touch(thought.created_at)
         return thought
 
-    def _insert(self, thought: Thought) -> None:
-        self._thoughts.append(thought)
-        self._thought_ids.add(thought.id)
-        number = thought.thought_number
-        self._numbers.add(number)
-        if thought.branch_id is not None and thought.branch_from_thought is not None:
-            lane_id: str | None = thought.branch_id
-            if lane_id not in self._branches:
-                self._branches[lane_id] = BranchInfo(
-                    from_thought=thought.branch_from_thought, created_at=thought.created_at
-                )
-                self._members[lane_id] = []
-            self._members[lane_id].append(thought)
-        else:
-            lane_id = None
-            self._trunk.append(thought)
-        numbers = self._lane_numbers.get(lane_id)
-        if numbers is None:
-            numbers = self._lane_numbers[lane_id] = set()
-        numbers.add(number)
-        if number > self._lane_top.get(lane_id, 0):
-            self._lane_top[lane_id] = number
-
     def _apply(self, change: Change, *, remote: bool = False) -> None:
         if self._write_ahead is not None and not remote:
             self._write_ahead(self.id, change)  # raises: not applied, the caller learns why
-        if isinstance(change, ThoughtAdded):
-            self._insert(change.thought)
-            at = change.thought.created_at
-        elif isinstance(change, BranchCreated):
-            self._branches[change.branch_id] = BranchInfo(from_thought=change.from_thought, created_at=change.created_at)
-            self._members[change.branch_id] = []
-            at = change.created_at
-        elif isinstance(change, BranchActivated):
-            self._active_branch = change.branch_id if change.branch_id in self._branches else None
-            at = change.at
-        elif isinstance(change, SessionReset):
-            self._reset_state(change.at)
-            at = change.at
-        else:  # pragma: no cover - the Change union is closed
-            raise TypeError(f"unknown change {change!r}")
-        self._touch(at)
+        self._touch(self._change_state(change))
         if self._subscribers:
             self._emit(SessionEvent(self.id, change, remote, self._change_count))
-
-    def _touch(self, at: datetime) -> None:
-        """Count one change made at ``at``."""
-        if at > self.last_activity:
-            self.last_activity = at
-        self._change_count += 1
 
     def _emit(self, event: SessionEvent) -> None:
         for callback in self._subscribers:

@@ -1,4 +1,5 @@
-"""The look of a branch graph in one place: the kinds of thoughts, their colours and the geometry.
+"""The look of a branch graph in one place: the kinds of thoughts, their colours, the teaching states,
+the labels and the geometry.
 
 Everything is read from ``static/theme.json``. The Python renderers (SVG, thought cards) use it
 through this module; the widget sends the same document to its front end (``static/graph.js``) as
@@ -26,13 +27,23 @@ THEME_FILE = Path(__file__).parent / "static" / "theme.json"
 NodeKind = Literal["thought", "revision", "branch", "final"]
 
 THEME: dict[str, Any] = json.loads(THEME_FILE.read_text(encoding="utf-8"))
-"""The parsed ``theme.json``: ``kinds`` (colour of each kind), ``lines`` (edge colours), ``geometry``."""
+"""The parsed ``theme.json``: ``kinds`` (colour of each kind), ``lines`` (edge colours), ``states``
+(retracted, amended, chosen, abandoned), ``labels`` (node labels and the room they need), ``geometry``."""
 
 KIND_COLORS = MappingProxyType({kind: spec["color"] for kind, spec in THEME["kinds"].items()})
 """Kind of thought -> fill colour of its node (also the accent of its card)."""
 
 LINE_COLORS = MappingProxyType(dict(THEME["lines"]))
-"""Edge kind (``sequence``, ``fork``, ``revision``) and the ``final`` ring -> stroke colour."""
+"""Edge kind (``sequence``, ``fork``, ``revision``, ``merge``) and the ``final`` ring -> stroke colour."""
+
+STATES = MappingProxyType({state: MappingProxyType(spec) for state, spec in THEME["states"].items()})
+"""How the teaching states are drawn: ``retracted`` (``color``, ``opacity``: greyed, struck through),
+``amended`` (``mark`` beside the label), ``chosen`` (``width`` and ``color`` of the bold path),
+``abandoned`` (``opacity`` of a faded lane). Each has a ``title`` (a legend or tooltip text)."""
+
+LABELS = MappingProxyType(dict(THEME["labels"]))
+"""Node labels: at most ``lines`` lines of ``chars`` characters in ``size`` px type, ``color``; with
+labels a column is ``column`` px wide and a lane ``row`` px high (``geometry`` is the compact graph)."""
 
 STATUS_COLORS = MappingProxyType(dict(THEME["statuses"]))
 """Status of an experiment's run (``pending``, ``running``, ``ok``, ``error``, ``cancelled``) -> its colour."""

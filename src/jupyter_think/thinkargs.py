@@ -10,6 +10,9 @@ only to read the options, which stand **before** the text:
   line: words after it that look like options (``-t 30``, ``grep -n 5``) are text;
 * ``--`` ends the options explicitly: everything after it is text, even ``-t``.
 
+``--amend N TEXT`` corrects thought N (the text is the new text; only ``-s`` and ``-q`` may join it)
+and ``--retract N`` withdraws thought N (no text, only ``-s`` and ``-q``).
+
 The text is the exact substring of the line from its first token to its last (inner whitespace
 kept). A ``# comment`` after a magic is text too: a magic line cannot carry a comment.
 
@@ -33,6 +36,8 @@ _NUMBERS = {
     "-r": "revise",
     "--revise": "revise",
     "--from": "branch_from",
+    "--amend": "amend",
+    "--retract": "retract",
 }
 _IDS = {"-b": "branch", "--branch": "branch", "-s": "session", "--session": "session"}
 _SPELLING = {
@@ -45,7 +50,11 @@ _SPELLING = {
     "done": "--done",
     "more": "--more",
     "quiet": "-q/--quiet",
+    "amend": "--amend",
+    "retract": "--retract",
 }
+_TEACHING_COMPANIONS = {"session", "quiet"}
+"""The only options that may join ``--amend`` or ``--retract``."""
 _TOKEN = re.compile(r"\S+")
 _OPTION_LIKE = re.compile(r"--?[A-Za-z]")
 
@@ -74,6 +83,8 @@ class ThinkArgs(BaseModel):
     done: bool = False
     more: bool = False
     quiet: bool = False
+    amend: int | None = Field(None, ge=1)
+    retract: int | None = Field(None, ge=1)
 
 
 def whole_number(option: str, value: str) -> int:
@@ -96,7 +107,8 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
     """Parse the argument line of ``%think`` (or of ``%%think``, whose ``cell`` body is the text).
 
     Raises :class:`ThinkArgsError` with a one-line message for an unknown option before the text,
-    a missing or malformed value, an option given twice, or empty text.
+    a missing or malformed value, an option given twice, empty text (but ``--retract N`` takes
+    none), or ``--amend`` / ``--retract`` with another option than ``-s`` and ``-q``.
 
     Examples:
         >>> parse_think_line("-t 3 Don't drop the user's \\"quoted\\" data").text
@@ -110,6 +122,11 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
         '-t is literal here'
         >>> parse_think_line("-b alt --from 1", "\\n# A **Markdown** body\\n\\n").text
         '# A **Markdown** body'
+        >>> args = parse_think_line("--amend 3 2**7 - 1 = 127")
+        >>> args.amend, args.text
+        (3, '2**7 - 1 = 127')
+        >>> parse_think_line("-q --retract 4").retract
+        4
     """
     tokens = list(_TOKEN.finditer(line))
     options: dict[str, object] = {}
@@ -123,6 +140,7 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
             break
         index += consumed
 
+    _check_teaching(options, line, tokens, index, cell)
     if cell is not None:
         if index < len(tokens):
             extra = tokens[index].group()
@@ -132,7 +150,9 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
         text = cell.strip()
     else:
         text = line[tokens[index].start() : tokens[-1].end()] if index < len(tokens) else ""
-    if not text:
+    if not text and "retract" not in options:
+        if "amend" in options:
+            raise ThinkArgsError(f"--amend {options['amend']} needs the corrected text: %think --amend N TEXT")
         raise ThinkArgsError(
             "nothing to record: write the thought after %think (or in the %%think cell body)"
         )
@@ -140,6 +160,24 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
         return ThinkArgs(text=text, **options)  # type: ignore[arg-type]
     except ValidationError as exc:  # pragma: no cover - whole_number() checked every value already
         raise ThinkArgsError(str(exc.errors()[0]["msg"])) from None
+
+
+def _check_teaching(
+    options: dict[str, object], line: str, tokens: list[re.Match[str]], index: int, cell: str | None
+) -> None:
+    """``--amend`` and ``--retract`` stand alone (with ``-s`` / ``-q``); ``--retract`` takes no text."""
+    teaching = [name for name in ("amend", "retract") if name in options]
+    if not teaching:
+        return
+    if len(teaching) == 2:
+        raise ThinkArgsError("give --amend N TEXT or --retract N, not both")
+    name = teaching[0]
+    others = [_SPELLING[other] for other in options if other not in _TEACHING_COMPANIONS and other != name]
+    if others:
+        usage = "%think --amend N TEXT" if name == "amend" else "%think --retract N"
+        raise ThinkArgsError(f"--{name} takes no {others[0]}: {usage} (only -s and -q may join it)")
+    if name == "retract" and (index < len(tokens) or (cell is not None and cell.strip())):
+        raise ThinkArgsError("--retract N takes no text: %think --retract N")
 
 
 def _option_at(tokens: list[re.Match[str]], index: int, into: dict[str, object]) -> int:
@@ -165,7 +203,7 @@ def _option_at(tokens: list[re.Match[str]], index: int, into: dict[str, object])
         return used
     if _OPTION_LIKE.match(token):
         raise ThinkArgsError(
-            f"unknown option {token!r}; options are -t -n -r -b --from -s --done --more -q "
+            f"unknown option {token!r}; options are -t -n -r -b --from -s --done --more -q --amend --retract "
             f"(to record text that starts with '-', put -- before it: %think -- {token} ...)"
         )
     return 0

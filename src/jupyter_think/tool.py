@@ -361,7 +361,7 @@ class SequentialThinkingTool:
             "totalThoughts": data.total_thoughts,
             "nextThoughtNeeded": data.next_thought_needed,
             "branches": list(session.branch_ids),
-            "thoughtHistoryLength": len(session),
+            "thoughtHistoryLength": session.history_length,  # retracted thoughts do not count
             "sessionId": session.id,
         }
         if repeated:

@@ -35,14 +35,14 @@ import traitlets
 
 from . import views
 from .display import thought_heading
-from .layout import Lane, LayoutBuilder, Node
-from .models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
+from .layout import Lane, LayoutBuilder, Node, builder_for
+from .models import BranchActivated, BranchCreated, BranchMerged, SessionReset, ThoughtAdded
 from .render import headline, svg_as_image, svg_from_layout, text_tree
 from .richtext import markdown_html
 from .theme import THEME
 
 if TYPE_CHECKING:
-    from .session import Session, SessionEvent, SessionSnapshot
+    from .session import Session, SessionEvent
 
 STATIC = Path(__file__).parent / "static"
 TEXT_LIMIT = 2_000
@@ -125,7 +125,7 @@ class BranchGraph(anywidget.AnyWidget):
         self._unsubscribe: Any = session.subscribe(self._on_event)
         snapshot = session.snapshot()
         with self._state_lock:
-            self._builder = _builder_for(snapshot)
+            self._builder = builder_for(snapshot)
             self._active_branch = snapshot.active_branch
             self._seen = snapshot.change_count
             early, self._early = self._early, []
@@ -248,6 +248,14 @@ class BranchGraph(anywidget.AnyWidget):
             self._active_branch = None
             if push:
                 self.snapshot = self._snapshot()
+        elif isinstance(change, BranchMerged):
+            builder.apply(change)  # the merge edge comes with the target lane's next thought
+            self._active_branch = change.into if builder.lane_of(change.into) is not None else None
+            send({"type": "active", "gen": self._generation, "active": self._active_lane()})
+        else:  # an amendment, a retraction, a decision: redraw from a fresh snapshot for now
+            builder.apply(change)
+            if push:
+                self.snapshot = self._snapshot()
 
     def _on_front_end_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if not isinstance(content, dict):
@@ -280,13 +288,6 @@ class BranchGraph(anywidget.AnyWidget):
 
 def _ignore(message: dict[str, Any]) -> None:
     """Where messages go while the widget has no front end yet (they are in its first snapshot)."""
-
-
-def _builder_for(snapshot: SessionSnapshot) -> LayoutBuilder:
-    builder = LayoutBuilder({branch_id: b.from_thought for branch_id, b in snapshot.branches.items()})
-    for thought in snapshot.thoughts:
-        builder.add(thought)
-    return builder
 
 
 _open_graphs: weakref.WeakKeyDictionary[Session, BranchGraph] = weakref.WeakKeyDictionary()

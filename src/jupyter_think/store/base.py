@@ -32,7 +32,7 @@ import anyio
 import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 
-from ..models import Change, SessionReset, ThoughtAdded, change_adapter
+from ..models import Change, SessionReset, ThoughtAdded, ThoughtAmended, change_adapter
 
 SCHEMA_VERSION = 2
 """The version of the tables this package writes; an engine migrates older ones on open.
@@ -395,9 +395,12 @@ class RowCounts:
 
 
 def searchable(change: Change) -> tuple[int, str] | None:
-    """(thought number, text) a change adds to the full-text index, or ``None``."""
+    """(thought number, text) a change adds to the full-text index, or ``None``: a thought's text, and
+    the new text of an amended thought (so a search finds the corrected words; the earlier ones stay found)."""
     if isinstance(change, ThoughtAdded):
         return change.thought.thought_number, change.thought.thought
+    if isinstance(change, ThoughtAmended):
+        return change.thought_number, change.text
     return None
 
 
