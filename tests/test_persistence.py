@@ -319,3 +319,15 @@ for number in range(5):
 def test_interpreter_exit_commits_what_is_pending(store_location: str) -> None:
     subprocess.run([sys.executable, "-c", SLOW_STORE_WRITER, store_location], check=True, timeout=120)
     assert texts(stored(store_location, "exit")) == [f"thought {n}" for n in range(5)]
+
+
+def test_the_list_counts_only_counted_thoughts_and_follows_a_retracted_conclusion(store_location: str) -> None:
+    with SessionManager(store=store_location) as manager:
+        session = manager.session("listed")
+        session.think("Start", total=2)
+        session.think("Conclude", done=True)
+        manager.flush(timeout=30)
+        assert [(row.thoughts, row.status) for row in open_store(store_location).sessions()] == [(2, "complete")]
+        session.retract(2)
+        manager.flush(timeout=30)
+        assert [(row.thoughts, row.status) for row in open_store(store_location).sessions()] == [(1, "open")]

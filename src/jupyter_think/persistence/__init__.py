@@ -304,8 +304,12 @@ class Persistence:
             for session_id, changes in by_session.items():
                 tracked = self._tracked.get(session_id)
                 created_at = tracked[0].created_at if tracked is not None else None
+                # the status the list shows, as the session sees it (a retracted or chosen conclusion);
+                # a sync write runs before its change is applied: its status comes from the change
+                ahead = extra is not None and extra[0] == session_id
+                status = tracked[0].status if tracked is not None and not ahead else None
                 expected = self._follower.expected_key(session_id)
-                writes.append(SessionWrite(session_id, changes, expected, created_at))
+                writes.append(SessionWrite(session_id, changes, expected, created_at, status))
             results = self.store.append(writes) if writes else []
         except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
             error = as_os_error(exc)

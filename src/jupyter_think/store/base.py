@@ -79,6 +79,9 @@ class SessionWrite:
     changes: Sequence[Change]
     expected_key: int | None = None
     created_at: datetime | None = None
+    status: str | None = None
+    """The session's status as the writer sees it after these changes (``open`` / ``complete``, what
+    ``list`` shows); ``None``: taken from the last thought written."""
 
 
 @dataclass(frozen=True)
@@ -373,7 +376,8 @@ def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None
 
 @dataclass
 class RowCounts:
-    """What an append adds to a row's list columns: thoughts, new branch ids, the last status."""
+    """What an append adds to a row's list columns: counted thoughts (a retraction takes one away),
+    new branch ids, the last status."""
 
     thoughts: int = 0
     branch_ids: set[str] = field(default_factory=set)
@@ -391,6 +395,8 @@ class RowCounts:
                     counts.branch_ids.add(thought.branch_id)
             elif change.kind == "branch":
                 counts.branch_ids.add(change.branch_id)  # type: ignore[union-attr]
+            elif change.kind == "retract":
+                counts.thoughts -= 1
         return counts
 
 

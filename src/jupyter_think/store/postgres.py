@@ -295,7 +295,7 @@ class PostgresStore(RowPlan, Store):
         row = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
         return row is not None and row[0] == at
 
-    def _insert(self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change]) -> tuple[int, int]:
+    def _insert(self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change], status: str | None = None) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
             f"SELECT last_seq, last_activity FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
         ).fetchone()  # type: ignore[misc]
@@ -330,7 +330,7 @@ class PostgresStore(RowPlan, Store):
         conn.execute(
             f"UPDATE {SCHEMA}.sessions SET last_seq = %s, last_activity = %s, thoughts = thoughts + %s, "
             "branches = branches + %s, status = coalesce(%s, status) WHERE key = %s",
-            (last_seq + len(run), latest, counts.thoughts, new_branches, counts.status, key),
+            (last_seq + len(run), latest, counts.thoughts, new_branches, status or counts.status, key),
         )
         return last_seq + 1, last_seq + len(run)
 

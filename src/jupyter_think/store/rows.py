@@ -45,22 +45,24 @@ class RowPlan(ABC):
         """True when row ``key`` was created at ``at`` exactly (in the engine's own time type)."""
 
     @abstractmethod
-    def _insert(self, conn: Any, key: int, run: Sequence[Change]) -> tuple[int, int]:
-        """Store ``run`` in row ``key`` with the next seqs; return (first seq, last seq)."""
+    def _insert(self, conn: Any, key: int, run: Sequence[Change], status: str | None) -> tuple[int, int]:
+        """Store ``run`` in row ``key`` with the next seqs (and ``status`` in its list column, when
+        given); return (first seq, last seq)."""
 
     # --- the plan ---
 
     def _append_one(self, conn: Any, write: SessionWrite) -> Written:
         key, restored, in_trash = self._row_for(conn, write)
         segments = []
-        for reset, run in split_at_resets(write.changes):
+        runs = split_at_resets(write.changes)
+        for index, (reset, run) in enumerate(runs):
             if reset is not None:
                 key = self._reset(conn, write.session_id, reset.at)
             if key is None:
                 if not run:
                     continue
                 key = self._create(conn, write.session_id, write.created_at or change_time(run[0]))
-            first, last = self._insert(conn, key, run)
+            first, last = self._insert(conn, key, run, write.status if index == len(runs) - 1 else None)
             segments.append(Segment(key, first, last, after_reset=reset is not None))
         return Written(write.session_id, tuple(segments), restored=restored, in_trash=in_trash)
 

@@ -396,7 +396,7 @@ class SQLiteStore(RowPlan, Store):
     def _created_at_is(self, conn: sqlite3.Connection, key: int, at: datetime) -> bool:
         return _one(conn, "SELECT created_at FROM sessions WHERE key = ?", (key,)) == at.timestamp()
 
-    def _insert(self, conn: sqlite3.Connection, key: int, run: Sequence[Change]) -> tuple[int, int]:
+    def _insert(self, conn: sqlite3.Connection, key: int, run: Sequence[Change], status: str | None = None) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
             "SELECT last_seq, last_activity FROM sessions WHERE key = ?", (key,)
         ).fetchone()
@@ -425,7 +425,7 @@ class SQLiteStore(RowPlan, Store):
         conn.execute(
             "UPDATE sessions SET last_seq = ?, last_activity = ?, thoughts = thoughts + ?, "
             "branches = branches + ?, status = coalesce(?, status) WHERE key = ?",
-            (last_seq + len(run), latest, counts.thoughts, new_branches, counts.status, key),
+            (last_seq + len(run), latest, counts.thoughts, new_branches, status or counts.status, key),
         )
         return last_seq + 1, last_seq + len(run)
 
