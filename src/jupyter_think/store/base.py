@@ -318,22 +318,34 @@ def change_time(change: Change) -> datetime:
 def decode_rows(session_id: str, rows: Iterable[tuple[int, str]]) -> tuple[list[tuple[int, Change]], list[int]]:
     """Validate (seq, payload) rows; return the valid (seq, change) pairs and the skipped seqs.
 
-    All rows are validated in one call when they are all valid (the common case, fast); otherwise
-    one by one, and each invalid payload gives a :class:`StoreWarning` naming the session and seq.
+    Each invalid payload gives a :class:`StoreWarning` naming the session and seq (see :func:`decode_changes`).
     """
     rows = list(rows)
+    changes, skipped = decode_changes(session_id, rows)
+    if not skipped:
+        return list(zip((seq for seq, _ in rows), changes)), []
+    gone = set(skipped)
+    return list(zip((seq for seq, _ in rows if seq not in gone), changes)), skipped
+
+
+def decode_changes(session_id: str, rows: Sequence[tuple[int, str]]) -> tuple[list[Change], list[int]]:
+    """Validate (seq, payload) rows in order; return the valid changes and the skipped seqs.
+
+    All rows are validated in one call when they are all valid (the common case, fast: one JSON
+    array, no per-row Python); otherwise one by one, and each invalid payload gives a
+    :class:`StoreWarning` naming the session and seq.
+    """
     if not rows:
         return [], []
     try:
-        changes = _changes_adapter.validate_json("[" + ",".join(payload for _, payload in rows) + "]")
-        return [(seq, change) for (seq, _), change in zip(rows, changes)], []
+        return _changes_adapter.validate_json("[" + ",".join(payload for _, payload in rows) + "]"), []
     except (ValidationError, ValueError, RecursionError):
         pass
-    valid: list[tuple[int, Change]] = []
+    valid: list[Change] = []
     skipped: list[int] = []
     for seq, payload in rows:
         try:
-            valid.append((seq, change_adapter.validate_json(payload)))
+            valid.append(change_adapter.validate_json(payload))
         except (ValidationError, ValueError, RecursionError) as exc:
             skipped.append(seq)
             reason = _first_error(exc)

@@ -50,6 +50,7 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
+    decode_changes,
     decode_rows,
     default_owner,
     encode,
@@ -356,8 +357,8 @@ class PostgresStore(RowPlan, Store):
                     f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq", (found[0],)
                 ).fetchall()
         row = _stored(found)
-        valid, skipped = decode_rows(row.id, rows)
-        return LoadedChanges(row, [change for _, change in valid], skipped)
+        changes, skipped = decode_changes(row.id, rows)
+        return LoadedChanges(row, changes, skipped)
 
     def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
         """True on a read-only server where this package never created its tables (nothing stored)."""

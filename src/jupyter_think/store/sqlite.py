@@ -60,6 +60,7 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
+    decode_changes,
     decode_rows,
     default_owner,
     encode,
@@ -453,8 +454,8 @@ class SQLiteStore(RowPlan, Store):
             finally:
                 conn.execute("COMMIT")
         row = _stored(found)
-        valid, skipped = decode_rows(row.id, rows)
-        return LoadedChanges(row, [change for _, change in valid], skipped)
+        changes, skipped = decode_changes(row.id, rows)
+        return LoadedChanges(row, changes, skipped)
 
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
         with self._connection(write=False) as conn:
