@@ -90,11 +90,11 @@ def test_graph_without_widget_libraries_says_what_to_install(tmp_path: Path) -> 
     assert "ImportError" in result.stdout and "anywidget" in result.stdout
 
 
-def test_import_loads_neither_ipython_nor_traitlets_nor_the_store(tmp_path: Path) -> None:
+def test_import_loads_neither_ipython_nor_traitlets_nor_pydantic_nor_the_store(tmp_path: Path) -> None:
     """What keeps `import jupyter_think` cheap (its time is printed by benchmarks/bench_import.py)."""
     result = subprocess.run(
         [sys.executable, "-c", "import sys, jupyter_think; print(sorted(m for m in ('IPython', 'traitlets', "
-         "'anyio', 'sqlite3', 'psycopg', 'jupyter_core', 'jupyter_think.store', 'jupyter_think.persistence') if m in sys.modules))"],
+         "'anyio', 'sqlite3', 'psycopg', 'jupyter_core', 'pydantic', 'jupyter_think.store', 'jupyter_think.persistence') if m in sys.modules))"],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr

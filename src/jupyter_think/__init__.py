@@ -1,6 +1,8 @@
 """jupyter-think: sequential thinking in Jupyter — sessions of numbered, revisable, branching thoughts.
 
-``import jupyter_think`` works in plain Python; ``%load_ext jupyter_think`` adds the magics.
+``import jupyter_think`` works in plain Python; ``%load_ext jupyter_think`` adds the magics. The
+public names are imported on first use (pydantic, the models, the store), so importing the package
+costs next to nothing until you use it.
 
 Example:
     >>> import jupyter_think
@@ -12,15 +14,30 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import views as _views
 from .ids import validate_id
-from .manager import SessionManager, get_manager
-from .models import Thought, ThoughtInput
-from .session import Branch, Session, SessionEvent, ThinkError
+
+if TYPE_CHECKING:
+    from .comparison import compare
+    from .experiments import Experiment, RunEnded, RunResult, experiment
+    from .manager import SessionManager, get_manager
+    from .models import Thought, ThoughtInput
+    from .persistence import PersistenceWarning
+    from .session import Branch, Session, SessionEvent, ThinkError
+    from .sessiondiff import diff
+    from .tool import SequentialThinkingTool
 
 _LAZY = {
+    "SessionManager": ("manager", "SessionManager"),
+    "get_manager": ("manager", "get_manager"),
+    "Thought": ("models", "Thought"),
+    "ThoughtInput": ("models", "ThoughtInput"),
+    "Branch": ("session", "Branch"),
+    "Session": ("session", "Session"),
+    "SessionEvent": ("session", "SessionEvent"),
+    "ThinkError": ("session", "ThinkError"),
     "PersistenceWarning": ("persistence", "PersistenceWarning"),
     "SequentialThinkingTool": ("tool", "SequentialThinkingTool"),
     "compare": ("comparison", "compare"),
@@ -30,7 +47,7 @@ _LAZY = {
     "RunEnded": ("experiments", "RunEnded"),
     "RunResult": ("experiments", "RunResult"),
 }
-"""Public names imported on first use (anyio, the store, pandas), so ``import jupyter_think`` stays cheap."""
+"""Public name -> (module, attribute): imported on first use, so ``import jupyter_think`` stays cheap."""
 
 __all__ = [
     "Branch",

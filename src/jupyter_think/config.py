@@ -30,7 +30,7 @@ class ThinkSettings(BaseModel):
         0.2
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     store: str | None = Field(
         None,

@@ -45,7 +45,8 @@ def new_thought_id() -> str:
 class _WireModel(BaseModel):
     """Base: camelCase wire names, snake_case attributes, both accepted on input."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # defer_build: the validators are built on first use, so ``import jupyter_think`` stays cheap
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
 
 def _check_branch_id(value: str | None) -> str | None:
@@ -282,7 +283,7 @@ Change = Annotated[
 ]
 """One change to a session; what subscribers receive and what the store keeps."""
 
-change_adapter: TypeAdapter[Change] = TypeAdapter(Change)
+change_adapter: TypeAdapter[Change] = TypeAdapter(Change, config=ConfigDict(defer_build=True))
 """Validates and serialises a :data:`Change` (``change_adapter.validate_json(line)``)."""
 
 PlacedKind = Annotated[

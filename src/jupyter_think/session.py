@@ -63,7 +63,10 @@ from .snapshot import Status as Status
 from .state import TEACHING
 from .teaching import TeachingMixin
 
-_validate_thought = Thought.__pydantic_validator__.validate_python
+def _validate_thought(fields: dict[str, Any], **options: Any) -> Thought:
+    """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought;
+    the validator is built on first use, see models.py)."""
+    return Thought.__pydantic_validator__.validate_python(fields, **options)
 """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
 
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..models import Change, SessionReset, ThoughtAdded, ThoughtAmended, change_adapter
 
@@ -42,7 +42,7 @@ SCHEMA_VERSION = 2
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
 
-_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change])
+_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change], config=ConfigDict(defer_build=True))
 
 
 class StoreWarning(UserWarning):
