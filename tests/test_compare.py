@@ -109,17 +109,16 @@ def test_no_sessions_give_an_empty_table() -> None:
     assert frame.empty and list(frame.columns) == list(COLUMNS[1:])
 
 
-def test_counts_come_from_one_helper_that_retracted_thoughts_change() -> None:
+def test_a_retracted_thought_counts_only_as_a_retraction_and_moves_the_conclusion() -> None:
     session = proof_session()
     assert session_counts(session).as_dict() == {"thoughts": 8, "branches": 2, "revisions": 1, "retractions": 0}
-
-    class Retracting(Session):  # a session that can retract (the shape the counts helper reads)
-        retracted = frozenset({3})
-
-    retracting = Retracting.from_json(session.to_json())
-    counts = session_counts(retracting)
-    assert (counts.thoughts, counts.retractions) == (7, 1)
-    assert compare([retracting], dataframe=False)[0]["retractions"] == 1
+    session.retract(3)  # "Guess n squared" on the trunk
+    assert session_counts(session).as_dict() == {"thoughts": 7, "branches": 2, "revisions": 1, "retractions": 1}
+    row = compare([session], dataframe=False)[0]
+    assert (row["thoughts"], row["retractions"], row["conclusion"]) == (7, 1, "Conclude: the sum is n squared")
+    session.retract(session.thoughts[-1].thought_number)  # the conclusion itself
+    row = compare([session], dataframe=False)[0]
+    assert (row["completed"], row["conclusion"]) == (False, None)
 
 
 def test_to_records_gives_one_dict_per_thought_in_arrival_order() -> None:

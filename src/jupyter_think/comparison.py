@@ -65,34 +65,28 @@ class Counts:
 def session_counts(session: Session) -> Counts:
     """The counts of a session: the one helper every table and the grid read them through.
 
-    Retracted thoughts no longer count as thoughts; ``retractions`` stays 0 until sessions can
-    retract (a session without that notion has none).
+    A retracted thought counts only as a retraction (not as a thought, nor as a revision).
 
     Example:
         >>> from jupyter_think import Session
         >>> s = Session("c"); _ = s.think("One", total=2); _ = s.revise(1, "One, better")
         >>> session_counts(s)
         Counts(thoughts=2, branches=0, revisions=1, retractions=0)
+        >>> _ = s.retract(2); session_counts(s)
+        Counts(thoughts=1, branches=0, revisions=0, retractions=1)
     """
     snapshot = session.snapshot()
-    thoughts = snapshot.thoughts
-    branches = len(snapshot.branches)
-    retracted = _retracted_numbers(session)
-    counts = Counts(branches=branches, retractions=len(retracted))
-    for thought in thoughts:
-        counts.add(thought)
-    counts.thoughts -= len(retracted)
+    counts = Counts(branches=len(snapshot.branches), retractions=len(snapshot.retracted))
+    for thought in snapshot.thoughts:
+        if thought.id not in snapshot.retracted:
+            counts.add(thought)
     return counts
 
 
-def _retracted_numbers(session: Session) -> frozenset[int]:
-    """Numbers of the thoughts a session has retracted (none until sessions can retract)."""
-    return frozenset(getattr(session, "retracted", ()) or ())
-
-
 def _conclusion(session: Session) -> str | None:
-    thoughts = session.thoughts
-    return thoughts[-1].thought if thoughts and session.status == "complete" else None
+    """The conclusion's text (the last counted thought on the chosen path, when it ends the thinking)."""
+    conclusion = session.snapshot().conclusion
+    return None if conclusion is None else conclusion.thought
 
 
 def _duration(session: Session) -> float | None:
