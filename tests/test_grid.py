@@ -273,3 +273,16 @@ def test_a_run_written_by_another_process_through_the_store_fills_its_card(store
         assert front_end.cards[1]["complete"] is True
         assert front_end.cards[2]["counts"]["thoughts"] == 0
         grid.close()
+
+
+def test_a_retraction_in_a_run_moves_its_card_counts(manager: SessionManager) -> None:
+    session = manager.session("teach-1")
+    grid = ExperimentGrid("teach", [session])
+    front_end = FrontEnd(grid)
+    session.think("one", total=2)
+    session.think("two", done=True)
+    assert (front_end.cards[1]["counts"]["thoughts"], front_end.cards[1]["complete"]) == (2, True)
+    session.retract(2)
+    assert front_end.cards[1]["counts"] == {"thoughts": 1, "branches": 0, "revisions": 0, "retractions": 1}
+    assert front_end.cards[1]["complete"] is False
+    grid.close()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from .comparison import Counts
+from .comparison import Counts, session_counts
 from .layout import LayoutBuilder
 from .models import BranchCreated, SessionReset, ThoughtAdded
 from .theme import STATUS_COLORS, THEME
@@ -100,7 +100,7 @@ class RunCard:
         self.kinds: list[str] = []
         for thought in snapshot.thoughts:
             self.add(thought)
-        self.counts.branches = len(snapshot.branches)
+        self.counts = session_counts(snapshot)  # (retracted thoughts count as retractions only)
 
     def add(self, thought: Thought) -> None:
         """Place one more thought."""
@@ -314,10 +314,10 @@ class ExperimentGrid(anywidget.AnyWidget):
                 elif isinstance(change, BranchCreated):
                     card.builder.open_lane(change.branch_id, change.from_thought)
                     card.counts.branches = len(card.session.branch_ids)
-                elif isinstance(change, SessionReset):
-                    card.rebuild()
+                elif isinstance(change, SessionReset) or change.kind in ("retract", "decide", "merge"):
+                    card.rebuild()  # (rare: a teaching change moves the counts and the conclusion)
                 else:
-                    return  # the active branch does not show on a card
+                    return  # the active branch, an amended text: nothing a card shows
                 self._changed(card)
 
         return on_event
