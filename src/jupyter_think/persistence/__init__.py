@@ -91,10 +91,12 @@ class Persistence:
         because its store could not be read.
         """
         try:
-            with self._io:
-                loaded = self.store.load(session_id)
-                read_only = self.store.read_only
-                if loaded is not None:
+            # (not under _io: a session being restored is not tracked, so no write of ours can race
+            # with the read; what others commit meanwhile is fetched from the cursor set below)
+            loaded = self.store.load(session_id)
+            read_only = self.store.read_only
+            if loaded is not None:
+                with self._io:
                     self._follower.start(session_id, loaded.row.key, loaded.last_seq)
         except OSError as exc:
             raise OSError(
