@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jupyter_think import Session, SessionManager, Thought
-from jupyter_think import persistence as persistence_module
+from jupyter_think.persistence import retention as retention_module
 from jupyter_think.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
 from jupyter_think.store import SessionWrite, open_store
@@ -225,7 +225,7 @@ def test_the_loop_moves_idle_sessions_to_the_trash_but_never_one_loaded_here(
     store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _old_sessions(open_store(store_location), "old-unused", "old-but-loaded", "recent")
-    monkeypatch.setattr(persistence_module, "RETENTION_FIRST", 0.0)  # at loop start, not 5 s later
+    monkeypatch.setattr(retention_module, "RETENTION_FIRST", 0.0)  # at loop start, not 5 s later
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with SessionManager(store=store_location, retention_days=30) as manager:

@@ -24,12 +24,9 @@ import errno
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import anyio.to_thread
 
 from ..config import ThinkSettings
 from ..models import BranchActivated, Change, ThoughtAdded
@@ -37,20 +34,14 @@ from ..session import Session, SessionEvent
 from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
 from . import process
 from .follow import Follower
+from .loop import LoopThread
+from .messages import PersistenceWarning, _cause, _warn
 from .queue import Pending, WriteQueue, as_os_error
-from .retention import RETENTION_EVERY, RETENTION_FIRST, Cleaned, clean_up
+from .retention import Cleaned, clean_up
 
 __all__ = ["Persistence", "PersistenceWarning", "StoreWarning"]
 
-POLL_INTERVAL = 0.2
-"""Seconds between two looks for changes by other processes (SQLite; PostgreSQL is pushed)."""
-
-
-class PersistenceWarning(UserWarning):
-    """Sessions could not be written to (or read from) the store; they are kept in memory meanwhile."""
-
-
-class Persistence:
+class Persistence(LoopThread):
     """Keeps the sessions of one store, from a daemon thread (see the module docstring).
 
     Example:
@@ -408,115 +399,6 @@ class Persistence:
             except Exception as exc:  # noqa: BLE001 - the loop never dies on one session's change
                 _warn(f"could not apply a change of session {foreign.session_id!r} made elsewhere: {exc!r}")
 
-    # --- the loop thread -------------------------------------------------------------------------
-
-    def _ensure_thread(self) -> bool:
-        """Start the loop thread unless it runs; False when no thread can start."""
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            return True
-        with self._thread_lock:
-            if self._closed:
-                return False
-            if self._thread is not None and self._thread.is_alive():
-                return True
-            self._generation += 1
-            socks = socket.socketpair()
-            for sock in socks:
-                sock.setblocking(False)
-            thread = threading.Thread(
-                target=anyio.run,
-                args=(self._main, socks, self._generation),
-                name="jupyter-think-persistence",
-                daemon=True,
-            )
-            try:
-                thread.start()
-            except RuntimeError:  # no new threads at interpreter shutdown
-                for sock in socks:
-                    sock.close()
-                return False
-            self._wake_socks, self._thread = socks, thread
-            return True
-
-    def _wake(self) -> None:
-        socks = self._wake_socks
-        if socks is not None:
-            try:
-                socks[1].send(b"\0")
-            except OSError:  # buffer full (a wake is pending anyway) or closed by a stop
-                pass
-
-    async def _main(self, socks: tuple[socket.socket, socket.socket], generation: int) -> None:
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._follow_task, generation)
-                tasks.start_soon(self._retention_task)
-                await self._write_task(socks[0], generation)
-                tasks.cancel_scope.cancel()
-        finally:
-            for sock in socks:
-                sock.close()
-
-    async def _write_task(self, wake: socket.socket, generation: int) -> None:
-        queue = self._queue
-        while self._generation == generation:
-            timeout = None
-            if queue.failing and queue.has_work():
-                timeout = max(queue.retry_at - time.monotonic(), 0)
-            with anyio.move_on_after(timeout):
-                await anyio.wait_readable(wake)
-            try:
-                while wake.recv(4096):
-                    pass
-            except OSError:
-                pass
-            if self._generation != generation or not queue.has_work():
-                continue
-            if not self._urgent:
-                if queue.failing and time.monotonic() < queue.retry_at:
-                    continue
-                if not queue.failing:  # let a burst gather into one transaction
-                    await anyio.sleep(self.settings.flush_interval / 4)
-            self._urgent = False
-            await anyio.to_thread.run_sync(self._write_pending)
-
-    async def _follow_task(self, generation: int) -> None:
-        async for _ in self.store.watch(POLL_INTERVAL):
-            if self._generation != generation:
-                return
-            found = await anyio.to_thread.run_sync(self._fetch_foreign)
-            if found:
-                self._apply_foreign(found)
-
-    async def _retention_task(self) -> None:
-        await anyio.sleep(RETENTION_FIRST)
-        while True:
-            try:
-                cleaned = await anyio.to_thread.run_sync(self.run_retention)
-            except Exception as exc:  # noqa: BLE001 - the loop never dies; retried at the next turn
-                _warn(f"retention clean-up of {self.store.location} failed: {self._cause(exc)}")
-            else:
-                if cleaned.trashed:
-                    days = self.settings.retention_days
-                    _warn(
-                        f"moved {len(cleaned.trashed)} session(s) idle for more than {days:g} days to the trash: "
-                        f"{', '.join(cleaned.trashed)}"
-                    )
-            await anyio.sleep(RETENTION_EVERY)
-
-    def _stop_thread(self, timeout: float) -> None:
-        with self._thread_lock:
-            thread = self._thread
-            if thread is None:
-                return
-            self._generation += 1
-            self._wake()
-            self._thread = None
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-        self._wake_socks = None
-
     # --- fork -------------------------------------------------------------------------------------------
 
     def before_fork(self) -> None:
@@ -534,22 +416,3 @@ class Persistence:
         self._queue = WriteQueue()
         self._unsure = {}
         self._thread = self._wake_socks = None
-
-
-def _cause(error: BaseException | None, location: str = "") -> str:
-    """What went wrong, in words (without the store's location, which the caller names once)."""
-    if error is None:
-        return ""
-    if isinstance(error, OSError):
-        text = error.strerror or str(error)
-        text = text if not error.filename else f"{text} ({error.filename})"
-    else:
-        text = str(error) or type(error).__name__
-    return text.removesuffix(f" ({location})") if location else text
-
-
-def _warn(message: str) -> None:
-    """Show ``message`` as a PersistenceWarning every time (the callers say it once per episode)."""
-    warnings.warn_explicit(
-        f"jupyter-think: {message}", PersistenceWarning, "jupyter_think", 0, module="jupyter_think.persistence"
-    )

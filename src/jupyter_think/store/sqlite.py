@@ -28,12 +28,8 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sqlite3
-import struct
-import tempfile
 import threading
-import warnings
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -56,7 +52,6 @@ from .base import (
     Store,
     StoredSession,
     StoreError,
-    StoreWarning,
     Written,
     age_cutoff,
     change_time,
@@ -66,59 +61,24 @@ from .base import (
     encode,
     search_terms,
     searchable,
-    searchable_payloads,
 )
 from .rows import RowPlan
+from .sqlite_file import (
+    CORRUPT,
+    DATABASE,
+    INDEX_TEXT,
+    ROW,
+    errorname,
+    migrate,
+    quarantine,
+    reason,
+    store_error,
+    transaction,
+)
 
-DATABASE = "sessions.db"
-QUARANTINE = ".quarantine"
 BUSY_TIMEOUT = 5.0
 """Seconds a writer waits for another process's transaction before the write is refused (EBUSY)."""
 
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE sessions (
-        key INTEGER PRIMARY KEY,
-        id TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('live', 'trashed', 'archived')),
-        created_at REAL NOT NULL,
-        last_activity REAL NOT NULL,
-        state_changed_at REAL NOT NULL,
-        last_seq INTEGER NOT NULL DEFAULT 0,
-        thoughts INTEGER NOT NULL DEFAULT 0,
-        branches INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'open'
-    );
-    CREATE UNIQUE INDEX sessions_live_id ON sessions (id) WHERE state = 'live';
-    CREATE INDEX sessions_by_id ON sessions (id, state, state_changed_at);
-    CREATE INDEX sessions_by_activity ON sessions (state, last_activity);
-    CREATE TABLE changes (
-        session_key INTEGER NOT NULL REFERENCES sessions (key) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        UNIQUE (session_key, seq)
-    );
-    CREATE TABLE branches (
-        session_key INTEGER NOT NULL REFERENCES sessions (key) ON DELETE CASCADE,
-        branch_id TEXT NOT NULL,
-        PRIMARY KEY (session_key, branch_id)
-    ) WITHOUT ROWID;
-    """,
-    2: """
-    CREATE VIRTUAL TABLE thought_text USING fts5(
-        body, session_key UNINDEXED, seq UNINDEXED, thought_number UNINDEXED,
-        tokenize = 'porter unicode61 remove_diacritics 2'
-    );
-    """,
-}
-"""Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
-
-_INDEX_TEXT = "INSERT INTO thought_text (body, session_key, seq, thought_number) VALUES (?, ?, ?, ?)"
-_ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
-_CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 _abandoned: list[sqlite3.Connection] = []
 """Connections inherited across fork(): never used or closed in the child (SQLite's rule)."""
 
@@ -175,9 +135,9 @@ class SQLiteStore(RowPlan, Store):
             try:
                 yield self._conn
             except sqlite3.DatabaseError as exc:
-                if _errorname(exc) in _CORRUPT and not self._immutable:  # (immutable: changed under it)
+                if errorname(exc) in CORRUPT and not self._immutable:  # (immutable: changed under it)
                     self._quarantine(exc)
-                raise _store_error(exc, self.location) from exc
+                raise store_error(exc, self.location) from exc
 
     def _connect(self, *, create: bool) -> None:
         if not create and not self.path.exists():
@@ -187,17 +147,17 @@ class SQLiteStore(RowPlan, Store):
         try:
             conn = self._open("rw")
         except sqlite3.DatabaseError as exc:
-            if _errorname(exc) in _CORRUPT:
+            if errorname(exc) in CORRUPT:
                 self._quarantine(exc)
                 if create:
                     self._make_files()
                     conn = self._open("rw")
                 else:
                     return
-            elif _errorname(exc) in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH"):
+            elif errorname(exc) in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH"):
                 conn = self._open_read_only(exc)
             else:
-                raise _store_error(exc, self.location) from exc
+                raise store_error(exc, self.location) from exc
         self._conn = conn
 
     def _open(self, mode: str) -> sqlite3.Connection:
@@ -215,7 +175,7 @@ class SQLiteStore(RowPlan, Store):
             if version < SCHEMA_VERSION:
                 if mode != "rw":
                     raise sqlite3.OperationalError("attempt to write a readonly database")
-                self._migrate(conn, version)
+                migrate(conn)
             elif version > SCHEMA_VERSION:
                 raise StoreError(
                     errno.EPROTO,
@@ -236,10 +196,10 @@ class SQLiteStore(RowPlan, Store):
             except sqlite3.DatabaseError as exc:
                 last = exc
                 continue
-            self._read_only = _reason(cause)
+            self._read_only = reason(cause)
             self._immutable = "immutable" in mode
             return conn
-        raise _store_error(last, self.location) from last
+        raise store_error(last, self.location) from last
 
     def _make_files(self) -> None:
         """The directory (0700) and an empty database file (0600), unless they exist."""
@@ -252,117 +212,17 @@ class SQLiteStore(RowPlan, Store):
         except OSError as exc:
             raise StoreError(exc.errno or errno.EIO, f"cannot create the store {self.location}: {exc.strerror}") from exc
 
-    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                if target == 2 and version >= 1:  # index the text of the thoughts stored before
-                    rows = conn.execute("SELECT session_key, seq, payload FROM changes WHERE kind = 'thought'")
-                    conn.executemany(_INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in searchable_payloads(rows)])
-                conn.execute(f"PRAGMA user_version = {target}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
     def _quarantine(self, cause: sqlite3.DatabaseError) -> None:
-        """Move a database SQLite calls corrupt (and its -wal, -shm) to ``.quarantine/``; warn."""
+        """Move the damaged database aside and start a fresh one with what can be saved (sqlite_file.py)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        folder = self.directory / QUARANTINE
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-            n = 1
-            while (folder / f"sessions-{stamp}-{n}.db").exists():
-                n += 1
-            target = folder / f"sessions-{stamp}-{n}.db"
-            for suffix in ("", "-wal", "-shm"):
-                source = Path(str(self.path) + suffix)
-                if source.exists():
-                    os.replace(source, Path(str(target) + suffix))
-        except OSError as exc:
-            raise StoreError(
-                exc.errno or errno.EIO, f"{self.path} is damaged ({_reason(cause)}) and cannot be moved aside: {exc}"
-            ) from cause
-        salvaged = self._salvage(target)
-        warnings.warn(
-            f"jupyter-think: {self.path} is damaged ({_reason(cause)}); it was moved to {target} "
-            f"(nothing deleted) and a fresh database is started{salvaged}",
-            StoreWarning,
-            stacklevel=5,
-        )
 
-    def _salvage(self, damaged: Path) -> str:
-        """Copy every session that can still be read from the quarantined ``damaged`` file into a fresh
-        database; return what to add to the warning ("" when nothing could be read at all)."""
-        with tempfile.TemporaryDirectory(prefix="jupyter-think-salvage-") as scratch:
-            copy = Path(scratch) / DATABASE  # read a copy: the quarantined files stay exactly as they were
-            try:
-                for suffix in ("", "-wal"):
-                    if Path(str(damaged) + suffix).exists():
-                        shutil.copyfile(str(damaged) + suffix, str(copy) + suffix)
-                _fit_page_count(copy)
-                source = sqlite3.connect(copy, isolation_level=None)
-            except (OSError, sqlite3.Error):
-                return ""
-            try:
-                return self._copy_readable(source)
-            finally:
-                source.close()
+        def open_fresh() -> sqlite3.Connection:
+            self._make_files()
+            return self._open("rw")
 
-    def _copy_readable(self, source: sqlite3.Connection) -> str:
-        """Copy the sessions of ``source`` whose every change reads back into a fresh database."""
-        try:
-            rows = source.execute(f"SELECT {_ROW} FROM sessions ORDER BY key").fetchall()
-        except sqlite3.Error:
-            return "; no session in it could be read"
-        readable: list[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[str]]] = []
-        for row in rows:
-            try:
-                changes = source.execute(
-                    "SELECT seq, kind, payload, created_at FROM changes WHERE session_key = ? ORDER BY seq",
-                    (row[0],),
-                ).fetchall()
-                branch_ids = [b for (b,) in source.execute("SELECT branch_id FROM branches WHERE session_key = ?", (row[0],))]
-            except sqlite3.Error:
-                continue
-            if len(changes) == row[-1] and (not changes or changes[-1][0] == row[-1]):  # every change there
-                readable.append((row, changes, branch_ids))
-        if not readable:
-            return f"; none of its {len(rows)} session(s) could be read whole"
-        self._make_files()
-        conn = self._open("rw")
-        try:
-            with _transaction(conn):
-                for row, changes, branch_ids in readable:
-                    key = row[0]  # the same row keys: a process that follows a session still finds it
-                    _, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
-                    conn.execute(
-                        "INSERT INTO sessions (key, id, owner, state, created_at, last_activity, state_changed_at, "
-                        "last_seq, thoughts, branches, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (key, session_id, owner, state, created, activity, changed, last_seq, thoughts, branches, status),
-                    )
-                    conn.executemany(
-                        "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                        [(key, *change) for change in changes],
-                    )
-                    conn.executemany(
-                        "INSERT INTO branches (session_key, branch_id) VALUES (?, ?)", [(key, b) for b in branch_ids]
-                    )
-                    indexed = searchable_payloads((key, seq, payload) for seq, _kind, payload, _at in changes)
-                    conn.executemany(_INDEX_TEXT, [(text, k, seq, number) for k, seq, number, text in indexed])
-        finally:
-            conn.close()
-        lost = len(rows) - len(readable)
-        return f"; {len(readable)} intact session(s) were copied into it" + (
-            f", {lost} could not be read whole (they are in the moved file)" if lost else ""
-        )
+        quarantine(self.path, cause, open_fresh)
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -371,7 +231,7 @@ class SQLiteStore(RowPlan, Store):
             validate_id(write.session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
-            with _transaction(conn):
+            with transaction(conn):
                 return [self._append_one(conn, write) for write in writes]
 
     # (the plan of an append is RowPlan's; these are its primitives in SQLite's SQL)
@@ -416,7 +276,7 @@ class SQLiteStore(RowPlan, Store):
         conn.executemany(
             "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)", rows
         )
-        conn.executemany(_INDEX_TEXT, texts)
+        conn.executemany(INDEX_TEXT, texts)
         counts = RowCounts.of(run)
         new_branches = 0
         for branch_id in counts.branch_ids:
@@ -439,10 +299,10 @@ class SQLiteStore(RowPlan, Store):
             conn.execute("BEGIN")  # one snapshot for the row and its changes
             try:
                 if key is not None:
-                    found = conn.execute(f"SELECT {_ROW} FROM sessions WHERE key = ?", (key,)).fetchone()
+                    found = conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone()
                 else:
                     found = conn.execute(
-                        f"SELECT {_ROW} FROM sessions WHERE id = ? AND state = ? "
+                        f"SELECT {ROW} FROM sessions WHERE id = ? AND state = ? "
                         "ORDER BY state_changed_at DESC, key DESC LIMIT 1",
                         (session_id, state),
                     ).fetchone()
@@ -484,7 +344,7 @@ class SQLiteStore(RowPlan, Store):
         with self._connection(write=False) as conn:
             if conn is None:
                 return None
-            found = conn.execute(f"SELECT {_ROW} FROM sessions WHERE key = ?", (key,)).fetchone()
+            found = conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone()
         return None if found is None else _stored(found)
 
     def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
@@ -493,7 +353,7 @@ class SQLiteStore(RowPlan, Store):
                 return []
             marks = ",".join("?" * len(states))
             rows = conn.execute(
-                f"SELECT {_ROW} FROM sessions WHERE state IN ({marks}) ORDER BY id, state_changed_at DESC, key DESC",
+                f"SELECT {ROW} FROM sessions WHERE state IN ({marks}) ORDER BY id, state_changed_at DESC, key DESC",
                 tuple(states),
             ).fetchall()
         return [_stored(row) for row in rows]
@@ -541,20 +401,20 @@ class SQLiteStore(RowPlan, Store):
         validate_id(session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
-            with _transaction(conn):
+            with transaction(conn):
                 key = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
                 if key is None:
                     raise SessionNotFound(session_id)
                 conn.execute(
                     "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?", (_now(), key)
                 )
-                return _stored(conn.execute(f"SELECT {_ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
+                return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
         validate_id(session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
-            with _transaction(conn):
+            with transaction(conn):
                 key = _one(
                     conn,
                     "SELECT key FROM sessions WHERE id = ? AND state = ? ORDER BY state_changed_at DESC, key DESC",
@@ -575,15 +435,15 @@ class SQLiteStore(RowPlan, Store):
                         "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?", (now, live)
                     )
                 conn.execute("UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key))
-                return _stored(conn.execute(f"SELECT {_ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
+                return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
         cutoff = age_cutoff(older_than)
         with self._connection(write=True) as conn:
             assert conn is not None
-            with _transaction(conn):
+            with transaction(conn):
                 rows = conn.execute(
-                    f"SELECT {_ROW} FROM sessions WHERE state = 'trashed' AND state_changed_at < ? ORDER BY id",
+                    f"SELECT {ROW} FROM sessions WHERE state = 'trashed' AND state_changed_at < ? ORDER BY id",
                     (float("inf") if cutoff is None else cutoff.timestamp(),),
                 ).fetchall()
                 for row in rows:
@@ -596,11 +456,11 @@ class SQLiteStore(RowPlan, Store):
         assert cutoff is not None
         with self._connection(write=True) as conn:
             assert conn is not None
-            with _transaction(conn):
+            with transaction(conn):
                 rows = [
                     row
                     for row in conn.execute(
-                        f"SELECT {_ROW} FROM sessions WHERE state = 'live' AND last_activity < ? ORDER BY id",
+                        f"SELECT {ROW} FROM sessions WHERE state = 'live' AND last_activity < ? ORDER BY id",
                         (cutoff.timestamp(),),
                     ).fetchall()
                     if row[1] not in keep
@@ -614,34 +474,6 @@ class SQLiteStore(RowPlan, Store):
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def _fit_page_count(path: Path) -> None:
-    """Make a truncated database's header claim only the pages the file has (else SQLite reads none)."""
-    with open(path, "r+b") as file:
-        header = file.read(100)
-        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-            return
-        page_size = struct.unpack(">H", header[16:18])[0]
-        page_size = 65536 if page_size == 1 else page_size
-        pages = os.path.getsize(path) // page_size
-        if struct.unpack(">I", header[28:32])[0] > pages:
-            file.seek(28)
-            file.write(struct.pack(">I", pages))
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite rolled back already (a full disk, an I/O error)
-        raise
-    conn.execute("COMMIT")
 
 
 def _one(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Any:
@@ -662,48 +494,3 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
     return StoredSession(
         key, session_id, owner, state, _time(created), _time(activity), _time(changed), thoughts, branches, status, last_seq
     )
-
-
-def _errorname(exc: sqlite3.Error) -> str:
-    name = getattr(exc, "sqlite_errorname", None)  # Python 3.11+
-    if name:
-        return name
-    text = str(exc).lower()
-    for needle, guess in (
-        ("not a database", "SQLITE_NOTADB"),
-        ("malformed", "SQLITE_CORRUPT"),
-        ("readonly", "SQLITE_READONLY"),
-        ("unable to open", "SQLITE_CANTOPEN"),
-        ("locked", "SQLITE_BUSY"),
-        ("full", "SQLITE_FULL"),
-    ):
-        if needle in text:
-            return guess
-    return "SQLITE_ERROR"
-
-
-_ERRNO = {
-    "SQLITE_FULL": errno.ENOSPC,
-    "SQLITE_READONLY": errno.EROFS,
-    "SQLITE_BUSY": errno.EBUSY,
-    "SQLITE_LOCKED": errno.EBUSY,
-    "SQLITE_CANTOPEN": errno.EACCES,
-    "SQLITE_PERM": errno.EPERM,
-    "SQLITE_AUTH": errno.EACCES,
-    "SQLITE_NOTADB": errno.EIO,
-    "SQLITE_CORRUPT": errno.EIO,
-}
-
-
-def _reason(exc: sqlite3.Error) -> str:
-    return str(exc) or _errorname(exc)
-
-
-def _store_error(exc: sqlite3.Error, location: str) -> StoreError:
-    """A sqlite3 error as a :class:`StoreError` whose errno a caller can act on."""
-    name = _errorname(exc)
-    code = next((value for prefix, value in _ERRNO.items() if name.startswith(prefix)), errno.EIO)
-    cause = _reason(exc)
-    if code != errno.EIO:
-        cause = f"{os.strerror(code)}: {cause}"
-    return StoreError(code, f"{cause} ({location})")
