@@ -48,7 +48,10 @@ class ThinkSettings(BaseModel):
         10_000, ge=1, description="Most thoughts one session accepts (a guard against runaway agent loops)."
     )
     flush_interval: float = Field(
-        0.2, gt=0, le=60, description="Seconds within which a change is committed to the store (persistence loop)."
+        0.2,
+        gt=0,
+        le=60,
+        description="Seconds within which a change is committed to the store (persistence loop).",
     )
     durability: Literal["async", "sync"] = Field(
         "async",
@@ -56,7 +59,9 @@ class ThinkSettings(BaseModel):
         "and raises when the commit fails.",
     )
     retention_days: float = Field(
-        30, ge=0, description="Move sessions idle longer than this many days to the trash (0 keeps them forever)."
+        30,
+        ge=0,
+        description="Move sessions idle longer than this many days to the trash (0 keeps them forever).",
     )
     trash_days: float = Field(
         30, ge=0, description="Empty trash older than this many days (0 keeps the trash forever)."
@@ -85,7 +90,9 @@ def settings_error(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def default_store_location(store: str | None = None, sessions_dir: str | os.PathLike[str] | None = None) -> str:
+def default_store_location(
+    store: str | None = None, sessions_dir: str | os.PathLike[str] | None = None
+) -> str:
     """The store location by the precedence in the module docstring (``store``, ``sessions_dir``:
     the configured values, each overridden by its environment variable).
 

@@ -166,7 +166,9 @@ class SessionManager:
             from .persistence import PersistenceWarning
 
             warnings.warn(
-                f"jupyter-think: could not list the sessions in {store.location}: {exc}", PersistenceWarning, stacklevel=2
+                f"jupyter-think: could not list the sessions in {store.location}: {exc}",
+                PersistenceWarning,
+                stacklevel=2,
             )
             return []
 
@@ -311,7 +313,10 @@ class SessionManager:
     # --- internals ---------------------------------------------------------------------------------
 
     def _limits(self) -> dict[str, int]:
-        return {"max_thought_chars": self.settings.max_thought_chars, "max_thoughts": self.settings.max_thoughts}
+        return {
+            "max_thought_chars": self.settings.max_thought_chars,
+            "max_thoughts": self.settings.max_thoughts,
+        }
 
     def _adopt(self, session: Session) -> None:
         self._sessions[session.id] = session
@@ -347,4 +352,3 @@ def set_manager(manager: SessionManager | None) -> SessionManager | None:
     with _manager_lock:
         previous, _manager = _manager, manager
         return previous
-

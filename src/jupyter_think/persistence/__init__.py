@@ -41,6 +41,7 @@ from .retention import Cleaned, clean_up
 
 __all__ = ["Persistence", "PersistenceWarning", "StoreWarning"]
 
+
 class Persistence(LoopThread):
     """Keeps the sessions of one store, from a daemon thread (see the module docstring).
 
@@ -102,7 +103,10 @@ class Persistence(LoopThread):
             )
         if loaded is None:
             return None
-        limits = {"max_thought_chars": self.settings.max_thought_chars, "max_thoughts": self.settings.max_thoughts}
+        limits = {
+            "max_thought_chars": self.settings.max_thought_chars,
+            "max_thoughts": self.settings.max_thoughts,
+        }
         return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, **limits)
 
     def track(self, session: Session) -> None:
@@ -325,7 +329,9 @@ class Persistence(LoopThread):
         if not self._queue.failing:
             self._unsure.clear()
         if was_failing and not self._queue.failing:
-            _warn(f"saving to {self.store.location} works again: every change is saved ({len(taken)} caught up)")
+            _warn(
+                f"saving to {self.store.location} works again: every change is saved ({len(taken)} caught up)"
+            )
 
     def _stored_already(self, taken: list[Pending]) -> set[int]:
         """Numbers of the thoughts in ``taken`` that the store holds already (read only on a retry).

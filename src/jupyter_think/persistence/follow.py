@@ -68,7 +68,9 @@ class Follower:
 
     def last_seq(self) -> dict[str, int]:
         """Session id -> the last seq seen in order (what ``status()`` calls durable)."""
-        return {session_id: cursor.seq for session_id, cursor in self._cursors.items() if cursor.key is not None}
+        return {
+            session_id: cursor.seq for session_id, cursor in self._cursors.items() if cursor.key is not None
+        }
 
     def written(self, result: Written) -> None:
         """Record what this process just wrote (so that reading it back never applies it twice)."""
@@ -108,7 +110,9 @@ class Follower:
             cursor.key = head.key
             changes = store.changes_since(head.key, cursor.seq)
             foreign = [change for seq, change in changes if seq not in cursor.own]
-            cursor.seq = max(head.last_seq, *(seq for seq, _ in changes), cursor.seq)  # (invalid rows skipped too)
+            cursor.seq = max(
+                head.last_seq, *(seq for seq, _ in changes), cursor.seq
+            )  # (invalid rows skipped too)
             cursor.own = {seq for seq in cursor.own if seq > cursor.seq}
             if foreign:
                 found.append(Foreign(session_id, foreign))

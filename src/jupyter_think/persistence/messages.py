@@ -28,5 +28,9 @@ def _cause(error: BaseException | None, location: str = "") -> str:
 def _warn(message: str) -> None:
     """Show ``message`` as a PersistenceWarning every time (the callers say it once per episode)."""
     warnings.warn_explicit(
-        f"jupyter-think: {message}", PersistenceWarning, "jupyter_think", 0, module="jupyter_think.persistence"
+        f"jupyter-think: {message}",
+        PersistenceWarning,
+        "jupyter_think",
+        0,
+        module="jupyter_think.persistence",
     )

@@ -237,7 +237,9 @@ class Store(ABC):
         """Move live rows idle longer than ``older_than`` to the trash, except ids in ``keep``."""
 
     @abstractmethod
-    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+    def search(
+        self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
+    ) -> list[SearchHit]:
         """The thoughts of live sessions (or of ``session_ids``) that contain every word, best first.
 
         Uses the engine's own full-text index (SQLite FTS5, PostgreSQL ``tsvector``), English
@@ -315,7 +317,9 @@ def change_time(change: Change) -> datetime:
     return getattr(change, "created_at", None) or getattr(change, "at")
 
 
-def decode_rows(session_id: str, rows: Iterable[tuple[int, str]]) -> tuple[list[tuple[int, Change]], list[int]]:
+def decode_rows(
+    session_id: str, rows: Iterable[tuple[int, str]]
+) -> tuple[list[tuple[int, Change]], list[int]]:
     """Validate (seq, payload) rows; return the valid (seq, change) pairs and the skipped seqs.
 
     Each invalid payload gives a :class:`StoreWarning` naming the session and seq (see :func:`decode_changes`).
@@ -466,9 +470,15 @@ def search_in_memory(words: str, sessions: Iterable[Any], limit: int = 50) -> li
             found = [w.lower() for w in re.findall(r"\w+", item.thought)]
             if all(term in found for term in terms):
                 snippet = re.sub(
-                    r"\w+", lambda m: f"[{m.group()}]" if m.group().lower() in terms else m.group(), item.thought
+                    r"\w+",
+                    lambda m: f"[{m.group()}]" if m.group().lower() in terms else m.group(),
+                    item.thought,
                 )
-                hits.append(SearchHit(session.id, item.thought_number, seq, snippet, float(sum(map(found.count, terms)))))
+                hits.append(
+                    SearchHit(
+                        session.id, item.thought_number, seq, snippet, float(sum(map(found.count, terms)))
+                    )
+                )
     hits.sort(key=lambda hit: (-hit.score, hit.session_id, hit.seq))
     return hits[:limit]
 

@@ -28,9 +28,7 @@ try:
     from psycopg import errors as pg_errors
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 except ImportError as exc:  # pragma: no cover - the extra is missing
-    raise ImportError(
-        "a postgresql:// store needs psycopg 3: pip install 'jupyter-think[postgres]'"
-    ) from exc
+    raise ImportError("a postgresql:// store needs psycopg 3: pip install 'jupyter-think[postgres]'") from exc
 
 from ..ids import validate_id
 from ..models import Change
@@ -113,10 +111,14 @@ _MIGRATIONS: dict[int, str] = {
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
 
-_INDEX_TEXT = f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body) VALUES (%s, %s, %s, %s)"
+_INDEX_TEXT = (
+    f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body) VALUES (%s, %s, %s, %s)"
+)
 _abandoned: list[Any] = []
 """Connections inherited across fork(): never used or closed in the child (closing would end the parent's)."""
-_ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+_ROW = (
+    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+)
 
 
 def safe_location(url: str) -> str:
@@ -182,7 +184,9 @@ class PostgresStore(RowPlan, Store):
                     self._conn = self._connect()
                 yield self._conn
             except psycopg.Error as exc:
-                if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
+                if self._conn is not None and (
+                    self._conn.broken or isinstance(exc, psycopg.OperationalError)
+                ):
                     self.close()
                 raise _store_error(exc, self.location) from exc
 
@@ -215,7 +219,9 @@ class PostgresStore(RowPlan, Store):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
             version = self._version(conn)  # another process may have migrated meanwhile
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 conn.execute(_MIGRATIONS[target])
@@ -274,11 +280,15 @@ class PostgresStore(RowPlan, Store):
         return None if row is None else int(row[0])
 
     def _row_state(self, conn: psycopg.Connection[Any], key: int) -> str | None:
-        row = conn.execute(f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)).fetchone()
+        row = conn.execute(
+            f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def _set_state(self, conn: psycopg.Connection[Any], key: int, state: str) -> None:
-        conn.execute(f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now() WHERE key = %s", (state, key))
+        conn.execute(
+            f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now() WHERE key = %s", (state, key)
+        )
 
     def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
         row = conn.execute(
@@ -296,7 +306,9 @@ class PostgresStore(RowPlan, Store):
         row = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
         return row is not None and row[0] == at
 
-    def _insert(self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change], status: str | None = None) -> tuple[int, int]:
+    def _insert(
+        self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change], status: str | None = None
+    ) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
             f"SELECT last_seq, last_activity FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
         ).fetchone()  # type: ignore[misc]
@@ -342,9 +354,13 @@ class PostgresStore(RowPlan, Store):
             if self._missing_schema(conn):
                 return None
             with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the row and its changes agree
+                conn.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                )  # the row and its changes agree
                 if key is not None:
-                    found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+                    found = conn.execute(
+                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)
+                    ).fetchone()
                 else:
                     found = conn.execute(
                         f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE id = %s AND state = %s "
@@ -354,7 +370,8 @@ class PostgresStore(RowPlan, Store):
                 if found is None:
                     return None
                 rows = conn.execute(
-                    f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq", (found[0],)
+                    f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
+                    (found[0],),
                 ).fetchall()
         row = _stored(found)
         changes, skipped = decode_changes(row.id, rows)
@@ -405,13 +422,17 @@ class PostgresStore(RowPlan, Store):
             ).fetchall()
         return [_stored(row) for row in rows]
 
-    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+    def search(
+        self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
+    ) -> list[SearchHit]:
         terms = search_terms(words)
         if not terms or (session_ids is not None and not session_ids):
             return []
         where = "" if session_ids is None else " AND s.id = ANY(%(ids)s)"
-        window = "" if session_ids is None else (
-            f" AND t.session_key IN (SELECT key FROM {SCHEMA}.sessions WHERE id = ANY(%(ids)s))"
+        window = (
+            ""
+            if session_ids is None
+            else (f" AND t.session_key IN (SELECT key FROM {SCHEMA}.sessions WHERE id = ANY(%(ids)s))")
         )
         with self._connection() as conn:
             if self._missing_schema(conn):
@@ -431,7 +452,10 @@ class PostgresStore(RowPlan, Store):
                 "ORDER BY score DESC, s.id, r.seq LIMIT %(limit)s",
                 {"query": " ".join(terms), "ids": list(session_ids or ()), "limit": limit},
             ).fetchall()
-        return [SearchHit(session_id, int(number), int(seq), snippet, float(score)) for session_id, number, seq, snippet, score in rows]
+        return [
+            SearchHit(session_id, int(number), int(seq), snippet, float(score))
+            for session_id, number, seq, snippet, score in rows
+        ]
 
     # --- following ---------------------------------------------------------------------------------------
 
@@ -550,8 +574,17 @@ class PostgresStore(RowPlan, Store):
 def _stored(row: tuple[Any, ...]) -> StoredSession:
     key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
     return StoredSession(
-        int(key), session_id, owner, state, utc(created), utc(activity), utc(changed), int(thoughts), int(branches),
-        status, int(last_seq),
+        int(key),
+        session_id,
+        owner,
+        state,
+        utc(created),
+        utc(activity),
+        utc(changed),
+        int(thoughts),
+        int(branches),
+        status,
+        int(last_seq),
     )
 
 

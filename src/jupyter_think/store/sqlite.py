@@ -210,7 +210,9 @@ class SQLiteStore(RowPlan, Store):
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError as exc:
-            raise StoreError(exc.errno or errno.EIO, f"cannot create the store {self.location}: {exc.strerror}") from exc
+            raise StoreError(
+                exc.errno or errno.EIO, f"cannot create the store {self.location}: {exc.strerror}"
+            ) from exc
 
     def _quarantine(self, cause: sqlite3.DatabaseError) -> None:
         """Move the damaged database aside and start a fresh one with what can be saved (sqlite_file.py)."""
@@ -243,7 +245,9 @@ class SQLiteStore(RowPlan, Store):
         return _one(conn, "SELECT state FROM sessions WHERE key = ?", (key,))
 
     def _set_state(self, conn: sqlite3.Connection, key: int, state: str) -> None:
-        conn.execute("UPDATE sessions SET state = ?, state_changed_at = ? WHERE key = ?", (state, _now(), key))
+        conn.execute(
+            "UPDATE sessions SET state = ?, state_changed_at = ? WHERE key = ?", (state, _now(), key)
+        )
 
     def _create(self, conn: sqlite3.Connection, session_id: str, created_at: datetime) -> int:
         at = created_at.timestamp()
@@ -257,7 +261,9 @@ class SQLiteStore(RowPlan, Store):
     def _created_at_is(self, conn: sqlite3.Connection, key: int, at: datetime) -> bool:
         return _one(conn, "SELECT created_at FROM sessions WHERE key = ?", (key,)) == at.timestamp()
 
-    def _insert(self, conn: sqlite3.Connection, key: int, run: Sequence[Change], status: str | None = None) -> tuple[int, int]:
+    def _insert(
+        self, conn: sqlite3.Connection, key: int, run: Sequence[Change], status: str | None = None
+    ) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
             "SELECT last_seq, last_activity FROM sessions WHERE key = ?", (key,)
         ).fetchone()
@@ -367,7 +373,9 @@ class SQLiteStore(RowPlan, Store):
         self._data_version = version
         return changed
 
-    def search(self, words: str, session_ids: Collection[str] | None = None, limit: int = 50) -> list[SearchHit]:
+    def search(
+        self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
+    ) -> list[SearchHit]:
         terms = search_terms(words)
         if not terms or (session_ids is not None and not session_ids):
             return []
@@ -393,7 +401,10 @@ class SQLiteStore(RowPlan, Store):
                 "ORDER BY score, s.id, thought_text.seq LIMIT ?",
                 [query, *ids, query, *ids, limit],
             ).fetchall()
-        return [SearchHit(session_id, int(number), int(seq), snippet, -float(score)) for session_id, number, seq, snippet, score in rows]
+        return [
+            SearchHit(session_id, int(number), int(seq), snippet, -float(score))
+            for session_id, number, seq, snippet, score in rows
+        ]
 
     # --- trash, archive, retention ------------------------------------------------------------------
 
@@ -432,9 +443,12 @@ class SQLiteStore(RowPlan, Store):
                             f"(jupyter-think rm {session_id}), then restore",
                         )
                     conn.execute(
-                        "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?", (now, live)
+                        "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?",
+                        (now, live),
                     )
-                conn.execute("UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key))
+                conn.execute(
+                    "UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key)
+                )
                 return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
@@ -468,7 +482,8 @@ class SQLiteStore(RowPlan, Store):
                 now = _now()
                 for row in rows:
                     conn.execute(
-                        "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?", (now, row[0])
+                        "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?",
+                        (now, row[0]),
                     )
         return [_stored(row) for row in rows]
 
@@ -492,5 +507,15 @@ def _time(value: float) -> datetime:
 def _stored(row: tuple[Any, ...]) -> StoredSession:
     key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
     return StoredSession(
-        key, session_id, owner, state, _time(created), _time(activity), _time(changed), thoughts, branches, status, last_seq
+        key,
+        session_id,
+        owner,
+        state,
+        _time(created),
+        _time(activity),
+        _time(changed),
+        thoughts,
+        branches,
+        status,
+        last_seq,
     )

@@ -71,7 +71,9 @@ MIGRATIONS: dict[int, str] = {
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
 
 INDEX_TEXT = "INSERT INTO thought_text (body, session_key, seq, thought_number) VALUES (?, ?, ?, ?)"
-ROW = "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+ROW = (
+    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+)
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
@@ -86,7 +88,10 @@ def migrate(conn: sqlite3.Connection) -> None:
                     conn.execute(statement)
             if target == 2 and version >= 1:  # index the text of the thoughts stored before
                 rows = conn.execute("SELECT session_key, seq, payload FROM changes WHERE kind = 'thought'")
-                conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in searchable_payloads(rows)])
+                conn.executemany(
+                    INDEX_TEXT,
+                    [(text, key, seq, number) for key, seq, number, text in searchable_payloads(rows)],
+                )
             conn.execute(f"PRAGMA user_version = {target}")
         conn.execute("COMMIT")
     except BaseException:
@@ -94,7 +99,9 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-def quarantine(path: Path, cause: sqlite3.DatabaseError, open_fresh: Callable[[], sqlite3.Connection]) -> None:
+def quarantine(
+    path: Path, cause: sqlite3.DatabaseError, open_fresh: Callable[[], sqlite3.Connection]
+) -> None:
     """Move a database SQLite calls corrupt (and its -wal, -shm) to ``.quarantine/`` beside it, copy
     every session still whole into a fresh database (``open_fresh()``), and warn naming the file."""
     folder = path.parent / QUARANTINE
@@ -154,7 +161,10 @@ def _copy_readable(source: sqlite3.Connection, open_fresh: Callable[[], sqlite3.
                 "SELECT seq, kind, payload, created_at FROM changes WHERE session_key = ? ORDER BY seq",
                 (row[0],),
             ).fetchall()
-            branch_ids = [b for (b,) in source.execute("SELECT branch_id FROM branches WHERE session_key = ?", (row[0],))]
+            branch_ids = [
+                b
+                for (b,) in source.execute("SELECT branch_id FROM branches WHERE session_key = ?", (row[0],))
+            ]
         except sqlite3.Error:
             continue
         if len(changes) == row[-1] and (not changes or changes[-1][0] == row[-1]):  # every change there
@@ -166,18 +176,43 @@ def _copy_readable(source: sqlite3.Connection, open_fresh: Callable[[], sqlite3.
         with transaction(conn):
             for row, changes, branch_ids in readable:
                 key = row[0]  # the same row keys: a process that follows a session still finds it
-                _, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
+                (
+                    _,
+                    session_id,
+                    owner,
+                    state,
+                    created,
+                    activity,
+                    changed,
+                    thoughts,
+                    branches,
+                    status,
+                    last_seq,
+                ) = row
                 conn.execute(
                     "INSERT INTO sessions (key, id, owner, state, created_at, last_activity, state_changed_at, "
                     "last_seq, thoughts, branches, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, session_id, owner, state, created, activity, changed, last_seq, thoughts, branches, status),
+                    (
+                        key,
+                        session_id,
+                        owner,
+                        state,
+                        created,
+                        activity,
+                        changed,
+                        last_seq,
+                        thoughts,
+                        branches,
+                        status,
+                    ),
                 )
                 conn.executemany(
                     "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
                     [(key, *change) for change in changes],
                 )
                 conn.executemany(
-                    "INSERT INTO branches (session_key, branch_id) VALUES (?, ?)", [(key, b) for b in branch_ids]
+                    "INSERT INTO branches (session_key, branch_id) VALUES (?, ?)",
+                    [(key, b) for b in branch_ids],
                 )
                 indexed = searchable_payloads((key, seq, payload) for seq, _kind, payload, _at in changes)
                 conn.executemany(INDEX_TEXT, [(text, k, seq, number) for k, seq, number, text in indexed])
