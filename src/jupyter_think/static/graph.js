@@ -82,6 +82,7 @@ function themeOf(model) {
     states: theme.states ?? {},
     labels: theme.labels ?? {},
     geometry: theme.geometry ?? {},
+    presenter: theme.presenter ?? {},
   };
 }
 
@@ -438,7 +439,7 @@ class GraphView {
     zoomButton("jt-zoom-out", "−", "Zoom out (-; ctrl+wheel, pinch)", () => this.zoomTo(this.zoom / ZOOM_STEP));
     this.zoomLevel = zoomButton("jt-zoom-level", "100%", "Zoom to 100% (0)", () => this.zoomTo(1));
     zoomButton("jt-zoom-in", "+", "Zoom in (+; ctrl+wheel, pinch)", () => this.zoomTo(this.zoom * ZOOM_STEP));
-    this.presentButton = zoomButton("jt-present", "⛶ present", "Presenter view: the graph and the step's text fill the screen (Esc leaves)", () =>
+    this.presentButton = zoomButton("jt-present", "present", "Presenter view: the graph and the step's text fill the screen (Esc leaves)", () =>
       this.setPresenter(!this.graph.classList.contains("jt-presenter")),
     );
     const legend = el("span", { class: "jt-legend" }, bar2);
@@ -568,9 +569,12 @@ class GraphView {
     this.drawNow();
   }
 
+  // The graph and the pane fill the screen (or the window when fullscreen is refused), the graph
+  // zoomed for a projector; leaving gives the zoom back.
   setPresenter(on) {
+    if (on === this.graph.classList.contains("jt-presenter")) return;
     this.graph.classList.toggle("jt-presenter", on);
-    this.presentButton.textContent = on ? "✕ leave" : "⛶ present";
+    this.presentButton.textContent = on ? "✕ leave" : "present";
     this.presentButton.setAttribute("aria-pressed", String(on));
     if (on && this.graph.requestFullscreen && !document.fullscreenElement) {
       this.graph
@@ -581,7 +585,14 @@ class GraphView {
       this.fullscreen = false;
       document.exitFullscreen().catch(() => {});
     }
-    if (on) this.viewport.focus({ preventScroll: true });
+    if (on) {
+      this.viewport.focus({ preventScroll: true });
+      this.zoomBeforePresenter = this.zoom;
+      this.zoomTo(Math.max(this.zoom, this.theme.presenter.zoom ?? 1));
+    } else if (this.zoomBeforePresenter !== undefined) {
+      this.zoomTo(this.zoomBeforePresenter);
+      this.zoomBeforePresenter = undefined;
+    }
     const focus = this.focusedNode();
     if (focus) this.reveal(focus.i, true);
     this.schedule(true);
@@ -1072,13 +1083,14 @@ class GraphView {
       const count = (store.byLane[laneIndex] ?? []).filter((node) => node.t < s).length;
       const name = laneIndex === 0 ? "main" : `${lane.id} ↱${lane.from}`;
       const attrs = laneAttrs(laneIndex, "jt-lane-label");
-      Object.assign(attrs, { x: left + 8, y: y + 4 });
+      const fontSize = Math.min(11, ROW_H * 0.8); // zoomed far out, lane names shrink with their lanes
+      Object.assign(attrs, { x: left + 8, y: y + fontSize / 3, "font-size": fontSize });
       const label = el("svg:text", attrs, names);
       label.textContent = `${name.length > 14 ? name.slice(0, 13) + "…" : name} (${count})`;
       if (laneIndex === store.active) label.classList.add("jt-active");
       if (path.has(laneIndex)) label.classList.add("jt-on-path");
       const decision = decisionAt(lane, s);
-      if (decision) el("svg:tspan", { class: "jt-outcome", x: left + 8, dy: 13, text: decision.outcome }, label);
+      if (decision && ROW_H >= 30) el("svg:tspan", { class: "jt-outcome", x: left + 8, dy: 13, text: decision.outcome }, label);
       const about = decision ? `; ${decision.outcome}${decision.note ? `: ${decision.note}` : ""}` : "";
       el("svg:title", { text: `${laneIndex === 0 ? "main" : `branch ${lane.id} from thought ${lane.from}`}: ${count} shown${about}` }, label);
     }
