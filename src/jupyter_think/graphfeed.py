@@ -66,7 +66,13 @@ NOTE_LIMIT = 2_000
 
 def lane_payload(lane: Lane) -> dict[str, Any]:
     """One lane for the front end: index, name, fork number, fork node and first column."""
-    return {"lane": lane.index, "id": lane.name, "from": lane.from_thought, "fork": lane.fork, "start": lane.start}
+    return {
+        "lane": lane.index,
+        "id": lane.name,
+        "from": lane.from_thought,
+        "fork": lane.fork,
+        "start": lane.start,
+    }
 
 
 def text_limit(count: int) -> int:
@@ -89,7 +95,8 @@ class GraphFeed:
     def __init__(self, snapshot: SessionSnapshot, generation: int = 0) -> None:
         self.generation = generation
         self.session_id = snapshot.id
-        self.builder = LayoutBuilder({branch_id: b.from_thought for branch_id, b in snapshot.branches.items()})
+        branches = {branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()}
+        self.builder = LayoutBuilder(branches)
         self.active_branch: str | None = None
         self._steps = 0  # the step the next item gets
         self._node_steps: list[int] = []  # node index -> its step
@@ -163,10 +170,14 @@ class GraphFeed:
             }
         if isinstance(change, BranchCreated):
             lane = builder.open_lane(change.branch_id, change.from_thought)
-            return None if lane is None or self._quiet else {"type": "lanes", "gen": self.generation, "lanes": [lane_payload(lane)]}
+            if lane is None or self._quiet:
+                return None
+            return {"type": "lanes", "gen": self.generation, "lanes": [lane_payload(lane)]}
         if isinstance(change, BranchActivated):
             self.active_branch = change.branch_id if builder.lane_of(change.branch_id) is not None else None
-            return None if self._quiet else {"type": "active", "gen": self.generation, "active": self.active_lane}
+            if self._quiet:
+                return None
+            return {"type": "active", "gen": self.generation, "active": self.active_lane}
         event = self._event(change)
         if event is None:
             return None
@@ -185,7 +196,9 @@ class GraphFeed:
 
     def sync(self, have: object) -> dict[str, Any]:
         """Every item from step ``have`` on (all of them for a bad ``have``), and the lanes."""
-        start = have if isinstance(have, int) and not isinstance(have, bool) and 0 <= have <= self._steps else 0
+        start = 0
+        if isinstance(have, int) and not isinstance(have, bool) and 0 <= have <= self._steps:
+            start = have
         graph = self.builder.layout()
         first_node = bisect_left(self._node_steps, start)
         limit = text_limit(len(graph.nodes) - first_node)

@@ -300,7 +300,7 @@ class LayoutBuilder:
         self._latest[lane_index][number] = index
         self._latest_any[number] = index
         self._ids[thought.id] = index
-        if lane_index in self._route:  # the newest counted thought on the route: it concludes, or nothing does
+        if lane_index in self._route:  # the newest counted thought on the route concludes, or nothing does
             self._final = None if thought.next_thought_needed else index
         return Placement(node, tuple(edges), tuple(changed))
 

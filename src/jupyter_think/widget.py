@@ -91,7 +91,7 @@ class BranchGraph(anywidget.AnyWidget):
         self._unsubscribe: Any = None
         self._session: weakref.ref[Session] | None = None
         self._feed: GraphFeed | None = None
-        state = self._bind(session)
+        state = self._bind(session, push=False)
         super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, **kwargs)
         self.on_msg(self._on_front_end_message)
         _live.add(self)
@@ -140,9 +140,7 @@ class BranchGraph(anywidget.AnyWidget):
 
     def follow(self, session: Session) -> None:
         """Draw ``session`` from now on (the same id in another manager): every front end redraws it."""
-        state = self._bind(session)
-        if state is not None:
-            self.snapshot = state
+        self._bind(session, push=True)
 
     def close(self) -> None:
         """Stop following the session, close the widget in every front end and drop the sent graph."""
@@ -166,8 +164,9 @@ class BranchGraph(anywidget.AnyWidget):
         assert self._feed is not None  # set in __init__ before anything else can ask
         return self._feed
 
-    def _bind(self, session: Session) -> dict[str, Any] | None:
-        """Subscribe to ``session``, lay out its snapshot and return the ``snapshot`` trait's new value.
+    def _bind(self, session: Session, *, push: bool) -> dict[str, Any] | None:
+        """Subscribe to ``session``, lay out its snapshot and return the ``snapshot`` trait's new value
+        (with ``push``, also set it, before any message of the new session can be sent).
 
         Subscribe, then take the snapshot, outside this widget's lock (events come under the
         session's lock, then take this one): no change falls between them, and the events of
@@ -196,7 +195,10 @@ class BranchGraph(anywidget.AnyWidget):
             early, self._early = self._early or [], None
             for event in early:
                 self._update(event, push=False)
-            return self._feed.state()
+            state = self._feed.state()
+            if push:
+                self.snapshot = state
+            return state
 
     def _push(self, message: dict[str, Any]) -> None:
         if self.comm is not None:
@@ -283,7 +285,9 @@ def follow_new_manager(old: SessionManager | None, new: SessionManager) -> None:
         try:
             replacement = new.session(session_id)
         except OSError as exc:
-            warnings.warn(f"jupyter-think: the graph of {session_id} keeps the old store: {exc}", stacklevel=2)
+            warnings.warn(
+                f"jupyter-think: the graph of {session_id} keeps the old store: {exc}", stacklevel=2
+            )
             continue
         graph.follow(replacement)
         with _open_lock:
