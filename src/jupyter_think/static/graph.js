@@ -492,7 +492,7 @@ class GraphView {
 
   destroy() {
     this.stopPlay();
-    if (this.graph.classList.contains("jt-presenter")) this.setPresenter(false);
+    if (document.fullscreenElement === this.graph) document.exitFullscreen().catch(() => {});
     this.store.listeners.delete(this.onChange);
     this.model.off("change:labels", this.onLabels);
     document.removeEventListener("fullscreenchange", this.onFullscreen);
