@@ -2,13 +2,17 @@
 
 Prints:
 - layout time for 100 / 1 000 / 10 000 thoughts (best of 5),
-- bytes sent to the front end per added thought at 100 and at 10 000 thoughts (must be equal
-  within 10 %: live updates carry plain text; the Markdown rendering goes only to a click),
+- the widget's first snapshot at 10 000 thoughts: time to build it and its size,
+- bytes sent to the front end per added thought at 100 and at 10 000 thoughts, labels on (must be
+  equal within 10 %: live updates carry plain text and the label; the Markdown goes only to a click),
+- bytes per change of every other kind (amend, retract, decide, merge, the thought after a merge,
+  a thought that concludes) at 100 and at 10 000 thoughts (flat too),
 - the kernel's answer to a click (full text + Markdown rendered by markdown-it-py): time and
   bytes for a short thought and for a 2 000-character Markdown thought, at 10 000 thoughts,
 - in JupyterLab + Chromium (``tests/lab_harness.py``): time from running the cell that displays
-  the graph of 10 000 thoughts to the graph drawn (target under 1 s), and how long a scroll, a
-  replay step and a live update take at that size.
+  the graph of 10 000 thoughts, labels on, to the graph drawn (target under 1 s), and how long a
+  scroll, a replay step, a zoom step, the presenter view and a live update take at that size; and
+  the graph data the page holds after the cell is re-run three times and after the graph is closed.
 
 Run: ``.venv/bin/python benchmarks/bench_widget.py`` (``--no-browser`` skips the browser part).
 """
@@ -77,7 +81,7 @@ def bytes_per_thought() -> dict[int, int]:
         session.think("One more thought, the same at every size " + "w" * 60)
         sizes[count] = sum(sent)
         print(
-            f"bytes sent for one added thought at {count:>6} thoughts: {sizes[count]} ({len(sent)} message)"
+            f"bytes sent for one added thought at {count:>6} thoughts, labels on: {sizes[count]} ({len(sent)} message)"
         )
         graph.close()
     ratio = sizes[10_000] / sizes[100]
@@ -85,6 +89,65 @@ def bytes_per_thought() -> dict[int, int]:
         f"ratio 10 000 / 100: {ratio:.3f} ({'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'}: must be within 10 %)"
     )
     return sizes
+
+
+def snapshot_cost() -> None:
+    """What showing a graph of 10 000 thoughts costs the kernel: its first snapshot, labels included."""
+    session = build(Session("bench", max_thoughts=10_000), 10_000)
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        graph = BranchGraph(session)
+        runs.append(time.perf_counter() - started)
+        size = len(json.dumps(graph.snapshot, separators=(",", ":")))
+        graph.close()
+    print(f"widget snapshot at 10 000 thoughts (labels on): built in {min(runs) * 1000:.0f} ms, {size / 1e6:.2f} MB")
+
+
+def teaching_session(count: int) -> Session:
+    """The bench session with a branch ``lesson`` of three thoughts, active."""
+    session = build(Session("bench", max_thoughts=count + 20), count)
+    session.branch("lesson", from_thought=session.trunk[-1].thought_number)
+    for text in ("A lesson thought with a typo, teh", "A dead end", "The lesson's result"):
+        session.think(text + " " + "v" * 40)
+    return session
+
+
+CHANGES = {
+    "amend": lambda s: s.amend(s.branches["lesson"].thoughts[0].thought_number, "A lesson thought with its typo fixed " + "v" * 40),
+    "retract": lambda s: s.retract(s.branches["lesson"].thoughts[1].thought_number),
+    "decide": lambda s: s.decide("lesson", "chosen", note="the shortest way to the answer"),
+    "merge": lambda s: s.merge("lesson", into="main"),
+    "thought after the merge": lambda s: s.think("Go on from the lesson's result " + "w" * 40),
+    "concluding thought": lambda s: s.think("The answer " + "w" * 50, done=True),
+}
+
+
+def bytes_per_change() -> None:
+    """Bytes of the one message each kind of change sends, at 100 and at 10 000 thoughts."""
+    sizes: dict[str, dict[int, int]] = {kind: {} for kind in CHANGES}
+    for count in (100, 10_000):
+        session = teaching_session(count)
+        graph = BranchGraph(session)
+        sent: list[int] = []
+        original = graph.comm.send
+
+        def send(data=None, metadata=None, buffers=None, original=original, sent=sent):
+            sent.append(len(json.dumps(data, separators=(",", ":"))))
+            original(data=data, metadata=metadata, buffers=buffers)
+
+        graph.comm.send = send
+        for kind, change in CHANGES.items():
+            sent.clear()
+            change(session)
+            sizes[kind][count] = sum(sent)
+        graph.close()
+    for kind, by_count in sizes.items():
+        ratio = by_count[10_000] / by_count[100]
+        print(
+            f"bytes sent for one {kind + ':':<25} {by_count[100]:>5} at 100, {by_count[10_000]:>5} at 10 000 thoughts "
+            f"(ratio {ratio:.3f}, {'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'})"
+        )
 
 
 def detail_answers() -> None:
@@ -132,6 +195,8 @@ def browser_times() -> None:
                 + '\ns = build(Session("bench", max_thoughts=20_000), 10_000)\nlen(s)',
                 "s.graph()",
                 's.switch_branch("main")\ns.think("A live thought at 10 000")',
+                'again = build(Session("again", max_thoughts=20_000), 10_000)\nagain.graph()',
+                "import ipywidgets\nfor w in list(ipywidgets.widgets.widget._instances.values()): w.close()",
             ],
         )
         page = browser.open_notebook(lab, "bench.ipynb")
@@ -196,6 +261,33 @@ def browser_times() -> None:
         print(
             f"browser: replay step (click -> drawn): median {statistics.median(steps):.1f} ms (max {max(steps):.1f} ms)"
         )
+        zoom = page.evaluate(
+            """(graph) => {
+                const root = document.querySelector(graph);
+                const times = [];
+                for (const cls of ['.jt-zoom-out', '.jt-zoom-out', '.jt-zoom-in', '.jt-zoom-in', '.jt-zoom-level']) {
+                    const started = performance.now();
+                    root.querySelector(cls).click();
+                    times.push(performance.now() - started);
+                }
+                return times;
+            }""",
+            graph,
+        )
+        print(f"browser: zoom step (click -> drawn): median {statistics.median(zoom):.1f} ms (max {max(zoom):.1f} ms)")
+        present = page.evaluate(
+            """async (graph) => {
+                const root = document.querySelector(graph);
+                const started = performance.now();
+                root.querySelector('.jt-present').click();
+                await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                const elapsed = performance.now() - started;
+                root.querySelector('.jt-present').click();
+                return elapsed;
+            }""",
+            graph,
+        )
+        print(f"browser: presenter view on (click -> drawn, two frames): {present:.0f} ms")
         started = time.perf_counter()
         run_cell(page, 2)
         page.wait_for_function(
@@ -208,6 +300,16 @@ def browser_times() -> None:
         )
         page.locator(graph).screenshot(path=str(ROOT / "test-artifacts" / "bench-10000.png"))
         wait_cell_done(page, 2)
+        held = """() => [...(globalThis.jupyterThinkGraphs ?? [])].map(store => store.nodes.length)"""
+        for _ in range(3):  # each run shows a new session's graph; the old view goes
+            run_cell(page, 3)
+            wait_cell_done(page, 3, timeout=120)
+            page.wait_for_function(f"({held})().includes(10000)", timeout=60_000)
+        print(f"browser: graphs held by the page after the display cell ran 3 times: nodes per graph {page.evaluate(held)}")
+        run_cell(page, 4)
+        wait_cell_done(page, 4)
+        page.wait_for_timeout(500)
+        print(f"browser: graphs held by the page after closing them: nodes per graph {page.evaluate(held)}")
         if browser.errors:
             print("browser console errors:", browser.errors)
 
@@ -215,7 +317,9 @@ def browser_times() -> None:
 if __name__ == "__main__":
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     layout_times()
+    snapshot_cost()
     bytes_per_thought()
+    bytes_per_change()
     detail_answers()
     if "--no-browser" not in sys.argv:
         browser_times()

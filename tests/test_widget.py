@@ -80,10 +80,11 @@ def test_an_added_thought_is_sent_with_its_place(session: Session) -> None:
         "gen": 0,
         "lanes": [{"lane": 1, "id": "alt", "from": 1, "fork": 0, "start": 1}],
     }
-    assert added["type"] == "add" and added["seq"] == 2 and added["final"] == 2
+    assert added["type"] == "add" and added["seq"] == 2
     assert added["nodes"] == [
         {
             "i": 2,
+            "t": 2,
             "lane": 1,
             "col": 1,
             "n": 2,
@@ -92,6 +93,8 @@ def test_an_added_thought_is_sent_with_its_place(session: Session) -> None:
             "head": "Thought 2/3 · branch alt (from 1) · done",
             "text": "Another angle",
             "full": True,
+            "lb": ["Another angle"],
+            "f": 2,
         }
     ]
 
@@ -99,11 +102,12 @@ def test_an_added_thought_is_sent_with_its_place(session: Session) -> None:
 def test_snapshot_holds_the_session_at_display_time(session: Session) -> None:
     graph = BranchGraph(session)
     snapshot = graph.snapshot
-    assert snapshot["session"] == "demo" and snapshot["final"] is None
-    assert [(n["i"], n["lane"], n["col"], n["text"]) for n in snapshot["nodes"]] == [
-        (0, 0, 0, "Restate the problem"),
-        (1, 0, 1, "Try small cases"),
+    assert snapshot["session"] == "demo" and snapshot["steps"] == 2 and snapshot["events"] == []
+    assert [(n["i"], n["t"], n["lane"], n["col"], n["text"], n["lb"]) for n in snapshot["nodes"]] == [
+        (0, 0, 0, 0, "Restate the problem", ["Restate the", "problem"]),
+        (1, 1, 0, 1, "Try small cases", ["Try small cases"]),
     ]
+    assert not any("f" in n for n in snapshot["nodes"])  # no conclusion yet
     assert snapshot["lanes"] == [{"lane": 0, "id": "main", "from": None, "fork": None, "start": 0}]
 
 

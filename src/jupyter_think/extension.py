@@ -6,7 +6,8 @@ registers the magics and makes the notebook's own session active. A ``%config Th
 change is validated by :class:`~jupyter_think.config.ThinkSettings`: a bad value is refused in one
 line and changes nothing; a good one rebuilds the manager. ``%unload_ext jupyter_think`` flushes
 to the store, stops the manager and removes the magics. ``%reload_ext jupyter_think`` (an unload,
-then a load) keeps the session that was active.
+then a load) keeps the session that was active. Views that hold sessions (the live graphs) follow
+a rebuilt manager through :func:`follow_manager`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +28,11 @@ from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 
 NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
 """User-namespace variables in which Jupyter (``__session__``) and VS Code name the notebook file."""
+
+ManagerFollower = Callable[[SessionManager | None, SessionManager], None]
+
+_manager_followers: list[ManagerFollower] = []
+"""Called with (old, new) after ``%config`` replaced the manager (the live graphs re-bind, see widget.py)."""
 
 _active_at_unload: dict[str, str] = {}
 """Notebook session id -> the session active when the extension was unloaded in that notebook.
@@ -61,6 +68,16 @@ def notebook_session_id(ipython: Any, shared_store: bool = False) -> str:
     if shared_store and user and is_valid_id(f"{user}-{session_id}"):
         session_id = f"{user}-{session_id}"
     return session_id
+
+
+def follow_manager(callback: ManagerFollower) -> None:
+    """Call ``callback(old, new)`` each time ``%config ThinkConfig.<name>`` replaces the manager.
+
+    Views holding sessions of the old manager use it to follow their session by id (the session
+    module imports no view; a view registers here). Registering the same callback twice is harmless.
+    """
+    if callback not in _manager_followers:
+        _manager_followers.append(callback)
 
 
 def _config(ipython: Any) -> ThinkConfig | None:
@@ -141,6 +158,11 @@ def _reconfigure(change: Any) -> None:
         except OSError as exc:
             warnings.warn(f"jupyter-think: the previous store did not take the last changes: {exc}", stacklevel=2)
     _activate(new, active)
+    for follow in tuple(_manager_followers):
+        try:
+            follow(old, new)
+        except Exception as exc:  # a view that cannot follow must not undo the switch
+            warnings.warn(f"jupyter-think: a view could not follow the new store: {exc}", stacklevel=2)
 
 
 def unload(ipython: Any) -> None:

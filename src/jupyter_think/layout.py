@@ -235,6 +235,9 @@ class LayoutBuilder:
         self._retracted: set[int] = set()  # node indices
         self._merged: list[tuple[str, str | None]] = []  # (branch id, into) per merge
         self._waiting: dict[int, list[int]] = {}  # lane index -> merged node indices its next node follows
+        self._route: frozenset[int] = frozenset({0})  # lanes the conclusion can be on (see path_lanes)
+        self._chosen = False  # some branch is chosen: the route is drawn bold
+        self._final: int | None = None
         for branch_id, from_thought in (branches or {}).items():
             self.open_lane(branch_id, from_thought, resolve=False)
 
@@ -253,6 +256,7 @@ class LayoutBuilder:
         self._last.append(None)
         self._latest.append({})
         self._pending[index] = from_thought
+        self._refresh_route()
         if resolve:
             self._resolve_fork(index)
         return self._lanes[index]
@@ -296,6 +300,8 @@ class LayoutBuilder:
         self._latest[lane_index][number] = index
         self._latest_any[number] = index
         self._ids[thought.id] = index
+        if lane_index in self._route:  # the newest counted thought on the route concludes, or nothing does
+            self._final = None if thought.next_thought_needed else index
         return Placement(node, tuple(edges), tuple(changed))
 
     def apply(self, change: Change) -> Placement | Update:
@@ -321,6 +327,8 @@ class LayoutBuilder:
                 node = replace(node, retracted=True)
                 self._retracted.add(index)
             self._nodes[index] = node
+            if node.retracted:
+                self._refresh_final()
             return Update(nodes=(node,))
         if isinstance(change, BranchDecided):
             lane_index = self._lane_of.get(change.branch_id)
@@ -328,6 +336,8 @@ class LayoutBuilder:
                 return Update()
             lane = replace(self._lanes[lane_index], outcome=change.outcome, note=change.note)
             self._lanes[lane_index] = lane
+            self._refresh_route()
+            self._refresh_final()
             return Update(lanes=(lane,))
         if isinstance(change, BranchMerged):
             source = self._ids.get(change.thought_id)
@@ -335,6 +345,8 @@ class LayoutBuilder:
             if source is not None and target is not None and change.branch_id in self._lane_of:
                 self._merged.append((change.branch_id, change.into))
                 self._waiting.setdefault(target, []).append(source)
+                self._refresh_route()
+                self._refresh_final()
             return Update()
         return Update()
 
@@ -345,25 +357,9 @@ class LayoutBuilder:
             fork = self._fork_for(from_thought, lane_index)
             if fork is not None:
                 lanes[lane_index] = replace(lanes[lane_index], fork=fork, start=self._nodes[fork].column + 1)
-        outcomes = {lane.branch_id: lane.outcome for lane in lanes if lane.branch_id is not None and lane.outcome}
-        if not outcomes and not self._retracted:  # the common case: the last thought, when it ends
-            last = self._nodes[-1] if self._nodes else None
-            final = last.index if last is not None and not last.thought.next_thought_needed else None
-            path: frozenset[int] = frozenset()
-        else:
-            branch_ids = [lane.branch_id for lane in lanes[1:] if lane.branch_id is not None]
-            on_path = path_lanes(branch_ids, outcomes, self._merged)
-            path_indices = frozenset(lane.index for lane in lanes if lane.branch_id in on_path)
-            final = conclusion_index(
-                self._nodes,
-                lambda node: not node.retracted,
-                lambda node: node.lane in path_indices,
-                lambda node: not node.thought.next_thought_needed,
-            )
-            path = path_indices if "chosen" in outcomes.values() else frozenset()
         waiting = tuple((source, lane) for lane, sources in self._waiting.items() for source in sources)
         return Layout(
-            tuple(self._nodes), tuple(lanes), tuple(self._edges), final, path, waiting, dict(self._ids)
+            tuple(self._nodes), tuple(lanes), tuple(self._edges), self._final, self.path, waiting, dict(self._ids)
         )
 
     # --- reading -----------------------------------------------------------------------------------
@@ -382,7 +378,42 @@ class LayoutBuilder:
         """The lane index of a branch (0 for the trunk, None for an unknown branch)."""
         return 0 if branch_id is None else self._lane_of.get(branch_id)
 
+    def node(self, index: int) -> Node:
+        """The node placed ``index``-th (arrival order), as it is now."""
+        return self._nodes[index]
+
+    def index_of(self, thought_id: str) -> int | None:
+        """The node index of a thought, by its id (None when the graph does not have it)."""
+        return self._ids.get(thought_id)
+
+    @property
+    def final(self) -> int | None:
+        """The node index of the conclusion so far (what :attr:`Layout.final` will say), kept up to
+        date change by change, so reading it costs nothing at any size."""
+        return self._final
+
+    @property
+    def path(self) -> frozenset[int]:
+        """The lanes drawn bold so far (what :attr:`Layout.path` will say): empty unless a branch is chosen."""
+        return self._route if self._chosen else frozenset()
+
     # --- internals ---------------------------------------------------------------------------------
+
+    def _refresh_route(self) -> None:
+        """Recompute the lanes the conclusion can be on, after a lane opened, a decision or a merge."""
+        outcomes = {lane.branch_id: lane.outcome for lane in self._lanes if lane.branch_id is not None and lane.outcome}
+        on_route = path_lanes(self._lane_of, outcomes, self._merged)
+        self._route = frozenset(lane.index for lane in self._lanes if lane.branch_id in on_route)
+        self._chosen = "chosen" in outcomes.values()
+
+    def _refresh_final(self) -> None:
+        """Find the conclusion again, after a retraction, a decision or a merge."""
+        self._final = conclusion_index(
+            self._nodes,
+            lambda node: not node.retracted,
+            lambda node: node.lane in self._route,
+            lambda node: not node.thought.next_thought_needed,
+        )
 
     def _fork_for(self, from_thought: int, lane_index: int) -> int | None:
         """The node a branch forks at: the latest trunk thought with that number, else the latest in any lane."""

@@ -1,22 +1,27 @@
 """The live branch-graph widget: an anywidget whose front end is ``static/graph.js``.
 
-The kernel side owns the layout (:class:`~jupyter_think.layout.LayoutBuilder`): the widget starts
-from a snapshot (the ``snapshot`` trait, sent once), then subscribes to the session and sends one
-small custom message per change (the placed node, and a lane when one opens), so the bytes per
-added thought do not depend on the session's size. Changes written by another process arrive as
-session events like any other (``remote=True``) and are shown the same way. Events may come from
-any thread: ipykernel (6+, verified in 7) hands comm messages to its IOPub thread, and this widget
-serialises its own state with a lock.
+The kernel side owns the layout: a :class:`~jupyter_think.graphfeed.GraphFeed` holds the graph and
+turns each change into one small message (a node, a teaching event, a lane), so the bytes per
+change do not depend on the session's size. The widget starts from a snapshot (the ``snapshot``
+trait, sent once), then subscribes to the session. Changes written by another process arrive as
+session events like any other (``remote=True``). Events may come from any thread: ipykernel (6+,
+verified in 7) hands comm messages to its IOPub thread, and this widget serialises its own state
+with a lock.
 
 The widget never takes the session's lock: it subscribes first, then takes one
 :meth:`~jupyter_think.session.Session.snapshot`, and skips the events the snapshot already holds
 (their ``index`` is not above the snapshot's ``change_count``).
 
-A front end that missed messages (a page reload, a second view) asks for the nodes it lacks
-(``{"type": "sync", "have": n}``). A click on a thought asks for its detail: the full text and its
-Markdown rendered to HTML here in the kernel (the front end has no Markdown library), so live
-updates carry plain text only and their size stays flat. Colours and sizes come from the ``theme``
-trait (``static/theme.json``, also read by the Python renderers).
+A front end that missed messages (a page reload, a view shown again after its data was dropped)
+asks for the steps it lacks (``{"type": "sync", "have": n}``). A click on a thought (or a replay
+step) asks for its detail: the full text and its Markdown rendered to HTML here in the kernel, with
+its earlier texts when it was amended. Colours and sizes come from the ``theme`` trait
+(``static/theme.json``, also read by the Python renderers); ``labels`` says whether nodes show
+their first words.
+
+A graph follows its session by id: when ``%config ThinkConfig.store`` (or ``sessions_dir``)
+switches the store, the extension tells the live graphs, and each one of a session of the old
+manager binds to the session with the same id in the new manager (:meth:`BranchGraph.follow`).
 
 Without a widget front end (nbconvert, GitHub, nbval) the output shows ``text/html`` = the static
 SVG as an ``<img>`` (untrusted notebooks keep it) and ``text/plain`` = the text tree; both deterministic.
@@ -24,8 +29,10 @@ SVG as an ``<img>`` (untrusted notebooks keep it) and ``text/plain`` = the text 
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
+import warnings
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,58 +41,18 @@ import anywidget
 import traitlets
 
 from . import views
-from .display import thought_heading
-from .layout import Lane, LayoutBuilder, Node, builder_for
-from .models import BranchActivated, BranchCreated, BranchMerged, SessionReset, ThoughtAdded
+from .extension import follow_manager
+from .graphfeed import TEXT_LIMIT as TEXT_LIMIT  # re-exported: tests and benchmarks read it here
+from .graphfeed import GraphFeed
+from .models import SessionReset
 from .render import headline, svg_as_image, svg_from_layout, text_tree
-from .richtext import markdown_html
 from .theme import THEME
 
 if TYPE_CHECKING:
+    from .manager import SessionManager
     from .session import Session, SessionEvent
 
 STATIC = Path(__file__).parent / "static"
-TEXT_LIMIT = 2_000
-"""Characters of a thought's text sent with a live update; longer texts load on click."""
-SNAPSHOT_BUDGET = 2_000_000
-"""About how many characters of thought text the first snapshot carries in all."""
-
-
-def node_payload(node: Node, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
-    """What the front end needs to draw and show one node (JSON-ready).
-
-    Example:
-        >>> from jupyter_think.layout import layout_thoughts
-        >>> from jupyter_think.models import Thought
-        >>> t = Thought(thought="Look <here>", thought_number=1, total_thoughts=2, next_thought_needed=True)
-        >>> payload = node_payload(layout_thoughts([t]).nodes[0])
-        >>> payload["head"], payload["text"], payload["full"]
-        ('Thought 1/2', 'Look <here>', True)
-    """
-    thought = node.thought
-    text = thought.thought
-    return {
-        "i": node.index,
-        "lane": node.lane,
-        "col": node.column,
-        "n": thought.thought_number,
-        "kind": node.kind,
-        "rev": node.revises,
-        "head": thought_heading(thought),
-        "text": text[:text_limit],
-        "full": len(text) <= text_limit,
-    }
-
-
-def lane_payload(lane: Lane) -> dict[str, Any]:
-    """One lane for the front end: index, name, fork number, fork node and first column."""
-    return {
-        "lane": lane.index,
-        "id": lane.name,
-        "from": lane.from_thought,
-        "fork": lane.fork,
-        "start": lane.start,
-    }
 
 
 class BranchGraph(anywidget.AnyWidget):
@@ -113,26 +80,21 @@ class BranchGraph(anywidget.AnyWidget):
         sync=True
     )
     max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
+    labels = traitlets.Bool(True, help="Show each thought's first words under its node.").tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         self._session_id = session.id
         self._state_lock = threading.RLock()
         self._generation = 0
-        self._builder: LayoutBuilder | None = None
-        self._early: list[SessionEvent] = []  # events that arrive before the snapshot is laid out
-        # Subscribe, then take the snapshot: no change falls between them, and the events of
-        # changes the snapshot already holds are skipped by their index.
-        self._unsubscribe: Any = session.subscribe(self._on_event)
-        snapshot = session.snapshot()
-        with self._state_lock:
-            self._builder = builder_for(snapshot)
-            self._active_branch = snapshot.active_branch
-            self._seen = snapshot.change_count
-            early, self._early = self._early, []
-            for event in early:
-                self._update(event, push=False)
-            super().__init__(_key=uuid.uuid4().hex, snapshot=self._snapshot(), theme=THEME, **kwargs)
+        self._binding = 0  # which subscription is current (events of an earlier one are ignored)
+        self._early: list[SessionEvent] | None = None  # events that arrive before the snapshot is laid out
+        self._unsubscribe: Any = None
+        self._session: weakref.ref[Session] | None = None
+        self._feed: GraphFeed | None = None
+        state = self._bind(session, push=False)
+        super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, **kwargs)
         self.on_msg(self._on_front_end_message)
+        _live.add(self)
 
     # --- what it shows without a front end -------------------------------------------------------
 
@@ -141,15 +103,20 @@ class BranchGraph(anywidget.AnyWidget):
         """The id of the session drawn."""
         return self._session_id
 
+    @property
+    def session(self) -> Session | None:
+        """The session followed (None once nothing else holds it)."""
+        return self._session() if self._session is not None else None
+
     def text(self) -> str:
         """The deterministic text tree (``text/plain``)."""
         with self._state_lock:
-            return text_tree(self._layout().layout(), self._session_id)
+            return text_tree(self._graph().builder.layout(), self._session_id)
 
     def svg(self) -> str:
         """The static SVG (``text/html`` fallback)."""
         with self._state_lock:
-            return svg_from_layout(self._layout().layout(), self._session_id)
+            return svg_from_layout(self._graph().builder.layout(), self._session_id)
 
     def __repr__(self) -> str:
         return self.text()
@@ -163,7 +130,7 @@ class BranchGraph(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         with self._state_lock:
-            graph = self._layout().layout()
+            graph = self._graph().builder.layout()
             data["text/plain"] = text_tree(graph, self._session_id)
             svg = svg_from_layout(graph, self._session_id)
             data["text/html"] = svg_as_image(svg, headline(graph, self._session_id))
@@ -171,12 +138,20 @@ class BranchGraph(anywidget.AnyWidget):
 
     # --- lifecycle --------------------------------------------------------------------------------
 
+    def follow(self, session: Session) -> None:
+        """Draw ``session`` from now on (the same id in another manager): every front end redraws it."""
+        self._bind(session, push=True)
+
     def close(self) -> None:
-        """Stop following the session and close the widget in every front end."""
-        unsubscribe, self._unsubscribe = getattr(self, "_unsubscribe", None), None
+        """Stop following the session, close the widget in every front end and drop the sent graph."""
+        with self._state_lock:
+            self._binding += 1
+            unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
+        _live.discard(self)
         super().close()
+        self.set_trait("snapshot", {})  # the kernel's copy of what the front end was sent
 
     @property
     def following(self) -> bool:
@@ -185,111 +160,90 @@ class BranchGraph(anywidget.AnyWidget):
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _layout(self) -> LayoutBuilder:
-        assert self._builder is not None  # set in __init__ before anything else can ask
-        return self._builder
+    def _graph(self) -> GraphFeed:
+        assert self._feed is not None  # set in __init__ before anything else can ask
+        return self._feed
 
-    def _active_lane(self) -> int:
-        return self._layout().lane_of(self._active_branch) or 0
+    def _bind(self, session: Session, *, push: bool) -> dict[str, Any] | None:
+        """Subscribe to ``session``, lay out its snapshot and return the ``snapshot`` trait's new value
+        (with ``push``, also set it, before any message of the new session can be sent).
 
-    def _snapshot(self) -> dict[str, Any]:
-        graph = self._layout().layout()
-        limit = max(200, min(TEXT_LIMIT, SNAPSHOT_BUDGET // max(len(graph.nodes), 1)))
-        return {
-            "gen": self._generation,
-            "session": self._session_id,
-            "lanes": [lane_payload(lane) for lane in graph.lanes],
-            "nodes": [node_payload(node, limit) for node in graph.nodes],
-            "final": graph.final,
-            "active": self._active_lane(),
-        }
+        Subscribe, then take the snapshot, outside this widget's lock (events come under the
+        session's lock, then take this one): no change falls between them, and the events of
+        changes the snapshot already holds are skipped by their index.
+        """
+        with self._state_lock:
+            self._binding += 1
+            binding = self._binding
+            self._early = []
+            previous, self._unsubscribe = self._unsubscribe, None
+        if previous is not None:
+            previous()
+        unsubscribe = session.subscribe(functools.partial(self._on_event, binding))
+        snapshot = session.snapshot()
+        with self._state_lock:
+            if binding != self._binding:  # closed or bound elsewhere meanwhile
+                unsubscribe()
+                return None
+            self._unsubscribe = unsubscribe
+            self._session_id = session.id
+            self._session = weakref.ref(session)
+            self._seen = snapshot.change_count
+            if self._feed is not None:
+                self._generation += 1
+            self._feed = GraphFeed(snapshot, self._generation)
+            early, self._early = self._early or [], None
+            for event in early:
+                self._update(event, push=False)
+            state = self._feed.state()
+            if push:
+                self.snapshot = state
+            return state
 
     def _push(self, message: dict[str, Any]) -> None:
         if self.comm is not None:
             self.send(message)
 
-    def _on_event(self, event: SessionEvent) -> None:
+    def _on_event(self, binding: int, event: SessionEvent) -> None:
         with self._state_lock:
-            if self._builder is None:  # still inside __init__, before the snapshot was laid out
+            if binding != self._binding:
+                return  # from a session this widget no longer follows
+            if self._early is not None:  # the snapshot is still being laid out
                 self._early.append(event)
                 return
             self._update(event, push=True)
 
     def _update(self, event: SessionEvent, *, push: bool) -> None:
-        """Apply one session event to the layout (and tell the front end, with ``push``)."""
+        """Apply one session event to the graph (and tell the front end, with ``push``)."""
         if event.index <= self._seen:
             return  # already in the snapshot
         self._seen = event.index
-        change = event.change
-        send = self._push if push else _ignore
-        builder = self._layout()
-        if isinstance(change, ThoughtAdded):
-            placed = builder.add(change.thought)
-            send(
-                {
-                    "type": "add",
-                    "gen": self._generation,
-                    "seq": placed.node.index,
-                    "nodes": [node_payload(placed.node)],
-                    "lanes": [lane_payload(lane) for lane in placed.lanes],
-                    "final": None if change.thought.next_thought_needed else placed.node.index,
-                }
-            )
-        elif isinstance(change, BranchCreated):
-            lane = builder.open_lane(change.branch_id, change.from_thought)
-            if lane is not None:
-                send({"type": "lanes", "gen": self._generation, "lanes": [lane_payload(lane)]})
-        elif isinstance(change, BranchActivated):
-            self._active_branch = change.branch_id if builder.lane_of(change.branch_id) is not None else None
-            send({"type": "active", "gen": self._generation, "active": self._active_lane()})
-        elif isinstance(change, SessionReset):
+        if isinstance(event.change, SessionReset):
             self._generation += 1
-            self._builder = LayoutBuilder()  # a reset session is empty
-            self._active_branch = None
+            self._feed = GraphFeed.empty(self._session_id, self._generation)
             if push:
-                self.snapshot = self._snapshot()
-        elif isinstance(change, BranchMerged):
-            builder.apply(change)  # the merge edge comes with the target lane's next thought
-            self._active_branch = change.into if builder.lane_of(change.into) is not None else None
-            send({"type": "active", "gen": self._generation, "active": self._active_lane()})
-        else:  # an amendment, a retraction, a decision: redraw from a fresh snapshot for now
-            builder.apply(change)
-            if push:
-                self.snapshot = self._snapshot()
+                self.snapshot = self._feed.state()
+            return
+        message = self._graph().apply(event.change)
+        if message is not None and push:
+            self._push(message)
 
     def _on_front_end_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         with self._state_lock:
-            if content.get("gen") != self._generation:
+            if content.get("gen") != self._generation or self._feed is None:
                 return
-            graph = self._layout().layout()
             if content.get("type") == "sync":
-                have = content.get("have")
-                start = have if isinstance(have, int) and 0 <= have <= len(graph.nodes) else 0
-                self._push(
-                    {
-                        "type": "sync",
-                        "gen": self._generation,
-                        "seq": start,
-                        "nodes": [node_payload(node) for node in graph.nodes[start:]],
-                        "lanes": [lane_payload(lane) for lane in graph.lanes],
-                        "final": graph.final,
-                        "active": self._active_lane(),
-                    }
-                )
+                self._push(self._feed.sync(content.get("have")))
             elif content.get("type") == "text":
-                index = content.get("i")
-                if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(graph.nodes):
-                    text = graph.nodes[index].thought.thought
-                    html = markdown_html(text)
-                    self._push({"type": "text", "gen": self._generation, "i": index, "text": text, "html": html})
+                reply = self._feed.detail(content.get("i"))
+                if reply is not None:
+                    self._push(reply)
 
 
-def _ignore(message: dict[str, Any]) -> None:
-    """Where messages go while the widget has no front end yet (they are in its first snapshot)."""
-
-
+_live: weakref.WeakSet[BranchGraph] = weakref.WeakSet()
+"""The graphs following a session (closed ones leave)."""
 _open_graphs: weakref.WeakKeyDictionary[Session, BranchGraph] = weakref.WeakKeyDictionary()
 _open_lock = threading.Lock()
 
@@ -314,4 +268,33 @@ def graph_for(session: Session) -> BranchGraph:
         return graph
 
 
+def follow_new_manager(old: SessionManager | None, new: SessionManager) -> None:
+    """After ``%config`` switched the store: every live graph of a session of ``old`` follows the
+    session with the same id in ``new`` (restored from the new store, or new and empty there).
+
+    A graph of a session made outside the manager keeps its session. A store that cannot be read
+    now leaves the graph where it was, with a warning.
+    """
+    if old is None:
+        return
+    for graph in list(_live):
+        session = graph.session
+        session_id = graph.session_id
+        if session is None or not old.is_loaded(session_id) or old.session(session_id) is not session:
+            continue
+        try:
+            replacement = new.session(session_id)
+        except OSError as exc:
+            warnings.warn(
+                f"jupyter-think: the graph of {session_id} keeps the old store: {exc}", stacklevel=2
+            )
+            continue
+        graph.follow(replacement)
+        with _open_lock:
+            if _open_graphs.get(session) is graph:
+                del _open_graphs[session]
+            _open_graphs.setdefault(replacement, graph)
+
+
 views.register("graph", graph_for)
+follow_manager(follow_new_manager)
