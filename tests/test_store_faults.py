@@ -539,3 +539,67 @@ def _raised(action: Callable[[], object]) -> BaseException:
     except BaseException as exc:  # noqa: BLE001 - the test looks at what was raised
         return exc
     raise AssertionError("no error")
+
+
+WAL_WRITER = """
+import os, sys, warnings
+warnings.simplefilter("ignore")
+from jupyter_think import SessionManager
+manager = SessionManager(sys.argv[1])
+session = manager.session("s")
+for number in range(5):
+    session.think(f"{sys.argv[2]} {number}")
+manager.flush(timeout=60)
+os._exit(0)  # killed, in effect: the last commits stay in sessions.db-wal
+"""
+
+
+@root_only
+def test_a_read_only_copy_with_its_last_commits_in_the_wal_loads_every_thought(tmp_path: Path) -> None:
+    """A backup of a killed kernel's store (sessions.db and -wal, no -shm) on a read-only disk."""
+    written = tmp_path / "written"
+    for word in ("early", "late"):
+        subprocess.run([sys.executable, "-c", WAL_WRITER, str(written), word], check=True, timeout=120)
+        if word == "early":
+            SessionManager(written).close()  # a clean close between the two: the early ones are checkpointed
+    assert (written / "sessions.db-wal").stat().st_size > 0
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        copy = disk / "store"
+        copy.mkdir()
+        for name in ("sessions.db", "sessions.db-wal"):
+            (copy / name).write_bytes((written / name).read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        try:
+            with recorded_warnings() as caught, SessionManager(copy) as manager:
+                assert [t.thought for t in manager.session("s").thoughts] == [
+                    *(f"early {n}" for n in range(5)),
+                    *(f"late {n}" for n in range(5)),
+                ]
+            assert said(caught, "read-only")
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+
+
+@root_only
+def test_a_read_only_store_from_the_previous_schema_loads_and_says_search_needs_writes(tmp_path: Path) -> None:
+    import sqlite3
+
+    older = tmp_path / "older"
+    with SessionManager(older) as manager:
+        manager.session("s").think("Kept from before search existed")
+    conn = sqlite3.connect(older / "sessions.db", isolation_level=None)
+    conn.execute("DROP TABLE thought_text")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        copy = disk / "store"
+        copy.mkdir()
+        (copy / "sessions.db").write_bytes((older / "sessions.db").read_bytes())
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        try:
+            with recorded_warnings(), SessionManager(copy) as manager:
+                assert [t.thought for t in manager.session("s").thoughts] == ["Kept from before search existed"]
+                with pytest.raises(OSError, match="no search index yet"):
+                    manager.store.search("before")  # type: ignore[union-attr]
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)

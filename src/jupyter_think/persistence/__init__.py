@@ -29,9 +29,10 @@ from typing import Any
 
 
 from ..config import ThinkSettings
-from ..models import BranchActivated, Change, ThoughtAdded
+from ..models import BranchActivated, Change
 from ..session import Session, SessionEvent
 from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
+from ..store.base import encode
 from . import process
 from .follow import Follower
 from .loop import LoopThread
@@ -62,6 +63,7 @@ class Persistence(LoopThread):
         self._queue = WriteQueue()
         self._follower = Follower()
         self._io = threading.RLock()  # every store call: the writer, sync writers, the follower
+        self._state = threading.Lock()  # what is tracked (held briefly, never across a store call)
         self._thread_lock = threading.Lock()  # starting and stopping the loop thread (never held for I/O)
         self._tracked: dict[str, tuple[Session, Callable[[], None]]] = {}
         self._closed = False
@@ -88,8 +90,7 @@ class Persistence(LoopThread):
             loaded = self.store.load(session_id)
             read_only = self.store.read_only
             if loaded is not None:
-                with self._io:
-                    self._follower.start(session_id, loaded.row.key, loaded.last_seq)
+                self._follower.start(session_id, loaded.row.key, loaded.last_seq)
         except OSError as exc:
             raise OSError(
                 exc.errno or errno.EIO,
@@ -110,8 +111,10 @@ class Persistence(LoopThread):
         return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, **limits)
 
     def track(self, session: Session) -> None:
-        """Commit every change of ``session`` from now on, and follow what others commit to it."""
-        with self._io:
+        """Commit every change of ``session`` from now on, and follow what others commit to it.
+
+        (Never waits for the store: a store call that hangs must not stop a session from opening.)"""
+        with self._state:
             known = self._tracked.get(session.id)
             if known is not None and known[0] is session:
                 return
@@ -139,19 +142,25 @@ class Persistence(LoopThread):
         Returns False when the store held no such session (nothing moved). Raises ``OSError`` when
         the store refuses; the session is then kept exactly as it was.
         """
-        with self._io:
-            pending = self._queue.take(only=session_id)
-            if pending:
-                self._commit(pending)  # raises: nothing trashed, nothing forgotten
-            try:
-                self.store.trash(session_id)
-                moved = True
-            except SessionNotFound:
-                moved = False
-            self._follower.forget(session_id)
+        with self._state:  # stop taking its changes first: a thought made meanwhile cannot revive it
             tracked = self._tracked.pop(session_id, None)
         if tracked is not None:
             tracked[1]()
+        try:
+            with self._io:
+                pending = self._queue.take(only=session_id)
+                if pending:
+                    self._commit(pending)  # raises: nothing trashed, nothing forgotten
+                try:
+                    self.store.trash(session_id)
+                    moved = True
+                except SessionNotFound:
+                    moved = False
+                self._follower.forget(session_id)
+        except BaseException:
+            if tracked is not None:
+                self.track(tracked[0])  # refused: the session stays exactly as it was
+            raise
         return moved
 
     def flush(self, timeout: float | None) -> None:
@@ -201,21 +210,23 @@ class Persistence(LoopThread):
         try:
             self.flush(timeout)
         finally:
-            with self._io:
+            with self._state:
                 self._closed = True
                 tracked = list(self._tracked.values())
                 self._tracked.clear()
             for _, stop in tracked:
                 stop()
             self._stop_thread(timeout=2.0)
-            with self._io:
-                self.store.close()
+            if self._io.acquire(timeout=2.0):  # (a store call stuck on a frozen server must not hang exit)
+                try:
+                    self.store.close()
+                finally:
+                    self._io.release()
 
     def status(self) -> dict[str, Any]:
         """Pending changes, the last seq seen per session, the current error, whether the loop runs."""
         queue = self._queue
-        with self._io:
-            seqs = self._follower.last_seq()
+        seqs = self._follower.last_seq()  # (not under _io: the status answers while a store call hangs)
         return {
             "pending": queue.pending(),
             "durable_seq": seqs,
@@ -237,7 +248,7 @@ class Persistence(LoopThread):
 
     def loaded_ids(self) -> set[str]:
         """Ids tracked here, and ids with changes not yet committed."""
-        with self._io:
+        with self._state:
             return set(self._tracked) | set(self._queue.pending_by_session())
 
     # --- the caller's side -------------------------------------------------------------------------
@@ -326,23 +337,23 @@ class Persistence(LoopThread):
             self._follower.written(result)
             self._say_where(result)
         self._queue.settle(taken)
-        if not self._queue.failing:
-            self._unsure.clear()
-        if was_failing and not self._queue.failing:
-            _warn(
-                f"saving to {self.store.location} works again: every change is saved ({len(taken)} caught up)"
-            )
+        for session_id in {item.session_id for item in taken} | ({extra[0]} if extra is not None else set()):
+            self._unsure.pop(session_id, None)
+        if was_failing and taken:
+            _warn(f"saving to {self.store.location} works again ({len(taken)} change(s) caught up)")
 
     def _stored_already(self, taken: list[Pending]) -> set[int]:
-        """Numbers of the thoughts in ``taken`` that the store holds already (read only on a retry).
+        """Numbers of the changes in ``taken`` that the store holds already (read only on a retry).
 
         A lost attempt wrote after where its session stood when it failed (``_unsure``), in that
-        row, or in a row it created; what the follower read meanwhile does not matter.
+        row, or in a row it created (the session's first row, or the fresh row of a reset in the
+        batch); what the follower read meanwhile does not matter. Changes are compared by their
+        stored form, so amendments, decisions and the like are found as surely as thoughts.
         """
         wanted: dict[str, dict[str, int]] = {}
         for item in taken:
-            if isinstance(item.change, ThoughtAdded) and item.session_id in self._unsure:
-                wanted.setdefault(item.session_id, {})[item.change.thought.id] = item.number
+            if item.session_id in self._unsure and item.change.kind != "reset":
+                wanted.setdefault(item.session_id, {})[encode(item.change)] = item.number
         if not wanted:
             return set()
         heads = self.store.heads(list(wanted))
@@ -351,12 +362,13 @@ class Persistence(LoopThread):
             key, after = self._unsure[session_id]
             rows = {} if key is None else {key: after}
             head = heads.get(session_id)
-            if key is None and head is not None:
-                rows[head.key] = 0  # the lost attempt may have created the row
+            if head is not None and head.key != key:
+                rows[head.key] = 0  # a row the lost attempt may have created
             for row_key, since in rows.items():
                 for _, change in self.store.changes_since(row_key, since):
-                    if isinstance(change, ThoughtAdded) and change.thought.id in numbers:
-                        found.add(numbers[change.thought.id])
+                    number = numbers.get(encode(change))
+                    if number is not None:
+                        found.add(number)
         return found
 
     def _cause(self, error: BaseException | None) -> str:
@@ -377,8 +389,9 @@ class Persistence(LoopThread):
     # --- following other processes -------------------------------------------------------------------
 
     def _fetch_foreign(self) -> list[Any]:
-        with self._io:
+        with self._state:
             ids = list(self._tracked)
+        with self._io:
             try:
                 return self._follower.fetch(self.store, ids)
             except OSError:
@@ -390,7 +403,7 @@ class Persistence(LoopThread):
     def _apply_foreign(self, found: list[Any]) -> None:
         """Apply what others committed (loop thread, no store lock held: sessions take their own lock)."""
         for foreign in found:
-            with self._io:
+            with self._state:
                 tracked = self._tracked.get(foreign.session_id)
             if tracked is None:
                 continue
@@ -402,6 +415,10 @@ class Persistence(LoopThread):
                     if isinstance(change, BranchActivated):
                         continue  # each process keeps its own active branch
                     session.apply(change, remote=True)
+                if foreign.reset is not None:
+                    # what was made here and is not committed yet goes to the fresh row: keep it in view
+                    for change in self._queue.pending_changes(foreign.session_id):
+                        session.apply(change, remote=True)
             except Exception as exc:  # noqa: BLE001 - the loop never dies on one session's change
                 _warn(f"could not apply a change of session {foreign.session_id!r} made elsewhere: {exc!r}")
 
@@ -418,7 +435,9 @@ class Persistence(LoopThread):
     def after_fork_in_child(self) -> None:
         """The parent commits what it queued; the child starts clean and restarts the loop lazily."""
         self._io = threading.RLock()
+        self._state = threading.Lock()
         self._thread_lock = threading.Lock()
         self._queue = WriteQueue()
         self._unsure = {}
+        self.store.after_fork_in_child()
         self._thread = self._wake_socks = None

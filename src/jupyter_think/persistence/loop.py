@@ -142,7 +142,7 @@ class LoopThread:
                 return
             self._generation += 1
             self._wake()
-            self._thread = None
+            # (cleared here, under the lock: a loop started while this one is joined has its own sockets)
+            self._thread = self._wake_socks = None
         if thread is not threading.current_thread():
             thread.join(timeout)
-        self._wake_socks = None

@@ -79,13 +79,13 @@ class WriteQueue:
             return taken
 
     def settle(self, taken: list[Pending]) -> None:
-        """The changes of ``taken`` are committed."""
+        """The changes of ``taken`` are committed: the store takes writes again (no more back-off,
+        even while new changes keep arriving)."""
         with self.cond:
             numbers = {item.number for item in taken}
             self._taken = [item for item in self._taken if item.number not in numbers]
-            if not self._queue and not self._taken:
-                self.failing = False
-                self._backoff = 0.0
+            self.failing = False
+            self._backoff = 0.0
             self.cond.notify_all()
 
     def fail(self, taken: list[Pending], error: OSError) -> bool:
@@ -126,6 +126,11 @@ class WriteQueue:
     def has_work(self) -> bool:
         with self.cond:
             return bool(self._queue)
+
+    def pending_changes(self, session_id: str) -> list[Change]:
+        """The changes of ``session_id`` not yet committed, in order (being written, then queued)."""
+        with self.cond:
+            return [item.change for item in (*self._taken, *self._queue) if item.session_id == session_id]
 
     def pending_by_session(self) -> dict[str, int]:
         with self.cond:

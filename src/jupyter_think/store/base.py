@@ -273,6 +273,10 @@ class Store(ABC):
                 yield
             await anyio.sleep(interval)
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child: forget the parent's connections and locks (a lock held by one of the
+        parent's threads at the fork would never be released here); reconnect on the next call."""
+
     def __enter__(self) -> Store:
         return self
 

@@ -63,6 +63,8 @@ SCHEMA = "jupyter_think"
 CHANNEL = "jupyter_think"
 CONNECT_TIMEOUT = 5
 """Seconds to wait for the server before a call is refused (a down server must not hang a flush)."""
+LOCK_TIMEOUT, STATEMENT_TIMEOUT = 10, 60
+"""Seconds a statement waits for another writer's row lock, and runs at most, before it is refused (EBUSY)."""
 _MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes ("jthink")
 
 _MIGRATIONS: dict[int, str] = {
@@ -155,12 +157,25 @@ class PostgresStore(RowPlan, Store):
         params = conninfo_to_dict(self.url)
         params.setdefault("connect_timeout", str(self.connect_timeout))
         params.setdefault("application_name", "jupyter-think")
+        # a call never waits forever: for another writer's row lock, on a stuck statement, or on a
+        # connection that died without a word (TCP keepalives; the LISTEN connection too)
+        limits = f"-c lock_timeout={LOCK_TIMEOUT}s -c statement_timeout={STATEMENT_TIMEOUT}s"
+        params["options"] = f"{params['options']} {limits}" if params.get("options") else limits
+        for name, value in (("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3")):
+            params.setdefault(name, value)
         return make_conninfo(**params)
 
     @property
     def read_only(self) -> str | None:
         with self._connection():
             return self._read_only
+
+    def after_fork_in_child(self) -> None:
+        if self._conn is not None:
+            _abandoned.append(self._conn)  # never used or closed here (closing would end the parent's)
+        self._lock = threading.RLock()
+        self._conn = None
+        self._pid = os.getpid()
 
     def close(self) -> None:
         with self._lock:
@@ -599,8 +614,11 @@ def _store_error(exc: psycopg.Error, location: str) -> StoreError:
         code = errno.ENOSPC
     elif isinstance(exc, (pg_errors.ReadOnlySqlTransaction,)):
         code = errno.EROFS
-    elif isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.QueryCanceled)):
-        code = errno.EBUSY
+    elif isinstance(
+        exc,
+        (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.TransactionRollback, pg_errors.DeadlockDetected),
+    ):
+        code = errno.EBUSY  # (a deadlock or serialization failure: nothing was committed, try again)
     elif isinstance(exc, (pg_errors.InsufficientPrivilege,)):
         code = errno.EACCES
     elif isinstance(exc, psycopg.OperationalError):

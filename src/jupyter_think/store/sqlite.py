@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -96,6 +98,9 @@ class SQLiteStore(RowPlan, Store):
         self._pid = os.getpid()
         self._read_only: str | None = None
         self._immutable = False  # opened with immutable=1: no locks, blind to other writers
+        self._identity: tuple[int, int] | None = None  # the file the connection opened
+        self._schema_version = SCHEMA_VERSION  # of the open database (older only when read-only)
+        self._copy: tempfile.TemporaryDirectory[str] | None = None  # a read-only store's WAL, read from a copy
         self._data_version: int | None = None
 
     # --- connection ------------------------------------------------------------------------------
@@ -107,6 +112,15 @@ class SQLiteStore(RowPlan, Store):
                 self._connect(create=False)
             return self._read_only
 
+    def after_fork_in_child(self) -> None:
+        if self._conn is not None:
+            _abandoned.append(self._conn)  # never used or closed here (closing would end the parent's)
+        self._lock = threading.RLock()
+        self._conn = None
+        self._pid = os.getpid()
+        self._immutable = False
+        self._data_version = None
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
@@ -114,6 +128,7 @@ class SQLiteStore(RowPlan, Store):
             self._conn = None
             self._immutable = False
             self._data_version = None
+            self._drop_copy()
 
     @contextmanager
     def _connection(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
@@ -128,6 +143,8 @@ class SQLiteStore(RowPlan, Store):
                 # also for reads, since it would not see what others write once they can)
                 self.close()
                 self._read_only = None
+            if self._conn is not None and not self._immutable and self._file_identity() != self._identity:
+                self.close()  # the file was moved aside (another process quarantined it): not ours any more
             if self._conn is None:
                 self._connect(create=write)
             if write and self._read_only is not None:
@@ -159,9 +176,18 @@ class SQLiteStore(RowPlan, Store):
             else:
                 raise store_error(exc, self.location) from exc
         self._conn = conn
+        self._identity = self._file_identity()
 
-    def _open(self, mode: str) -> sqlite3.Connection:
-        uri = f"file:{quote(str(self.path))}?mode={mode}"
+    def _file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file now (``None``: it is gone)."""
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def _open(self, mode: str, path: Path | None = None) -> sqlite3.Connection:
+        uri = f"file:{quote(str(path or self.path))}?mode={mode}"
         conn = sqlite3.connect(
             uri, uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
@@ -172,34 +198,59 @@ class SQLiteStore(RowPlan, Store):
             conn.execute("PRAGMA foreign_keys=ON")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the schema: NOTADB, CORRUPT
-            if version < SCHEMA_VERSION:
-                if mode != "rw":
-                    raise sqlite3.OperationalError("attempt to write a readonly database")
-                migrate(conn)
-            elif version > SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
                 raise StoreError(
                     errno.EPROTO,
                     f"{self.path} was written by a newer jupyter-think (schema {version}, this one knows "
                     f"{SCHEMA_VERSION}); upgrade jupyter-think",
                 )
+            if version < SCHEMA_VERSION:
+                if mode != "rw" and version < 1:
+                    raise sqlite3.OperationalError("attempt to write a readonly database")
+                if mode == "rw":
+                    migrate(conn)
+                    version = SCHEMA_VERSION
+            self._schema_version = version  # (an older one read-only: no search index yet)
         except BaseException:
             conn.close()
             raise
         return conn
 
     def _open_read_only(self, cause: sqlite3.DatabaseError) -> sqlite3.Connection:
-        """Open a database the file system will not let us write; remember why."""
+        """Open a database the file system will not let us write; remember why.
+
+        ``mode=ro`` first; when SQLite cannot even create its WAL index there, ``immutable=1`` —
+        unless a ``-wal`` file holds changes (immutable would not read them): then a private copy of
+        the database and its WAL is read, so every committed thought loads. Both are snapshots, blind
+        to other writers; they are reopened on every call.
+        """
         last: sqlite3.DatabaseError = cause
-        for mode in ("ro", "ro&immutable=1"):
+        wal = Path(str(self.path) + "-wal")
+        modes = ["ro", "copy" if wal.exists() and wal.stat().st_size > 0 else "ro&immutable=1"]
+        for mode in modes:
             try:
-                conn = self._open(mode)
-            except sqlite3.DatabaseError as exc:
-                last = exc
+                conn = self._open_copy() if mode == "copy" else self._open(mode)
+            except (sqlite3.DatabaseError, OSError) as exc:
+                last = exc if isinstance(exc, sqlite3.DatabaseError) else last
                 continue
             self._read_only = reason(cause)
-            self._immutable = "immutable" in mode
+            self._immutable = mode != "ro"
             return conn
         raise store_error(last, self.location) from last
+
+    def _open_copy(self) -> sqlite3.Connection:
+        """A read-write connection to a private copy of the database and its WAL (for reading only)."""
+        self._drop_copy()
+        self._copy = tempfile.TemporaryDirectory(prefix="jupyter-think-read-only-")
+        copy = Path(self._copy.name) / DATABASE
+        for suffix in ("", "-wal"):
+            shutil.copyfile(str(self.path) + suffix, str(copy) + suffix)
+        return self._open("rw", copy)
+
+    def _drop_copy(self) -> None:
+        if self._copy is not None:
+            self._copy.cleanup()
+            self._copy = None
 
     def _make_files(self) -> None:
         """The directory (0700) and an empty database file (0600), unless they exist."""
@@ -379,6 +430,12 @@ class SQLiteStore(RowPlan, Store):
         terms = search_terms(words)
         if not terms or (session_ids is not None and not session_ids):
             return []
+        if self._schema_version < 2 and self._conn is not None:
+            raise StoreError(
+                errno.EROFS,
+                f"the store {self.location} is read-only and was written by an older jupyter-think: it has no "
+                "search index yet (it is built the first time the store takes writes)",
+            )
         query = " ".join('"' + term.replace('"', '""') + '"' for term in terms)  # every word, no FTS syntax
         where = window = ""
         ids: list[str] = []
