@@ -256,6 +256,44 @@ def test_a_change_written_by_a_newer_version_is_skipped_and_the_rest_loads(store
     assert texts(loaded) == ["now"]
 
 
+def test_a_damaged_row_holding_two_thoughts_is_skipped_and_does_not_shift_the_others(
+    store_location: str, engine: str
+) -> None:
+    """A thought row loads fastest in the form the store writes it; one damaged into two JSON values
+    (which a joined JSON array would read as two thoughts) is skipped like any invalid row."""
+    store = open_store(store_location)
+    store.append([SessionWrite("shifted", [thought("one"), thought("two", 2), thought("three", 3)])])
+    two = _payload(store_location, engine, seq=2)
+    inner = two[len('{"kind":"thought","thought":') : -1]
+    _edit_payload(store_location, engine, seq=2, payload='{"kind":"thought","thought":' + inner + "," + inner + "}")
+    with pytest.warns(StoreWarning, match="change 2 is not valid"):
+        loaded = open_store(store_location).load("shifted")
+    assert texts(loaded) == ["one", "three"] and loaded.skipped == [2]
+    assert [entry.thought_number for entry in loaded.entries] == [1, 3]
+
+
+def test_a_thought_row_in_another_valid_form_loads_the_same(store_location: str, engine: str) -> None:
+    """Written by another version (keys in another order, spaces): validated as a change, same result."""
+    store = open_store(store_location)
+    store.append([SessionWrite("forms", [thought("one"), thought("two", 2)])])
+    two = ThoughtAdded.model_validate_json(_payload(store_location, engine, seq=2))
+    reordered = '{"thought": %s, "kind": "thought"}' % two.thought.model_dump_json(by_alias=True)
+    _edit_payload(store_location, engine, seq=2, payload=reordered)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        loaded = open_store(store_location).load("forms")
+    assert texts(loaded) == ["one", "two"] and loaded.changes[1] == two
+
+
+def test_a_thought_is_stored_as_the_json_of_its_change() -> None:
+    """The fast form is the change's own JSON (rows written before it existed load fast too)."""
+    from jupyter_think.store.base import encode
+
+    change = thought("exactly this")
+    assert encode(change) == change.model_dump_json(by_alias=True, exclude_none=True)
+    assert ThoughtAdded.model_validate_json(encode(change)) == change
+
+
 def _edit_payload(store_location: str, engine: str, seq: int, payload: str) -> None:
     if engine == "sqlite":
         import sqlite3

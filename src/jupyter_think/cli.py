@@ -388,7 +388,7 @@ def _load(location: str, session_id: str) -> Any:
     loaded = store.load(session_id)
     if loaded is None:
         raise CommandError(_unknown(store, session_id))
-    return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, max_thoughts=10**9)
+    return Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, max_thoughts=10**9)
 
 
 def _plural(count: int, word: str) -> str:

@@ -463,16 +463,31 @@ class Session(TeachingMixin):
 
     @classmethod
     def from_changes(
-        cls, session_id: str, changes: Iterable[Change], *, created_at: datetime | None = None, **limits: Any
+        cls,
+        session_id: str,
+        changes: Iterable[Change | Thought],
+        *,
+        created_at: datetime | None = None,
+        **limits: Any,
     ) -> Session:
-        """Rebuild a session by replaying changes (no events are sent).
+        """Rebuild a session by replaying changes (no events are sent); a bare :class:`Thought` stands
+        for the :class:`ThoughtAdded` that recorded it (what a store loads).
 
         ``created_at`` defaults to the time of the first change.
         """
         changes = list(changes)
-        if created_at is None and changes and isinstance(changes[0], ThoughtAdded):
-            created_at = changes[0].thought.created_at
+        if created_at is None and changes:
+            first = changes[0]
+            if isinstance(first, ThoughtAdded):
+                created_at = first.thought.created_at
+            elif isinstance(first, Thought):
+                created_at = first.created_at
         session = cls(session_id, created_at=created_at, **limits)
-        for change in changes:
-            session.apply(change)
+        with session._lock:
+            for change in changes:
+                if not isinstance(change, Thought):
+                    session.apply(change)
+                elif change.id not in session._where:  # as apply(ThoughtAdded(thought=change))
+                    session._insert(change)
+                    session._touch(change.created_at)
         return session

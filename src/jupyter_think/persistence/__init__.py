@@ -108,7 +108,7 @@ class Persistence(LoopThread):
             "max_thought_chars": self.settings.max_thought_chars,
             "max_thoughts": self.settings.max_thoughts,
         }
-        return Session.from_changes(session_id, loaded.changes, created_at=loaded.row.created_at, **limits)
+        return Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
 
     def track(self, session: Session) -> None:
         """Commit every change of ``session`` from now on, and follow what others commit to it.

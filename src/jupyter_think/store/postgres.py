@@ -389,8 +389,8 @@ class PostgresStore(RowPlan, Store):
                     (found[0],),
                 ).fetchall()
         row = _stored(found)
-        changes, skipped = decode_changes(row.id, rows)
-        return LoadedChanges(row, changes, skipped)
+        entries, skipped = decode_changes(row.id, rows)
+        return LoadedChanges(row, entries, skipped)
 
     def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
         """True on a read-only server where this package never created its tables (nothing stored)."""

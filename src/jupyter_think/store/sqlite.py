@@ -371,8 +371,8 @@ class SQLiteStore(RowPlan, Store):
             finally:
                 conn.execute("COMMIT")
         row = _stored(found)
-        changes, skipped = decode_changes(row.id, rows)
-        return LoadedChanges(row, changes, skipped)
+        entries, skipped = decode_changes(row.id, rows)
+        return LoadedChanges(row, entries, skipped)
 
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
         with self._connection(write=False) as conn:
