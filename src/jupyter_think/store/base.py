@@ -22,6 +22,8 @@ import getpass
 import os
 import re
 import warnings
+from itertools import repeat
+from operator import itemgetter
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -362,29 +364,25 @@ def decode_changes(session_id: str, rows: Sequence[tuple[int, str]]) -> tuple[li
     """Validate (seq, payload) rows in order; return the valid entries and the skipped seqs.
 
     When every row is valid (the common case) the thoughts are validated in one call and the other
-    changes in another (one JSON array each, no per-row validation call); otherwise row by row, and
-    each invalid payload gives a :class:`StoreWarning` naming the session and seq.
+    changes in another (one JSON array each, no per-row validation call; a session of thoughts only
+    without a Python loop per row); otherwise row by row, and each invalid payload gives a
+    :class:`StoreWarning` naming the session and seq.
     """
     if not rows:
         return [], []
-    start, end = len(THOUGHT_PAYLOAD), -1
-    thoughts: list[str] = []
-    others: list[str] = []
-    is_thought: list[bool] = []
-    for _, payload in rows:
-        bare = payload.startswith(THOUGHT_PAYLOAD) and payload.endswith("}")
-        (thoughts if bare else others).append(payload[start:end] if bare else payload)
-        is_thought.append(bare)
-    try:
-        valid_thoughts = _thoughts_adapter.validate_json("[" + ",".join(thoughts) + "]") if thoughts else []
-        valid_others = _changes_adapter.validate_json("[" + ",".join(others) + "]") if others else []
-    except (ValidationError, ValueError, RecursionError):
-        pass
+    payloads = [payload for _, payload in rows]
+    if all(map(str.startswith, payloads, repeat(THOUGHT_PAYLOAD))) and all(map(str.endswith, payloads, repeat("}"))):
+        # only thoughts (the common case): the payloads' inner JSON joined by C loops, one validation
+        joined = "[" + ",".join(map(itemgetter(slice(len(THOUGHT_PAYLOAD), -1)), payloads)) + "]"
+        del payloads
+        thoughts = _valid_list(_thoughts_adapter, joined, len(rows))
+        if thoughts is not None:
+            return thoughts, []
     else:
-        # (a damaged row holding two JSON values would shift the rest: the counts must match)
-        if len(valid_thoughts) == len(thoughts) and len(valid_others) == len(others):
-            next_thought, next_other = iter(valid_thoughts).__next__, iter(valid_others).__next__
-            return [next_thought() if bare else next_other() for bare in is_thought], []
+        del payloads
+        entries = _decode_mixed(rows)
+        if entries is not None:
+            return entries, []
     valid: list[Entry] = []
     skipped: list[int] = []
     for seq, payload in rows:
@@ -402,6 +400,35 @@ def decode_changes(session_id: str, rows: Sequence[tuple[int, str]]) -> tuple[li
         else:
             valid.append(change.thought if isinstance(change, ThoughtAdded) else change)
     return valid, skipped
+
+
+def _valid_list(adapter: TypeAdapter[list[Any]], joined: str, count: int) -> list[Any] | None:
+    """``joined`` (a JSON array) validated, or ``None`` when it does not validate or does not hold
+    ``count`` items (a damaged row holding two JSON values would shift the rest)."""
+    try:
+        items = adapter.validate_json(joined)
+    except (ValidationError, ValueError, RecursionError):
+        return None
+    return items if len(items) == count else None
+
+
+def _decode_mixed(rows: Sequence[tuple[int, str]]) -> list[Entry] | None:
+    """Thoughts and other changes: each kind validated in one call, then put back in row order
+    (``None`` when some row does not validate)."""
+    start, end = len(THOUGHT_PAYLOAD), -1
+    thoughts: list[str] = []
+    others: list[str] = []
+    is_thought: list[bool] = []
+    for _, payload in rows:
+        bare = payload.startswith(THOUGHT_PAYLOAD) and payload.endswith("}")
+        (thoughts if bare else others).append(payload[start:end] if bare else payload)
+        is_thought.append(bare)
+    valid_thoughts = _valid_list(_thoughts_adapter, "[" + ",".join(thoughts) + "]", len(thoughts))
+    valid_others = _valid_list(_changes_adapter, "[" + ",".join(others) + "]", len(others))
+    if valid_thoughts is None or valid_others is None:
+        return None
+    next_thought, next_other = iter(valid_thoughts).__next__, iter(valid_others).__next__
+    return [next_thought() if bare else next_other() for bare in is_thought]
 
 
 def _first_error(exc: Exception) -> str:
