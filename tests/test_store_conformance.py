@@ -272,6 +272,30 @@ def test_a_damaged_row_holding_two_thoughts_is_skipped_and_does_not_shift_the_ot
     assert [entry.thought_number for entry in loaded.entries] == [1, 3]
 
 
+def test_a_long_session_loads_whole_in_order_with_damage_and_other_changes_in_later_batches(
+    store_location: str, engine: str
+) -> None:
+    """A load reads a long session a batch of rows at a time: every intact row of every batch loads in
+    order, and a damaged row far into the session is named by its own seq."""
+    from jupyter_think.models import BranchCreated
+    from jupyter_think.store.base import LOAD_BATCH
+
+    count = LOAD_BATCH * 2 + 10
+    changes: list[Change] = [thought(f"step {n}", n) for n in range(1, count + 1)]
+    changes.insert(LOAD_BATCH + 5, BranchCreated(branch_id="late", from_thought=3))
+    store = open_store(store_location)
+    store.append([SessionWrite("long", changes)])
+    damaged = LOAD_BATCH * 2 + 3  # a seq in the third batch
+    _edit_payload(store_location, engine, seq=damaged, payload='{"kind": "thought", "thought": {"cut')
+    with pytest.warns(StoreWarning, match=f"'long': change {damaged} is not valid"):
+        loaded = open_store(store_location).load("long")
+    assert loaded.skipped == [damaged]
+    expected = [change for seq, change in enumerate(changes, start=1) if seq != damaged]
+    assert loaded.changes == expected and len(loaded.entries) == count
+    session = Session.from_changes("long", loaded.entries)
+    assert "late" in session.branches and len(session) == count - 1
+
+
 def test_a_thought_row_in_another_valid_form_loads_the_same(store_location: str, engine: str) -> None:
     """Written by another version (keys in another order, spaces): validated as a change, same result."""
     store = open_store(store_location)

@@ -360,7 +360,28 @@ def decode_rows(
     return [(seq, as_change(entry)) for (seq, _), entry in zip((row for row in rows if row[0] not in gone), entries)], skipped
 
 
-def decode_changes(session_id: str, rows: Sequence[tuple[int, str]]) -> tuple[list[Entry], list[int]]:
+LOAD_BATCH = 2000
+"""Rows a load fetches and validates at a time: a few thousand payloads still fit the processor's
+caches, where one call over a 100 000-row session spends more time on memory than on validation."""
+
+
+def decode_batches(
+    session_id: str, batches: Iterable[Sequence[tuple[int, str]]]
+) -> tuple[list[Entry], list[int]]:
+    """:func:`decode_changes` over batches of rows in order (a cursor read :data:`LOAD_BATCH` rows
+    at a time): the valid entries and the skipped seqs of them all."""
+    entries: list[Entry] = []
+    skipped: list[int] = []
+    for rows in batches:
+        valid, bad = decode_changes(session_id, rows, stacklevel=4)
+        entries += valid
+        skipped += bad
+    return entries, skipped
+
+
+def decode_changes(
+    session_id: str, rows: Sequence[tuple[int, str]], *, stacklevel: int = 3
+) -> tuple[list[Entry], list[int]]:
     """Validate (seq, payload) rows in order; return the valid entries and the skipped seqs.
 
     When every row is valid (the common case) the thoughts are validated in one call and the other
@@ -395,7 +416,7 @@ def decode_changes(session_id: str, rows: Sequence[tuple[int, str]]) -> tuple[li
                 f"jupyter-think: session {session_id!r}: change {seq} is not valid and was skipped "
                 f"(it stays stored; written by a newer version, or damaged): {reason}",
                 StoreWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         else:
             valid.append(change.thought if isinstance(change, ThoughtAdded) else change)

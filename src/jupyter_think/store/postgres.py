@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -33,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
 from ..ids import validate_id
 from ..models import Change
 from .base import (
+    LOAD_BATCH,
     SCHEMA_VERSION,
     SEARCH_WINDOW,
     Head,
@@ -48,7 +50,7 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
-    decode_changes,
+    decode_batches,
     decode_rows,
     default_owner,
     encode,
@@ -384,12 +386,12 @@ class PostgresStore(RowPlan, Store):
                     ).fetchone()
                 if found is None:
                     return None
-                rows = conn.execute(
+                row = _stored(found)
+                cursor = conn.execute(
                     f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
-                    (found[0],),
-                ).fetchall()
-        row = _stored(found)
-        entries, skipped = decode_changes(row.id, rows)
+                    (row.key,),
+                )
+                entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
         return LoadedChanges(row, entries, skipped)
 
     def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:

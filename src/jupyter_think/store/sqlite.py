@@ -34,6 +34,7 @@ import tempfile
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from urllib.parse import quote
 from ..ids import validate_id
 from ..models import Change
 from .base import (
+    LOAD_BATCH,
     SCHEMA_VERSION,
     SEARCH_WINDOW,
     Head,
@@ -57,7 +59,7 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
-    decode_changes,
+    decode_batches,
     decode_rows,
     default_owner,
     encode,
@@ -365,13 +367,13 @@ class SQLiteStore(RowPlan, Store):
                     ).fetchone()
                 if found is None:
                     return None
-                rows = conn.execute(
-                    "SELECT seq, payload FROM changes WHERE session_key = ? ORDER BY seq", (found[0],)
-                ).fetchall()
+                row = _stored(found)
+                cursor = conn.execute(
+                    "SELECT seq, payload FROM changes WHERE session_key = ? ORDER BY seq", (row.key,)
+                )
+                entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
             finally:
                 conn.execute("COMMIT")
-        row = _stored(found)
-        entries, skipped = decode_changes(row.id, rows)
         return LoadedChanges(row, entries, skipped)
 
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
