@@ -77,6 +77,26 @@ def test_an_invalid_value_is_refused_in_one_line_and_keeps_the_working_manager(m
     assert kernel.value(f"len({MANAGER}.active)") == 1
 
 
+def test_a_refused_value_does_not_stop_the_extension_from_reloading(make_kernel) -> None:
+    """IPython also keeps a refused ``%config`` value in the shell's own config: a reload (and a
+    value ipython_config.py sets badly) warns in one line and uses the default, keeping the magics."""
+    kernel = make_kernel()
+    assert kernel.execute("%load_ext jupyter_think\n%session kept\n%think before").ok
+    for refused in ("ThinkConfig.retention_days = -1", "ThinkConfig.max_thoughts = 'many'", "ThinkConfig.store = 'mysql://db/x'"):
+        assert kernel.execute(f"%config {refused}").stderr  # refused, one line (see the test above)
+    reloaded = kernel.execute("%reload_ext jupyter_think")
+    assert reloaded.ok, reloaded
+    warned = [line for line in reloaded.stderr.splitlines() if "is refused" in line]
+    assert len(warned) == 3, reloaded.stderr
+    assert any("ThinkConfig.retention_days = -1 is refused (retention_days must be greater than" in line for line in warned)
+    assert any("ThinkConfig.max_thoughts = 'many' is refused (" in line and "using 10000" in line for line in warned)
+    assert any("ThinkConfig.store = 'mysql://db/x' is refused (unknown store URL scheme" in line for line in warned)
+    assert kernel.value(f"{MANAGER}.settings.retention_days") == 30
+    assert kernel.value(f"{MANAGER}.active_id") == "kept"
+    assert kernel.execute("%think after the reload").ok
+    assert kernel.value(f"[t.thought for t in {MANAGER}.active.thoughts]") == ["before", "after the reload"]
+
+
 def test_a_tool_built_before_a_config_change_writes_to_the_new_manager(make_kernel) -> None:
     kernel = make_kernel()
     setup = (

@@ -90,10 +90,17 @@ def load(ipython: Any) -> None:
 
     if _config(ipython) is not None:  # loaded already: changing nothing is what "harmless" means
         return
-    config = ThinkConfig(parent=ipython)
+    config = _config_from_shell(ipython)
     ipython.configurables.append(config)
     previous = set_manager(None)
-    set_manager(previous if previous is not None else manager_for(config))
+    if previous is None:
+        try:
+            previous = manager_for(config)
+        except (ValueError, ImportError) as exc:  # the store it names cannot be used here
+            _refuse_shell_setting(ipython, "store", exc, stacklevel=3)
+            config.store = ""
+            previous = manager_for(config)
+    set_manager(previous)
     config.observe(_reconfigure)
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
@@ -101,6 +108,36 @@ def load(ipython: Any) -> None:
     manager = get_manager()
     notebook_id = notebook_session_id(ipython, shared_store=is_url(manager.store_location))
     _activate(manager, _active_at_unload.pop(notebook_id, notebook_id))
+
+
+def _config_from_shell(ipython: Any) -> Any:
+    """``ThinkConfig`` from the shell's config, leaving out each value the settings refuse.
+
+    IPython keeps a value that ``%config`` refused in the shell's own config too (it merges every
+    change into each configurable), and ``ipython_config.py`` may hold a bad one: loading warns in
+    one line and goes on with that setting's default, rather than leaving the magics unloaded.
+    """
+    from traitlets import TraitError
+
+    section = ipython.config.ThinkConfig if "ThinkConfig" in ipython.config else {}
+    for name in [name for name in section if name in ThinkSettings.model_fields]:
+        try:
+            ThinkSettings(**ThinkConfig(**{name: section[name]}).settings())
+        except (TraitError, ValidationError, ValueError) as exc:
+            _refuse_shell_setting(ipython, name, exc, stacklevel=4)
+    return ThinkConfig(parent=ipython)
+
+
+def _refuse_shell_setting(ipython: Any, name: str, exc: Exception, stacklevel: int) -> None:
+    """Drop ``ThinkConfig.<name>`` from the shell's config, saying why in one line."""
+    value = ipython.config.ThinkConfig.pop(name, None)
+    message = settings_error(exc) if isinstance(exc, ValidationError) else " ".join(str(exc).split())
+    default = ThinkSettings.model_fields[name].default
+    instead = "its default" if default is None else repr(default)
+    warnings.warn(
+        f"jupyter-think: ThinkConfig.{name} = {value!r} is refused ({message}); using {instead}",
+        stacklevel=stacklevel,
+    )
 
 
 def _activate(manager: SessionManager, session_id: str) -> None:
