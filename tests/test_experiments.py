@@ -210,6 +210,24 @@ def test_running_the_experiment_again_starts_each_session_anew(manager: SessionM
     assert [t.thought for t in manager.archived[0].thoughts] == ["first"]  # the old content is archived
 
 
+def test_a_second_chain_of_a_run_stays_in_the_runs_session(manager: SessionManager) -> None:
+    """An agent that concludes and starts again at thoughtNumber 1 re-opens its run's session: no
+    ``<name>-<k>-1`` session the grid and compare would not see, the same ids on every re-run."""
+
+    def agent(config: str, tool: RunTool) -> None:
+        for chain in ("first", "second"):
+            for number in (1, 2):
+                step = {"thought": f"{config} {chain} {number}", "thoughtNumber": number, "totalThoughts": 2}
+                tool.call(step | {"nextThoughtNeeded": number == 1})
+
+    for _ in range(2):
+        runs = experiment("chains", agent, ["a"], manager=manager)
+        assert runs[0].status == "ok"
+        assert [t.thought for t in runs[0].session.thoughts] == ["a first 1", "a first 2", "a second 1", "a second 2"]
+        assert runs[0].session.status == "complete"
+        assert manager.sessions() == ["chains-1"]
+
+
 def test_the_persons_active_session_is_left_alone(manager: SessionManager) -> None:
     manager.activate("notes")
     manager.active.think("My own notes")
@@ -221,7 +239,8 @@ def test_the_persons_active_session_is_left_alone(manager: SessionManager) -> No
     experiment("polite", agent, [1], manager=manager)
     assert manager.active_id == "notes"
     assert [t.thought for t in manager.active.thoughts] == ["My own notes"]
-    assert [t.thought for t in manager.session("polite-1").thoughts] == ["chain 1"]
+    assert [t.thought for t in manager.session("polite-1").thoughts] == ["chain 1", "chain 2"]
+    assert sorted(manager.sessions()) == ["notes", "polite-1"]
 
 
 def test_one_runs_exception_never_stops_the_others(manager: SessionManager) -> None:

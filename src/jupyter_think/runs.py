@@ -39,6 +39,10 @@ class RunEnded(BaseException):
 class RunTool(SequentialThinkingTool):
     """The tool an experiment hands to one run: bound to the run's session, closed when the run ends.
 
+    Every thought of the run goes to the run's session: a new chain (``thoughtNumber`` 1 after the
+    run concluded) re-opens it rather than moving to a session of its own, so the grid, ``compare``
+    and a re-run see the whole run under the same id.
+
     Example:
         >>> from jupyter_think import SessionManager
         >>> tool = RunTool(SessionManager(persist=False), "exp-1")
@@ -51,6 +55,8 @@ class RunTool(SequentialThinkingTool):
         ...
         jupyter_think.runs.RunEnded: run exp-1 has ended; its tool records nothing more
     """
+
+    starts_new_chains = False
 
     def __init__(self, manager: SessionManager, session_id: str) -> None:
         super().__init__(manager, agent_id=session_id, session_id=session_id)

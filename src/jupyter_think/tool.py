@@ -234,6 +234,8 @@ class SequentialThinkingTool:
     description = TOOL_DESCRIPTION
     output_schema = OUTPUT_SCHEMA
     annotations = ANNOTATIONS
+    starts_new_chains = True
+    """False keeps a new chain in the tool's session, which re-opens (an experiment's run tool)."""
 
     def __init__(
         self,
@@ -279,7 +281,12 @@ class SequentialThinkingTool:
         try:
             with self._lock:
                 session, base = self._target()
-                if data.thought_number == 1 and len(session) and session.status == "complete":
+                if (
+                    self.starts_new_chains
+                    and data.thought_number == 1
+                    and len(session)
+                    and session.status == "complete"
+                ):
                     session = self._start_chain(data, base)
                     repeated = False
                 else:
