@@ -139,8 +139,8 @@ def test_mermaid_draws_the_teaching_state() -> None:
     text = lesson_session().to_mermaid()
     lines = text.splitlines()
     assert '    t3["3. 2, 3, 5, 7 give 3, 7, 31, 127: all prime ✎"]' in lines
-    assert '    subgraph b1["proof (from 4) · abandoned"]' in lines
-    assert '    subgraph b2["search (from 4) · chosen"]' in lines
+    assert '    subgraph b1["proof (from 4) · abandoned: it proves the converse, not the…"]' in lines
+    assert '    subgraph b2["search (from 4) · chosen: one counterexample settles it"]' in lines
     assert "    t9 -->|merged| t10" in lines
     assert "    class t6 retracted" in lines
     assert "    style b1 opacity:0.35,stroke-dasharray:4 3" in lines

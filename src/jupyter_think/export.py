@@ -190,7 +190,8 @@ def to_mermaid(session: Session | SessionSnapshot) -> str:
 
     declare(0, "    ")
     for lane in graph.lanes[1:]:
-        title = _mermaid_label(f"{lane.name} (from {lane.from_thought})" + (f" · {lane.outcome}" if lane.outcome else ""))
+        decided = decision_words(lane.outcome, lane.note)
+        title = _mermaid_label(f"{lane.name} (from {lane.from_thought})" + (f" · {decided}" if decided else ""))
         lines.append(f'    subgraph b{lane.index}["{title}"]')
         declare(lane.index, "        ")
         lines.append("    end")
