@@ -407,6 +407,26 @@ def test_search_finds_every_word_in_trunk_and_branch_thoughts_best_first(store_l
     assert store.search("topic", session_ids=["other", "cache"])[0].session_id == "other"
 
 
+def test_the_rank_of_a_thought_never_depends_on_the_rest_of_the_store(store_location: str) -> None:
+    """More matches rank first, ties by session and step; other sessions' words change nothing, so a
+    notebook that shows a search prints the same whatever else shares its store (nbval)."""
+    store = open_store(store_location)
+    coins = [
+        thought("Split into three groups of 3: weigh 3 against 3; the heavy group is on the lighter side", 1),
+        thought("Revise: a balanced pan tells where the coin is, so use three groups, not two", 2),
+    ]
+    store.append([SessionWrite("coins-1", coins)])
+    alone = [(hit.session_id, hit.thought_number, hit.score) for hit in store.search("three groups")]
+    assert [hit[:2] for hit in alone] == [("coins-1", 1), ("coins-1", 2)]  # three, groups, group / three, groups
+    crowd = [thought(f"{'groups ' * (n % 5)}three words, then padding {'x ' * n}", n) for n in range(1, 60)]
+    store.append([SessionWrite("crowd", crowd)])
+    ranked = [(hit.session_id, hit.thought_number, hit.score) for hit in store.search("three groups", limit=100)]
+    assert [hit for hit in ranked if hit[0] == "coins-1"] == alone
+    assert [(h.session_id, h.thought_number, h.score) for h in store.search("three groups", ["coins-1"])] == alone
+    scores = [score for _, _, score in ranked]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_search_ignores_query_syntax_and_finds_nothing_in_an_empty_store(store_location: str) -> None:
     store = open_store(store_location)
     assert store.search("anything") == []

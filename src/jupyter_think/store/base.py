@@ -267,7 +267,10 @@ class Store(ABC):
 
         Uses the engine's own full-text index (SQLite FTS5, PostgreSQL ``tsvector``), English
         stemming (``thinking`` finds ``think``); kept up to date by every append. When more than
-        :data:`SEARCH_WINDOW` thoughts match, the newest of them are ranked.
+        :data:`SEARCH_WINDOW` thoughts match, the newest of them are ranked. A thought's rank
+        depends on that thought alone (how often the words occur in it: PostgreSQL's ``ts_rank``,
+        SQLite's count of FTS5 matches), never on what else the store holds, so a notebook that
+        shows a search gives the same output whatever other sessions share its store (nbval).
         """
 
     @abstractmethod

@@ -451,17 +451,20 @@ class SQLiteStore(RowPlan, Store):
                 return []
             rows = conn.execute(
                 "SELECT s.id, thought_text.thought_number, thought_text.seq, "
-                "snippet(thought_text, 0, '[', ']', '…', 16), bm25(thought_text) AS score "
+                "snippet(thought_text, 0, '[', ']', '…', 16), "
+                # the number of matches in this thought (FTS5 marks each with one character): a rank
+                # of the thought alone, where bm25() would weigh every word by the whole store
+                "length(highlight(thought_text, 0, char(1), '')) - length(thought_text.body) AS score "
                 "FROM thought_text JOIN sessions AS s ON s.key = thought_text.session_key "
                 f"WHERE thought_text MATCH ? AND s.state = 'live'{where} "
                 # rank only the newest SEARCH_WINDOW matches (a rowid range FTS5 serves from its index)
                 "AND thought_text.rowid >= coalesce((SELECT rowid FROM thought_text WHERE thought_text MATCH ?"
                 f"{window} ORDER BY rowid DESC LIMIT 1 OFFSET {SEARCH_WINDOW - 1}), 0) "
-                "ORDER BY score, s.id, thought_text.seq LIMIT ?",
+                "ORDER BY score DESC, s.id, thought_text.seq LIMIT ?",
                 [query, *ids, query, *ids, limit],
             ).fetchall()
         return [
-            SearchHit(session_id, int(number), int(seq), snippet, -float(score))
+            SearchHit(session_id, int(number), int(seq), snippet, float(score))
             for session_id, number, seq, snippet, score in rows
         ]
 
