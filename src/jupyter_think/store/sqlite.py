@@ -76,6 +76,7 @@ from .sqlite_file import (
     migrate,
     quarantine,
     reason,
+    retry_busy,
     store_error,
     transaction,
 )
@@ -194,29 +195,35 @@ class SQLiteStore(RowPlan, Store):
             uri, uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            if mode == "rw":
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the schema: NOTADB, CORRUPT
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    errno.EPROTO,
-                    f"{self.path} was written by a newer jupyter-think (schema {version}, this one knows "
-                    f"{SCHEMA_VERSION}); upgrade jupyter-think",
-                )
-            if version < SCHEMA_VERSION:
-                if mode != "rw" and version < 1:
-                    raise sqlite3.OperationalError("attempt to write a readonly database")
-                if mode == "rw":
-                    migrate(conn)
-                    version = SCHEMA_VERSION
-            self._schema_version = version  # (an older one read-only: no search index yet)
+            # (an older schema read-only: no search index yet)
+            self._schema_version = retry_busy(partial(self._set_up, conn, mode), self.busy_timeout)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection, mode: str) -> int:
+        """WAL, synchronous commits and foreign keys on a new connection; the schema checked and, in
+        ``rw`` mode, migrated. Returns the schema version (in one go: it may be run again when busy)."""
+        if mode == "rw":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the schema: NOTADB, CORRUPT
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                errno.EPROTO,
+                f"{self.path} was written by a newer jupyter-think (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}); upgrade jupyter-think",
+            )
+        if version < SCHEMA_VERSION:
+            if mode != "rw" and version < 1:
+                raise sqlite3.OperationalError("attempt to write a readonly database")
+            if mode == "rw":
+                migrate(conn)
+                version = SCHEMA_VERSION
+        return version
 
     def _open_read_only(self, cause: sqlite3.DatabaseError) -> sqlite3.Connection:
         """Open a database the file system will not let us write; remember why.

@@ -17,12 +17,13 @@ import shutil
 import sqlite3
 import struct
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import SCHEMA_VERSION, StoreError, StoreWarning, searchable_payloads
 
@@ -250,6 +251,29 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
             pass  # SQLite rolled back already (a full disk, an I/O error)
         raise
     conn.execute("COMMIT")
+
+
+T = TypeVar("T")
+
+
+def retry_busy(step: Callable[[], T], timeout: float) -> T:
+    """``step()``, again while SQLite answers ``SQLITE_BUSY`` at once, for up to ``timeout`` seconds.
+
+    SQLite's busy timeout does not cover every lock: two connections setting up a new database at
+    once (one switching it to WAL while the other reads its schema) get ``database is locked``
+    without any wait, since waiting could deadlock. One of them gets on; the other tries again.
+    ``step`` must leave nothing half done when it raises (a migration rolls back).
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if errorname(exc) not in ("SQLITE_BUSY", "SQLITE_LOCKED") or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def errorname(exc: sqlite3.Error) -> str:
