@@ -333,6 +333,11 @@ def test_the_replay_pane_shows_each_steps_text_and_the_arrow_keys_advance(page: 
     page.keyboard.press("ArrowLeft")
     assert page.locator(f"{GRAPH} .jt-node").count() == 1
     shot(page, "replay-step-1")
+    page.keyboard.press(" ")  # space plays from here ...
+    assert page.text_content(f"{GRAPH} .jt-play") == "❚❚ pause"
+    page.wait_for_function(f"document.querySelector('{GRAPH} .jt-step-label').textContent !== '1 / {STEPS}'")
+    page.keyboard.press(" ")  # ... and pauses
+    assert page.text_content(f"{GRAPH} .jt-play") == "▶ play"
 
 
 def test_teaching_changes_replay_at_the_step_they_were_made(page: Any) -> None:

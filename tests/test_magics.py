@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -322,6 +323,10 @@ def test_session_export_shows_or_writes_the_export(think: Kernel, session_id: st
     written = ok(think, f"%session --export json {target}")
     assert written.plain == f"Exported session {session_id} as json to {target}."
     assert [t["thought"] for t in json.loads(target.read_text())["thoughts"]] == [QUOTED, "concluded"]
+    slide = tmp_path / "slide.svg"  # a standalone SVG file for slides
+    assert ok(think, f"%session --export svg {slide}").plain == f"Exported session {session_id} as svg to {slide}."
+    drawn = ET.fromstring(slide.read_text())
+    assert drawn.tag == "{http://www.w3.org/2000/svg}svg" and "concluded" in "".join(drawn.itertext())
 
 
 def test_session_delete_moves_a_session_with_unsaved_thoughts_to_the_trash(think: Kernel, session_id: str) -> None:
