@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .comparison import session_counts
+from .theme import STATUS_COLORS
 from .tool import SequentialThinkingTool
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
 FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
 _HEADER = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
-_STATUS_COLORS = {"ok": "#3d8a35", "error": "#c0392b", "cancelled": "#c56a10"}
 
 
 class RunEnded(BaseException):
@@ -186,7 +186,7 @@ def results_html(headline: str, results: Sequence[RunResult]) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td style="color:{_STATUS_COLORS.get(cell, "inherit")};font-weight:600">{cell}</td>'
+            f'<td style="color:{STATUS_COLORS.get(cell, "inherit")};font-weight:600">{cell}</td>'
             if i == 2
             else f"<td>{html.escape(cell)}</td>"
             for i, cell in enumerate(row)
