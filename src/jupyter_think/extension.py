@@ -97,6 +97,8 @@ def load(ipython: Any) -> None:
         try:
             previous = manager_for(config)
         except (ValueError, ImportError) as exc:  # the store it names cannot be used here
+            if not config.store or overriding_environment("store") is not None:
+                raise  # (not the shell's setting: $JUPYTER_THINK_STORE names it)
             _refuse_shell_setting(ipython, "store", exc, stacklevel=3)
             config.store = ""
             previous = manager_for(config)
