@@ -569,6 +569,43 @@ def test_a_refused_first_thought_claims_no_chain_id() -> None:
     assert ok(tool.call(args(1, 1)))["sessionId"] == "agent-1"
 
 
+def test_a_tool_that_owns_its_agent_id_stores_every_chain_and_asks_the_store_only_once(
+    store_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MCP connection's ids are its own: its chains after the first new one start without a store
+    read (which would wait for the persistence thread's commit), and every one is stored."""
+    with SessionManager(store=store_location) as manager:
+        tool = SequentialThinkingTool(manager, agent_id="mcp-x", session_id="mcp-x-1", owns_agent_id=True)
+        ok(tool.call(args(1, 1, more=False, text="chain 1")))
+        assert ok(tool.call(args(1, 1, more=False, text="chain 2")))["sessionId"] == "mcp-x-2"  # lists the store
+        reads: list[str] = []
+        for name in ("heads", "load", "sessions"):
+            method = getattr(manager.store, name)
+            monkeypatch.setattr(
+                manager.store, name, lambda *a, _m=method, _n=name, **k: (reads.append(_n), _m(*a, **k))[1]
+            )
+        chains = [ok(tool.call(args(1, 1, more=False, text=f"chain {n}")))["sessionId"] for n in range(3, 7)]
+        assert chains == ["mcp-x-3", "mcp-x-4", "mcp-x-5", "mcp-x-6"]
+        assert reads == []
+    with SessionManager(store=store_location) as reopened:
+        for n in range(1, 7):
+            assert [t.thought for t in reopened.session(f"mcp-x-{n}").thoughts] == [f"chain {n}"]
+
+
+def test_a_shared_agent_id_skips_a_chain_id_another_writer_stored_meanwhile(store_location: str) -> None:
+    with SessionManager(store=store_location) as manager, SessionManager(store=store_location) as other:
+        tool = SequentialThinkingTool(manager, session_id="task")
+        ok(tool.call(args(1, 1, more=False)))
+        assert ok(tool.call(args(1, 1, more=False)))["sessionId"] == "agent-1"
+        other.session("agent-2").think("another kernel's chain")
+        other.flush(timeout=60)
+        assert ok(tool.call(args(1, 1, more=False, text="mine")))["sessionId"] == "agent-3"
+        manager.flush(timeout=60)
+    with SessionManager(store=store_location) as reopened:
+        assert [t.thought for t in reopened.session("agent-2").thoughts] == ["another kernel's chain"]
+        assert [t.thought for t in reopened.session("agent-3").thoughts] == ["mine"]
+
+
 def test_agent_id_must_make_valid_session_ids(manager: SessionManager) -> None:
     with pytest.raises(ValueError):
         SequentialThinkingTool(manager, agent_id="bad/agent")

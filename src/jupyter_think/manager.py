@@ -111,8 +111,11 @@ class SessionManager:
         """The store (``None`` for a manager that keeps everything in memory)."""
         return self._persistence.store if self._persistence is not None else None
 
-    def session(self, session_id: str) -> Session:
+    def session(self, session_id: str, *, restore: bool = True) -> Session:
         """Get session ``session_id``, restoring it from the store or creating it.
+
+        ``restore=False`` creates it here without asking the store: for an id that only this
+        process makes, known not to be stored (an MCP connection's next chain).
 
         Raises ``ValueError`` (naming the id rule) for an invalid id, before the store is touched,
         and ``OSError`` when the store cannot be read (a session is never started empty because
@@ -122,7 +125,7 @@ class SessionManager:
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
-                if self._persistence is not None:
+                if self._persistence is not None and restore:
                     session = self._persistence.restore(session_id)
                 if session is None:
                     session = Session(session_id, **self._limits())

@@ -242,10 +242,16 @@ class SequentialThinkingTool:
         manager: SessionManager | None = None,
         agent_id: str = "agent",
         session_id: str | None = None,
+        *,
+        owns_agent_id: bool = False,
     ) -> None:
         self._manager = manager
         validate_id(f"{agent_id}-1", "agent")
         self.agent_id = agent_id
+        self.owns_agent_id = owns_agent_id
+        """True when no other tool or process makes ids ``<agent_id>-<n>`` (an id unique to this process,
+        as an MCP connection's): after the first new chain has listed the store, the next ones are
+        started without asking it (no store read waits for a commit on the caller's thread)."""
         self.session_id = session_id
         if session_id is not None:
             self.manager.session(session_id)  # validates the id early
@@ -354,10 +360,10 @@ class SequentialThinkingTool:
         manager = self.manager
         settings = manager.settings
         with _CHAIN_LOCK:
-            chain_id = self._next_chain_id(manager)
+            chain_id, known_new = self._next_chain_id(manager)
             trial = Session(chain_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts)
             trial.record(data)
-            chain = manager.session(chain_id)
+            chain = manager.session(chain_id, restore=not known_new)
             chain.record(data)
             self._last_chain = (manager, chain_id)  # (only once it holds the thought: a refused one claims nothing)
         if self.session_id is not None:
@@ -366,18 +372,21 @@ class SequentialThinkingTool:
             self._chains[base] = chain_id
         return chain
 
-    def _next_chain_id(self, manager: SessionManager) -> str:
+    def _next_chain_id(self, manager: SessionManager) -> tuple[str, bool]:
         """:func:`next_chain_id` over every session once; after that the next number, checked alone
-        (a long run of chains must not list the whole store for each one)."""
+        (a long run of chains must not list the whole store for each one), and not in the store
+        when the tool owns its agent id. Also says whether the id is known not to be stored."""
         known = self._last_chain
         if known is not None and known[0] is manager:
             n = int(known[1].rsplit("-", 1)[1]) + 1
             candidate = f"{self.agent_id}-{n}"
-            store = manager.store
-            taken = manager.is_loaded(candidate) or (store is not None and candidate in store.heads([candidate]))
-            if not taken:
-                return candidate
-        return next_chain_id(self.agent_id, manager.sessions())
+            if not manager.is_loaded(candidate):
+                if self.owns_agent_id:
+                    return candidate, True
+                store = manager.store
+                if store is None or candidate not in store.heads([candidate]):
+                    return candidate, False
+        return next_chain_id(self.agent_id, manager.sessions()), False
 
     def _result(self, session: Session, data: ThoughtInput, repeated: bool) -> dict[str, Any]:
         result: dict[str, Any] = {
