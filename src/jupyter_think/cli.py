@@ -210,7 +210,7 @@ def _export(location: str, args: argparse.Namespace) -> int:
     if target.is_dir():
         target = target / f"{session.id}{SUFFIXES[kind]}"
     try:
-        # A lone surrogate (possible in text an agent sent) cannot be UTF-8: written as \udXXX.
+        # A lone surrogate (possible in text an agent sent) cannot be UTF-8: written as an escape (\udc80).
         target.write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -406,7 +406,7 @@ def _write_out(text: str, *, terminal: bool) -> None:
         text = escape_controls(text)
     if not text.endswith("\n"):
         text += "\n"
-    encoding = sys.stdout.encoding or "utf-8"  # what it cannot encode (a lone surrogate) is written as \uXXXX
+    encoding = sys.stdout.encoding or "utf-8"  # what it cannot encode (a lone surrogate) is written as an escape
     sys.stdout.write(text.encode(encoding, errors="backslashreplace").decode(encoding))
     sys.stdout.flush()
 

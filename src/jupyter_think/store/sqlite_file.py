@@ -20,7 +20,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -245,10 +245,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        try:
+        with suppress(sqlite3.Error):  # SQLite rolled back already (a full disk, an I/O error)
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite rolled back already (a full disk, an I/O error)
         raise
     conn.execute("COMMIT")
 
