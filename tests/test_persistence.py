@@ -112,6 +112,7 @@ def test_a_flush_with_nothing_pending_returns_without_starting_the_loop(store_lo
         assert status == {
             "enabled": True,
             "pending": 0,
+            "set_aside": 0,
             "durable_seq": {},
             "last_error": None,
             "failed_attempts": 0,

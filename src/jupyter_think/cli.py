@@ -1,4 +1,5 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash, gc, mcp.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash, gc,
+recover, mcp.
 
 Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``.
@@ -20,6 +21,7 @@ Examples::
     jupyter-think rm scratch
     jupyter-think trash restore scratch
     jupyter-think gc --days 7
+    jupyter-think recover --export refused.jsonl
     jupyter-think --store postgresql://think@db.example/class list
     jupyter-think mcp --dir /data/think
 """
@@ -113,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="retention in days (default: 30; 0 keeps everything)",
     )
     gc.add_argument("--trash-days", type=float, default=None, metavar="N", help="empty trash older than N days (default: 30; 0 keeps it)")
+    recover = command(
+        "recover",
+        "save the changes kept in this store's spill file (refused by the store, or left by a process that "
+        "exited while the store refused); say which the store still refuses",
+    )
+    recover.add_argument(
+        "--export", metavar="FILE", help="write the changes still refused to FILE, one JSON object per line"
+    )
+    recover.add_argument(
+        "--discard",
+        action="store_true",
+        help="then delete the changes still refused from the spill file (only exported ones: with --export, or after one)",
+    )
     mcp = command("mcp", "serve the sequentialthinking tool over MCP on stdin/stdout")
     mcp.add_argument(
         "--session",
@@ -240,7 +255,7 @@ def _search(location: str, args: argparse.Namespace) -> int:
 def _rm(location: str, args: argparse.Namespace) -> int:
     from .store import SessionNotFound
 
-    store = _store(location)
+    store = _writing_store(location)
     session_id = _valid(args.session_id)
     try:
         row = store.trash(session_id)
@@ -254,8 +269,8 @@ def _rm(location: str, args: argparse.Namespace) -> int:
 def _trash(location: str, args: argparse.Namespace) -> int:
     from .store import SessionNotFound
 
-    store = _store(location)
     action = getattr(args, "trash_action", None)
+    store = _writing_store(location) if action else _store(location)
     if action == "restore":
         session_id = _valid(args.session_id)
         try:
@@ -289,8 +304,9 @@ def _trash(location: str, args: argparse.Namespace) -> int:
 def _archive(location: str, args: argparse.Namespace) -> int:
     from .store import SessionNotFound
 
-    store = _store(location)
-    if getattr(args, "archive_action", None) == "restore":
+    restoring = getattr(args, "archive_action", None) == "restore"
+    store = _writing_store(location) if restoring else _store(location)
+    if restoring:
         session_id = _valid(args.session_id)
         try:
             row = store.restore(session_id, "archived")
@@ -314,7 +330,7 @@ def _gc(location: str, args: argparse.Namespace) -> int:
     for name, value in (("--days", days), ("--trash-days", trash_days)):
         if not (0 <= value <= 1_000_000):  # also refuses nan and inf
             raise CommandError(f"{name} must be a number of days from 0 to 1000000, not {value}")
-    cleaned = clean_up(_store(location), days, trash_days, keep=())
+    cleaned = clean_up(_writing_store(location), days, trash_days, keep=())
     if days == 0:
         print("Retention is 0 days: no session is moved to the trash.")
     elif not cleaned.trashed:
@@ -323,6 +339,65 @@ def _gc(location: str, args: argparse.Namespace) -> int:
         print(f"Moved {session_id} to the trash (idle more than {days:g} days)")
     for session_id in cleaned.purged:
         print(f"Deleted {session_id} from the trash (trashed more than {trash_days:g} days ago)")
+    return 0
+
+
+def _recover(location: str, args: argparse.Namespace) -> int:
+    from .persistence.replay import replay
+    from .persistence.spill import Spill
+
+    store = _store(location)
+    spill = Spill.for_store(store)
+    if not spill.entries():
+        print(f"Nothing is kept for {store.location}.")
+        return 0
+    result = replay(store, spill, everything=True)
+    stored: dict[str, int] = {}
+    for entry in result.stored:
+        stored[entry.session_id] = stored.get(entry.session_id, 0) + 1
+    for session_id, count in stored.items():
+        where = (
+            " (it was in the trash: it is live again)"
+            if session_id in result.restored
+            else " (in its trashed copy: a new session has taken the id)"
+            if session_id in result.in_trash
+            else ""
+        )
+        print(f"Stored {_plural(count, 'change')} of session {session_id}{where}.")
+    if result.already:
+        print(f"{_plural(len(result.already), 'change')} were in the store already (not written twice).")
+    left = spill.entries()
+    for entry in (entry for entry in left if entry.state == "refused"):
+        behind = sum(1 for other in left if other.session_id == entry.session_id and other.state == "behind")
+        waiting = f"; {_plural(behind, 'later change')} wait behind it" if behind else ""
+        print(f"Still refused: session {entry.session_id} {entry.describe()}: {entry.cause}{waiting}")
+    if args.export is not None:
+        target = Path(args.export).expanduser()
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as file:
+                file.writelines(entry.as_json() + "\n" for entry in left)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as exc:
+            raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
+        spill.mark_exported([entry.id for entry in left], str(target))
+        print(f"Wrote {_plural(len(left), 'change')} still kept to {target}.")
+        left = spill.entries()
+    if args.discard and left:
+        unexported = [entry for entry in left if entry.exported_to is None]
+        if unexported:
+            raise CommandError(
+                f"{_plural(len(unexported), 'change')} kept for {store.location} were never exported: "
+                "add --export FILE (nothing acknowledged is deleted without a copy)"
+            )
+        spill.discard([entry.id for entry in left])
+        print(f"Discarded {_plural(len(left), 'change')} (exported to {', '.join(sorted({e.exported_to or '' for e in left}))}).")
+        left = []
+    if left:
+        print(f"{_plural(len(left), 'change')} stay kept in {spill.path}: fix the cause and run recover again, "
+              "or --export FILE --discard", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -351,6 +426,7 @@ _COMMANDS = {
     "trash": _trash,
     "archive": _archive,
     "gc": _gc,
+    "recover": _recover,
     "mcp": _mcp,
 }
 
@@ -362,6 +438,20 @@ def _store(location: str) -> Any:
     from .store import open_store
 
     return open_store(location)
+
+
+def _writing_store(location: str) -> Any:
+    """The store, after saving what an earlier process kept at exit (one line on stderr says so)."""
+    from .persistence.replay import caught_up_line, replay
+    from .persistence.spill import Spill
+
+    store = _store(location)
+    spill = Spill.for_store(store)
+    if spill.exists():
+        result = replay(store, spill, everything=False)
+        if result.caught_up or result.refused:
+            print(f"jupyter-think: {caught_up_line(result, spill)}", file=sys.stderr)
+    return store
 
 
 def _valid(session_id: str) -> str:

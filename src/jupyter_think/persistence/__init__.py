@@ -13,6 +13,13 @@ memory and queued, one :class:`PersistenceWarning` says what failed, the writer 
 back-off (0.2 s doubling to 5 s) and says once when it has caught up. ``flush(timeout)`` raises
 ``OSError`` as soon as a write attempt fails, ``TimeoutError`` when the store is only slow.
 
+A change the store refuses for what it holds (a constraint, a trigger, a value out of range) blocks
+nothing: it is set aside with the later changes of its session in a local spill file, every other
+change is committed, one warning names it, and ``flush()`` raises ``OSError`` naming it until
+``jupyter-think recover`` has stored it (:mod:`.setaside`). What a closing loop cannot save (the
+store is down, full, read-only) is kept in the same file; the next process opening the store
+saves it first (:mod:`.spill`, :mod:`.replay`).
+
 With ``durability="sync"`` a change is committed by the caller's thread *before* it is applied:
 ``think()`` (and the tool call) raises ``OSError`` when the commit fails, and the session is left
 as it was — nothing is acknowledged that is not stored.
@@ -27,23 +34,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 from ..config import ThinkSettings
 from ..models import BranchActivated, Change
 from ..session import Session, SessionEvent
-from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
-from ..store.base import encode
+from ..store import SessionNotFound, Store, StoreWarning, open_store
 from . import process
 from .follow import Follower
 from .loop import LoopThread
-from .messages import PersistenceWarning, _cause, _warn
-from .queue import Pending, WriteQueue, as_os_error
+from .messages import PersistenceWarning, _warn
+from .queue import Pending, WriteQueue
+from .replay import recover_command
 from .retention import Cleaned, clean_up
+from .setaside import SetAside
+from .spill import Spill
+from .writer import Writer
 
 __all__ = ["Persistence", "PersistenceWarning", "StoreWarning"]
 
 
-class Persistence(LoopThread):
+class Persistence(Writer, LoopThread):
     """Keeps the sessions of one store, from a daemon thread (see the module docstring).
 
     Example:
@@ -74,7 +83,10 @@ class Persistence(LoopThread):
         self._read_only_said = False
         self._restart_after_fork = False
         self._unsure: dict[str, tuple[int | None, int]] = {}  # session -> (row, seq) when a write failed
+        self._set_aside = SetAside(Spill.for_store(self.store))
         process.register(self)
+        if self._set_aside.replay_pending:  # an earlier process kept changes at exit: they go in first
+            self._ensure_thread()
 
     # --- what the manager calls ------------------------------------------------------------------
 
@@ -84,6 +96,7 @@ class Persistence(LoopThread):
         Raises ``OSError`` when the store cannot be read: a session is never started empty
         because its store could not be read.
         """
+        self._catch_up_now()  # (what an earlier process kept at exit belongs in what is loaded)
         try:
             # (not under _io: a session being restored is not tracked, so no write of ours can race
             # with the read; what others commit meanwhile is fetched from the cursor set below)
@@ -148,9 +161,10 @@ class Persistence(LoopThread):
             tracked[1]()
         try:
             with self._io:
+                self._set_aside.catch_up(self.store)  # (a replay after the trash would restore it)
                 pending = self._queue.take(only=session_id)
                 if pending:
-                    self._commit(pending)  # raises: nothing trashed, nothing forgotten
+                    self._commit(pending)  # raises: nothing trashed, nothing forgotten (a refused change is set aside)
                 try:
                     self.store.trash(session_id)
                     moved = True
@@ -174,6 +188,7 @@ class Persistence(LoopThread):
         target = self._queue.last_number
         with self._queue.cond:
             if self._queue.floor() > target:
+                self._raise_set_aside()
                 return
             attempts_before = self._queue.failed_attempts
         self._urgent = True
@@ -199,29 +214,72 @@ class Persistence(LoopThread):
             )
 
         self._queue.wait_durable(target, attempts_before, deadline, failure, too_slow)
+        self._raise_set_aside()
+
+    def _raise_set_aside(self) -> None:
+        """Raise ``OSError`` naming the changes made here that are set aside until recovered."""
+        error = self._set_aside.flush_error()
+        if error is not None:
+            raise error
 
     def close(self, timeout: float | None) -> None:
         """Flush (bounded by ``timeout``), then stop the loop; later changes stay in memory only.
 
-        Raises the flush's ``OSError`` after stopping, so the caller learns what was not saved.
+        What the store did not take by then is kept in the spill file (the next process that opens
+        the store saves it first). Raises ``OSError`` after stopping when anything is not in the
+        store, saying where it is.
         """
         if self._closed:
             return
         try:
             self.flush(timeout)
-        finally:
-            with self._state:
-                self._closed = True
-                tracked = list(self._tracked.values())
-                self._tracked.clear()
-            for _, stop in tracked:
-                stop()
-            self._stop_thread(timeout=2.0)
-            if self._io.acquire(timeout=2.0):  # (a store call stuck on a frozen server must not hang exit)
+            failure: OSError | None = None
+        except OSError as exc:
+            failure = exc
+        with self._state:
+            self._closed = True
+            tracked = list(self._tracked.values())
+            self._tracked.clear()
+        for _, stop in tracked:
+            stop()
+        self._stop_thread(timeout=2.0)
+        locked = self._io.acquire(timeout=2.0)  # (a store call stuck on a frozen server must not hang exit)
+        try:
+            if locked and failure is None and self._queue.has_work():  # made while the flush ended
                 try:
-                    self.store.close()
-                finally:
-                    self._io.release()
+                    self._commit(self._queue.take())
+                except OSError as exc:
+                    failure = exc
+            left = self._queue.take_all()
+            if locked:
+                self.store.close()
+        finally:
+            if locked:
+                self._io.release()
+        if left:
+            raise self._keep_at_exit(left, failure)
+        self._raise_set_aside()  # (named, and kept already)
+
+    def _keep_at_exit(self, left: list[Pending], failure: OSError | None) -> OSError:
+        """Keep ``left`` in the spill file; the ``OSError`` that says where (or that it could not)."""
+        cause = self._cause(self._queue.last_error if self._queue.failing else failure) or "no answer in time"
+        sessions = ", ".join(repr(session_id) for session_id in dict.fromkeys(item.session_id for item in left))
+        code = (failure.errno if failure is not None else None) or errno.EIO
+        spill = self._set_aside.spill
+        try:
+            self._set_aside.keep_at_exit(left, self._where, cause)
+        except OSError as exc:
+            return OSError(
+                code,
+                f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} "
+                f"({cause}) nor kept in {spill.path} ({exc.strerror or exc}): they are lost when this process exits",
+            )
+        return OSError(
+            code,
+            f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} ({cause}); "
+            f"they are kept in {spill.path}: the next process that opens this store saves them first, "
+            f"or run {recover_command(spill.location)}",
+        )
 
     def status(self) -> dict[str, Any]:
         """Pending changes, the last seq seen per session, the current error, whether the loop runs."""
@@ -229,6 +287,7 @@ class Persistence(LoopThread):
         seqs = self._follower.last_seq()  # (not under _io: the status answers while a store call hangs)
         return {
             "pending": queue.pending(),
+            "set_aside": self._set_aside.count,
             "durable_seq": seqs,
             "last_error": self._cause(queue.last_error) if queue.failing and queue.last_error else None,
             "failed_attempts": queue.failed_attempts,
@@ -281,110 +340,6 @@ class Persistence(LoopThread):
                     f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
                     f"{outcome} (durability is 'sync')",
                 ) from exc
-
-    # --- writing -------------------------------------------------------------------------------------
-
-    def _write_pending(self) -> None:
-        """Commit everything queued in one transaction; on failure keep it queued and warn once."""
-        with self._io:
-            taken = self._queue.take()
-            if not taken:
-                return
-            try:
-                self._commit(taken)
-            except OSError:
-                return  # reported by _commit; queued again
-
-    def _commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
-        """One transaction for ``taken`` (and ``extra``); under ``_io``. Raises the store's ``OSError``."""
-        was_failing = self._queue.failing
-        try:
-            # A failed attempt may have been committed all the same (the connection was lost after the
-            # server's commit): on a retry, thoughts the store holds already are not written twice.
-            stored = self._stored_already(taken) if was_failing else set()
-            by_session: dict[str, list[Change]] = {}
-            for item in taken:
-                if item.number not in stored:
-                    by_session.setdefault(item.session_id, []).append(item.change)
-            if extra is not None:
-                by_session.setdefault(extra[0], []).append(extra[1])
-            writes = []
-            for session_id, changes in by_session.items():
-                tracked = self._tracked.get(session_id)
-                created_at = tracked[0].created_at if tracked is not None else None
-                # the status the list shows, as the session sees it (a retracted or chosen conclusion);
-                # a sync write runs before its change is applied: its status comes from the change
-                ahead = extra is not None and extra[0] == session_id
-                status = tracked[0].status if tracked is not None and not ahead else None
-                expected = self._follower.expected_key(session_id)
-                writes.append(SessionWrite(session_id, changes, expected, created_at, status))
-            results = self.store.append(writes) if writes else []
-        except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
-            error = as_os_error(exc)
-            seen = self._follower.last_seq()
-            for session_id in {item.session_id for item in taken} - set(self._unsure):
-                self._unsure[session_id] = (self._follower.expected_key(session_id), seen.get(session_id, 0))
-            # A refused sync write with nothing queued is the caller's error alone: nothing is kept,
-            # so the queue is not failing (else the next commit says "works again" for nothing).
-            if taken and self._queue.fail(taken, error) and extra is None:
-                _warn(
-                    f"could not save to {self.store.location}: {self._cause(error)}. Your thoughts are kept in memory "
-                    "and saving is retried; fix the store (space, permissions, server), then "
-                    "%session --flush (or manager.flush()) to check."
-                )
-            raise error from exc
-        for result in results:
-            self._follower.written(result)
-            self._say_where(result)
-        self._queue.settle(taken)
-        for session_id in {item.session_id for item in taken} | ({extra[0]} if extra is not None else set()):
-            self._unsure.pop(session_id, None)
-        if was_failing and taken:
-            _warn(f"saving to {self.store.location} works again ({len(taken)} change(s) caught up)")
-
-    def _stored_already(self, taken: list[Pending]) -> set[int]:
-        """Numbers of the changes in ``taken`` that the store holds already (read only on a retry).
-
-        A lost attempt wrote after where its session stood when it failed (``_unsure``), in that
-        row, or in a row it created (the session's first row, or the fresh row of a reset in the
-        batch); what the follower read meanwhile does not matter. Changes are compared by their
-        stored form, so amendments, decisions and the like are found as surely as thoughts.
-        """
-        wanted: dict[str, dict[str, int]] = {}
-        for item in taken:
-            if item.session_id in self._unsure and item.change.kind != "reset":
-                wanted.setdefault(item.session_id, {})[encode(item.change)] = item.number
-        if not wanted:
-            return set()
-        heads = self.store.heads(list(wanted))
-        found: set[int] = set()
-        for session_id, numbers in wanted.items():
-            key, after = self._unsure[session_id]
-            rows = {} if key is None else {key: after}
-            head = heads.get(session_id)
-            if head is not None and head.key != key:
-                rows[head.key] = 0  # a row the lost attempt may have created
-            for row_key, since in rows.items():
-                for _, change in self.store.changes_since(row_key, since):
-                    number = numbers.get(encode(change))
-                    if number is not None:
-                        found.add(number)
-        return found
-
-    def _cause(self, error: BaseException | None) -> str:
-        return _cause(error, self.store.location)
-
-    def _say_where(self, result: Written) -> None:
-        if result.restored:
-            _warn(
-                f"session {result.session_id!r} had been moved to the trash by another process; "
-                "it is restored, with the new changes"
-            )
-        elif result.in_trash:
-            _warn(
-                f"session {result.session_id!r} was moved to the trash by another process and a new session "
-                "took its id; the changes made here are saved in the trashed copy (jupyter-think trash)"
-            )
 
     # --- following other processes -------------------------------------------------------------------
 
@@ -439,5 +394,6 @@ class Persistence(LoopThread):
         self._thread_lock = threading.Lock()
         self._queue = WriteQueue()
         self._unsure = {}
+        self._set_aside.after_fork_in_child()
         self.store.after_fork_in_child()
         self._thread = self._wake_socks = None

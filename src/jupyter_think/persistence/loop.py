@@ -6,8 +6,8 @@ for ``flush_interval / 4``, then commits everything queued in one transaction (i
 the follower keeps listening); after a failure it waits for the back-off, or for a ``flush()`` that
 asks now. The follower applies what other processes commit (``Store.watch``: SQLite polled, PostgreSQL
 pushed). Retention runs five seconds after the start, then hourly. :class:`LoopThread` is mixed into
-:class:`~jupyter_think.persistence.Persistence`, which provides the work (``_write_pending``,
-``_fetch_foreign``, ``_apply_foreign``, ``run_retention``).
+:class:`~jupyter_think.persistence.Persistence`, which provides the work (``_catch_up_now``,
+``_write_pending``, ``_fetch_foreign``, ``_apply_foreign``, ``run_retention``).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class LoopThread:
     _queue: Any
     store: Any
     settings: Any
+    _catch_up_now: Any
 
     def _ensure_thread(self) -> bool:
         """Start the loop thread unless it runs; False when no thread can start."""
@@ -90,6 +91,7 @@ class LoopThread:
 
     async def _write_task(self, wake: socket.socket, generation: int) -> None:
         queue = self._queue
+        await anyio.to_thread.run_sync(self._catch_up_now)  # what an earlier process kept at exit, first
         while self._generation == generation:
             timeout = None
             if queue.failing and queue.has_work():

@@ -1,7 +1,9 @@
 """Process life for the persistence loops: interpreter exit, ``fork()``, and the live instances.
 
-Exit flushes every open loop with a bounded wait (a kernel shutdown, the end of a script); a
-``SIGKILL`` runs nothing, which is why changes are committed within ``flush_interval`` anyway.
+Exit flushes every open loop with a bounded wait (a kernel shutdown, the end of a script), and
+what a store does not take by then is kept in the spill file (the next process that opens the store
+saves it); a ``SIGKILL`` runs nothing, which is why changes are committed within ``flush_interval``
+anyway.
 Before ``fork()`` every loop thread stops (the child must not inherit a lock held mid-write); the
 parent restarts its loops, the child starts with an empty queue and new connections.
 """
@@ -53,12 +55,13 @@ def _each(method: str) -> None:
 
 
 def _flush_at_exit() -> None:
+    """Close every loop; what a store did not take is kept in the spill file, and the line says where."""
     for instance in list(_instances):
         try:
             instance.close(EXIT_FLUSH_TIMEOUT)
         except OSError as exc:
             try:
-                print(f"jupyter-think: not every change was saved before exit: {exc}", file=sys.stderr)
+                print(f"jupyter-think: {exc.strerror or exc}", file=sys.stderr)
             except (OSError, ValueError):  # stderr already closed
                 pass
 

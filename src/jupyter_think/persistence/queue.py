@@ -10,7 +10,6 @@ queued before it is committed, and raises as soon as a write attempt made after 
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
 from collections import deque
@@ -77,6 +76,23 @@ class WriteQueue:
                 self._queue = deque(item for item in self._queue if item.session_id != only)
             self._taken.extend(taken)
             return taken
+
+    def finish(self, handled: list[Pending]) -> None:
+        """The changes of ``handled`` need no more writing (committed, or kept elsewhere), while the
+        rest of their batch failed: the queue's state stays as it is."""
+        with self.cond:
+            numbers = {item.number for item in handled}
+            self._taken = [item for item in self._taken if item.number not in numbers]
+            self.cond.notify_all()
+
+    def take_all(self) -> list[Pending]:
+        """Everything not committed — queued, and being written (a store call that never came back) —
+        in order, out of the queue: what a closing loop keeps elsewhere."""
+        with self.cond:
+            left = sorted([*self._taken, *self._queue], key=lambda item: item.number)
+            self._taken, self._queue = [], deque()
+            self.cond.notify_all()
+            return left
 
     def settle(self, taken: list[Pending]) -> None:
         """The changes of ``taken`` are committed: the store takes writes again (no more back-off,
@@ -168,9 +184,3 @@ class WriteQueue:
             raise describe_failure(failure) from failure
         raise describe_timeout()
 
-
-def as_os_error(exc: BaseException) -> OSError:
-    """``exc`` when it is an ``OSError``, else an ``OSError(EIO)`` that names it."""
-    if isinstance(exc, OSError):
-        return exc
-    return OSError(errno.EIO, f"{type(exc).__name__}: {exc}")

@@ -610,9 +610,15 @@ def _store_error(exc: psycopg.Error, location: str) -> StoreError:
 
     A server that cannot be reached, or a connection lost before a commit was asked for, is
     ``ECONNREFUSED`` (nothing was done); a connection lost while committing is ``ECONNRESET`` (the
-    commit may have happened, unconfirmed).
+    commit may have happened, unconfirmed). What a change holds refused (a value out of range, a NUL,
+    a limit, a constraint or a trigger's ``RAISE``) is ``EINVAL``: the same change is refused again.
     """
-    if isinstance(exc, pg_errors.DiskFull):
+    if isinstance(
+        exc,
+        (psycopg.DataError, psycopg.IntegrityError, pg_errors.ProgramLimitExceeded, pg_errors.RaiseException),
+    ):
+        code = errno.EINVAL
+    elif isinstance(exc, pg_errors.DiskFull):
         code = errno.ENOSPC
     elif isinstance(exc, (pg_errors.ReadOnlySqlTransaction,)):
         code = errno.EROFS
@@ -632,6 +638,8 @@ def _store_error(exc: psycopg.Error, location: str) -> StoreError:
         message = f"the PostgreSQL server is unreachable: {message}"
     elif code == errno.ECONNRESET:
         message = f"the connection to the PostgreSQL server was lost while committing: {message}"
+    elif code == errno.EINVAL:
+        message = f"the store refuses what the change holds: {message}"
     elif code != errno.EIO:
         message = f"{os.strerror(code)}: {message}"
     return StoreError(code, f"{message} ({location})")

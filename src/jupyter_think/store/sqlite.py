@@ -76,6 +76,7 @@ from .sqlite_file import (
     migrate,
     quarantine,
     reason,
+    refused,
     retry_busy,
     store_error,
     transaction,
@@ -293,8 +294,11 @@ class SQLiteStore(RowPlan, Store):
             validate_id(write.session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
-            with transaction(conn):
-                return [self._append_one(conn, write) for write in writes]
+            try:
+                with transaction(conn):
+                    return [self._append_one(conn, write) for write in writes]
+            except (OverflowError, ValueError) as exc:  # a value sqlite3 cannot bind (past 64 bits, a lone surrogate)
+                raise refused(errno.EINVAL, f"{type(exc).__name__}: {exc}", self.location) from exc
 
     # (the plan of an append is RowPlan's; these are its primitives in SQLite's SQL)
 

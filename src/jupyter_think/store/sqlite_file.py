@@ -302,6 +302,10 @@ _ERRNO = {
     "SQLITE_AUTH": errno.EACCES,
     "SQLITE_NOTADB": errno.EIO,
     "SQLITE_CORRUPT": errno.EIO,
+    # the change's content: a constraint or a trigger refuses it, a value too big (retrying cannot help)
+    "SQLITE_CONSTRAINT": errno.EINVAL,
+    "SQLITE_TOOBIG": errno.EINVAL,
+    "SQLITE_MISMATCH": errno.EINVAL,
 }
 
 
@@ -310,10 +314,19 @@ def reason(exc: sqlite3.Error) -> str:
 
 
 def store_error(exc: sqlite3.Error, location: str) -> StoreError:
-    """A sqlite3 error as a :class:`StoreError` whose errno a caller can act on."""
+    """A sqlite3 error as a :class:`StoreError` whose errno a caller can act on (``EINVAL``: the
+    store refuses what a change holds, and will refuse it again)."""
     name = errorname(exc)
     code = next((value for prefix, value in _ERRNO.items() if name.startswith(prefix)), errno.EIO)
-    cause = reason(exc)
-    if code != errno.EIO:
+    if isinstance(exc, sqlite3.DataError):
+        code = errno.EINVAL
+    return refused(code, reason(exc), location)
+
+
+def refused(code: int, cause: str, location: str) -> StoreError:
+    """A :class:`StoreError` with ``code`` and ``cause`` in words (a content refusal says so)."""
+    if code == errno.EINVAL:
+        cause = f"the store refuses what the change holds: {cause}"
+    elif code != errno.EIO:
         cause = f"{os.strerror(code)}: {cause}"
     return StoreError(code, f"{cause} ({location})")
