@@ -301,9 +301,10 @@ class RawServer:
     after ``timeout`` seconds instead of hanging it.
     """
 
-    def __init__(self, store: Path, *extra: str) -> None:
+    def __init__(self, store: Path | str, *extra: str) -> None:
+        where = "--store" if "://" in str(store) else "--dir"  # a PostgreSQL URL, or a SQLite directory
         self.process = subprocess.Popen(
-            [str(SCRIPT), "mcp", "--dir", str(store), *extra],
+            [str(SCRIPT), "mcp", where, str(store), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -646,3 +647,48 @@ def test_an_invalid_session_option_exits_with_a_usage_error(tmp_path: Path) -> N
     )
     assert done.returncode == 2
     assert "invalid session id" in done.stderr and done.stdout == ""
+
+
+NEXT_PROCESS = """
+import json, sys
+from jupyter_think import SessionManager
+with SessionManager(store=sys.argv[1]) as manager:
+    print(json.dumps([thought.thought for thought in manager.session(sys.argv[2]).thoughts]))
+"""
+
+
+def test_an_async_server_exiting_while_postgres_is_down_keeps_every_acknowledged_thought(
+    postgres_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thoughts acknowledged, then PostgreSQL stops and stdin closes: what the store did not take is
+    kept in the spill file (the last line says where), and the next process opening the store saves it."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))  # the spill file's home, for the children too
+    url = postgres_server.new_database()
+    server = RawServer(url, "--session", "outage")  # async durability, the default
+    acknowledged = []
+    try:
+        server.handshake()
+        for number in range(10):
+            server.good_call(f"before {number}")
+            acknowledged.append(f"before {number}")
+        postgres_server.crash()
+        try:
+            for number in range(10):
+                server.good_call(f"during {number}")
+                acknowledged.append(f"during {number}")
+            assert server.close(timeout=120) == 1
+            logged = server.stderr_lines()
+        finally:
+            postgres_server.start()
+    finally:
+        server.kill()
+    assert logged, "the server said nothing about the thoughts it could not save"
+    last = logged[-1]
+    assert "could not be saved" in last and "they are kept in" in last and "jupyter-think recover" in last, last
+    assert "kept in memory" not in last
+    next_process = subprocess.run(
+        [sys.executable, "-c", NEXT_PROCESS, url, "outage"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert next_process.returncode == 0, next_process.stderr
+    assert json.loads(next_process.stdout) == acknowledged  # every acknowledged thought, once, in order
+    assert "that an earlier process could not save" in next_process.stderr

@@ -369,7 +369,7 @@ def _recover(location: str, args: argparse.Namespace) -> int:
     left = spill.entries()
     for entry in (entry for entry in left if entry.state == "refused"):
         behind = sum(1 for other in left if other.session_id == entry.session_id and other.state == "behind")
-        waiting = f"; {_plural(behind, 'later change')} wait behind it" if behind else ""
+        waiting = f"; {_plural(behind, 'later change')} {'waits' if behind == 1 else 'wait'} behind it" if behind else ""
         print(f"Still refused: session {entry.session_id} {entry.describe()}: {entry.cause}{waiting}")
     if args.export is not None:
         target = Path(args.export).expanduser()

@@ -18,8 +18,11 @@ is logged as one line on stderr; the server keeps serving.
 Durability: by default (``durability="async"``) a thought is acknowledged as soon as it is
 recorded in memory, and the persistence loop group-commits: every acknowledged thought is
 committed to the store (SQLite or PostgreSQL) within ``flush_interval`` (0.2 s), many thoughts per
-transaction. When the server exits (stdin closed, SIGTERM or SIGINT) everything is flushed first; a
-SIGKILL can lose the last ``flush_interval`` of thoughts. With ``durability="sync"`` each thought
+transaction. When the server exits (stdin closed, SIGTERM or SIGINT) everything is flushed first;
+what the store does not take then (a server that is down, a full or read-only disk) is kept in the
+local spill file, the last line on stderr says where, the exit status is 1, and the next process
+that opens the store saves it first (or ``jupyter-think recover``). A SIGKILL can lose the last
+``flush_interval`` of thoughts. With ``durability="sync"`` each thought
 is committed before its result is sent (one transaction per call), and a thought the store refuses
 is answered ``isError: true`` ("Not recorded"): nothing is acknowledged that is not stored.
 
@@ -152,9 +155,11 @@ async def serve(
             await server.run(read_stream, write_stream, server.create_initialization_options())
         return read_stream.stopped_by
     finally:
-        manager.close()
-        for signum in _STOP_SIGNALS:  # only now: a second signal must not cut the flush short
-            loop.remove_signal_handler(signum)
+        try:
+            manager.close()  # raises, saying where, when the store did not take everything (see run())
+        finally:
+            for signum in _STOP_SIGNALS:  # only now: a second signal must not cut the flush short
+                loop.remove_signal_handler(signum)
 
 
 def run(
@@ -166,7 +171,9 @@ def run(
     """Run :func:`serve` until stdin closes (what ``jupyter-think mcp`` does).
 
     After SIGTERM or SIGINT (everything flushed) it exits with status 128 + the signal's number.
-    Refused lines and the SDK's warnings are logged on stderr, one line each.
+    Refused lines and the SDK's warnings are logged on stderr, one line each. When the store did not
+    take every thought before the exit, ``OSError`` is raised saying where they are kept (the
+    command line prints it as its last line and exits with status 1).
     """
     logging.basicConfig(format="jupyter-think mcp: %(message)s", level=logging.WARNING)
     signum = asyncio.run(serve(store, session_id, durability, persist))

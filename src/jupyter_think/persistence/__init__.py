@@ -187,10 +187,11 @@ class Persistence(Writer, LoopThread):
         deadline = None if timeout is None else time.monotonic() + timeout
         target = self._queue.last_number
         with self._queue.cond:
-            if self._queue.floor() > target:
-                self._raise_set_aside()
-                return
+            nothing_pending = self._queue.floor() > target
             attempts_before = self._queue.failed_attempts
+        if nothing_pending:
+            self._raise_set_aside()
+            return
         self._urgent = True
         if self._ensure_thread():
             self._wake()
