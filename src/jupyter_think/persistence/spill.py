@@ -315,9 +315,13 @@ def store_identity(store: Store) -> tuple[str, str]:
     url = getattr(store, "url", None)
     if not isinstance(url, str):
         return "sqlite", f"sqlite directory={store.location} uid={_uid()}"
+    from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    params = conninfo_to_dict(url)
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError:  # (a URL libpq cannot read: the store says so at its first call)
+        return "postgresql", f"postgresql {store.location}"
     user = params.get("user") or os.environ.get("PGUSER") or _user_name()
     host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "(default socket)"
     port = params.get("port") or os.environ.get("PGPORT") or "5432"
