@@ -174,6 +174,22 @@ def test_a_session_made_here_after_an_earlier_refusal_is_kept_behind_it_in_order
     assert stored_texts(location, "held") == [f"{MARKER} refused earlier", "made in the next process"]
 
 
+def test_a_command_that_writes_saves_what_an_earlier_process_kept_first_and_says_so(tmp_path: Path) -> None:
+    location = str(tmp_path / "store")
+    make_store(location)
+    Spill.for_store(open_store(location)).keep_at_exit([ToSpill("later", added("kept at exit", 1))], "down")
+    removed = subprocess.run(
+        [sys.executable, "-m", "jupyter_think.cli", "--dir", location, "rm", "later"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert removed.returncode == 0, removed.stderr  # saved first, so there was a session to remove
+    assert "saved 1 change(s) of 1 session(s) that an earlier process could not save" in removed.stderr
+    assert stored_texts(location, "later", "trashed") == ["kept at exit"]
+
+
 # --- the spill file itself -----------------------------------------------------------------------------------
 
 KEEPER = """

@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ..config import ThinkSettings
@@ -164,7 +165,8 @@ class Persistence(Writer, LoopThread):
                 self._set_aside.catch_up(self.store)  # (a replay after the trash would restore it)
                 pending = self._queue.take(only=session_id)
                 if pending:
-                    self._commit(pending)  # raises: nothing trashed, nothing forgotten (a refused change is set aside)
+                    # raises: nothing trashed, nothing forgotten (a change refused for what it holds: set aside)
+                    self._commit(pending)
                 try:
                     self.store.trash(session_id)
                     moved = True
@@ -243,6 +245,7 @@ class Persistence(Writer, LoopThread):
             self._tracked.clear()
         for _, stop in tracked:
             stop()
+        created = {session.id: session.created_at for session, _ in tracked}  # (for a row a replay creates)
         self._stop_thread(timeout=2.0)
         locked = self._io.acquire(timeout=2.0)  # (a store call stuck on a frozen server must not hang exit)
         try:
@@ -258,27 +261,32 @@ class Persistence(Writer, LoopThread):
             if locked:
                 self._io.release()
         if left:
-            raise self._keep_at_exit(left, failure)
+            raise self._keep_at_exit(left, failure, created)
         self._raise_set_aside()  # (named, and kept already)
 
-    def _keep_at_exit(self, left: list[Pending], failure: OSError | None) -> OSError:
+    def _keep_at_exit(
+        self, left: list[Pending], failure: OSError | None, created: dict[str, datetime]
+    ) -> OSError:
         """Keep ``left`` in the spill file; the ``OSError`` that says where (or that it could not)."""
         cause = self._cause(self._queue.last_error if self._queue.failing else failure) or "no answer in time"
-        sessions = ", ".join(repr(session_id) for session_id in dict.fromkeys(item.session_id for item in left))
+        sessions = ", ".join(map(repr, dict.fromkeys(item.session_id for item in left)))
         code = (failure.errno if failure is not None else None) or errno.EIO
         spill = self._set_aside.spill
         try:
-            self._set_aside.keep_at_exit(left, self._where, cause)
+            self._set_aside.keep_at_exit(
+                left, lambda sid: (self._follower.expected_key(sid), created.get(sid)), cause
+            )
         except OSError as exc:
             return OSError(
                 code,
-                f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} "
-                f"({cause}) nor kept in {spill.path} ({exc.strerror or exc}): they are lost when this process exits",
+                f"{len(left)} change(s) of session(s) {sessions} could not be saved to "
+                f"{self.store.location} ({cause}) nor kept in {spill.path} ({exc.strerror or exc}): "
+                "they are lost when this process exits",
             )
         return OSError(
             code,
-            f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} ({cause}); "
-            f"they are kept in {spill.path}: the next process that opens this store saves them first, "
+            f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} "
+            f"({cause}); they are kept in {spill.path}: the next process opening this store saves them first, "
             f"or run {recover_command(spill.location)}",
         )
 

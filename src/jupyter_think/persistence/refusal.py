@@ -35,8 +35,10 @@ def refused_for_content(exc: BaseException) -> bool:
     """True when the store refused what a change holds (it would refuse it again).
 
     Example:
-        >>> refused_for_content(OSError(errno.EINVAL, "bigint out of range")), refused_for_content(OSError(errno.ENOSPC, "full"))
-        (True, False)
+        >>> refused_for_content(OSError(errno.EINVAL, "bigint out of range"))
+        True
+        >>> refused_for_content(OSError(errno.ENOSPC, "No space left on device"))
+        False
     """
     return as_store_error(exc).errno == errno.EINVAL
 
@@ -100,7 +102,8 @@ def describe(change: Change) -> str:
 
     Example:
         >>> from jupyter_think.models import Thought
-        >>> describe(ThoughtAdded(thought=Thought(thought="x", thought_number=3, total_thoughts=3, next_thought_needed=False)))
+        >>> thought = Thought(thought="x", thought_number=3, total_thoughts=3, next_thought_needed=False)
+        >>> describe(ThoughtAdded(thought=thought))
         'a thought, number 3'
     """
     if isinstance(change, ThoughtAdded):

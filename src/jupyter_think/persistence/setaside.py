@@ -95,10 +95,11 @@ class SetAside:
             if session_id not in self._said:  # held by a refusal an earlier process kept
                 self._said.add(session_id)
                 refused = [entry for entry in self.spill.entries(session_id) if entry.state == "refused"]
+                named = refused_words(refused[:1]) or "see jupyter-think recover"
                 _warn(
-                    f"session {session_id!r} has a change kept in {self.spill.path} that {self.spill.location} "
-                    f"refuses ({refused_words(refused[:1]) or 'see jupyter-think recover'}): the changes made here "
-                    f"are kept behind it, in order, until {recover_command(self.spill.location)} stores them"
+                    f"session {session_id!r} has a change kept in {self.spill.path} that "
+                    f"{self.spill.location} refuses ({named}): the changes made here are kept behind it, "
+                    f"in order, until {recover_command(self.spill.location)} stores them"
                 )
         return kept
 
@@ -144,9 +145,9 @@ class SetAside:
         change = f"change {at} ({describe(items[0].change)})" if at is not None else describe(items[0].change)
         _warn(
             f"session {session_id!r}: {change} cannot be saved to {self.spill.location}: {cause}. It is set "
-            f"aside{later} in {self.spill.path}; the next changes of {session_id!r} made here are kept behind "
-            f"it, in order, until {recover_command(self.spill.location)} stores them. Every other change is "
-            "saved, and the session stays as it is here."
+            f"aside{later} in {self.spill.path}; the next changes of {session_id!r} made here are kept "
+            f"behind it, in order, until {recover_command(self.spill.location)} stores them. Every other "
+            "change is saved, and the session stays as it is here."
         )
 
     # --- what flush() says ---
@@ -164,8 +165,9 @@ class SetAside:
         """What a sync write to a held session raises: it would be stored before the changes kept."""
         return OSError(
             errno.EINVAL,
-            f"session {session_id!r} has changes kept in {self.spill.path} that {self.spill.location} refuses; "
-            f"a change made now would be saved before them: run {recover_command(self.spill.location)} first",
+            f"session {session_id!r} has changes kept in {self.spill.path} that {self.spill.location} "
+            f"refuses; a change made now would be saved before them: run "
+            f"{recover_command(self.spill.location)} first",
         )
 
     def outstanding(self) -> list[Spilled]:
@@ -197,8 +199,8 @@ class SetAside:
         )
         return OSError(
             errno.EINVAL,
-            f"jupyter-think: {len(found)} change(s) of session(s) {', '.join(map(repr, sessions))} made here are "
-            f"set aside, not saved to {self.spill.location}, which refuses {named}. They are kept in "
+            f"jupyter-think: {len(found)} change(s) of session(s) {', '.join(map(repr, sessions))} made "
+            f"here are set aside, not saved to {self.spill.location}, which refuses {named}. They are kept in "
             f"{self.spill.path}; fix the cause, then run {recover_command(self.spill.location)}",
         )
 

@@ -38,7 +38,7 @@ from .refusal import describe
 
 State = Literal["exit", "refused", "behind"]
 BUSY_TIMEOUT = 60.0
-"""Seconds a spill write waits for another process's (a replay holds the file while it writes to the store)."""
+"""Seconds a spill write waits for another process's (a replay holds it while it writes to the store)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,7 +106,7 @@ class Spilled:
             return None
 
     def describe(self) -> str:
-        """``change 13 (a thought, number 5)``: the seq it would take in its session (when known), and what it is."""
+        """``change 13 (a thought, number 5)``: the seq it would take in its session (when known), and what."""
         what = describe(self.change) if self.change is not None else f"a {self.kind!r} change"
         return f"change {self.position} ({what})" if self.position is not None else f"a change ({what})"
 
@@ -131,7 +131,15 @@ class Spilled:
 
 class Spill:
     """The spill file of one store (see the module docstring). Every call opens its own connection,
-    so it is safe from any thread and across ``fork()``."""
+    so it is safe from any thread and across ``fork()``.
+
+    Example:
+        >>> import tempfile
+        >>> from jupyter_think.store import open_store
+        >>> spill = Spill.for_store(open_store(tempfile.mkdtemp()))
+        >>> spill.path.parent.name, spill.entries()   # (nothing is created before a change is kept)
+        ('spill', [])
+    """
 
     def __init__(self, path: Path, identity: str, location: str) -> None:
         self.path = path
@@ -359,7 +367,7 @@ def _insert(
         change = item.change
         number = getattr(getattr(change, "thought", change), "thought_number", None)
         cursor = conn.execute(
-            f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            f"INSERT INTO changes ({_COLUMNS.split(', ', 1)[1]}) VALUES ({', '.join('?' * 11)}, NULL)",
             (
                 item.session_id,
                 state,

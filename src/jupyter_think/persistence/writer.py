@@ -101,7 +101,7 @@ class Writer:
     def _failed(
         self, taken: list[Pending], handled: list[Pending], extra: tuple[str, Change] | None, error: OSError
     ) -> None:
-        """Queue again what ``taken`` holds beyond ``handled``, remember where its sessions stood, warn once."""
+        """Queue again what ``taken`` holds beyond ``handled``; remember where its sessions stood; warn."""
         done = {item.number for item in handled}
         rest = [item for item in taken if item.number not in done]
         self._queue.finish(handled)
@@ -140,7 +140,8 @@ class Writer:
             self._say_where(result)
 
     def _where(self, session_id: str) -> tuple[int | None, datetime | None]:
-        """(the row this process writes ``session_id`` to, when the session was created): for a kept change."""
+        """(the row this process writes ``session_id`` to, when the session was created): what a kept
+        change needs."""
         tracked = self._tracked.get(session_id)
         return self._follower.expected_key(session_id), tracked[0].created_at if tracked is not None else None
 
