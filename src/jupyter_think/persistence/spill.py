@@ -319,6 +319,11 @@ def store_identity(store: Store) -> tuple[str, str]:
 
     A SQLite store: its resolved directory and the OS user. PostgreSQL: host, port, database and
     user from the URL or libpq's environment (never the password).
+
+    Example:
+        >>> from jupyter_think.store.postgres import PostgresStore
+        >>> store_identity(PostgresStore("postgresql://ada:secret@db.example:5433/class"))
+        ('postgresql', 'postgresql host=db.example port=5433 dbname=class user=ada')
     """
     url = getattr(store, "url", None)
     if not isinstance(url, str):

@@ -57,6 +57,8 @@ class Writer:
                 self._set_aside.catch_up(self.store)
             except OSError:
                 pass  # the next write tries again first, and reports
+            except Exception as exc:  # noqa: BLE001 - the loop never dies; the next write tries again
+                _warn(f"could not save what an earlier process kept for {self.store.location}: {exc!r}")
 
     def _commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
         """Commit ``taken`` (and ``extra``, a sync write) in one transaction; under ``_io``.
