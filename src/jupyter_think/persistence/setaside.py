@@ -31,7 +31,8 @@ Where = Callable[[str], tuple[int | None, datetime | None]]
 class SetAside:
     """The spill file of one persistence loop, and the sessions held behind a refused change.
 
-    Not thread-safe: the loop calls it under its store lock."""
+    The loop calls it under its store lock; only what ``flush()`` and ``status()`` read from the
+    caller's thread (the changes kept here) has a lock of its own."""
 
     def __init__(self, spill: Spill) -> None:
         self.spill = spill
