@@ -59,7 +59,7 @@ class Persistence(LoopThread):
     def __init__(self, location: str, settings: ThinkSettings) -> None:
         self.location = location
         self.settings = settings
-        self.store: Store = open_store(location)
+        self.store: Store = open_store(location, timeout=settings.store_timeout)
         self._queue = WriteQueue()
         self._follower = Follower()
         self._io = threading.RLock()  # every store call: the writer, sync writers, the follower
