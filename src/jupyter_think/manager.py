@@ -203,15 +203,18 @@ class SessionManager:
             with self._lock:
                 chosen = [s for sid, s in self._sessions.items() if sessions is None or sid in sessions]
             return search_in_memory(words, chosen, limit)
-        try:
-            self.flush()
-        except OSError as exc:
-            import warnings
+        from .store.watchdog import deadline_in
 
-            from .persistence import PersistenceWarning
+        with deadline_in(self.settings.store_timeout):  # the flush and the search, together
+            try:
+                self.flush(timeout=self.settings.store_timeout / 2)  # (what is saved is searched after it)
+            except OSError as exc:
+                import warnings
 
-            warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
-        return store.search(words, sessions, limit)
+                from .persistence import PersistenceWarning
+
+                warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
+            return store.search(words, sessions, limit)
 
     def loaded(self) -> list[str]:
         """Ids of the sessions loaded in this process."""

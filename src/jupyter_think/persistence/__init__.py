@@ -24,7 +24,8 @@ import errno
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -33,6 +34,7 @@ from ..models import BranchActivated, Change
 from ..session import Session, SessionEvent
 from ..store import SessionNotFound, SessionWrite, Store, StoreWarning, Written, open_store
 from ..store.base import encode
+from ..store.watchdog import deadline_in
 from . import process
 from .follow import Follower
 from .loop import LoopThread
@@ -262,8 +264,10 @@ class Persistence(LoopThread):
             self._wake()
 
     def _write_ahead(self, session_id: str, change: Change) -> None:
-        """Sync durability: commit ``change`` (after anything still queued) before the session applies it."""
-        with self._io:
+        """Sync durability: commit ``change`` (after anything still queued) before the session applies it.
+
+        Waiting for the loop's store call and making this one end within ``store_timeout`` together."""
+        with deadline_in(self.settings.store_timeout) as deadline, self._io_until(deadline):
             if self._closed:
                 return
             earlier = self._queue.take(only=session_id)
@@ -281,6 +285,21 @@ class Persistence(LoopThread):
                     f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
                     f"{outcome} (durability is 'sync')",
                 ) from exc
+
+    @contextmanager
+    def _io_until(self, deadline: float) -> Iterator[None]:
+        """``_io``, waited for until ``deadline`` at most (a store call of the loop may hang on a frozen server)."""
+        if not self._io.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise OSError(
+                errno.ETIMEDOUT,
+                f"jupyter-think could not commit to {self.store.location}: another call to the store is still "
+                f"waiting for it after {self.settings.store_timeout:g} s (store_timeout); nothing was recorded "
+                "(durability is 'sync')",
+            )
+        try:
+            yield
+        finally:
+            self._io.release()
 
     # --- writing -------------------------------------------------------------------------------------
 

@@ -494,10 +494,16 @@ class PostgresStore(RowPlan, Store):
                     await aconn.close()
 
     async def _bounded(self, aconn: psycopg.AsyncConnection[Any], statement: str) -> None:
-        """Run ``statement``; its socket is shut down when the server has not answered within ``timeout``."""
+        """Run ``statement``; its socket is shut down when the server has not answered within ``timeout``.
+
+        (Shielded: cancelled mid-statement, psycopg would send a cancel request to the server and log
+        a warning when that is cut short too; the watchdog ends the wait anyway.)"""
+        import anyio
+
         ticket = WATCHDOG.arm(aconn.pgconn.socket, time.monotonic() + self.timeout)
         try:
-            await aconn.execute(statement)
+            with anyio.CancelScope(shield=True):
+                await aconn.execute(statement)
         finally:
             WATCHDOG.disarm(ticket)
 

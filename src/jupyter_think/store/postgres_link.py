@@ -2,11 +2,11 @@
 than the store's ``timeout``.
 
 Every call (a commit, a load, a search, a list, a connect) has a deadline ``timeout`` seconds after
-it starts, which covers waiting for another thread's call on the same connection, connecting, and
-every statement. A connect runs in a helper thread the caller stops waiting for at the deadline;
-statements are watched by the :mod:`~.watchdog`, which shuts the socket down at the deadline (a
-frozen server still acknowledges TCP, and a cancel request would wait on the same frozen
-postmaster). The call then raises ``StoreError(ETIMEDOUT)`` — or ``ECONNRESET`` when the commit was
+it starts (or earlier, inside :func:`~.watchdog.deadline_in`), which covers waiting for another
+thread's call on the same connection, connecting, and every statement. A connect runs in a helper
+thread the caller stops waiting for at the deadline; statements are watched by the
+:mod:`~.watchdog`, which shuts the socket down at the deadline (a frozen server still acknowledges
+TCP, and a cancel request would wait on the same frozen postmaster). The call then raises ``StoreError(ETIMEDOUT)`` — or ``ECONNRESET`` when the commit was
 already sent and may or may not be recorded — and the connection is dropped: the next call makes a
 fresh one.
 """
@@ -27,7 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .base import StoreError
-from .watchdog import WATCHDOG
+from .watchdog import WATCHDOG, call_deadline
 
 STORE_TIMEOUT = 10.0
 """Seconds a call waits on the server by default (``ThinkConfig.store_timeout``)."""
@@ -98,8 +98,8 @@ class Link:
         if self._owner == threading.get_ident() and self._conn is not None:
             yield self._conn  # a call within a call (same thread): the outer call's deadline holds
             return
-        deadline = time.monotonic() + self.timeout
-        if not self._lock.acquire(timeout=self.timeout):
+        deadline = call_deadline(self.timeout)
+        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
             raise self._timed_out("another call to it is still waiting for an answer")
         fired = False
         try:
@@ -173,8 +173,10 @@ class Link:
 
     def _connect(self, deadline: float) -> psycopg.Connection[Any]:
         """A new connection, made in a helper thread that this call stops waiting for at ``deadline``."""
-        opening = _Opening(self.conninfo())
-        return opening.result(deadline - time.monotonic(), lambda: self._timed_out(while_doing="connecting"))
+        left = deadline - time.monotonic()
+        if left <= 0:  # (the wait for another call used the time up)
+            raise self._timed_out("another call to it was still waiting for an answer")
+        return _Opening(self.conninfo()).result(left, lambda: self._timed_out(while_doing="connecting"))
 
     def _timed_out(self, why: str = "", *, committing: bool = False, while_doing: str = "") -> StoreError:
         """The error of a call that passed its deadline."""

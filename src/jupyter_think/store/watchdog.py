@@ -12,6 +12,10 @@ it can say why and drop the connection.
 Arming and disarming cost a lock and a dict operation (no thread per call); the thread sleeps until
 the earliest deadline. After ``fork()`` a child starts with a watchdog of its own.
 
+A caller that makes several calls for one thing the user asked (a sync commit that first waits for
+the persistence loop, a search that first flushes) bounds them together with :func:`deadline_in`:
+each call ends by the earlier of its own timeout and that deadline (:func:`call_deadline`).
+
 Example:
     >>> import socket, time
     >>> ours, theirs = socket.socketpair()
@@ -28,6 +32,37 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_deadline: ContextVar[float | None] = ContextVar("jupyter_think_store_deadline", default=None)
+
+
+@contextmanager
+def deadline_in(seconds: float) -> Iterator[float]:
+    """Store calls made in this block (in this thread) end within ``seconds`` from now, all together;
+    yields that deadline (``time.monotonic()``). Nested blocks keep the earlier deadline.
+
+    Example:
+        >>> with deadline_in(5) as deadline:
+        ...     call_deadline(10) == deadline
+        True
+    """
+    at = time.monotonic() + seconds
+    outer = _deadline.get()
+    token = _deadline.set(at if outer is None else min(at, outer))
+    try:
+        yield at if outer is None else min(at, outer)
+    finally:
+        _deadline.reset(token)
+
+
+def call_deadline(timeout: float) -> float:
+    """When a call starting now with its own ``timeout`` must end (see :func:`deadline_in`)."""
+    at = time.monotonic() + timeout
+    outer = _deadline.get()
+    return at if outer is None else min(at, outer)
 
 
 class Watchdog:
