@@ -54,6 +54,8 @@ SEARCH_WINDOW = 2000
 100 000 thoughts would otherwise cost hundreds of milliseconds to rank); fewer are all ranked."""
 SNIPPET_WORDS = 24
 """Words a snippet shows; a longer thought is cut around its best run of matches, marked with ``…``."""
+SNIPPET_CONTEXT = 4
+"""Words a cut snippet shows before its first match."""
 SNIPPET_GAP = 40
 """Characters shown of what lies between two words (a long run of punctuation is cut, with ``…``)."""
 
@@ -226,8 +228,8 @@ def snippet(text: str, terms: Sequence[str]) -> str:
 
 
 def _best_window(shown: list[tuple[int, int, bool]]) -> int:
-    """The first word of the run of :data:`SNIPPET_WORDS` words holding the most matches (the first such
-    run, moved back up to three words when that loses no match, so a match has some words before it)."""
+    """The first word shown: of the first run of :data:`SNIPPET_WORDS` words holding the most matches,
+    moved on (never past a match) so that its first match has a few words before it."""
     if len(shown) <= SNIPPET_WORDS:
         return 0
     count = sum(match for _, _, match in shown[:SNIPPET_WORDS])
@@ -236,11 +238,8 @@ def _best_window(shown: list[tuple[int, int, bool]]) -> int:
         count += shown[first + SNIPPET_WORDS - 1][2] - shown[first - 1][2]
         if count > best_count:
             best, best_count = first, count
-    for _ in range(3):
-        if best == 0 or shown[best + SNIPPET_WORDS - 1][2]:
-            break
-        best -= 1
-    return best
+    first_match = next((i for i in range(best, best + SNIPPET_WORDS) if shown[i][2]), best)
+    return max(best, min(first_match - SNIPPET_CONTEXT, len(shown) - SNIPPET_WORDS))
 
 
 def _gap(text: str, start: int, end: int) -> str:
