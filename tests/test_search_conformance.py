@@ -253,3 +253,23 @@ def test_a_store_written_at_schema_2_migrates_to_4_and_searches_the_new_way(
             ).fetchone() == ("4",)
     reopened.append([SessionWrite("older", [thought("third note", 3)])])
     assert [hit.seq for hit in reopened.search("NOTE")] == [2, 3, 4]
+
+
+def test_a_huge_thought_is_stored_and_its_ordinary_words_are_found(store_location: str) -> None:
+    """Index keys and rows have limits (PostgreSQL: about 2.7 kB a key): a 300 000-character "word" and
+    60 000 distinct words in one thought are stored all the same, and its ordinary words found."""
+    from jupyter_think.models import Thought
+
+    distinct = " ".join(f"w{n}" for n in range(60_000))
+    text = f"start {'é' * 300_000} middle {distinct} needle"
+    thought = Thought(thought=text, thought_number=1, total_thoughts=1, next_thought_needed=False)
+    store = open_store(store_location)
+    store.append([SessionWrite("huge", [ThoughtAdded(thought=thought)])])
+    assert [hit.session_id for hit in store.search("start middle")] == ["huge"]
+    assert [hit.session_id for hit in store.search("w49990")] == ["huge"]
+    assert store.search("needle") == [], "words past the first 50 000 are not indexed"
+    assert [hit.session_id for hit in store.search("E" * 150)] == ["huge"], (
+        "a long word by its first 100 characters"
+    )
+    loaded = store.load("huge")
+    assert loaded is not None and loaded.entries[0].thought == text

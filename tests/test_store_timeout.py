@@ -29,7 +29,7 @@ from jupyter_think.store.postgres_link import CLOSE_WAIT
 
 STORE_TIMEOUT = 5.0
 BOUND = STORE_TIMEOUT + 2  # what the issue asks: a call returns or raises within store_timeout + 2 s
-EXIT_BOUND = EXIT_FLUSH_TIMEOUT + 2 + 2 + CLOSE_WAIT + 2  # flush, loop stop, store lock, close; slack
+EXIT_BOUND = EXIT_FLUSH_TIMEOUT + 2 + 2 + CLOSE_WAIT + 3  # flush, loop stop, store lock, close; slack
 WATCH_TIMEOUT = 1.0  # the follower's own store: it notices a silent server after 2 x this
 
 LEAVING = """

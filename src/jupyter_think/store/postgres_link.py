@@ -103,6 +103,8 @@ class Link:
             raise self._timed_out("another call to it is still waiting for an answer")
         fired = False
         try:
+            if time.monotonic() >= deadline:  # (the caller's deadline_in ran out before this call began)
+                raise self._timed_out("the time given to this call ran out before it began")
             self._owner = threading.get_ident()
             if self._pid != os.getpid():  # forked: the parent's connection is not ours to use (or close)
                 if self._conn is not None:
