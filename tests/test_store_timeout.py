@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import pytest
+from pg_server import SUPERUSER_PASSWORD
 
 from jupyter_think import SessionManager
 from jupyter_think.persistence.process import EXIT_FLUSH_TIMEOUT
@@ -96,7 +97,6 @@ def test_a_frozen_server_holds_no_call_past_store_timeout_and_the_manager_works_
     postgres_server: Any, transport: str
 ) -> None:
     url = postgres_server.new_database(tcp=transport == "tcp")
-    password = "think-super"
     with SessionManager(store=url, durability="sync", store_timeout=STORE_TIMEOUT) as manager:
         session = manager.session("steady")
         session.think("Before the freeze")
@@ -137,7 +137,7 @@ def test_a_frozen_server_holds_no_call_past_store_timeout_and_the_manager_works_
             assert seconds <= BOUND, f"{name} waited {seconds:.1f} s on the frozen server"
             assert isinstance(outcome, OSError) and outcome.errno == errno.ETIMEDOUT, f"{name}: {outcome!r}"
             message = str(outcome)
-            assert "\n" not in message and "store_timeout" in message and password not in message, message
+            assert "\n" not in message and "store_timeout" in message and SUPERUSER_PASSWORD not in message, message
         assert "nothing was recorded" in str(outcomes["think"][0][1])
         assert not manager.is_loaded("opened-during-the-freeze"), "never started empty for want of a read"
         assert exited_after <= EXIT_BOUND, f"the exiting process took {exited_after:.1f} s"
