@@ -1,5 +1,6 @@
 """``manager.search``: ranked matches with a snippet, over the store's own full-text index (both engines)
-and over sessions in memory."""
+and over sessions in memory; bad limits and queries too long are refused in the magic and the CLI
+(that every engine answers alike is test_search_conformance.py)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,16 @@ def test_session_search_magic_lists_matches_best_first_with_snippets(make_kernel
     assert none.plain == 'Search "zebra" · 0 matches'
     bad = kernel.execute("%session notes --search cache")
     assert bad.ename == "UsageError" and "--search takes no session ID" in bad.evalue
+    one = kernel.execute("%session --search cache --limit 1")
+    assert one.ok and one.plain.splitlines()[0] == 'Search "cache" · 1 match'
+    for line, says in (
+        ("%session --search cache --limit 0", "whole number from 1 to 1000"),
+        ("%session --search cache --limit -1", "whole number from 1 to 1000"),
+        ("%session --list --limit 3", "--limit goes with --search"),
+        ("%session --search " + "w" * 1200, "search for fewer words"),
+    ):
+        refused = kernel.execute(line)
+        assert refused.ename == "UsageError" and says in refused.evalue, (line, refused)
 
 
 def test_jupyter_think_search_prints_matches_and_refuses_a_bad_session_id(tmp_path) -> None:
@@ -84,3 +95,10 @@ def test_jupyter_think_search_prints_matches_and_refuses_a_bad_session_id(tmp_pa
     assert "other" not in only.stdout and "notes" in only.stdout
     bad = subprocess.run([script, "--dir", store, "search", "x", "-s", "../etc"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid session id" in bad.stderr
+    for args, says in (
+        (["cache", "--limit", "0"], "--limit must be a whole number from 1 to 1000, not 0"),
+        (["cache", "--limit", "1001"], "--limit must be a whole number from 1 to 1000"),
+        (["q" * 12_000], "search for fewer words"),
+    ):
+        refused = subprocess.run([script, "--dir", store, "search", *args], capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and says in refused.stderr and refused.stderr.count("\n") == 1, refused.stderr

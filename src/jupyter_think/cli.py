@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = command("search", "the thoughts of every session that hold all WORDS, best first, with a snippet")
     search.add_argument("words", nargs="+", metavar="WORD")
     search.add_argument("--session", "-s", action="append", default=None, metavar="ID", help="only in session ID (repeatable)")
-    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N matches (default 50)")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="at most N matches (default 50, at most 1000)")
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar="ID")
     trash = command("trash", "list the trash; restore a session from it, or empty it")
@@ -243,10 +243,15 @@ def _diff(location: str, args: argparse.Namespace) -> int:
 def _search(location: str, args: argparse.Namespace) -> int:
     from .display import search_table
 
+    from .store.search import check_limit, query_terms
+
     sessions = None if args.session is None else [_valid(session_id) for session_id in args.session]
-    if not 1 <= args.limit <= 10_000:
-        raise CommandError(f"--limit must be a whole number from 1 to 10000, not {args.limit}")
     words = " ".join(args.words)
+    try:
+        check_limit(args.limit)
+        query_terms(words)
+    except ValueError as exc:
+        raise CommandError(str(exc).replace("the search limit", "--limit")) from None
     hits = _store(location).search(words, sessions, args.limit)
     _write_out(search_table(hits, words).plain, terminal=True)
     return 0

@@ -58,6 +58,14 @@ class ThinkSettings(BaseModel):
         description="'sync' commits each change before %think / think() / the tool call returns, "
         "and raises when the commit fails.",
     )
+    store_timeout: float = Field(
+        10,
+        gt=0,
+        le=3600,
+        description="Seconds a call may wait on a PostgreSQL server (a commit, opening a session, a search, "
+        "connecting); after it the call raises OSError and the next one reconnects, so a frozen or "
+        "unreachable server never hangs the kernel.",
+    )
     retention_days: float = Field(
         30,
         ge=0,

@@ -299,6 +299,7 @@ class ThinkMagics(Magics):
     @argument("--flush", action="store_true", help="wait until every change is saved in the store")
     @argument("--diff", nargs=2, metavar=("A", "B"), help="align sessions A and B step by step")
     @argument("--search", nargs="+", metavar="WORD", help="the thoughts of every session that hold all WORDs, best first")
+    @argument("--limit", type=int, default=None, metavar="N", help="with --search: at most N matches (default 50)")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
     @line_cell_magic
@@ -320,9 +321,9 @@ class ThinkMagics(Magics):
         the sessions in memory and on disk; ``--export FORMAT`` alone shows the export here;
         ``--delete ID`` moves a saved session to the store's trash; ``--diff A B`` aligns two
         sessions step by step (where they agree, where they diverge, what each did after);
-        ``--search WORDS`` finds the thoughts of every session in the store that hold all the
-        words (English stemming), best first, with a snippet. A ``# comment`` after the magic is an
-        error: put it on a line of its own.
+        ``--search WORDS [--limit N]`` finds the thoughts of every session in the store that hold
+        all the words (accents and case ignored, no stemming), best first, with a snippet. A
+        ``# comment`` after the magic is an error: put it on a line of its own.
 
         Examples:
           %session
@@ -336,6 +337,7 @@ class ThinkMagics(Magics):
           %session --flush
           %session --diff run-1 run-2
           %session --search serializer cache
+          %session --search cache --limit 5
 
           %%session agent-run --new
           tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
@@ -352,6 +354,8 @@ class ThinkMagics(Magics):
         if len(actions) > 1:
             raise UsageError(f"give one of --{' / --'.join(actions)} at a time")
         action = actions[0] if actions else None
+        if args.limit is not None and action != "search":
+            raise UsageError("--limit goes with --search: %session --search WORD... --limit N")
         if action in ("list", "delete", "flush", "diff", "search") and args.session_id is not None:
             raise UsageError(f"--{action} takes no session ID before it: %session --{action}")
         if action == "list":
@@ -364,7 +368,7 @@ class ThinkMagics(Magics):
             self._diff(*args.diff)
         elif action == "search":
             with _user_errors():
-                hits = self.manager.search(" ".join(args.search))
+                hits = self.manager.search(" ".join(args.search), limit=50 if args.limit is None else args.limit)
             display(search_table(hits, " ".join(args.search)))
         elif action == "graph":
             display(self._target(args.session_id).graph())
@@ -386,6 +390,8 @@ class ThinkMagics(Magics):
         if args.session_id is None:
             raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
         others = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
+        if args.limit is not None:
+            others.append("limit")
         if others:
             raise UsageError(f"%%session takes only ID, --new and --quiet, not --{others[0]}")
         with _user_errors():

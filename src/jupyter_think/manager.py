@@ -179,33 +179,42 @@ class SessionManager:
         """Thoughts that contain every one of ``words``, best first: (session id, thought number, snippet).
 
         Searches every session in the store (or only ``sessions``) with the engine's full-text
-        index — English stemming, matches in [brackets] in the snippet — after committing what is
-        pending; a manager without a store searches the sessions in memory.
+        index, after committing what is pending; a manager without a store searches the sessions in
+        memory. Every engine gives the same answer: accents and case are ignored, there is no
+        stemming (``thinking`` does not find ``think``) and no query syntax (``or``, ``not``, quotes
+        and ``*`` are words or nothing); matches are in [brackets] in the snippet. Raises
+        ``ValueError`` (one line) for a query over 1000 characters or 32 words, for a ``limit`` that
+        is not a whole number from 1 to 1000, and for an invalid session id — before the store is asked.
 
         Example:
             >>> with SessionManager(persist=False) as manager:
             ...     _ = manager.session("design").think("Measure the cache first")
-            ...     [(hit.session_id, hit.thought_number, hit.snippet) for hit in manager.search("cache")]
+            ...     [(hit.session_id, hit.thought_number, hit.snippet) for hit in manager.search("CACHE")]
             [('design', 1, 'Measure the [cache] first')]
         """
+        from .store.search import check_limit, query_terms, search_in_memory
+
+        query_terms(words)
+        check_limit(limit)
         for session_id in sessions or ():
             validate_id(session_id)
         store = self.store
         if store is None:
-            from .store.base import search_in_memory
-
             with self._lock:
                 chosen = [s for sid, s in self._sessions.items() if sessions is None or sid in sessions]
             return search_in_memory(words, chosen, limit)
-        try:
-            self.flush()
-        except OSError as exc:
-            import warnings
+        from .store.watchdog import deadline_in
 
-            from .persistence import PersistenceWarning
+        with deadline_in(self.settings.store_timeout):  # the flush and the search, together
+            try:
+                self.flush(timeout=self.settings.store_timeout / 2)  # (what is saved is searched after it)
+            except OSError as exc:
+                import warnings
 
-            warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
-        return store.search(words, sessions, limit)
+                from .persistence import PersistenceWarning
+
+                warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
+            return store.search(words, sessions, limit)
 
     def loaded(self) -> list[str]:
         """Ids of the sessions loaded in this process."""

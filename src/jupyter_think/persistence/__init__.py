@@ -31,7 +31,8 @@ import errno
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from ..config import ThinkSettings
 from ..models import BranchActivated, Change
 from ..session import Session, SessionEvent
 from ..store import SessionNotFound, Store, StoreWarning, open_store
+from ..store.watchdog import deadline_in
 from . import process
 from .follow import Follower
 from .loop import LoopThread
@@ -69,7 +71,7 @@ class Persistence(Writer, LoopThread):
     def __init__(self, location: str, settings: ThinkSettings) -> None:
         self.location = location
         self.settings = settings
-        self.store: Store = open_store(location)
+        self.store: Store = open_store(location, timeout=settings.store_timeout)
         self._queue = WriteQueue()
         self._follower = Follower()
         self._io = threading.RLock()  # every store call: the writer, sync writers, the follower
@@ -330,8 +332,10 @@ class Persistence(Writer, LoopThread):
             self._wake()
 
     def _write_ahead(self, session_id: str, change: Change) -> None:
-        """Sync durability: commit ``change`` (after anything still queued) before the session applies it."""
-        with self._io:
+        """Sync durability: commit ``change`` (after anything still queued) before the session applies it.
+
+        Waiting for the loop's store call and making this one end within ``store_timeout`` together."""
+        with deadline_in(self.settings.store_timeout) as deadline, self._io_until(deadline):
             if self._closed:
                 return
             earlier = self._queue.take(only=session_id)
@@ -349,6 +353,21 @@ class Persistence(Writer, LoopThread):
                     f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
                     f"{outcome} (durability is 'sync')",
                 ) from exc
+
+    @contextmanager
+    def _io_until(self, deadline: float) -> Iterator[None]:
+        """``_io``, waited for until ``deadline`` at most (a store call of the loop may hang on a frozen server)."""
+        if not self._io.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise OSError(
+                errno.ETIMEDOUT,
+                f"jupyter-think could not commit to {self.store.location}: another call to the store is still "
+                f"waiting for it after {self.settings.store_timeout:g} s (store_timeout); nothing was recorded "
+                "(durability is 'sync')",
+            )
+        try:
+            yield
+        finally:
+            self._io.release()
 
     # --- following other processes -------------------------------------------------------------------
 

@@ -56,8 +56,12 @@ def is_url(location: str | os.PathLike[str]) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(location: str | os.PathLike[str]) -> Store:
+def open_store(location: str | os.PathLike[str], *, timeout: float | None = None) -> Store:
     """The store at ``location``: a directory, ``sqlite:///DIR``, or ``postgresql://…``.
+
+    ``timeout``: the seconds a PostgreSQL call may wait on the server (default 10, see
+    ``ThinkConfig.store_timeout``); after it the call raises ``OSError(ETIMEDOUT)`` and the next
+    one reconnects. (SQLite has its own busy timeout.)
 
     Raises ``ValueError`` for a URL of another kind, ``ImportError`` (with the install hint) when
     a PostgreSQL URL is given without psycopg installed.
@@ -66,7 +70,7 @@ def open_store(location: str | os.PathLike[str]) -> Store:
     if is_url(text):
         from .postgres import PostgresStore
 
-        return PostgresStore(text)
+        return PostgresStore(text) if timeout is None else PostgresStore(text, timeout=timeout)
     if text.startswith(SQLITE_SCHEME):
         text = "/" + text[len(SQLITE_SCHEME) :].lstrip("/")
     elif "://" in text:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import getpass
 import os
-import re
 import warnings
 from itertools import repeat
 from operator import itemgetter
@@ -34,12 +33,15 @@ import anyio
 import anyio.to_thread
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from ..models import Change, SessionReset, Thought, ThoughtAdded, ThoughtAmended, change_adapter
+from ..models import Change, SessionReset, Thought, ThoughtAdded, change_adapter
+from .search import SEARCH_WINDOW, SearchHit, searchable, searchable_payloads  # noqa: F401 (their home is .search)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 """The version of the tables this package writes; an engine migrates older ones on open.
 
-1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``)."""
+1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
+3: a checksum per change. 4: the full-text index rebuilt over the words :mod:`.search` makes (the
+same on both engines)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
@@ -171,22 +173,6 @@ def as_change(entry: Entry) -> Change:
     return ThoughtAdded(thought=entry) if isinstance(entry, Thought) else entry
 
 
-SEARCH_WINDOW = 2000
-"""When more thoughts match a search than this, the newest this many are ranked (a common word in
-100 000 thoughts would otherwise cost hundreds of milliseconds to rank); fewer are all ranked."""
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One thought that matched a search: where it is, a snippet with the matches in [brackets], its rank."""
-
-    session_id: str
-    thought_number: int
-    seq: int
-    snippet: str
-    score: float
-
-
 @dataclass(frozen=True)
 class Head:
     """Where a live session stands: its row and the last seq in it."""
@@ -265,12 +251,16 @@ class Store(ABC):
     ) -> list[SearchHit]:
         """The thoughts of live sessions (or of ``session_ids``) that contain every word, best first.
 
-        Uses the engine's own full-text index (SQLite FTS5, PostgreSQL ``tsvector``), English
-        stemming (``thinking`` finds ``think``); kept up to date by every append. When more than
-        :data:`SEARCH_WINDOW` thoughts match, the newest of them are ranked. A thought's rank
-        depends on that thought alone (how often the words occur in it: PostgreSQL's ``ts_rank``,
-        SQLite's count of FTS5 matches), never on what else the store holds, so a notebook that
-        shows a search gives the same output whatever other sessions share its store (nbval).
+        The words are those of :mod:`.search` (accents and case ignored, no stemming, no query
+        syntax), found through the engine's own index (SQLite FTS5, a PostgreSQL GIN index) kept up
+        to date by every append; the snippet and the rank are computed the same way on every engine,
+        so both give the same hits in the same order. Raises ``ValueError`` (one line) for a query
+        longer than :data:`~.search.MAX_QUERY_CHARS` characters or :data:`~.search.MAX_QUERY_WORDS`
+        words and for a ``limit`` that is not a whole number from 1 to :data:`~.search.MAX_LIMIT`.
+        When more than :data:`SEARCH_WINDOW` thoughts match, the newest of them are ranked. A
+        thought's rank depends on that thought alone (how many of its words are query words), never
+        on what else the store holds, so a notebook that shows a search gives the same output
+        whatever other sessions share its store (nbval).
         """
 
     @abstractmethod
@@ -507,73 +497,6 @@ class RowCounts:
             elif change.kind == "retract":
                 counts.thoughts -= 1
         return counts
-
-
-def searchable(change: Change) -> tuple[int, str] | None:
-    """(thought number, text) a change adds to the full-text index, or ``None``: a thought's text, and
-    the new text of an amended thought (so a search finds the corrected words; the earlier ones stay found)."""
-    if isinstance(change, ThoughtAdded):
-        return change.thought.thought_number, change.thought.thought
-    if isinstance(change, ThoughtAmended):
-        return change.thought_number, change.text
-    return None
-
-
-def searchable_payloads(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int, str]]:
-    """(session key, seq, number, text) of the stored (key, seq, payload) rows that carry text to index
-    (rows that do not validate are left out: they are not loaded either)."""
-    indexed = []
-    for key, seq, payload in rows:
-        try:
-            change = change_adapter.validate_json(payload)
-        except (ValidationError, ValueError, RecursionError):
-            continue
-        found = searchable(change)
-        if found is not None:
-            indexed.append((key, seq, *found))
-    return indexed
-
-
-def search_terms(words: str) -> list[str]:
-    """The words of a search, as the full-text index sees them (letters, digits; case-insensitive).
-
-    Example:
-        >>> search_terms('cache "serializer" -n OR')
-        ['cache', 'serializer', 'n', 'OR']
-    """
-    return re.findall(r"\w+", words)
-
-
-def search_in_memory(words: str, sessions: Iterable[Any], limit: int = 50) -> list[SearchHit]:
-    """The search of :meth:`Store.search` over sessions in memory (whole words, no stemming).
-
-    Example:
-        >>> from jupyter_think import Session
-        >>> s = Session("notes")
-        >>> _ = s.think("Cache the parsed file; parsing is slow")
-        >>> [hit.snippet for hit in search_in_memory("parsed", [s])]
-        ['Cache the [parsed] file; parsing is slow']
-    """
-    terms = [term.lower() for term in search_terms(words)]
-    if not terms:
-        return []
-    hits = []
-    for session in sessions:
-        for seq, item in enumerate(session.thoughts, start=1):
-            found = [w.lower() for w in re.findall(r"\w+", item.thought)]
-            if all(term in found for term in terms):
-                snippet = re.sub(
-                    r"\w+",
-                    lambda m: f"[{m.group()}]" if m.group().lower() in terms else m.group(),
-                    item.thought,
-                )
-                hits.append(
-                    SearchHit(
-                        session.id, item.thought_number, seq, snippet, float(sum(map(found.count, terms)))
-                    )
-                )
-    hits.sort(key=lambda hit: (-hit.score, hit.session_id, hit.seq))
-    return hits[:limit]
 
 
 def age_cutoff(older_than: timedelta | None) -> datetime | None:

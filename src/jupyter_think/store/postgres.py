@@ -10,24 +10,24 @@ following the session hears it at once through :meth:`PostgresStore.watch`, on p
 connection.
 
 A server that is down or refuses (read-only standby, full disk, a broken connection) gives a
-:class:`~jupyter_think.store.base.StoreError`; the next call reconnects.
+:class:`~jupyter_think.store.base.StoreError`; the next call reconnects. No call waits on the server
+longer than the store's ``timeout`` (``ThinkConfig.store_timeout``): a frozen server is given up
+client-side (:mod:`.postgres_link`), and the LISTEN connection of :meth:`PostgresStore.watch` asks
+the server for a sign of life whenever it has been quiet that long.
 """
 
 from __future__ import annotations
 
 import errno
-import os
-import threading
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractContextManager
 from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 try:
     import psycopg
-    from psycopg import errors as pg_errors
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("a postgresql:// store needs psycopg 3: pip install 'jupyter-think[postgres]'") from exc
 
@@ -54,19 +54,20 @@ from .base import (
     decode_rows,
     default_owner,
     encode,
-    search_terms,
     searchable,
     searchable_payloads,
     utc,
 )
+from .postgres_link import STORE_TIMEOUT, Link, safe_location
 from .rows import RowPlan
+from .search import check_limit, query_terms, snippet
+from .search import words as words_of
+from .watchdog import WATCHDOG
 
 SCHEMA = "jupyter_think"
 CHANNEL = "jupyter_think"
-CONNECT_TIMEOUT = 5
-"""Seconds to wait for the server before a call is refused (a down server must not hang a flush)."""
-LOCK_TIMEOUT, STATEMENT_TIMEOUT = 10, 60
-"""Seconds a statement waits for another writer's row lock, and runs at most, before it is refused (EBUSY)."""
+WORDS_INDEXED = 4
+"""The schema version whose migration rebuilds the search index from the stored payloads."""
 _MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes ("jthink")
 
 _MIGRATIONS: dict[int, str] = {
@@ -112,60 +113,44 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX thought_text_tsv ON {SCHEMA}.thought_text USING GIN (tsv);
     """,
+    3: "",
+    4: f"""
+    DROP TABLE IF EXISTS {SCHEMA}.thought_text;
+    CREATE TABLE {SCHEMA}.thought_text (
+        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
+        seq BIGINT NOT NULL,
+        thought_number BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        words TEXT[] NOT NULL,
+        PRIMARY KEY (session_key, seq)
+    );
+    CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
+    """,
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
 
 _INDEX_TEXT = (
-    f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body) VALUES (%s, %s, %s, %s)"
+    f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "
+    "VALUES (%s, %s, %s, %s, %s)"
 )
-_abandoned: list[Any] = []
-"""Connections inherited across fork(): never used or closed in the child (closing would end the parent's)."""
+"""Index one text: (session key, seq, thought number, text, its words as :func:`.search.words` makes them)."""
 _ROW = (
     "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
 )
 
 
-def safe_location(url: str) -> str:
-    """``url`` without its password, for messages.
-
-    Example:
-        >>> safe_location("postgresql://teacher:secret@db.example/class")
-        'postgresql://teacher:***@db.example/class'
-    """
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://…"
-    if "password" not in params:
-        return url
-    return url.replace(f":{params['password']}@", ":***@") if "@" in url else "postgresql://…"
-
-
 class PostgresStore(RowPlan, Store):
     """Sessions in a PostgreSQL database given by ``url`` (see the module docstring)."""
 
-    def __init__(self, url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> None:
+    def __init__(self, url: str, *, timeout: float = STORE_TIMEOUT) -> None:
         self.url = url
         self.location = safe_location(url)
-        self.connect_timeout = connect_timeout
-        self._lock = threading.RLock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self.timeout = timeout
+        self._link = Link(url, self.location, timeout, self._set_up)
         self._read_only: str | None = None
-        self._pid = os.getpid()
+        self._schema_version = SCHEMA_VERSION  # of the database (older only on a read-only server)
 
     # --- connection ------------------------------------------------------------------------------
-
-    def _conninfo(self) -> str:
-        params = conninfo_to_dict(self.url)
-        params.setdefault("connect_timeout", str(self.connect_timeout))
-        params.setdefault("application_name", "jupyter-think")
-        # a call never waits forever: for another writer's row lock, on a stuck statement, or on a
-        # connection that died without a word (TCP keepalives; the LISTEN connection too)
-        limits = f"-c lock_timeout={LOCK_TIMEOUT}s -c statement_timeout={STATEMENT_TIMEOUT}s"
-        params["options"] = f"{params['options']} {limits}" if params.get("options") else limits
-        for name, value in (("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3")):
-            params.setdefault(name, value)
-        return make_conninfo(**params)
 
     @property
     def read_only(self) -> str | None:
@@ -173,55 +158,28 @@ class PostgresStore(RowPlan, Store):
             return self._read_only
 
     def after_fork_in_child(self) -> None:
-        if self._conn is not None:
-            _abandoned.append(self._conn)  # never used or closed here (closing would end the parent's)
-        self._lock = threading.RLock()
-        self._conn = None
-        self._pid = os.getpid()
+        self._link.after_fork_in_child()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                try:
-                    self._conn.close()
-                except psycopg.Error:
-                    pass
-            self._conn = None
+        self._link.close()
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's connection is not ours to use (or close)
-                if self._conn is not None:
-                    _abandoned.append(self._conn)
-                self._conn, self._pid = None, os.getpid()
-            try:
-                if self._conn is None or self._conn.closed or self._conn.broken:
-                    self._conn = None
-                    self._conn = self._connect()
-                yield self._conn
-            except psycopg.Error as exc:
-                if self._conn is not None and (
-                    self._conn.broken or isinstance(exc, psycopg.OperationalError)
-                ):
-                    self.close()
-                raise _store_error(exc, self.location) from exc
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """The connection for one call, bounded by ``timeout`` (errors as :class:`StoreError`)."""
+        return self._link.connection()
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self._conninfo(), autocommit=True)
-        try:
-            read_only = conn.execute("SHOW transaction_read_only").fetchone()
-            self._read_only = (
-                "the server only takes reads (a standby, or default_transaction_read_only)"
-                if read_only and read_only[0] == "on"
-                else None
-            )
-            if self._read_only is None:
-                self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    def _set_up(self, conn: psycopg.Connection[Any]) -> None:
+        """On a new connection: is the server read-only; the schema migrated (when it is not)."""
+        read_only = conn.execute("SHOW transaction_read_only").fetchone()
+        self._read_only = (
+            "the server only takes reads (a standby, or default_transaction_read_only)"
+            if read_only and read_only[0] == "on"
+            else None
+        )
+        if self._read_only is None:
+            self._migrate(conn)
+            self._schema_version = SCHEMA_VERSION
+        else:
+            self._schema_version = self._version(conn)
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         version = self._version(conn)
@@ -241,18 +199,28 @@ class PostgresStore(RowPlan, Store):
             )
             version = self._version(conn)  # another process may have migrated meanwhile
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                conn.execute(_MIGRATIONS[target])
-                if target == 2 and version >= 1:  # index the text of the thoughts stored before
-                    rows = conn.execute(
-                        f"SELECT session_key, seq, payload FROM {SCHEMA}.changes WHERE kind = 'thought'"
-                    ).fetchall()
-                    with conn.cursor() as cursor:
-                        cursor.executemany(_INDEX_TEXT, searchable_payloads(rows))
+                if _MIGRATIONS[target].strip():
+                    conn.execute(_MIGRATIONS[target])
+                if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
+                    self._reindex(conn)
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (str(target),),
                 )
+
+    def _reindex(self, conn: psycopg.Connection[Any], batch: int = 2000) -> None:
+        """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a
+        time (each batch heard from the server gives the migration another ``timeout``)."""
+        with conn.cursor(name="jupyter_think_reindex") as rows:
+            rows.execute(
+                f"SELECT session_key, seq, payload FROM {SCHEMA}.changes WHERE kind IN ('thought', 'amend') "
+                "ORDER BY session_key, seq"
+            )
+            while chunk := rows.fetchmany(batch):
+                self._link.still_answering()
+                with conn.cursor() as cursor:
+                    cursor.executemany(_INDEX_TEXT, _index_rows(searchable_payloads(chunk)))
 
     @staticmethod
     def _version(conn: psycopg.Connection[Any]) -> int:
@@ -348,7 +316,7 @@ class PostgresStore(RowPlan, Store):
                 rows,
             )
             if texts:
-                cursor.executemany(_INDEX_TEXT, texts)
+                cursor.executemany(_INDEX_TEXT, _index_rows(texts))
         counts = RowCounts.of(run)
         new_branches = 0
         for branch_id in sorted(counts.branch_ids):
@@ -442,7 +410,8 @@ class PostgresStore(RowPlan, Store):
     def search(
         self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
     ) -> list[SearchHit]:
-        terms = search_terms(words)
+        terms = query_terms(words)
+        limit = check_limit(limit)
         if not terms or (session_ids is not None and not session_ids):
             return []
         where = "" if session_ids is None else " AND s.id = ANY(%(ids)s)"
@@ -451,28 +420,38 @@ class PostgresStore(RowPlan, Store):
             if session_ids is None
             else (f" AND t.session_key IN (SELECT key FROM {SCHEMA}.sessions WHERE id = ANY(%(ids)s))")
         )
+        # the rank: how often the query's words occur in the thought (one C call per word, no subquery)
+        named = {f"term{index}": term for index, term in enumerate(terms)}
+        score = " + ".join(f"cardinality(array_positions(r.words, %({name})s::text))" for name in named)
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return []
+            self._refuse_old_index()
             rows = conn.execute(
-                # rank only the newest SEARCH_WINDOW matches; the query is written out (not in a CTE) so
-                # the planner sees how common its words are and picks the index that fits
-                "WITH recent AS (SELECT t.session_key, t.seq, t.thought_number, t.body, t.tsv "
-                f"FROM {SCHEMA}.thought_text t WHERE t.tsv @@ plainto_tsquery('english', %(query)s){window} "
+                # rank only the newest SEARCH_WINDOW matches, found through the GIN index of the words
+                # (the rank is of the thought alone)
+                "WITH recent AS (SELECT t.session_key, t.seq, t.thought_number, t.body, t.words "
+                f"FROM {SCHEMA}.thought_text t WHERE t.words @> %(terms)s::text[]{window} "
                 f"ORDER BY t.session_key DESC, t.seq DESC LIMIT {SEARCH_WINDOW}) "
-                "SELECT s.id, r.thought_number, r.seq, "
-                "ts_headline('english', r.body, plainto_tsquery('english', %(query)s), 'StartSel=[, StopSel=], "
-                "MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=…'), "
-                "ts_rank(r.tsv, plainto_tsquery('english', %(query)s)) AS score "
+                "SELECT s.id, r.thought_number, r.seq, r.body, "
+                f"{score} AS score "
                 f"FROM recent r JOIN {SCHEMA}.sessions s ON s.key = r.session_key "
                 f"WHERE s.state = 'live'{where} "
-                "ORDER BY score DESC, s.id, r.seq LIMIT %(limit)s",
-                {"query": " ".join(terms), "ids": list(session_ids or ()), "limit": limit},
+                'ORDER BY score DESC, s.id COLLATE "C", r.seq LIMIT %(limit)s',
+                {"terms": terms, "ids": list(session_ids or ()), "limit": limit, **named},
             ).fetchall()
         return [
-            SearchHit(session_id, int(number), int(seq), snippet, float(score))
-            for session_id, number, seq, snippet, score in rows
+            SearchHit(session_id, int(number), int(seq), snippet(body, terms), float(score))
+            for session_id, number, seq, body, score in rows
         ]
+
+    def _refuse_old_index(self) -> None:
+        if self._schema_version < WORDS_INDEXED:
+            raise StoreError(
+                errno.EROFS,
+                f"the store {self.location} is read-only and was written by an older jupyter-think: it has no "
+                "search index yet for this version (it is built the first time the server takes writes)",
+            )
 
     # --- following ---------------------------------------------------------------------------------------
 
@@ -483,32 +462,53 @@ class PostgresStore(RowPlan, Store):
     async def watch(self, interval: float) -> AsyncIterator[None]:
         """Yield as soon as another connection commits a change (``LISTEN jupyter_think``).
 
-        Runs on psycopg's async connection. While the server is unreachable it retries every
-        ``interval`` and yields after reconnecting (changes may have been missed meanwhile).
+        Runs on psycopg's async connection. When no notification came for ``timeout`` seconds it asks
+        the server for a sign of life (``SELECT 1``, given up after ``timeout`` like every call), so a
+        frozen or vanished server is noticed and the connection made anew. While the server is
+        unreachable it retries every ``interval`` and yields after reconnecting (changes may have
+        been missed meanwhile).
         """
         import anyio
 
         while True:
             try:
-                aconn = await psycopg.AsyncConnection.connect(self._conninfo(), autocommit=True)
+                aconn = await psycopg.AsyncConnection.connect(self._link.conninfo(), autocommit=True)
             except psycopg.Error:
                 await anyio.sleep(interval)
                 continue
             try:
-                await aconn.execute(f"LISTEN {CHANNEL}")
+                await self._bounded(aconn, f"LISTEN {CHANNEL}")
                 yield  # (re)connected: whatever happened while we were away is checked once
+                heard_at = time.monotonic()
                 while True:
                     heard = False
-                    async for _ in aconn.notifies(timeout=interval):
+                    async for _ in aconn.notifies(timeout=interval, stop_after=1):
                         heard = True
-                        break
                     if heard:
+                        heard_at = time.monotonic()
                         yield
+                    elif time.monotonic() - heard_at >= self.timeout:
+                        await self._bounded(aconn, "SELECT 1")
+                        heard_at = time.monotonic()
             except psycopg.Error:
                 await anyio.sleep(interval)
             finally:
                 with anyio.CancelScope(shield=True):
                     await aconn.close()
+
+    async def _bounded(self, aconn: psycopg.AsyncConnection[Any], statement: str) -> None:
+        """Run ``statement``; its socket is shut down when the server has not answered within ``timeout``.
+
+        (Shielded: cancelled mid-statement, psycopg would send a cancel request to the server and log
+        a warning when that is cut short too; the watchdog ends the wait anyway.)"""
+        import anyio
+
+        ticket = WATCHDOG.arm(aconn.pgconn.socket, time.monotonic() + self.timeout)
+        try:
+            with anyio.CancelScope(shield=True):
+                await aconn.execute(statement)
+        finally:
+            WATCHDOG.disarm(ticket)
 
     # --- trash, archive, retention ------------------------------------------------------------------
 
@@ -605,41 +605,6 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
     )
 
 
-def _store_error(exc: psycopg.Error, location: str) -> StoreError:
-    """A psycopg error as a :class:`StoreError` whose errno a caller can act on.
-
-    A server that cannot be reached, or a connection lost before a commit was asked for, is
-    ``ECONNREFUSED`` (nothing was done); a connection lost while committing is ``ECONNRESET`` (the
-    commit may have happened, unconfirmed). What a change holds refused (a value out of range, a NUL,
-    a limit, a constraint or a trigger's ``RAISE``) is ``EINVAL``: the same change is refused again.
-    """
-    if isinstance(
-        exc,
-        (psycopg.DataError, psycopg.IntegrityError, pg_errors.ProgramLimitExceeded, pg_errors.RaiseException),
-    ):
-        code = errno.EINVAL
-    elif isinstance(exc, pg_errors.DiskFull):
-        code = errno.ENOSPC
-    elif isinstance(exc, (pg_errors.ReadOnlySqlTransaction,)):
-        code = errno.EROFS
-    elif isinstance(
-        exc,
-        (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.TransactionRollback, pg_errors.DeadlockDetected),
-    ):
-        code = errno.EBUSY  # (a deadlock or serialization failure: nothing was committed, try again)
-    elif isinstance(exc, (pg_errors.InsufficientPrivilege,)):
-        code = errno.EACCES
-    elif isinstance(exc, psycopg.OperationalError):
-        code = errno.ECONNRESET if getattr(exc, "commit_unknown", False) else errno.ECONNREFUSED
-    else:
-        code = errno.EIO
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    if code == errno.ECONNREFUSED:
-        message = f"the PostgreSQL server is unreachable: {message}"
-    elif code == errno.ECONNRESET:
-        message = f"the connection to the PostgreSQL server was lost while committing: {message}"
-    elif code == errno.EINVAL:
-        message = f"the store refuses what the change holds: {message}"
-    elif code != errno.EIO:
-        message = f"{os.strerror(code)}: {message}"
-    return StoreError(code, f"{message} ({location})")
+def _index_rows(texts: Sequence[tuple[int, int, int, str]]) -> list[tuple[int, int, int, str, list[str]]]:
+    """(key, seq, number, text) rows to index, with the words of each text."""
+    return [(key, seq, number, text, words_of(text)) for key, seq, number, text in texts]

@@ -63,20 +63,22 @@ from .base import (
     decode_rows,
     default_owner,
     encode,
-    search_terms,
     searchable,
 )
 from .rows import RowPlan
+from .search import check_limit, query_terms, snippet
 from .sqlite_file import (
     CORRUPT,
     DATABASE,
     INDEX_TEXT,
     ROW,
+    WORDS_INDEXED,
     errorname,
     migrate,
     quarantine,
     reason,
     refused,
+    register_words,
     retry_busy,
     store_error,
     transaction,
@@ -210,6 +212,7 @@ class SQLiteStore(RowPlan, Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        register_words(conn)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the schema: NOTADB, CORRUPT
         if version > SCHEMA_VERSION:
@@ -440,16 +443,17 @@ class SQLiteStore(RowPlan, Store):
     def search(
         self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
     ) -> list[SearchHit]:
-        terms = search_terms(words)
+        terms = query_terms(words)
+        limit = check_limit(limit)
         if not terms or (session_ids is not None and not session_ids):
             return []
-        if self._schema_version < 2 and self._conn is not None:
+        if self._schema_version < WORDS_INDEXED and self._conn is not None:
             raise StoreError(
                 errno.EROFS,
                 f"the store {self.location} is read-only and was written by an older jupyter-think: it has no "
-                "search index yet (it is built the first time the store takes writes)",
+                "search index yet for this version (it is built the first time the store takes writes)",
             )
-        query = " ".join('"' + term.replace('"', '""') + '"' for term in terms)  # every word, no FTS syntax
+        query = " ".join(f'"{term}"' for term in terms)  # each a word of letters, digits and _: no FTS syntax
         where = window = ""
         ids: list[str] = []
         if session_ids is not None:
@@ -461,22 +465,22 @@ class SQLiteStore(RowPlan, Store):
             if conn is None:
                 return []
             rows = conn.execute(
-                "SELECT s.id, thought_text.thought_number, thought_text.seq, "
-                "snippet(thought_text, 0, '[', ']', '…', 16), "
-                # the number of matches in this thought (FTS5 marks each with one character): a rank
-                # of the thought alone, where bm25() would weigh every word by the whole store
-                "length(highlight(thought_text, 0, char(1), '')) - length(thought_text.body) AS score "
+                "SELECT s.id, thought_text.thought_number, thought_text.seq, thought_text.body, "
+                # the number of query words in this thought (FTS5 marks each with one character): a
+                # rank of the thought alone, where bm25() would weigh every word by the whole store
+                "length(highlight(thought_text, 0, char(1), '')) - length(thought_text.words) AS score "
                 "FROM thought_text JOIN sessions AS s ON s.key = thought_text.session_key "
                 f"WHERE thought_text MATCH ? AND s.state = 'live'{where} "
-                # rank only the newest SEARCH_WINDOW matches (a rowid range FTS5 serves from its index)
+                # rank only the newest SEARCH_WINDOW matches (a rowid range FTS5 serves from its index;
+                # rowids follow (session key, seq) as PostgreSQL's window does)
                 "AND thought_text.rowid >= coalesce((SELECT rowid FROM thought_text WHERE thought_text MATCH ?"
                 f"{window} ORDER BY rowid DESC LIMIT 1 OFFSET {SEARCH_WINDOW - 1}), 0) "
                 "ORDER BY score DESC, s.id, thought_text.seq LIMIT ?",
                 [query, *ids, query, *ids, limit],
             ).fetchall()
         return [
-            SearchHit(session_id, int(number), int(seq), snippet, float(score))
-            for session_id, number, seq, snippet, score in rows
+            SearchHit(session_id, int(number), int(seq), snippet(body, terms), float(score))
+            for session_id, number, seq, body, score in rows
         ]
 
     # --- trash, archive, retention ------------------------------------------------------------------
@@ -534,7 +538,10 @@ class SQLiteStore(RowPlan, Store):
                     (float("inf") if cutoff is None else cutoff.timestamp(),),
                 ).fetchall()
                 for row in rows:
-                    conn.execute("DELETE FROM thought_text WHERE session_key = ?", (row[0],))
+                    conn.execute(  # (its rowids: key * 2**32 + seq, see INDEX_TEXT)
+                        "DELETE FROM thought_text WHERE rowid BETWEEN ?1 * 4294967296 AND ?1 * 4294967296 + 4294967295",
+                        (row[0],),
+                    )
                     conn.execute("DELETE FROM sessions WHERE key = ?", (row[0],))
         return [_stored(row) for row in rows]
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .base import SCHEMA_VERSION, StoreError, StoreWarning, searchable_payloads
+from .search import index_text
 
 DATABASE = "sessions.db"
 QUARANTINE = ".quarantine"
@@ -68,10 +69,26 @@ MIGRATIONS: dict[int, str] = {
         tokenize = 'porter unicode61 remove_diacritics 2'
     );
     """,
+    3: "",
+    4: """
+    DROP TABLE IF EXISTS thought_text;
+    CREATE VIRTUAL TABLE thought_text USING fts5(
+        words, body UNINDEXED, session_key UNINDEXED, seq UNINDEXED, thought_number UNINDEXED,
+        tokenize = "ascii tokenchars '_'"
+    );
+    """,
 }
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
 
-INDEX_TEXT = "INSERT INTO thought_text (body, session_key, seq, thought_number) VALUES (?, ?, ?, ?)"
+INDEX_TEXT = (
+    "INSERT INTO thought_text (rowid, words, body, session_key, seq, thought_number) "
+    "VALUES (?2 * 4294967296 + ?3, jupyter_think_words(?1), ?1, ?2, ?3, ?4)"
+)
+"""Index one text: parameters (text, session key, seq, thought number). The words are made in Python
+(:func:`register_words` on the connection); the rowid orders rows by (session key, seq), the order
+in which the newest matches are picked on both engines."""
+WORDS_INDEXED = 4
+"""The schema version whose migration rebuilds the search index from the stored payloads."""
 ROW = (
     "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
 )
@@ -80,6 +97,7 @@ CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to :data:`SCHEMA_VERSION` in one transaction (another process may be doing it too)."""
+    register_words(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # (another process may have done it)
@@ -87,17 +105,28 @@ def migrate(conn: sqlite3.Connection) -> None:
             for statement in MIGRATIONS[target].split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            if target == 2 and version >= 1:  # index the text of the thoughts stored before
-                rows = conn.execute("SELECT session_key, seq, payload FROM changes WHERE kind = 'thought'")
-                conn.executemany(
-                    INDEX_TEXT,
-                    [(text, key, seq, number) for key, seq, number, text in searchable_payloads(rows)],
-                )
+            if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
+                reindex(conn)
             conn.execute(f"PRAGMA user_version = {target}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def register_words(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the SQL function :data:`INDEX_TEXT` makes the indexed words with (every
+    connection that writes needs it; :func:`migrate` and the store's connection set-up call this)."""
+    conn.create_function("jupyter_think_words", 1, index_text, deterministic=True)
+
+
+def reindex(conn: sqlite3.Connection, batch: int = 2000) -> None:
+    """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a time."""
+    rows = conn.execute(
+        "SELECT session_key, seq, payload FROM changes WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
+    )
+    while chunk := rows.fetchmany(batch):
+        conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in searchable_payloads(chunk)])
 
 
 def quarantine(
