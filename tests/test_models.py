@@ -211,7 +211,7 @@ def test_from_json_rejects_garbage_with_value_error() -> None:
 
 # --- property: any valid session survives the JSON round trip -------------------------------------
 
-texts = st.text(min_size=1, max_size=40).filter(lambda s: s.strip())
+texts = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=40).filter(lambda s: s.strip())  # NUL: refused
 branch_ids = st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: s != "main" and len(s) <= 12)
 numbers = st.integers(1, 50)
 

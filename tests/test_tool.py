@@ -259,7 +259,8 @@ def test_wire_values_are_stored_in_the_thought(tool: SequentialThinkingTool, man
 calls = st.lists(
     st.fixed_dictionaries(
         {
-            "thought": st.text(min_size=1, max_size=20).filter(str.strip),
+            # any text the store keeps (no NUL: refused, see the bad inputs below)
+            "thought": st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=20).filter(str.strip),
             "thoughtNumber": st.integers(1, 8),
             "totalThoughts": st.integers(1, 8),
             "nextThoughtNeeded": st.booleans(),

@@ -251,26 +251,55 @@ class SessionFull(ThinkError):
         )
 
 
-class InvalidThought(ThinkError):
-    """Field values the thought model refuses; ``problems`` holds (field, message, value) per field.
+class InvalidValue(ThinkError):
+    """Values refused where they enter; ``problems`` holds (name, message, value) per value.
 
-    Field names are the model's snake_case names (``thought_number``); the API words them by its
-    parameter names (``number``).
+    A name is an argument of the API (``number``, ``text``, ``note``) or a field of the model
+    refusing it (``thought_number``); the API words a field by its parameter name (``number``),
+    the magics by their options (:meth:`describe`).
+
+    Example:
+        >>> str(InvalidValue([("number", "must be a whole number from 1 to 2147483647, not a boolean", True)]))
+        'number: must be a whole number from 1 to 2147483647, not a boolean (got True)'
     """
 
-    API_NAMES = {"thought": "text", "thought_number": "number", "total_thoughts": "total"}
+    API_NAMES = {
+        "thought": "text",
+        "thought_number": "number",
+        "total_thoughts": "total",
+        "revises_thought": "revises",
+        "branch_from_thought": "branch_from",
+    }
 
     def __init__(self, problems: Sequence[tuple[str, str, object]]) -> None:
         self.problems = tuple(problems)
         super().__init__(self.describe(self.API_NAMES))
 
+    @classmethod
+    def from_error(cls, error: ValidationError) -> InvalidValue:
+        """The problems of a pydantic ``ValidationError`` (each field by its first name in ``loc``)."""
+        return cls(
+            [
+                (str(item["loc"][0]) if item["loc"] else "input", item["msg"].removeprefix("Value error, "), item.get("input"))
+                for item in error.errors()
+            ]
+        )
+
     def describe(self, names: dict[str, str]) -> str:
-        """One line naming each field by ``names`` (else its own name), the problem and the value."""
+        """One line naming each value by ``names`` (else its own name), the problem and the value."""
         parts = []
         for field, message, value in self.problems:
             got = f" (got {value!r})" if value is not None and len(repr(value)) <= 40 else ""
             parts.append(f"{names.get(field, field)}: {message}{got}")
         return "; ".join(parts)
+
+
+class InvalidThought(InvalidValue):
+    """Field values the thought model refuses (the text, the numbers) for a new or amended thought.
+
+    Field names are the model's snake_case names (``thought_number``); the API words them by its
+    parameter names (``number``).
+    """
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -283,7 +312,7 @@ def describe_validation_error(error: ValidationError) -> str:
         ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
         ... except ValidationError as exc:
         ...     print(describe_validation_error(exc))
-        thoughtNumber: Input should be greater than or equal to 1 (got 0)
+        thoughtNumber: must be a whole number from 1 to 2147483647 (got 0)
     """
     parts = []
     for item in error.errors():

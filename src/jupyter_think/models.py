@@ -10,6 +10,13 @@ retracted, a branch chosen or abandoned, a branch merged back). The same change 
 subscribers (the persistence loop, the widget) receive, and what the store holds, so replaying the
 changes of a session rebuilds it exactly. History is append-only: an amendment or a retraction is
 a new change naming a thought by its stable ``id``; the thought as recorded is never rewritten.
+
+Values are checked where they enter, against what both store engines keep: every number naming a
+thought is a whole number from 1 to :data:`MAX_NUMBER` (never a boolean), and every free text is
+capped (:data:`MAX_TEXT_CHARS`, :data:`MAX_NOTE_CHARS`) and holds neither NUL nor a lone surrogate
+(:func:`text_problem`). The checks apply to values given as Python objects (the Python API, the
+agent tool, MCP and the magics all build the models that way); a change read back from JSON (the
+store, ``Session.from_json``) is taken as it was written, so what an earlier version stored loads.
 """
 
 from __future__ import annotations
@@ -19,8 +26,21 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from .ids import ID_PATTERN, ID_RULE, is_valid_id
 
@@ -40,6 +60,112 @@ _utc_clock = partial(datetime.now, timezone.utc)
 def new_thought_id() -> str:
     """A unique id for a recorded thought: 128 random bits as 32 hex digits."""
     return os.urandom(16).hex()
+
+
+# --- what both engines store ------------------------------------------------------------------
+
+MAX_NUMBER = 2**31 - 1
+"""The largest thought number, and of every number naming a thought (a revision, a fork point, an
+amendment, a retraction, a merge, the estimated total): a signed 32-bit integer. Both engines keep
+integers up to 2**63 - 1; a 32-bit ceiling leaves room above it (a next number, a sum) and suits
+clients whose integers are 32 bits."""
+
+NUMBER_RULE = f"must be a whole number from 1 to {MAX_NUMBER}"
+
+MAX_TEXT_CHARS = 120_000
+"""The longest thought, or amended text, any session accepts: the ceiling of ``max_thought_chars``.
+
+Each such text also goes into PostgreSQL's full-text index, whose ``tsvector`` holds at most
+1 048 575 bytes of lexemes and positions. The worst text measured (distinct 4-byte letters joined
+in hyphenated pairs: three lexemes per four characters) needs 7.5 bytes per character, so the index
+of 120 000 characters stays under 900 000 bytes; SQLite keeps up to 10**9 bytes a value."""
+
+MAX_NOTE_CHARS = 10_000
+"""The longest note on a branch decision (a sentence or a paragraph saying why)."""
+
+
+def number_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a number naming a thought, or ``None`` when it is one.
+
+    Example:
+        >>> number_problem(3) is None, number_problem(True), number_problem(2**63)
+        (True, 'must be a whole number from 1 to 2147483647, not a boolean', 'must be a whole number from 1 to 2147483647')
+    """
+    if isinstance(value, bool):
+        return f"{NUMBER_RULE}, not a boolean"
+    if not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
+        return NUMBER_RULE
+    return None
+
+
+def text_problem(text: str, limit: int | None = None) -> str | None:
+    """What keeps ``text`` out of the store, or ``None``: a NUL, a lone surrogate, more than ``limit``
+    characters. The message says what to do.
+
+    Example:
+        >>> text_problem("fine") is None
+        True
+        >>> text_problem("a\\x00b")
+        'holds a NUL character (U+0000), which the store does not keep; remove it'
+        >>> text_problem("caf\\ud800")
+        'holds a lone surrogate (U+D800 at character 4), which is not Unicode text; remove it or send the whole character'
+    """
+    if limit is not None and len(text) > limit:
+        return f"too long ({len(text)} characters, at most {limit}); shorten it"
+    if "\x00" in text:
+        return "holds a NUL character (U+0000), which the store does not keep; remove it"
+    if not text.isascii():  # an ASCII string cannot hold a surrogate, and isascii() costs nothing
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (
+                f"holds a lone surrogate (U+{ord(text[exc.start]):04X} at character {exc.start + 1}), "
+                "which is not Unicode text; remove it or send the whole character"
+            )
+    return None
+
+
+def _entering_number(value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> int:
+    """A number naming a thought: never a boolean; at most :data:`MAX_NUMBER` unless read from JSON."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("thought_number", f"{NUMBER_RULE}, not a boolean")
+    try:
+        number: int = handler(value)
+    except ValidationError:
+        raise PydanticCustomError("thought_number", NUMBER_RULE) from None
+    if number > MAX_NUMBER and info.mode == "python":
+        raise PydanticCustomError("thought_number", NUMBER_RULE)
+    return number
+
+
+def _entering_text(limit: int, *, blank: bool = False) -> BeforeValidator:
+    """A check of a free text where it enters (see :func:`text_problem`); ``blank``: a text of only
+    whitespace is allowed (it is refused everywhere, JSON too, unless allowed)."""
+
+    def check(value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            if not blank and (not value or value.isspace()):  # isspace() stops at the first visible character
+                raise PydanticCustomError("blank_text", "must not be empty or only whitespace")
+            if info.mode == "python" and (problem := text_problem(value, limit)) is not None:
+                raise PydanticCustomError("text", problem)
+        return value
+
+    return BeforeValidator(check)
+
+
+ThoughtNumber = Annotated[
+    int, Field(ge=1, json_schema_extra={"maximum": MAX_NUMBER}), WrapValidator(_entering_number)
+]
+"""A number naming a thought: 1 to :data:`MAX_NUMBER`, never a boolean (numeric strings are taken)."""
+
+ThoughtText = Annotated[str, _entering_text(MAX_TEXT_CHARS), Field(min_length=1)]
+"""A thought's text, or an amended one: not blank, at most :data:`MAX_TEXT_CHARS`, no NUL, no lone surrogate."""
+
+ThoughtId = Annotated[str, _entering_text(64, blank=True), Field(min_length=1, max_length=64)]
+"""The stable ``id`` of a recorded thought (what the teaching changes refer to)."""
+
+Note = Annotated[str, _entering_text(MAX_NOTE_CHARS, blank=True)]
+"""The note on a branch decision: at most :data:`MAX_NOTE_CHARS`, no NUL, no lone surrogate."""
 
 
 class _WireModel(BaseModel):
@@ -68,15 +194,15 @@ class ThoughtInput(_WireModel):
     """
 
     # The descriptions are the agent tool's: its JSON Schema is derived from this model.
-    thought: Annotated[str, Field(min_length=1, description="Your current thinking step")]
-    thought_number: Annotated[int, Field(ge=1, description="Current thought number (1, 2, 3, ...)")]
-    total_thoughts: Annotated[int, Field(ge=1, description="Estimated total thoughts needed (can change)")]
+    thought: Annotated[ThoughtText, Field(description="Your current thinking step")]
+    thought_number: Annotated[ThoughtNumber, Field(description="Current thought number (1, 2, 3, ...)")]
+    total_thoughts: Annotated[ThoughtNumber, Field(description="Estimated total thoughts needed (can change)")]
     next_thought_needed: Annotated[bool, Field(description="Whether another thought step is needed")]
     is_revision: bool | None = Field(None, description="Whether this revises earlier thinking")
-    revises_thought: Annotated[int, Field(ge=1)] | None = Field(
+    revises_thought: ThoughtNumber | None = Field(
         None, description="Which thought number is being reconsidered (its latest thought, if repeated)"
     )
-    branch_from_thought: Annotated[int, Field(ge=1)] | None = Field(
+    branch_from_thought: ThoughtNumber | None = Field(
         None, description="Thought number this branch forks from (its latest thought, if repeated)"
     )
     branch_id: Annotated[str, Field(json_schema_extra={"pattern": f"^{ID_PATTERN.pattern}$"})] | None = Field(
@@ -85,13 +211,6 @@ class ThoughtInput(_WireModel):
     needs_more_thoughts: bool | None = Field(None, description="More thoughts are needed past the estimate")
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
-
-    @field_validator("thought")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value or value.isspace():  # isspace() stops at the first visible character; strip() copies
-            raise ValueError("must not be empty or only whitespace")
-        return value
 
     @model_validator(mode="after")
     def _normalise(self) -> ThoughtInput:
@@ -110,14 +229,14 @@ class ThoughtInput(_WireModel):
 class Thought(ThoughtInput):
     """A recorded thought: the input plus a unique ``id`` and the UTC ``created_at``."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_thought_id)
+    id: ThoughtId = Field(default_factory=new_thought_id)
     created_at: datetime = Field(default_factory=_utc_clock)
 
 
 class BranchInfo(_WireModel):
     """Where a branch forks from the trunk (or from another branch's numbering)."""
 
-    from_thought: Annotated[int, Field(ge=1)]
+    from_thought: ThoughtNumber
     created_at: datetime = Field(default_factory=utc_now)
 
 
@@ -172,7 +291,7 @@ class BranchCreated(_WireModel):
 
     kind: Literal["branch"] = "branch"
     branch_id: str
-    from_thought: Annotated[int, Field(ge=1)]
+    from_thought: ThoughtNumber
     created_at: datetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
@@ -195,19 +314,10 @@ class SessionReset(_WireModel):
     at: datetime = Field(default_factory=utc_now)
 
 
-ThoughtId = Annotated[str, Field(min_length=1, max_length=64)]
-"""The stable ``id`` of a recorded thought (what the teaching changes refer to)."""
-
 Outcome = Literal["chosen", "abandoned"]
 """How a branch ended: ``chosen`` (on the path to the conclusion) or ``abandoned`` (a dead end)."""
 
 OUTCOMES: tuple[Outcome, ...] = ("chosen", "abandoned")
-
-
-def _not_blank(value: str) -> str:
-    if not value or value.isspace():
-        raise ValueError("must not be empty or only whitespace")
-    return value
 
 
 class ThoughtAmended(_WireModel):
@@ -224,11 +334,9 @@ class ThoughtAmended(_WireModel):
 
     kind: Literal["amend"] = "amend"
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
-    text: Annotated[str, Field(min_length=1)]
+    thought_number: ThoughtNumber
+    text: ThoughtText
     at: datetime = Field(default_factory=utc_now)
-
-    _check_text = field_validator("text")(_not_blank)
 
 
 class ThoughtRetracted(_WireModel):
@@ -236,7 +344,7 @@ class ThoughtRetracted(_WireModel):
 
     kind: Literal["retract"] = "retract"
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
+    thought_number: ThoughtNumber
     at: datetime = Field(default_factory=utc_now)
 
 
@@ -246,7 +354,7 @@ class BranchDecided(_WireModel):
     kind: Literal["decide"] = "decide"
     branch_id: str
     outcome: Outcome
-    note: str | None = None
+    note: Note | None = None
     at: datetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
@@ -263,7 +371,7 @@ class BranchMerged(_WireModel):
     branch_id: str
     into: str | None
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
+    thought_number: ThoughtNumber
     at: datetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id", "into")(_check_branch_id)
