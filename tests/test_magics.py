@@ -407,6 +407,11 @@ def test_a_number_already_used_on_the_branch_is_refused_naming_the_free_numbers(
         ("%think -t three text", "-t needs a whole number from 1 to 2147483647, got 'three'"),
         ("%think -t 0 text", "-t needs a whole number from 1 to 2147483647, got '0'"),
         ("%branch other --from 0", "--from needs a whole number from 1 to 2147483647, got '0'"),
+        ("%think -n 2147483648 text", "-n needs a whole number from 1 to 2147483647, got '2147483648'"),
+        (
+            "get_ipython().run_line_magic('think', 'bad \\x00 text')",
+            "the text: holds a NUL character (U+0000), which the store does not keep; remove it",
+        ),
         ("%branch alt --from 1   # back to alt", "%branch cannot carry a # comment; put the comment on a line of its own"),
     ],
 )

@@ -14,7 +14,7 @@ a new change naming a thought by its stable ``id``; the thought as recorded is n
 Values are checked where they enter, against what both store engines keep: every number naming a
 thought is a whole number from 1 to :data:`MAX_NUMBER` (never a boolean), and every free text is
 capped (:data:`MAX_TEXT_CHARS`, :data:`MAX_NOTE_CHARS`) and holds neither NUL nor a lone surrogate
-(:func:`text_problem`). The checks apply to values given as Python objects (the Python API, the
+(:func:`text_problem`); every time carries its time zone. The checks apply to values given as Python objects (the Python API, the
 agent tool, MCP and the magics all build the models that way); a change read back from JSON (the
 store, ``Session.from_json``) is taken as it was written, so what an earlier version stored loads.
 """
@@ -27,6 +27,7 @@ from functools import partial
 from typing import Annotated, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -230,14 +231,14 @@ class Thought(ThoughtInput):
     """A recorded thought: the input plus a unique ``id`` and the UTC ``created_at``."""
 
     id: ThoughtId = Field(default_factory=new_thought_id)
-    created_at: datetime = Field(default_factory=_utc_clock)
+    created_at: AwareDatetime = Field(default_factory=_utc_clock)
 
 
 class BranchInfo(_WireModel):
     """Where a branch forks from the trunk (or from another branch's numbering)."""
 
     from_thought: ThoughtNumber
-    created_at: datetime = Field(default_factory=utc_now)
+    created_at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class SessionRecord(_WireModel):
@@ -249,8 +250,8 @@ class SessionRecord(_WireModel):
 
     format_version: Literal[1] = FORMAT_VERSION
     id: str
-    created_at: datetime
-    last_activity: datetime
+    created_at: AwareDatetime
+    last_activity: AwareDatetime
     active_branch: str | None = None
     thoughts: list[Thought] = Field(default_factory=list)
     branches: dict[str, BranchInfo] = Field(default_factory=dict)
@@ -292,7 +293,7 @@ class BranchCreated(_WireModel):
     kind: Literal["branch"] = "branch"
     branch_id: str
     from_thought: ThoughtNumber
-    created_at: datetime = Field(default_factory=utc_now)
+    created_at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -302,7 +303,7 @@ class BranchActivated(_WireModel):
 
     kind: Literal["activate"] = "activate"
     branch_id: str | None
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -311,7 +312,7 @@ class SessionReset(_WireModel):
     """The session was started anew (``%%session ID --new``); earlier content was archived."""
 
     kind: Literal["reset"] = "reset"
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 Outcome = Literal["chosen", "abandoned"]
@@ -336,7 +337,7 @@ class ThoughtAmended(_WireModel):
     thought_id: ThoughtId
     thought_number: ThoughtNumber
     text: ThoughtText
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class ThoughtRetracted(_WireModel):
@@ -345,7 +346,7 @@ class ThoughtRetracted(_WireModel):
     kind: Literal["retract"] = "retract"
     thought_id: ThoughtId
     thought_number: ThoughtNumber
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class BranchDecided(_WireModel):
@@ -355,7 +356,7 @@ class BranchDecided(_WireModel):
     branch_id: str
     outcome: Outcome
     note: Note | None = None
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -372,7 +373,7 @@ class BranchMerged(_WireModel):
     into: str | None
     thought_id: ThoughtId
     thought_number: ThoughtNumber
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id", "into")(_check_branch_id)
 

@@ -99,6 +99,8 @@ class Session(TeachingMixin):
         self.id = validate_id(session_id)
         if isinstance(max_thought_chars, bool) or not 1 <= max_thought_chars <= MAX_TEXT_CHARS:
             raise ValueError(f"max_thought_chars must be from 1 to {MAX_TEXT_CHARS}, got {max_thought_chars!r}")
+        if created_at is not None and created_at.utcoffset() is None:
+            raise ValueError("created_at must carry its time zone, e.g. datetime.now(timezone.utc)")
         self.max_thought_chars = max_thought_chars
         self.max_thoughts = max_thoughts
         self._lock = threading.RLock()
