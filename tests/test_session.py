@@ -326,6 +326,13 @@ def test_the_next_number_past_the_largest_is_refused_not_stored(session: Session
     assert numbers(session.thoughts) == [2**31 - 1]
 
 
+def test_a_number_taken_under_a_fork_at_the_largest_is_told_without_counting_to_it(session: Session) -> None:
+    session.think("the last number there is", number=2**31 - 1)
+    session.branch("far", 2**31 - 1)
+    with pytest.raises(NumberTaken, match="free numbers: none$"):
+        session.think("every number up to the fork is taken", branch="far", number=5)
+
+
 def test_max_thoughts_refuses_more_and_says_to_conclude() -> None:
     session = SessionManager(persist=False, max_thoughts=2).session("s")
     session.think("a")

@@ -222,8 +222,8 @@ class Session(TeachingMixin):
             >>> s.think("Then conclude", done=True).next_thought_needed
             False
         """
-        if number is not None or revises is not None or branch_from is not None:
-            check_numbers(number=number, revises=revises, branch_from=branch_from)
+        if number is not None or total is not None or revises is not None or branch_from is not None:
+            check_numbers(number=number, total=total, revises=revises, branch_from=branch_from)
         if isinstance(text, str) and len(text) > self.max_thought_chars:
             raise ThoughtTooLong(len(text), self.max_thought_chars)
         with self._lock:
@@ -239,8 +239,7 @@ class Session(TeachingMixin):
             if number is None:
                 number = max(index.lane_top.get(branch_id, 0), fork or 0) + 1
             elif number in index.lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
-                used = index.lane_numbers.get(branch_id, set()) | set(range(1, (fork or 0) + 1))
-                raise NumberTaken(self.id, number, branch_id, used)
+                raise NumberTaken(self.id, number, branch_id, index.lane_numbers.get(branch_id, ()), up_to=fork or 0)
             if total is None:
                 total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
             # Only the fields that are set are passed (each explicit None costs a validation step);
