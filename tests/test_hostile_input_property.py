@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from mcp_raw import RawServer
@@ -56,6 +56,9 @@ SETTINGS = settings(
     deadline=None,
     derandomize=True,
     database=None,
+    # No shrinking: a failing run of 30 steps with 1 MB texts shrinks for minutes per engine, past the
+    # suite's budget; it is reported as it ran (derandomize: the same steps every run).
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
@@ -431,11 +434,7 @@ class HostileInput(RuleBasedStateMachine):
             }
             self.manager.close()
             with SessionManager(store=self.place.store, max_thought_chars=LIMIT) as fresh:
-                stored = set(fresh.sessions())
-                if self.thoughts or self.api.change_count:
-                    self._check_api(fresh, written[self.session_id])
-                else:
-                    assert self.session_id not in stored
+                self._check_api(fresh, written[self.session_id])
                 for session_id, expected in self.tool_acknowledged.items():
                     session = fresh.session(session_id)
                     assert session.to_json() == written[session_id]
