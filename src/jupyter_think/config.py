@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .models import MAX_TEXT_CHARS
+from .limits import MAX_TEXT_CHARS
 
 ENV_STORE = "JUPYTER_THINK_STORE"
 ENV_DIR = "JUPYTER_THINK_DIR"

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from .models import MAX_NUMBER
+from .limits import MAX_NUMBER
 
 TRUNK_NAME = "main"
 

@@ -12,11 +12,12 @@ changes of a session rebuilds it exactly. History is append-only: an amendment o
 a new change naming a thought by its stable ``id``; the thought as recorded is never rewritten.
 
 Values are checked where they enter, against what both store engines keep: every number naming a
-thought is a whole number from 1 to :data:`MAX_NUMBER` (never a boolean), and every free text is
-capped (:data:`MAX_TEXT_CHARS`, :data:`MAX_NOTE_CHARS`) and holds neither NUL nor a lone surrogate
-(:func:`text_problem`); every time carries its time zone. The checks apply to values given as Python objects (the Python API, the
-agent tool, MCP and the magics all build the models that way); a change read back from JSON (the
-store, ``Session.from_json``) is taken as it was written, so what an earlier version stored loads.
+thought is a whole number from 1 to ``MAX_NUMBER`` (never a boolean), every free text is capped and
+holds neither NUL nor a lone surrogate (the bounds and checks are in :mod:`jupyter_think.limits`),
+and every time carries its time zone. The range and text checks apply to
+values given as Python objects (the Python API, the agent tool, MCP and the magics all build the
+models that way); a change read back from JSON (the store, ``Session.from_json``) is taken as it was
+written, so what an earlier version stored still loads.
 """
 
 from __future__ import annotations
@@ -29,21 +30,22 @@ from typing import Annotated, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
 from .ids import ID_PATTERN, ID_RULE, is_valid_id
+from .limits import MAX_NOTE_CHARS as MAX_NOTE_CHARS  # re-exported: the bounds are the models' rules
+from .limits import MAX_NUMBER as MAX_NUMBER
+from .limits import MAX_TEXT_CHARS as MAX_TEXT_CHARS
+from .limits import NUMBER_RULE as NUMBER_RULE
+from .limits import Note, ThoughtId, ThoughtNumber, ThoughtText
+from .limits import number_problem as number_problem
+from .limits import text_problem as text_problem
 
 FORMAT_VERSION = 1
 """Version of every JSON document this package writes (session records, journal entries)."""
@@ -61,112 +63,6 @@ _utc_clock = partial(datetime.now, timezone.utc)
 def new_thought_id() -> str:
     """A unique id for a recorded thought: 128 random bits as 32 hex digits."""
     return os.urandom(16).hex()
-
-
-# --- what both engines store ------------------------------------------------------------------
-
-MAX_NUMBER = 2**31 - 1
-"""The largest thought number, and of every number naming a thought (a revision, a fork point, an
-amendment, a retraction, a merge, the estimated total): a signed 32-bit integer. Both engines keep
-integers up to 2**63 - 1; a 32-bit ceiling leaves room above it (a next number, a sum) and suits
-clients whose integers are 32 bits."""
-
-NUMBER_RULE = f"must be a whole number from 1 to {MAX_NUMBER}"
-
-MAX_TEXT_CHARS = 120_000
-"""The longest thought, or amended text, any session accepts: the ceiling of ``max_thought_chars``.
-
-Each such text also goes into PostgreSQL's full-text index, whose ``tsvector`` holds at most
-1 048 575 bytes of lexemes and positions. The worst text measured (distinct 4-byte letters joined
-in hyphenated pairs: three lexemes per four characters) needs 7.5 bytes per character, so the index
-of 120 000 characters stays under 900 000 bytes; SQLite keeps up to 10**9 bytes a value."""
-
-MAX_NOTE_CHARS = 10_000
-"""The longest note on a branch decision (a sentence or a paragraph saying why)."""
-
-
-def number_problem(value: object) -> str | None:
-    """What is wrong with ``value`` as a number naming a thought, or ``None`` when it is one.
-
-    Example:
-        >>> number_problem(3) is None, number_problem(True), number_problem(2**63)
-        (True, 'must be a whole number from 1 to 2147483647, not a boolean', 'must be a whole number from 1 to 2147483647')
-    """
-    if isinstance(value, bool):
-        return f"{NUMBER_RULE}, not a boolean"
-    if not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
-        return NUMBER_RULE
-    return None
-
-
-def text_problem(text: str, limit: int | None = None) -> str | None:
-    """What keeps ``text`` out of the store, or ``None``: a NUL, a lone surrogate, more than ``limit``
-    characters. The message says what to do.
-
-    Example:
-        >>> text_problem("fine") is None
-        True
-        >>> text_problem("a\\x00b")
-        'holds a NUL character (U+0000), which the store does not keep; remove it'
-        >>> text_problem("caf\\ud800")
-        'holds a lone surrogate (U+D800 at character 4), which is not Unicode text; remove it or send the whole character'
-    """
-    if limit is not None and len(text) > limit:
-        return f"too long ({len(text)} characters, at most {limit}); shorten it"
-    if "\x00" in text:
-        return "holds a NUL character (U+0000), which the store does not keep; remove it"
-    if not text.isascii():  # an ASCII string cannot hold a surrogate, and isascii() costs nothing
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return (
-                f"holds a lone surrogate (U+{ord(text[exc.start]):04X} at character {exc.start + 1}), "
-                "which is not Unicode text; remove it or send the whole character"
-            )
-    return None
-
-
-def _entering_number(value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> int:
-    """A number naming a thought: never a boolean; at most :data:`MAX_NUMBER` unless read from JSON."""
-    if isinstance(value, bool):
-        raise PydanticCustomError("thought_number", f"{NUMBER_RULE}, not a boolean")
-    try:
-        number: int = handler(value)
-    except ValidationError:
-        raise PydanticCustomError("thought_number", NUMBER_RULE) from None
-    if number > MAX_NUMBER and info.mode == "python":
-        raise PydanticCustomError("thought_number", NUMBER_RULE)
-    return number
-
-
-def _entering_text(limit: int, *, blank: bool = False) -> BeforeValidator:
-    """A check of a free text where it enters (see :func:`text_problem`); ``blank``: a text of only
-    whitespace is allowed (it is refused everywhere, JSON too, unless allowed)."""
-
-    def check(value: object, info: ValidationInfo) -> object:
-        if isinstance(value, str):
-            if not blank and (not value or value.isspace()):  # isspace() stops at the first visible character
-                raise PydanticCustomError("blank_text", "must not be empty or only whitespace")
-            if info.mode == "python" and (problem := text_problem(value, limit)) is not None:
-                raise PydanticCustomError("text", problem)
-        return value
-
-    return BeforeValidator(check)
-
-
-ThoughtNumber = Annotated[
-    int, Field(ge=1, json_schema_extra={"maximum": MAX_NUMBER}), WrapValidator(_entering_number)
-]
-"""A number naming a thought: 1 to :data:`MAX_NUMBER`, never a boolean (numeric strings are taken)."""
-
-ThoughtText = Annotated[str, _entering_text(MAX_TEXT_CHARS), Field(min_length=1)]
-"""A thought's text, or an amended one: not blank, at most :data:`MAX_TEXT_CHARS`, no NUL, no lone surrogate."""
-
-ThoughtId = Annotated[str, _entering_text(64, blank=True), Field(min_length=1, max_length=64)]
-"""The stable ``id`` of a recorded thought (what the teaching changes refer to)."""
-
-Note = Annotated[str, _entering_text(MAX_NOTE_CHARS, blank=True)]
-"""The note on a branch decision: at most :data:`MAX_NOTE_CHARS`, no NUL, no lone surrogate."""
 
 
 class _WireModel(BaseModel):

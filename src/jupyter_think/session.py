@@ -45,8 +45,8 @@ from .events import SessionEvent as SessionEvent
 from .events import Subscriber as Subscriber
 from .events import WriteAhead
 from .ids import TRUNK, validate_id
+from .limits import MAX_TEXT_CHARS
 from .models import (
-    MAX_TEXT_CHARS,
     BranchActivated,
     BranchCreated,
     Change,

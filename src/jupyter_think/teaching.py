@@ -43,8 +43,8 @@ from .errors import (
     UnknownBranch,
 )
 from .ids import TRUNK, validate_id
+from .limits import MAX_NOTE_CHARS, number_problem, text_problem
 from .models import (
-    MAX_NOTE_CHARS,
     OUTCOMES,
     BranchActivated,
     BranchDecided,
@@ -54,8 +54,6 @@ from .models import (
     Thought,
     ThoughtAmended,
     ThoughtRetracted,
-    number_problem,
-    text_problem,
 )
 from .references import References
 

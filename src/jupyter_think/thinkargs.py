@@ -25,7 +25,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .models import MAX_NUMBER
+from .limits import MAX_NUMBER
 
 OPTIONS_END = "--"
 

@@ -33,8 +33,9 @@ from pydantic_core import to_json
 
 from .errors import SessionFull, ThinkError, ThoughtTooLong
 from .ids import validate_id
+from .limits import NUMBER_RULE
 from .manager import SessionManager, get_manager
-from .models import NUMBER_RULE, Thought, ThoughtInput
+from .models import Thought, ThoughtInput
 from .session import Session, describe_validation_error
 
 TOOL_NAME = "sequentialthinking"
@@ -173,11 +174,11 @@ def _coerce(name: str, value: object) -> object:
 
 
 def _field_name(key: object) -> str:
-    """An argument's name as a message shows it: as given when it is a short printable name, else escaped
+    r"""An argument's name as a message shows it: as given when it is a short printable name, else escaped
     (a key holding a line break or a NUL must not break the one-line message).
 
     Example:
-        >>> _field_name("mood"), _field_name("a\\nb")
+        >>> _field_name("mood"), _field_name("a\nb")
         ('mood', "'a\\nb'")
     """
     if isinstance(key, str) and key.isprintable() and len(key) <= 40:
