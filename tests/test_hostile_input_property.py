@@ -502,3 +502,22 @@ def test_hostile_input_is_refused_and_every_acknowledged_change_is_stored(
         fresh.session("after-mcp").think("the store still takes writes")
     with SessionManager(store=mcp_store) as again:
         assert [t.thought for t in again.session("after-mcp").thoughts] == ["the store still takes writes"]
+
+
+def test_the_longest_thought_with_the_largest_search_index_is_stored_on_both_engines(
+    store_location: str,
+) -> None:
+    """The ceiling of max_thought_chars holds on PostgreSQL's search index: 120 000 characters that make
+    the most lexemes per character are stored, as a thought and as an amended text; one more is refused."""
+    with SessionManager(store=store_location, max_thought_chars=LIMIT, durability="sync") as manager:
+        session = manager.session("longest")
+        session.think(WORST_CASE)
+        session.think("short")
+        session.amend(2, WORST_CASE[::-1].strip())
+        with pytest.raises(ValueError, match="too long"):
+            session.think(WORST_CASE + "x")
+    with SessionManager(store=store_location) as fresh:
+        assert [t.thought for t in fresh.session("longest").thoughts] == [
+            WORST_CASE,
+            WORST_CASE[::-1].strip(),
+        ]
