@@ -404,9 +404,14 @@ def test_a_number_already_used_on_the_branch_is_refused_naming_the_free_numbers(
         ("%think -b alt --from 2 text", "branch 'alt' already forks at thought 1, not 2; drop --from"),
         ("%branch alt --from 2", "branch 'alt' already forks at thought 1; switch to it with %branch alt"),
         ("%think -b main --from 1 text", "'main' is the trunk; it has no fork point, drop --from"),
-        ("%think -t three text", "-t needs a whole number >= 1, got 'three'"),
-        ("%think -t 0 text", "-t needs a whole number >= 1, got '0'"),
-        ("%branch other --from 0", "--from needs a whole number >= 1, got '0'"),
+        ("%think -t three text", "-t needs a whole number from 1 to 2147483647, got 'three'"),
+        ("%think -t 0 text", "-t needs a whole number from 1 to 2147483647, got '0'"),
+        ("%branch other --from 0", "--from needs a whole number from 1 to 2147483647, got '0'"),
+        ("%think -n 2147483648 text", "-n needs a whole number from 1 to 2147483647, got '2147483648'"),
+        (
+            "get_ipython().run_line_magic('think', 'bad \\x00 text')",
+            "the text: holds a NUL character (U+0000), which the store does not keep; remove it",
+        ),
         ("%branch alt --from 1   # back to alt", "%branch cannot carry a # comment; put the comment on a line of its own"),
     ],
 )

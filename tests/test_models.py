@@ -13,11 +13,18 @@ from pydantic import ValidationError
 from jupyter_think import Session, SessionManager, Thought, ThoughtInput
 from jupyter_think.ids import ID_PATTERN
 from jupyter_think.models import (
+    MAX_NOTE_CHARS,
+    MAX_NUMBER,
+    MAX_TEXT_CHARS,
     BranchActivated,
     BranchCreated,
+    BranchDecided,
+    BranchMerged,
     SessionRecord,
     SessionReset,
     ThoughtAdded,
+    ThoughtAmended,
+    ThoughtRetracted,
     change_adapter,
 )
 from jupyter_think.session import ThinkError
@@ -91,6 +98,102 @@ def test_blank_thought_is_rejected(text: str) -> None:
 def test_numbers_below_one_are_rejected(field: str, value: int) -> None:
     with pytest.raises(ValidationError):
         make(**{field: value})
+
+
+NUMBER_FIELDS = ["thought_number", "total_thoughts", "revises_thought", "branch_from_thought"]
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+@pytest.mark.parametrize("value", [MAX_NUMBER + 1, 2**63, 10**30, 2.5, float("inf"), float("nan"), "9" * 5000])
+def test_numbers_past_what_both_engines_keep_are_rejected_in_one_line(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(**{field: value})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,) and error["msg"] == "must be a whole number from 1 to 2147483647"
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_a_number(field: str, value: bool) -> None:
+    with pytest.raises(ValidationError, match="not a boolean"):
+        make(**{field: value})
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_the_largest_number_and_numeric_strings_are_taken(field: str) -> None:
+    assert getattr(make(**{field: MAX_NUMBER}), field) == MAX_NUMBER
+    assert getattr(make(**{field: "3"}), field) == 3
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda n: BranchCreated(branch_id="b", from_thought=n),
+        lambda n: ThoughtAmended(thought_id="t", thought_number=n, text="x"),
+        lambda n: ThoughtRetracted(thought_id="t", thought_number=n),
+        lambda n: BranchMerged(branch_id="b", into=None, thought_id="t", thought_number=n),
+    ],
+    ids=["branch", "amend", "retract", "merge"],
+)
+@pytest.mark.parametrize("value", [True, 0, MAX_NUMBER + 1])
+def test_every_change_naming_a_thought_takes_only_thought_numbers(build: object, value: object) -> None:
+    with pytest.raises(ValidationError, match="whole number from 1 to 2147483647"):
+        build(value)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("before\x00after", "holds a NUL character (U+0000)"),
+        ("\x00", "holds a NUL character (U+0000)"),
+        ("caf\ud800", "holds a lone surrogate (U+D800 at character 4)"),
+        ("\udfff end", "holds a lone surrogate (U+DFFF at character 1)"),
+        ("x" * (MAX_TEXT_CHARS + 1), f"too long ({MAX_TEXT_CHARS + 1} characters, at most {MAX_TEXT_CHARS})"),
+    ],
+    ids=["NUL", "only NUL", "lone high surrogate", "lone low surrogate", "too long"],
+)
+def test_a_text_the_store_cannot_keep_is_rejected_saying_what_to_do(text: str, says: str) -> None:
+    for build, field in (
+        (lambda: make(thought=text), "thought"),
+        (lambda: ThoughtAmended(thought_id="t", thought_number=1, text=text), "text"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            build()
+        (error,) = caught.value.errors()
+        assert error["loc"] == (field,) and says in error["msg"] and "\n" not in error["msg"]
+        assert "; remove it" in error["msg"] or "; shorten it" in error["msg"]
+
+
+def test_a_pair_of_surrogates_is_not_a_lone_one_and_the_longest_text_is_taken() -> None:
+    assert make(thought="😀 \U0001f600").thought == "😀 😀"
+    assert len(make(thought="x" * MAX_TEXT_CHARS).thought) == MAX_TEXT_CHARS
+
+
+def test_a_decision_note_is_capped_and_holds_no_nul() -> None:
+    assert BranchDecided(branch_id="b", outcome="chosen", note="n" * MAX_NOTE_CHARS).note is not None
+    for note, says in (("n" * (MAX_NOTE_CHARS + 1), "too long"), ("a\x00", "NUL"), ("\ud800", "lone surrogate")):
+        with pytest.raises(ValidationError, match=says):
+            BranchDecided(branch_id="b", outcome="chosen", note=note)
+
+
+def test_a_time_without_its_time_zone_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        Thought(thought="x", thought_number=1, total_thoughts=1, next_thought_needed=True, created_at=datetime(2026, 1, 2))
+    with pytest.raises(ValidationError, match="timezone"):
+        ThoughtRetracted(thought_id="t", thought_number=1, at=datetime(2026, 1, 2))
+
+
+def test_a_change_read_back_from_json_loads_as_it_was_stored() -> None:
+    """What an earlier version stored (a NUL on SQLite, a number past 2**31 - 1) still loads; only
+    values given as Python objects are checked."""
+    stored = (
+        '{"kind": "thought", "thought": {"thought": "kept\\u0000as stored", "thoughtNumber": 4294967296, '
+        '"totalThoughts": 4294967296, "nextThoughtNeeded": true, "id": "ab", "createdAt": "2026-01-02T03:04:05Z"}}'
+    )
+    change = change_adapter.validate_json(stored)
+    assert change.thought.thought == "kept\x00as stored" and change.thought.thought_number == 2**32
+    with pytest.raises(ValidationError):
+        change_adapter.validate_python(json.loads(stored))
 
 
 @pytest.mark.parametrize(
@@ -211,7 +314,7 @@ def test_from_json_rejects_garbage_with_value_error() -> None:
 
 # --- property: any valid session survives the JSON round trip -------------------------------------
 
-texts = st.text(min_size=1, max_size=40).filter(lambda s: s.strip())
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40).filter(lambda s: s.strip())  # NUL: refused
 branch_ids = st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: s != "main" and len(s) <= 12)
 numbers = st.integers(1, 50)
 

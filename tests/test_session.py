@@ -248,6 +248,21 @@ STRICT_ERRORS = [
     ("blank text", lambda s: s.think("   "), InvalidThought, "text: must not be empty"),
     ("zero total", lambda s: s.think("x", total=0), InvalidThought, "total: "),
     ("zero number", lambda s: s.think("x", number=0), InvalidThought, "number: "),
+    ("a boolean number", lambda s: s.think("x", number=True), InvalidThought,
+     "number: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
+    ("a number past 2**31 - 1", lambda s: s.think("x", number=2**63), InvalidThought,
+     "number: must be a whole number from 1 to 2147483647 (got 9223372036854775808)"),
+    ("a boolean total", lambda s: s.think("x", total=False), InvalidThought, "total: must be a whole number"),
+    ("a total past 2**31 - 1", lambda s: s.think("x", total=2**31), InvalidThought, "total: must be a whole number"),
+    ("a boolean revision", lambda s: s.revise(True, "x"), InvalidThought, "revises: must be a whole number"),
+    ("a boolean fork point", lambda s: s.branch("new", True), InvalidThought,
+     "from_thought: must be a whole number from 1 to 2147483647, not a boolean"),
+    ("a fork point past 2**31 - 1", lambda s: s.think("x", branch="new", branch_from=2**31), InvalidThought,
+     "branch_from: must be a whole number"),
+    ("a NUL in the text", lambda s: s.think("a\x00b"), InvalidThought,
+     "text: holds a NUL character (U+0000), which the store does not keep; remove it"),
+    ("a lone surrogate in the text", lambda s: s.think("x\udc00"), InvalidThought,
+     "text: holds a lone surrogate (U+DC00 at character 2)"),
 ]
 
 
@@ -263,7 +278,7 @@ def test_a_bad_request_raises_a_typed_value_error_in_plain_words_and_changes_not
     before = (session.to_json(), session.change_count)
     events: list[SessionEvent] = []
     session.subscribe(events.append)
-    with pytest.raises(kind, match=expected) as caught:
+    with pytest.raises(kind, match=re.escape(expected)) as caught:
         action(session)
     message = str(caught.value)
     assert "\n" not in message
@@ -293,6 +308,29 @@ def test_max_thought_chars_refuses_longer_text() -> None:
     with pytest.raises(ThinkError, match="too long .11 characters, at most 10"):
         session.think("y" * 11)
     assert len(session) == 1
+
+
+def test_max_thought_chars_is_bounded_by_what_both_engines_index() -> None:
+    with pytest.raises(ValueError, match="max_thought_chars must be less than or equal to 120000"):
+        SessionManager(persist=False, max_thought_chars=10**7)
+    with pytest.raises(ValueError, match="max_thought_chars must be from 1 to 120000"):
+        Session("s", max_thought_chars=10**7)
+    session = SessionManager(persist=False, max_thought_chars=120_000).session("s")
+    assert len(session.think("x" * 120_000).thought) == 120_000
+
+
+def test_the_next_number_past_the_largest_is_refused_not_stored(session: Session) -> None:
+    session.think("the last number there is", number=2**31 - 1)
+    with pytest.raises(InvalidThought, match=r"number: must be a whole number from 1 to 2147483647 \(got 2147483648\)"):
+        session.think("one more")
+    assert numbers(session.thoughts) == [2**31 - 1]
+
+
+def test_a_number_taken_under_a_fork_at_the_largest_is_told_without_counting_to_it(session: Session) -> None:
+    session.think("the last number there is", number=2**31 - 1)
+    session.branch("far", 2**31 - 1)
+    with pytest.raises(NumberTaken, match="free numbers: none$"):
+        session.think("every number up to the fork is taken", branch="far", number=5)
 
 
 def test_max_thoughts_refuses_more_and_says_to_conclude() -> None:

@@ -68,10 +68,13 @@ def test_option_looking_words_inside_the_text_stay_text() -> None:
     [
         ("--foo some text", "--"),
         ("-x some text", "--"),
-        ("-t three some text", "-t needs a whole number >= 1, got 'three'"),
-        ("-t 0 some text", "-t needs a whole number >= 1, got '0'"),
-        ("-r 0 some text", "-r needs a whole number >= 1, got '0'"),
-        ("--total=-1 some text", "--total needs a whole number >= 1, got '-1'"),
+        ("-t three some text", "-t needs a whole number from 1 to 2147483647, got 'three'"),
+        ("-t 0 some text", "-t needs a whole number from 1 to 2147483647, got '0'"),
+        ("-r 0 some text", "-r needs a whole number from 1 to 2147483647, got '0'"),
+        ("--total=-1 some text", "--total needs a whole number from 1 to 2147483647, got '-1'"),
+        ("-n 2147483648 some text", "-n needs a whole number from 1 to 2147483647, got '2147483648'"),
+        ("--amend 9223372036854775808 x", "--amend needs a whole number from 1 to 2147483647, got '9223372036854775808'"),
+        ("-r " + "9" * 5000 + " x", "-r needs a whole number from 1 to 2147483647, got '" + "9" * 37 + "'..."),
         ("-t", "-t needs a value"),
         ("-b --done text", "-b needs an id"),
         ("-t 2 -t 3 text", "given twice"),
@@ -87,6 +90,11 @@ def test_user_errors_are_one_line_and_say_what_to_do(line: str, says: str) -> No
     message = str(info.value)
     assert says in message
     assert "\n" not in message
+
+
+def test_a_number_up_to_the_largest_is_taken_with_leading_zeros() -> None:
+    assert parse_think_line("--retract 00000000000000000007").retract == 7
+    assert parse_think_line("-n 2147483647 the last number there is").number == 2**31 - 1
 
 
 def test_cell_body_is_the_text_with_surrounding_blank_lines_stripped() -> None:

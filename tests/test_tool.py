@@ -259,7 +259,8 @@ def test_wire_values_are_stored_in_the_thought(tool: SequentialThinkingTool, man
 calls = st.lists(
     st.fixed_dictionaries(
         {
-            "thought": st.text(min_size=1, max_size=20).filter(str.strip),
+            # any text the store keeps (no NUL: refused, see the bad inputs below)
+            "thought": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20).filter(str.strip),
             "thoughtNumber": st.integers(1, 8),
             "totalThoughts": st.integers(1, 8),
             "nextThoughtNeeded": st.booleans(),
@@ -375,6 +376,24 @@ BAD_INPUTS = [
     (args(1, text=7), "thought"),  # type: ignore[arg-type]
     (args(1, mood="happy"), "mood"),
     (args(1, thought_number=1), "thought_number"),
+    (args(2**63), "thoughtNumber"),
+    (args(2**31), "thoughtNumber"),
+    (args(-(2**63)), "thoughtNumber"),
+    (args("9" * 5000), "thoughtNumber"),  # type: ignore[arg-type]
+    (args(float("inf")), "thoughtNumber"),  # type: ignore[arg-type]
+    (args(float("nan")), "thoughtNumber"),  # type: ignore[arg-type]
+    (args(1, True), "totalThoughts"),  # type: ignore[arg-type]
+    (args(1, 2**63), "totalThoughts"),
+    (args(1, revisesThought=False), "revisesThought"),
+    (args(1, revisesThought=2**63), "revisesThought"),
+    (args(1, branchFromThought=True, branchId="b"), "branchFromThought"),
+    (args(1, branchFromThought=2**31, branchId="b"), "branchFromThought"),
+    (args(1, text="before\x00after"), "thought"),
+    (args(1, text="\ud800"), "thought"),
+    (args(1, text="x" * 1_000_001), "thought"),
+    (args(1, text={"nested": ["junk", {"deeper": None}]}), "thought"),  # type: ignore[arg-type]
+    (args([1, [2]]), "thoughtNumber"),  # type: ignore[arg-type]
+    (args(1, **{"line\nbreak": 1}), "'line\\nbreak'"),
 ]
 
 
@@ -402,6 +421,29 @@ def test_arguments_that_are_not_an_object_give_an_error_never_an_exception(
     message = error_text(tool.call(arguments))
     assert message.startswith("Invalid arguments")
     assert len(manager.active) == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (args(2**63), "thoughtNumber: must be a whole number from 1 to 2147483647 (got 9223372036854775808)"),
+        (args(True), "thoughtNumber: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
+        (args(1, text="a\x00b"), "thought: holds a NUL character (U+0000), which the store does not keep; remove it"),
+        (args(1, text="\ud800"), "thought: holds a lone surrogate (U+D800 at character 1), which is not Unicode text"),
+    ],
+    ids=["2**63", "a boolean", "NUL", "lone surrogate"],
+)
+def test_a_value_the_store_cannot_keep_is_one_line_naming_the_field(
+    tool: SequentialThinkingTool, arguments: dict[str, Any], says: str
+) -> None:
+    message = error_text(tool.call(arguments))
+    assert message.startswith(f"Invalid arguments: {says}") and "\n" not in message
+    assert message.encode("utf-8")  # a lone surrogate is shown escaped: the result travels as UTF-8
+
+
+def test_numbers_given_as_strings_are_still_coerced_up_to_the_largest(tool: SequentialThinkingTool) -> None:
+    assert ok(tool.call(args("2147483647", " 3 ")))["thoughtNumber"] == 2**31 - 1  # type: ignore[arg-type]
+    assert "thoughtNumber:" in error_text(tool.call(args("2147483648")))  # type: ignore[arg-type]
 
 
 def test_several_bad_fields_are_all_named(tool: SequentialThinkingTool) -> None:

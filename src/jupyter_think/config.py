@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .limits import MAX_TEXT_CHARS
+
 ENV_STORE = "JUPYTER_THINK_STORE"
 ENV_DIR = "JUPYTER_THINK_DIR"
 
@@ -43,7 +45,12 @@ class ThinkSettings(BaseModel):
         "else <jupyter data dir>/think/sessions.",
     )
     persist: bool = Field(True, description="Keep sessions in the store so they survive kernel restarts.")
-    max_thought_chars: int = Field(100_000, ge=1, description="Longest thought accepted, in characters.")
+    max_thought_chars: int = Field(
+        100_000,
+        ge=1,
+        le=MAX_TEXT_CHARS,
+        description=f"Longest thought accepted, in characters (at most {MAX_TEXT_CHARS}: what both store engines index).",
+    )
     max_thoughts: int = Field(
         10_000, ge=1, description="Most thoughts one session accepts (a guard against runaway agent loops)."
     )

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+from .limits import MAX_NUMBER
+
 TRUNK_NAME = "main"
 
 
@@ -37,12 +39,22 @@ def describe_numbers(numbers: Iterable[int], limit: int = 6) -> str:
         >>> describe_numbers([])
         'none yet'
     """
-    ranges: list[list[int]] = []
+    ranges: list[tuple[int, int]] = []
     for number in sorted(set(numbers)):
         if ranges and number == ranges[-1][1] + 1:
-            ranges[-1][1] = number
+            ranges[-1] = (ranges[-1][0], number)
         else:
-            ranges.append([number, number])
+            ranges.append((number, number))
+    return describe_ranges(ranges, limit)
+
+
+def describe_ranges(ranges: Sequence[tuple[int, int]], limit: int = 6) -> str:
+    """Ranges of thought numbers, (first, last) each, in words; ``none yet`` when empty.
+
+    Example:
+        >>> describe_ranges([(1, 3), (5, 5), (8, 2**31 - 1)], limit=2)
+        '1-3, 5, …'
+    """
     if not ranges:
         return "none yet"
     shown = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:limit]]
@@ -205,14 +217,18 @@ class NothingToMerge(ThinkError):
 class NumberTaken(ThinkError):
     """A thought number already used on the lane (trunk or branch) a new thought goes to.
 
-    ``used`` are the lane's numbers (for a branch, also every number up to its fork point).
+    ``used`` are the lane's numbers; for a branch every number up to its fork point, ``up_to``, is
+    taken as well (kept as a bound: a fork at 2**31 - 1 is not two billion numbers).
     """
 
-    def __init__(self, session_id: str, number: int, branch_id: str | None, used: Iterable[int]) -> None:
+    def __init__(
+        self, session_id: str, number: int, branch_id: str | None, used: Iterable[int], up_to: int = 0
+    ) -> None:
         self.session_id = session_id
         self.number = number
         self.branch_id = branch_id
         self.used = tuple(sorted(set(used)))
+        self.up_to = up_to
         super().__init__(
             f"number {number} is already used on {lane_name(branch_id)} of session {session_id!r}; "
             f"free numbers: {self.free}"
@@ -220,11 +236,22 @@ class NumberTaken(ThinkError):
 
     @property
     def free(self) -> str:
-        """The free numbers in words: the gaps, then ``N and above``."""
-        top = self.used[-1] if self.used else 0
-        gaps = sorted(set(range(1, top + 1)) - set(self.used))
+        """The free numbers in words: the gaps, then ``N and above``.
+
+        Example:
+            >>> NumberTaken("s", 9, "alt", used=(5, 9), up_to=2).free
+            '3-4, 6-8, 10 and above'
+        """
+        gaps = []
+        top = self.up_to
+        for number in self.used:
+            if number > top + 1:
+                gaps.append((top + 1, number - 1))
+            top = max(top, number)
+        if top >= MAX_NUMBER:
+            return describe_ranges(gaps) if gaps else "none"
         above = f"{top + 1} and above"
-        return f"{describe_numbers(gaps)}, {above}" if gaps else above
+        return f"{describe_ranges(gaps)}, {above}" if gaps else above
 
 
 class ThoughtTooLong(ThinkError):
@@ -251,26 +278,55 @@ class SessionFull(ThinkError):
         )
 
 
-class InvalidThought(ThinkError):
-    """Field values the thought model refuses; ``problems`` holds (field, message, value) per field.
+class InvalidValue(ThinkError):
+    """Values refused where they enter; ``problems`` holds (name, message, value) per value.
 
-    Field names are the model's snake_case names (``thought_number``); the API words them by its
-    parameter names (``number``).
+    A name is an argument of the API (``number``, ``text``, ``note``) or a field of the model
+    refusing it (``thought_number``); the API words a field by its parameter name (``number``),
+    the magics by their options (:meth:`describe`).
+
+    Example:
+        >>> str(InvalidValue([("number", "must be a whole number from 1 to 2147483647, not a boolean", True)]))
+        'number: must be a whole number from 1 to 2147483647, not a boolean (got True)'
     """
 
-    API_NAMES = {"thought": "text", "thought_number": "number", "total_thoughts": "total"}
+    API_NAMES = {
+        "thought": "text",
+        "thought_number": "number",
+        "total_thoughts": "total",
+        "revises_thought": "revises",
+        "branch_from_thought": "branch_from",
+    }
 
     def __init__(self, problems: Sequence[tuple[str, str, object]]) -> None:
         self.problems = tuple(problems)
         super().__init__(self.describe(self.API_NAMES))
 
+    @classmethod
+    def from_error(cls, error: ValidationError) -> InvalidValue:
+        """The problems of a pydantic ``ValidationError`` (each field by its first name in ``loc``)."""
+        return cls(
+            [
+                (str(item["loc"][0]) if item["loc"] else "input", item["msg"].removeprefix("Value error, "), item.get("input"))
+                for item in error.errors()
+            ]
+        )
+
     def describe(self, names: dict[str, str]) -> str:
-        """One line naming each field by ``names`` (else its own name), the problem and the value."""
+        """One line naming each value by ``names`` (else its own name), the problem and the value."""
         parts = []
         for field, message, value in self.problems:
             got = f" (got {value!r})" if value is not None and len(repr(value)) <= 40 else ""
             parts.append(f"{names.get(field, field)}: {message}{got}")
         return "; ".join(parts)
+
+
+class InvalidThought(InvalidValue):
+    """Field values the thought model refuses (the text, the numbers) for a new or amended thought.
+
+    Field names are the model's snake_case names (``thought_number``); the API words them by its
+    parameter names (``number``).
+    """
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -283,7 +339,7 @@ def describe_validation_error(error: ValidationError) -> str:
         ...     ThoughtInput(thought="x", thought_number=0, total_thoughts=1, next_thought_needed=True)
         ... except ValidationError as exc:
         ...     print(describe_validation_error(exc))
-        thoughtNumber: Input should be greater than or equal to 1 (got 0)
+        thoughtNumber: must be a whole number from 1 to 2147483647 (got 0)
     """
     parts = []
     for item in error.errors():

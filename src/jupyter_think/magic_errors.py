@@ -16,7 +16,7 @@ from .errors import (
     BadOutcome,
     BranchForksElsewhere,
     BranchNeedsId,
-    InvalidThought,
+    InvalidValue,
     MergeIntoItself,
     NoSuchThought,
     NothingToMerge,
@@ -32,6 +32,22 @@ from .errors import (
     lane_name,
 )
 from .ids import TRUNK
+
+_OPTION_NAMES = {
+    "thought": "the text",
+    "text": "the text",
+    "thought_number": "-n",
+    "number": "-n",
+    "total_thoughts": "-t",
+    "total": "-t",
+    "revises_thought": "-r",
+    "revises": "-r",
+    "branch_from_thought": "--from",
+    "branch_from": "--from",
+    "from_thought": "--from",
+    "note": "--note",
+}
+"""How the magics name a value the session refuses (the model's fields and the API's arguments)."""
 
 
 def one_line(message: object) -> str:
@@ -102,8 +118,8 @@ def magic_message(error: ThinkError, magic: str = "think") -> str:
                 f"session {session_id!r} reached its limit of {limit} thought{'s' * (limit != 1)}; conclude, or go on in a new session "
                 "with %session NEW-ID (or raise %config ThinkConfig.max_thoughts)"
             )
-        case InvalidThought():
-            return error.describe({"thought": "the text", "thought_number": "-n", "total_thoughts": "-t"})
+        case InvalidValue():
+            return error.describe(_OPTION_NAMES)
     return one_line(error)
 
 

@@ -8,6 +8,8 @@ null or an object) with one carrying ``"id": null`` (``-32700`` when the line is
 JSON-RPC says); a malformed notification or a response is not answered (JSON-RPC never answers
 those). Each refusal is one line for the log. A line longer than :data:`MAX_MESSAGE_BYTES` is
 skipped without being held in memory; its id is still answered when it comes before the thought.
+A line that starts with a byte order mark, or holds bytes that are not UTF-8, is refused, and its id
+is looked for in the line decoded with replacement characters: the client learns which request failed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _ID_SCAN_CHARS = 64 * 1024
 """How much of a line that cannot be parsed is searched for its ``"id"``."""
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_BOM = "\ufeff"
 _JSON_KINDS = {
     int: "a JSON number",
     float: "a JSON number",
@@ -105,14 +108,22 @@ def _refusal(line: bytes, error: ValidationError | None = None) -> Refusal:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        request_id = _scan_id(line.decode("utf-8", "replace"))
-        return Refusal(f"not valid UTF-8 (byte {exc.start})", types.PARSE_ERROR, [request_id])
+        text = line.decode("utf-8", "replace")
+        return Refusal(f"not valid UTF-8 (byte {exc.start})", types.PARSE_ERROR, [_find_id(text)])
+    if text.startswith(_BOM):
+        return Refusal(
+            "starts with a byte order mark (U+FEFF); send UTF-8 JSON without one",
+            types.PARSE_ERROR,
+            [_find_id(text)],
+        )
     try:
         value = json.loads(text)
     except RecursionError:
         return Refusal("JSON nested too deeply", types.PARSE_ERROR, [_scan_id(text)])
     except json.JSONDecodeError as exc:
         return Refusal(f"not JSON: {exc}", types.PARSE_ERROR, [_scan_id(text)])
+    except ValueError:  # a number of more digits than Python converts to an int
+        return Refusal("JSON with a number too long to read", types.PARSE_ERROR, [_find_id(text)])
     if isinstance(value, list):
         ids = [rid for item in value if isinstance(item, dict) and (rid := _usable_id(item)) is not None]
         what = "an empty batch" if not value else f"a batch of {len(value)} messages"
@@ -130,6 +141,22 @@ def _refusal(line: bytes, error: ValidationError | None = None) -> Refusal:
     else:
         reply_to = [request_id]  # None: "id": null
     return Refusal(reason, code, reply_to)
+
+
+def _find_id(text: str) -> types.RequestId | None:
+    """The id of a request in ``text`` (a line decoded with replacement characters, perhaps after a
+    byte order mark): read as JSON when it parses, else scanned up to the first member that does not.
+
+    Example:
+        >>> _find_id('\\ufeff{"jsonrpc": "2.0", "id": 7, "method": "p\\ufffdng"}')
+        7
+    """
+    text = text.removeprefix(_BOM)
+    try:
+        value = json.loads(text, parse_int=_short_int)
+    except (ValueError, RecursionError):
+        return _scan_id(text)
+    return _usable_id(value) if isinstance(value, dict) else None
 
 
 def _fault(message: dict[str, Any], error: ValidationError | None) -> tuple[str, int]:
@@ -154,6 +181,11 @@ def _fault(message: dict[str, Any], error: ValidationError | None) -> tuple[str,
         if detail["type"] == "json_invalid":  # e.g. nested deeper than the SDK's parser goes
             return f"JSON the SDK cannot read ({detail['msg']})", types.PARSE_ERROR
     return "not a valid JSON-RPC message", types.INVALID_REQUEST
+
+
+def _short_int(digits: str) -> int | None:
+    """A JSON integer as Python reads it, or ``None`` past the digits ``int()`` converts (4 300)."""
+    return int(digits) if len(digits) <= 4000 else None
 
 
 def _usable_id(message: dict[str, Any]) -> types.RequestId | None:

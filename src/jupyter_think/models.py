@@ -10,6 +10,14 @@ retracted, a branch chosen or abandoned, a branch merged back). The same change 
 subscribers (the persistence loop, the widget) receive, and what the store holds, so replaying the
 changes of a session rebuilds it exactly. History is append-only: an amendment or a retraction is
 a new change naming a thought by its stable ``id``; the thought as recorded is never rewritten.
+
+Values are checked where they enter, against what both store engines keep: every number naming a
+thought is a whole number from 1 to ``MAX_NUMBER`` (never a boolean), every free text is capped and
+holds neither NUL nor a lone surrogate (the bounds and checks are in :mod:`jupyter_think.limits`),
+and every time carries its time zone. The range and text checks apply to
+values given as Python objects (the Python API, the agent tool, MCP and the magics all build the
+models that way); a change read back from JSON (the store, ``Session.from_json``) is taken as it was
+written, so what an earlier version stored still loads.
 """
 
 from __future__ import annotations
@@ -19,10 +27,25 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from .ids import ID_PATTERN, ID_RULE, is_valid_id
+from .limits import MAX_NOTE_CHARS as MAX_NOTE_CHARS  # re-exported: the bounds are the models' rules
+from .limits import MAX_NUMBER as MAX_NUMBER
+from .limits import MAX_TEXT_CHARS as MAX_TEXT_CHARS
+from .limits import NUMBER_RULE as NUMBER_RULE
+from .limits import Note, ThoughtId, ThoughtNumber, ThoughtText
+from .limits import number_problem as number_problem
+from .limits import text_problem as text_problem
 
 FORMAT_VERSION = 1
 """Version of every JSON document this package writes (session records, journal entries)."""
@@ -68,15 +91,15 @@ class ThoughtInput(_WireModel):
     """
 
     # The descriptions are the agent tool's: its JSON Schema is derived from this model.
-    thought: Annotated[str, Field(min_length=1, description="Your current thinking step")]
-    thought_number: Annotated[int, Field(ge=1, description="Current thought number (1, 2, 3, ...)")]
-    total_thoughts: Annotated[int, Field(ge=1, description="Estimated total thoughts needed (can change)")]
+    thought: Annotated[ThoughtText, Field(description="Your current thinking step")]
+    thought_number: Annotated[ThoughtNumber, Field(description="Current thought number (1, 2, 3, ...)")]
+    total_thoughts: Annotated[ThoughtNumber, Field(description="Estimated total thoughts needed (can change)")]
     next_thought_needed: Annotated[bool, Field(description="Whether another thought step is needed")]
     is_revision: bool | None = Field(None, description="Whether this revises earlier thinking")
-    revises_thought: Annotated[int, Field(ge=1)] | None = Field(
+    revises_thought: ThoughtNumber | None = Field(
         None, description="Which thought number is being reconsidered (its latest thought, if repeated)"
     )
-    branch_from_thought: Annotated[int, Field(ge=1)] | None = Field(
+    branch_from_thought: ThoughtNumber | None = Field(
         None, description="Thought number this branch forks from (its latest thought, if repeated)"
     )
     branch_id: Annotated[str, Field(json_schema_extra={"pattern": f"^{ID_PATTERN.pattern}$"})] | None = Field(
@@ -85,13 +108,6 @@ class ThoughtInput(_WireModel):
     needs_more_thoughts: bool | None = Field(None, description="More thoughts are needed past the estimate")
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
-
-    @field_validator("thought")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value or value.isspace():  # isspace() stops at the first visible character; strip() copies
-            raise ValueError("must not be empty or only whitespace")
-        return value
 
     @model_validator(mode="after")
     def _normalise(self) -> ThoughtInput:
@@ -110,15 +126,15 @@ class ThoughtInput(_WireModel):
 class Thought(ThoughtInput):
     """A recorded thought: the input plus a unique ``id`` and the UTC ``created_at``."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_thought_id)
-    created_at: datetime = Field(default_factory=_utc_clock)
+    id: ThoughtId = Field(default_factory=new_thought_id)
+    created_at: AwareDatetime = Field(default_factory=_utc_clock)
 
 
 class BranchInfo(_WireModel):
     """Where a branch forks from the trunk (or from another branch's numbering)."""
 
-    from_thought: Annotated[int, Field(ge=1)]
-    created_at: datetime = Field(default_factory=utc_now)
+    from_thought: ThoughtNumber
+    created_at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class SessionRecord(_WireModel):
@@ -130,8 +146,8 @@ class SessionRecord(_WireModel):
 
     format_version: Literal[1] = FORMAT_VERSION
     id: str
-    created_at: datetime
-    last_activity: datetime
+    created_at: AwareDatetime
+    last_activity: AwareDatetime
     active_branch: str | None = None
     thoughts: list[Thought] = Field(default_factory=list)
     branches: dict[str, BranchInfo] = Field(default_factory=dict)
@@ -172,8 +188,8 @@ class BranchCreated(_WireModel):
 
     kind: Literal["branch"] = "branch"
     branch_id: str
-    from_thought: Annotated[int, Field(ge=1)]
-    created_at: datetime = Field(default_factory=utc_now)
+    from_thought: ThoughtNumber
+    created_at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -183,7 +199,7 @@ class BranchActivated(_WireModel):
 
     kind: Literal["activate"] = "activate"
     branch_id: str | None
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -192,22 +208,13 @@ class SessionReset(_WireModel):
     """The session was started anew (``%%session ID --new``); earlier content was archived."""
 
     kind: Literal["reset"] = "reset"
-    at: datetime = Field(default_factory=utc_now)
+    at: AwareDatetime = Field(default_factory=utc_now)
 
-
-ThoughtId = Annotated[str, Field(min_length=1, max_length=64)]
-"""The stable ``id`` of a recorded thought (what the teaching changes refer to)."""
 
 Outcome = Literal["chosen", "abandoned"]
 """How a branch ended: ``chosen`` (on the path to the conclusion) or ``abandoned`` (a dead end)."""
 
 OUTCOMES: tuple[Outcome, ...] = ("chosen", "abandoned")
-
-
-def _not_blank(value: str) -> str:
-    if not value or value.isspace():
-        raise ValueError("must not be empty or only whitespace")
-    return value
 
 
 class ThoughtAmended(_WireModel):
@@ -224,11 +231,9 @@ class ThoughtAmended(_WireModel):
 
     kind: Literal["amend"] = "amend"
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
-    text: Annotated[str, Field(min_length=1)]
-    at: datetime = Field(default_factory=utc_now)
-
-    _check_text = field_validator("text")(_not_blank)
+    thought_number: ThoughtNumber
+    text: ThoughtText
+    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class ThoughtRetracted(_WireModel):
@@ -236,8 +241,8 @@ class ThoughtRetracted(_WireModel):
 
     kind: Literal["retract"] = "retract"
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
-    at: datetime = Field(default_factory=utc_now)
+    thought_number: ThoughtNumber
+    at: AwareDatetime = Field(default_factory=utc_now)
 
 
 class BranchDecided(_WireModel):
@@ -246,8 +251,8 @@ class BranchDecided(_WireModel):
     kind: Literal["decide"] = "decide"
     branch_id: str
     outcome: Outcome
-    note: str | None = None
-    at: datetime = Field(default_factory=utc_now)
+    note: Note | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id")(_check_branch_id)
 
@@ -263,8 +268,8 @@ class BranchMerged(_WireModel):
     branch_id: str
     into: str | None
     thought_id: ThoughtId
-    thought_number: Annotated[int, Field(ge=1)]
-    at: datetime = Field(default_factory=utc_now)
+    thought_number: ThoughtNumber
+    at: AwareDatetime = Field(default_factory=utc_now)
 
     _check_branch = field_validator("branch_id", "into")(_check_branch_id)
 

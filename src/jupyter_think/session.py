@@ -45,6 +45,7 @@ from .events import SessionEvent as SessionEvent
 from .events import Subscriber as Subscriber
 from .events import WriteAhead
 from .ids import TRUNK, validate_id
+from .limits import MAX_TEXT_CHARS
 from .models import (
     BranchActivated,
     BranchCreated,
@@ -61,13 +62,13 @@ from .snapshot import Branch as Branch  # re-exported: views import it from here
 from .snapshot import SessionSnapshot as SessionSnapshot
 from .snapshot import Status as Status
 from .state import TEACHING
-from .teaching import TeachingMixin
+from .teaching import TeachingMixin, check_numbers
+
 
 def _validate_thought(fields: dict[str, Any], **options: Any) -> Thought:
     """``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought;
     the validator is built on first use, see models.py)."""
     return Thought.__pydantic_validator__.validate_python(fields, **options)
-"""``Thought.model_validate`` without its Python-level wrapper (``think()`` runs it once per thought)."""
 
 
 class Session(TeachingMixin):
@@ -96,6 +97,10 @@ class Session(TeachingMixin):
         created_at: datetime | None = None,
     ) -> None:
         self.id = validate_id(session_id)
+        if isinstance(max_thought_chars, bool) or not 1 <= max_thought_chars <= MAX_TEXT_CHARS:
+            raise ValueError(f"max_thought_chars must be from 1 to {MAX_TEXT_CHARS}, got {max_thought_chars!r}")
+        if created_at is not None and created_at.utcoffset() is None:
+            raise ValueError("created_at must carry its time zone, e.g. datetime.now(timezone.utc)")
         self.max_thought_chars = max_thought_chars
         self.max_thoughts = max_thoughts
         self._lock = threading.RLock()
@@ -206,7 +211,9 @@ class Session(TeachingMixin):
         :class:`~jupyter_think.errors.NumberTaken`, which says which numbers are free (a branch
         also counts every number up to its fork point). ``revises`` and ``branch_from`` name a
         thought by number; when the agent tool recorded that number more than once, they mean
-        the latest thought with it.
+        the latest thought with it. Every number is a whole number from 1 to ``MAX_NUMBER``
+        (2**31 - 1), never a boolean, and the text holds no NUL and no lone surrogate: anything
+        else raises :class:`~jupyter_think.errors.InvalidThought` naming the argument.
 
         Example:
             >>> s = Session("plan")
@@ -215,6 +222,10 @@ class Session(TeachingMixin):
             >>> s.think("Then conclude", done=True).next_thought_needed
             False
         """
+        if number is not None or total is not None or revises is not None or branch_from is not None:
+            check_numbers(number=number, total=total, revises=revises, branch_from=branch_from)
+        if isinstance(text, str) and len(text) > self.max_thought_chars:
+            raise ThoughtTooLong(len(text), self.max_thought_chars)
         with self._lock:
             if branch is None and branch_from is None and self._active_branch is None:
                 branch_id = fork = None  # the common case: the next thought of the trunk
@@ -228,8 +239,7 @@ class Session(TeachingMixin):
             if number is None:
                 number = max(index.lane_top.get(branch_id, 0), fork or 0) + 1
             elif number in index.lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
-                used = index.lane_numbers.get(branch_id, set()) | set(range(1, (fork or 0) + 1))
-                raise NumberTaken(self.id, number, branch_id, used)
+                raise NumberTaken(self.id, number, branch_id, index.lane_numbers.get(branch_id, ()), up_to=fork or 0)
             if total is None:
                 total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
             # Only the fields that are set are passed (each explicit None costs a validation step);
@@ -251,12 +261,7 @@ class Session(TeachingMixin):
             try:
                 thought = _validate_thought(fields, by_alias=False, by_name=True)
             except ValidationError as exc:
-                raise InvalidThought(
-                    [
-                        (str(e["loc"][0]) if e["loc"] else "input", e["msg"].removeprefix("Value error, "), e.get("input"))
-                        for e in exc.errors()
-                    ]
-                ) from None
+                raise InvalidThought.from_error(exc) from None
             return self._add(thought)
 
     def revise(self, number: int, text: str, **options: Any) -> Thought:
@@ -278,7 +283,10 @@ class Session(TeachingMixin):
 
         Creating a branch that exists with the same fork point just switches to it. When thought
         number ``from_thought`` was recorded more than once, the branch forks at the latest one.
+        A ``from_thought`` that is no thought number (a boolean, 0, above ``MAX_NUMBER``) raises
+        :class:`~jupyter_think.errors.InvalidThought`.
         """
+        check_numbers(from_thought=from_thought)
         with self._lock:
             branch_id = self._check_new_branch_id(branch_id)
             if branch_id in self._branches:

@@ -30,9 +30,12 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from .errors import (
     BadOutcome,
     InvalidThought,
+    InvalidValue,
     MergeIntoItself,
     NothingToMerge,
     ThoughtTooLong,
@@ -40,6 +43,7 @@ from .errors import (
     UnknownBranch,
 )
 from .ids import TRUNK, validate_id
+from .limits import MAX_NOTE_CHARS, number_problem, text_problem
 from .models import (
     OUTCOMES,
     BranchActivated,
@@ -52,6 +56,26 @@ from .models import (
     ThoughtRetracted,
 )
 from .references import References
+
+
+def check_numbers(**numbers: object) -> None:
+    """Refuse, with one :class:`~jupyter_think.errors.InvalidThought` naming each, the arguments that are
+    not a number naming a thought (1 to ``MAX_NUMBER``, never a boolean); ``None`` is not checked.
+
+    Example:
+        >>> check_numbers(number=3, revises=None)
+        >>> check_numbers(number=True)
+        Traceback (most recent call last):
+        ...
+        jupyter_think.errors.InvalidThought: number: must be a whole number from 1 to 2147483647, not a boolean (got True)
+    """
+    problems = [
+        (name, problem, value)
+        for name, value in numbers.items()
+        if value is not None and (problem := number_problem(value)) is not None
+    ]
+    if problems:
+        raise InvalidThought(problems)
 
 
 class TeachingMixin(References):
@@ -72,11 +96,13 @@ class TeachingMixin(References):
         history (``snapshot().earlier_texts(thought)``, the JSON export). A revision, a change of
         mind, is a new thought: :meth:`revise`. Returns the thought with its new text.
 
-        Raises :class:`~jupyter_think.errors.NoSuchThought` when the lane has no such thought,
-        :class:`~jupyter_think.errors.ThoughtIsRetracted` for a retracted one, and
-        :class:`~jupyter_think.errors.InvalidThought` / :class:`~jupyter_think.errors.ThoughtTooLong`
-        for an empty or too long text.
+        Raises :class:`~jupyter_think.errors.InvalidThought` for a ``number`` that names no thought
+        (a boolean, 0, above ``MAX_NUMBER``), :class:`~jupyter_think.errors.NoSuchThought` when the
+        lane has no such thought, :class:`~jupyter_think.errors.ThoughtIsRetracted` for a retracted
+        one, and :class:`~jupyter_think.errors.InvalidThought` / :class:`~jupyter_think.errors.ThoughtTooLong`
+        for a text that is empty, too long, or holds a NUL or a lone surrogate.
         """
+        check_numbers(number=number)
         with self._lock:
             thought = self._thought_to_change(number, "amend")
             if not isinstance(text, str) or not text or text.isspace():
@@ -85,16 +111,22 @@ class TeachingMixin(References):
                 raise ThoughtTooLong(len(text), self.max_thought_chars)
             if text == thought.thought:
                 return thought
-            self._apply(ThoughtAmended(thought_id=thought.id, thought_number=thought.thought_number, text=text))
+            try:
+                change = ThoughtAmended(thought_id=thought.id, thought_number=thought.thought_number, text=text)
+            except ValidationError as exc:
+                raise InvalidThought.from_error(exc) from None
+            self._apply(change)
             return self._current(thought.id)
 
     def retract(self, number: int) -> Thought:
         """Withdraw thought ``number`` on the active lane: it stays in the history, marked, and no
         longer counts (summary, conclusion, counts, the tool's ``thoughtHistoryLength``).
 
-        Raises :class:`~jupyter_think.errors.NoSuchThought` when the lane has no such thought and
+        Raises :class:`~jupyter_think.errors.InvalidThought` for a ``number`` that names no thought,
+        :class:`~jupyter_think.errors.NoSuchThought` when the lane has no such thought and
         :class:`~jupyter_think.errors.ThoughtIsRetracted` when it is retracted already.
         """
+        check_numbers(number=number)
         with self._lock:
             thought = self._thought_to_change(number, "retract")
             self._apply(ThoughtRetracted(thought_id=thought.id, thought_number=thought.thought_number))
@@ -105,7 +137,9 @@ class TeachingMixin(References):
 
         The latest decision on a branch wins (deciding again the same way changes nothing). With a
         branch chosen, the path to the conclusion is the trunk and the chosen branches (drawn bold);
-        abandoned lanes are drawn faded and their thoughts are not the conclusion.
+        abandoned lanes are drawn faded and their thoughts are not the conclusion. A blank note is
+        no note; a note that is not text, is longer than ``MAX_NOTE_CHARS`` (10 000 characters) or
+        holds a NUL or a lone surrogate raises :class:`~jupyter_think.errors.InvalidValue`.
 
         Example:
             >>> from jupyter_think import Session
@@ -117,8 +151,12 @@ class TeachingMixin(References):
             branch_id = self._known_branch(branch_id, "decide")
             if outcome not in OUTCOMES:
                 raise BadOutcome(outcome)
-            if note is not None and (not isinstance(note, str) or not note or note.isspace()):
+            if note is not None and not isinstance(note, str):
+                raise InvalidValue([("note", "must be text (or None for no note)", note)])
+            if note is not None and (not note or note.isspace()):
                 note = None
+            if note is not None and (problem := text_problem(note, MAX_NOTE_CHARS)) is not None:
+                raise InvalidValue([("note", problem, note)])
             current = self._decisions.get(branch_id)
             if current is not None and (current.outcome, current.note) == (outcome, note):
                 return current

@@ -25,6 +25,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .limits import MAX_NUMBER
+
 OPTIONS_END = "--"
 
 _FLAGS = {"--done": "done", "--more": "more", "-q": "quiet", "--quiet": "quiet"}
@@ -74,21 +76,22 @@ class ThinkArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str
-    total: int | None = Field(None, ge=1)
-    number: int | None = Field(None, ge=1)
-    revise: int | None = Field(None, ge=1)
+    total: int | None = Field(None, ge=1, le=MAX_NUMBER)
+    number: int | None = Field(None, ge=1, le=MAX_NUMBER)
+    revise: int | None = Field(None, ge=1, le=MAX_NUMBER)
     branch: str | None = None
-    branch_from: int | None = Field(None, ge=1)
+    branch_from: int | None = Field(None, ge=1, le=MAX_NUMBER)
     session: str | None = None
     done: bool = False
     more: bool = False
     quiet: bool = False
-    amend: int | None = Field(None, ge=1)
-    retract: int | None = Field(None, ge=1)
+    amend: int | None = Field(None, ge=1, le=MAX_NUMBER)
+    retract: int | None = Field(None, ge=1, le=MAX_NUMBER)
 
 
 def whole_number(option: str, value: str) -> int:
-    """``value`` as an int >= 1, else a :class:`ThinkArgsError` naming ``option`` (one wording).
+    """``value`` as an int from 1 to ``MAX_NUMBER`` (2**31 - 1), else a :class:`ThinkArgsError` naming
+    ``option`` (one wording).
 
     Example:
         >>> whole_number("-t", "3")
@@ -96,10 +99,12 @@ def whole_number(option: str, value: str) -> int:
         >>> whole_number("-t", "0")
         Traceback (most recent call last):
         ...
-        jupyter_think.thinkargs.ThinkArgsError: -t needs a whole number >= 1, got '0'
+        jupyter_think.thinkargs.ThinkArgsError: -t needs a whole number from 1 to 2147483647, got '0'
     """
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise ThinkArgsError(f"{option} needs a whole number >= 1, got {value!r}")
+    # at most 10 digits are converted: int() of thousands of digits is slow, then refused
+    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > 10 or not 1 <= int(value) <= MAX_NUMBER:
+        shown = repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
+        raise ThinkArgsError(f"{option} needs a whole number from 1 to {MAX_NUMBER}, got {shown}")
     return int(value)
 
 

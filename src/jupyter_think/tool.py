@@ -33,6 +33,7 @@ from pydantic_core import to_json
 
 from .errors import SessionFull, ThinkError, ThoughtTooLong
 from .ids import validate_id
+from .limits import NUMBER_RULE
 from .manager import SessionManager, get_manager
 from .models import Thought, ThoughtInput
 from .session import Session, describe_validation_error
@@ -59,7 +60,7 @@ full scope only becomes clear on the way, or to keep context over several steps.
 Each call records the thought and returns thoughtNumber, totalThoughts, nextThoughtNeeded, the
 branch ids so far and the length of the thought history."""
 
-_KEY_ORDER = ("type", "minLength", "minimum", "pattern", "description")
+_KEY_ORDER = ("type", "minLength", "minimum", "maximum", "pattern", "description")
 
 
 @cache
@@ -71,7 +72,7 @@ def input_schema() -> dict[str, Any]:
 
     Example:
         >>> input_schema()["properties"]["thoughtNumber"]
-        {'type': 'integer', 'minimum': 1, 'description': 'Current thought number (1, 2, 3, ...)'}
+        {'type': 'integer', 'minimum': 1, 'maximum': 2147483647, 'description': 'Current thought number (1, 2, 3, ...)'}
     """
     derived = ThoughtInput.model_json_schema(by_alias=True)
     properties = {}
@@ -168,8 +169,22 @@ def _coerce(name: str, value: object) -> object:
             shown = f" (got {value!r})" if len(repr(value)) <= 40 else ""
             raise ValueError(f"{name}: must be a boolean, true or false{shown}")
     elif name in _fields_of_type("integer") and isinstance(value, bool):
-        raise ValueError(f"{name}: must be an integer >= 1, not a boolean (got {value!r})")
+        raise ValueError(f"{name}: {NUMBER_RULE}, not a boolean (got {value!r})")
     return value
+
+
+def _field_name(key: object) -> str:
+    r"""An argument's name as a message shows it: as given when it is a short printable name, else escaped
+    (a key holding a line break or a NUL must not break the one-line message).
+
+    Example:
+        >>> _field_name("mood"), _field_name("a\nb")
+        ('mood', "'a\\nb'")
+    """
+    if isinstance(key, str) and key.isprintable() and len(key) <= 40:
+        return key
+    shown = ascii(key)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def parse_arguments(arguments: object) -> Thought:
@@ -195,7 +210,7 @@ def parse_arguments(arguments: object) -> Thought:
     unknown = sorted((key for key in arguments if key not in fields), key=str)
     if unknown:
         names = ", ".join(input_schema()["properties"])
-        raise ValueError(f"{unknown[0]}: unknown field; the fields are {names}")
+        raise ValueError(f"{_field_name(unknown[0])}: unknown field; the fields are {names}")
     given = {key: _coerce(key, value) for key, value in arguments.items() if value is not None}
     try:
         return Thought.model_validate(given, by_alias=True, by_name=False)
