@@ -66,7 +66,7 @@ def searchers(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
         "sqlite": str(tmp_path_factory.mktemp("search") / "store"),
         "postgres": postgres_server.new_database(),
     }
-    memory = SessionManager(persist=False, max_thought_chars=200_000)
+    memory = SessionManager(persist=False, max_thought_chars=120_000)
     for manager in [memory, *(SessionManager(store=where) for where in locations.values())]:
         for session_id, thoughts in SESSIONS.items():
             session = manager.session(session_id)
@@ -256,20 +256,25 @@ def test_a_store_written_at_schema_2_migrates_to_4_and_searches_the_new_way(
 
 
 def test_a_huge_thought_is_stored_and_its_ordinary_words_are_found(store_location: str) -> None:
-    """Index keys and rows have limits (PostgreSQL: about 2.7 kB a key): a 300 000-character "word" and
-    60 000 distinct words in one thought are stored all the same, and its ordinary words found."""
-    from jupyter_think.models import Thought
+    """Index keys and rows have limits (PostgreSQL: about 2.7 kB a key): a 100 000-character "word" in a
+    thought of the longest length allowed, and a thought of more words than are indexed, are stored all
+    the same, and their ordinary words found."""
+    from jupyter_think.models import MAX_TEXT_CHARS, Thought
 
-    distinct = " ".join(f"w{n}" for n in range(60_000))
-    text = f"start {'é' * 300_000} middle {distinct} needle"
-    thought = Thought(thought=text, thought_number=1, total_thoughts=1, next_thought_needed=False)
+    long_word = f"start {'é' * 100_000} middle {' '.join(f'w{n}' for n in range(3_000))}"
+    many_words = f"{'x ' * 55_000}needle"
+    assert len(long_word) <= MAX_TEXT_CHARS and len(many_words) <= MAX_TEXT_CHARS
     store = open_store(store_location)
-    store.append([SessionWrite("huge", [ThoughtAdded(thought=thought)])])
+    for session_id, text in (("huge", long_word), ("wordy", many_words)):
+        thought = Thought(thought=text, thought_number=1, total_thoughts=1, next_thought_needed=False)
+        store.append([SessionWrite(session_id, [ThoughtAdded(thought=thought)])])
     assert [hit.session_id for hit in store.search("start middle")] == ["huge"]
-    assert [hit.session_id for hit in store.search("w49990")] == ["huge"]
+    assert [hit.session_id for hit in store.search("w2990")] == ["huge"]
+    assert [hit.session_id for hit in store.search("x")] == ["wordy"]
     assert store.search("needle") == [], "words past the first 50 000 are not indexed"
     assert [hit.session_id for hit in store.search("E" * 150)] == ["huge"], (
         "a long word by its first 100 characters"
     )
-    loaded = store.load("huge")
-    assert loaded is not None and loaded.entries[0].thought == text
+    for session_id, text in (("huge", long_word), ("wordy", many_words)):
+        loaded = store.load(session_id)
+        assert loaded is not None and loaded.entries[0].thought == text
