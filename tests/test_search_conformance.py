@@ -243,14 +243,14 @@ def test_a_store_written_at_schema_2_migrates_to_4_and_searches_the_new_way(
     assert [(hit.seq, hit.snippet) for hit in reopened.search("amended")] == [(3, "second note, [amended]")]
     if engine == "sqlite":
         with sqlite3.connect(Path(store_location) / "sessions.db") as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     else:
         import psycopg
 
         with psycopg.connect(store_location, autocommit=True) as conn:
             assert conn.execute(
                 "SELECT value FROM jupyter_think.meta WHERE key = 'schema_version'"
-            ).fetchone() == ("4",)
+            ).fetchone() == (str(SCHEMA_VERSION),)
     reopened.append([SessionWrite("older", [thought("third note", 3)])])
     assert [hit.seq for hit in reopened.search("NOTE")] == [2, 3, 4]
 

@@ -1,4 +1,11 @@
-"""Validation of session and branch ids: the one gate every id passes before it names anything."""
+"""Validation of session and branch ids, and of session references: the one gate every name passes
+before it names anything.
+
+A session is named by its id (``homework``: your own) or, on a store shared by a class, by a
+reference ``OWNER/ID`` to another user's session (``ada/homework``), where OWNER is the user name
+the class knows them by. Ids keep their rules everywhere; a reference is accepted wherever a session
+is named.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +34,84 @@ def validate_id(value: object, kind: str = "session") -> str:
         shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
         raise ValueError(f"invalid {kind} id {shown}: use {ID_RULE}")
     return value
+
+
+MAX_OWNER_CHARS = 128
+OWNER_RULE = "1-128 characters, not '.' or '..', without '/' or control characters"
+_OWNER_UNSAFE = re.compile(r"[/\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def validate_owner(value: object) -> str:
+    """``value`` when it can be a user name in ``OWNER/ID``, else ``ValueError``.
+
+    Example:
+        >>> validate_owner("学生一")
+        '学生一'
+    """
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or value in (".", "..")
+        or len(value) > MAX_OWNER_CHARS
+        or _OWNER_UNSAFE.search(value)
+    ):
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
+        raise ValueError(f"invalid user name {shown}: use {OWNER_RULE}")
+    return value
+
+
+def split_ref(value: str) -> tuple[str | None, str]:
+    """(owner or ``None``, id) of a session reference, unchecked (see :func:`validate_ref`).
+
+    Example:
+        >>> split_ref("ada/homework"), split_ref("homework")
+        (('ada', 'homework'), (None, 'homework'))
+    """
+    owner, slash, session_id = value.rpartition("/")
+    return (owner, session_id) if slash else (None, value)
+
+
+def validate_ref(value: object) -> str:
+    """``value`` when it names a session: an id, or ``OWNER/ID`` (another user's session, on a shared
+    store); else ``ValueError`` naming the rule.
+
+    Example:
+        >>> validate_ref("ada/homework")
+        'ada/homework'
+        >>> validate_ref("../etc")
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid session id '../etc': use 1-128 characters ...
+    """
+    if not isinstance(value, str):
+        return validate_id(value)
+    owner, session_id = split_ref(value)
+    if owner is None:
+        return validate_id(value)
+    try:
+        validate_id(session_id)
+        validate_owner(owner)
+    except ValueError:
+        shown = repr(value) if len(value) <= 40 else repr(value[:40] + "...")
+        raise ValueError(
+            f"invalid session id {shown}: use {ID_RULE}; another user's session is OWNER/ID "
+            f"(OWNER: {OWNER_RULE})"
+        ) from None
+    return value
+
+
+def file_stem(ref: str) -> str:
+    """A file name for session ``ref``: a reference's owner kept as words, never a path.
+
+    Example:
+        >>> file_stem("ada@example.org/homework"), file_stem("homework")
+        ('ada-example-org--homework', 'homework')
+    """
+    owner, session_id = split_ref(ref)
+    if owner is None:
+        return session_id
+    words = re.sub(r"[^A-Za-z0-9_-]+", "-", owner).strip("-") or "owner"
+    return f"{words}--{session_id}"
 
 
 def is_valid_id(value: object) -> bool:

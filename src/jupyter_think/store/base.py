@@ -33,15 +33,17 @@ import anyio
 import anyio.to_thread
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from ..ids import split_ref, validate_ref
 from ..models import Change, SessionReset, Thought, ThoughtAdded, change_adapter
 from .search import SEARCH_WINDOW, SearchHit, searchable, searchable_payloads  # noqa: F401 (their home is .search)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
 3: a checksum per change. 4: the full-text index rebuilt over the words :mod:`.search` makes (the
-same on both engines)."""
+same on both engines). 5: (PostgreSQL) sessions named per owner, the owner set by the database,
+shares and class members, row-level security on every table (:mod:`.postgres_class`)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
@@ -146,6 +148,13 @@ class StoredSession:
     branches: int
     status: str
     last_seq: int
+    ref: str = ""
+    """How this role names the session: its id when it is yours, ``OWNER/ID`` when it is another user's
+    (a session shared with you, or any session of the class for a teacher)."""
+
+    def __post_init__(self) -> None:
+        if not self.ref:
+            object.__setattr__(self, "ref", self.id)
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,17 @@ class LoadedChanges:
 def as_change(entry: Entry) -> Change:
     """The change an :data:`Entry` stands for."""
     return ThoughtAdded(thought=entry) if isinstance(entry, Thought) else entry
+
+
+@dataclass(frozen=True)
+class Share:
+    """A session shared: ``session`` (as you name it), with whom (a user, or ``class``), whether they may
+    write, and whether it is yours (``mine``) or shared with you."""
+
+    session: str
+    grantee: str
+    write: bool
+    mine: bool
 
 
 @dataclass(frozen=True)
@@ -262,6 +282,34 @@ class Store(ABC):
         on what else the store holds, so a notebook that shows a search gives the same output
         whatever other sessions share its store (nbval).
         """
+
+    # --- who may do what (a store shared by a class; a personal store answers for its one user) ---
+
+    def canonical(self, session_id: str) -> str:
+        """How this store names ``session_id`` for this user: ``OWNER/ID`` naming yourself is just ``ID``.
+
+        A personal store has one user, so ``OWNER/ID`` is always ``ID`` there (the owner is checked
+        when the session is read).
+        """
+        return split_ref(validate_ref(session_id))[1]
+
+    def writable(self, session_id: str) -> str | None:
+        """Why this user may not change session ``session_id`` (read, but not write, another user's
+        session), or ``None`` when they may."""
+        return None
+
+    def share(self, session_id: str, user: str | None, *, write: bool = False) -> str:
+        """Let ``user`` (``None``: the whole class) read your session ``session_id`` (and change it, with
+        ``write``); returns who it is shared with, in words."""
+        raise StoreError(errno.EOPNOTSUPP, f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal")
+
+    def unshare(self, session_id: str, user: str | None) -> str:
+        """Take a share back (``None``: the class's); returns who it was shared with, in words."""
+        raise StoreError(errno.EOPNOTSUPP, f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal")
+
+    def shares(self) -> list[Share]:
+        """What you share (``mine``) and what is shared with you, by session."""
+        return []
 
     @abstractmethod
     def close(self) -> None:

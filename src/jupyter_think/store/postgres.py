@@ -31,7 +31,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("a postgresql:// store needs psycopg 3: pip install 'jupyter-think[postgres]'") from exc
 
-from ..ids import validate_id
+from ..ids import split_ref, validate_ref
 from ..models import Change
 from .base import (
     LOAD_BATCH,
@@ -42,6 +42,7 @@ from .base import (
     SearchHit,
     RowCounts,
     SessionNotFound,
+    Share,
     SessionWrite,
     State,
     Store,
@@ -52,12 +53,12 @@ from .base import (
     change_time,
     decode_batches,
     decode_rows,
-    default_owner,
     encode,
     searchable,
     searchable_payloads,
     utc,
 )
+from . import postgres_class as klass
 from .postgres_link import STORE_TIMEOUT, Link, safe_location
 from .rows import RowPlan
 from .search import check_limit, query_terms, snippet
@@ -126,6 +127,7 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
     """,
+    5: klass.security_sql(SCHEMA),
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
 
@@ -134,9 +136,15 @@ _INDEX_TEXT = (
     "VALUES (%s, %s, %s, %s, %s)"
 )
 """Index one text: (session key, seq, thought number, text, its words as :func:`.search.words` makes them)."""
+_OWNER_NAME = f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = sessions.owner), sessions.owner)"
+"""The owner as the class knows them (the user name given to ``class add``), else the role."""
 _ROW = (
-    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+    "key, id, " + _OWNER_NAME + ", state, created_at, last_activity, state_changed_at, thoughts, branches, "
+    "status, last_seq, "
+    f"CASE WHEN sessions.owner = current_user THEN id ELSE {_OWNER_NAME} || '/' || id END"
 )
+"""A session row as :func:`_stored` reads it (also in ``RETURNING``): the owner's name and how this role
+names the session (``ID`` when it is its own, else ``OWNER/ID``)."""
 
 
 class PostgresStore(RowPlan, Store):
@@ -149,6 +157,7 @@ class PostgresStore(RowPlan, Store):
         self._link = Link(url, self.location, timeout, self._set_up)
         self._read_only: str | None = None
         self._schema_version = SCHEMA_VERSION  # of the database (older only on a read-only server)
+        self._me: klass.Me | None = None  # the role connected, and the name the class knows it by
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -180,6 +189,7 @@ class PostgresStore(RowPlan, Store):
             self._schema_version = SCHEMA_VERSION
         else:
             self._schema_version = self._version(conn)
+        self._me = klass.who_am_i(conn, SCHEMA) if self._schema_version >= klass.SECURED else None
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         version = self._version(conn)
@@ -191,6 +201,13 @@ class PostgresStore(RowPlan, Store):
                 f"{self.location} was written by a newer jupyter-think (schema {version}, this one knows "
                 f"{SCHEMA_VERSION}); upgrade jupyter-think",
             )
+        if not klass.may_migrate(conn, SCHEMA):
+            raise StoreError(
+                errno.EACCES,
+                f"the tables of {self.location} are at schema version {version} and this jupyter-think needs "
+                f"{SCHEMA_VERSION}; only the database's owner may upgrade them: ask the admin to run "
+                "`jupyter-think class init` with the owner's URL",
+            )
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -198,16 +215,21 @@ class PostgresStore(RowPlan, Store):
                 f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )
             version = self._version(conn)  # another process may have migrated meanwhile
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                if _MIGRATIONS[target].strip():
-                    conn.execute(_MIGRATIONS[target])
-                if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
-                    self._reindex(conn)
-                conn.execute(
-                    f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(target),),
-                )
+            with klass.unrestricted(conn, SCHEMA):
+                self._migrate_from(conn, version)
+
+    def _migrate_from(self, conn: psycopg.Connection[Any], version: int) -> None:
+        """Run the migrations after ``version`` (in the caller's transaction, policies lifted for the owner)."""
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            if _MIGRATIONS[target].strip():
+                conn.execute(_MIGRATIONS[target])
+            if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
+                self._reindex(conn)
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(target),),
+            )
 
     def _reindex(self, conn: psycopg.Connection[Any], batch: int = 2000) -> None:
         """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a
@@ -234,7 +256,7 @@ class PostgresStore(RowPlan, Store):
 
     def append(self, writes: Sequence[SessionWrite]) -> list[Written]:
         for write in writes:
-            validate_id(write.session_id)
+            validate_ref(write.session_id)
         order = sorted(range(len(writes)), key=lambda i: writes[i].session_id)  # no deadlock between batches
         results: list[Written | None] = [None] * len(writes)
         with self._connection() as conn:
@@ -244,8 +266,7 @@ class PostgresStore(RowPlan, Store):
                 with conn.transaction():
                     for index in order:
                         results[index] = self._append_one(conn, writes[index])
-                    for session_id in sorted({write.session_id for write in writes}):
-                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+                    _notify(conn)
                     committing = True  # what fails from here on may have been committed
             except psycopg.OperationalError as exc:
                 exc.commit_unknown = committing  # type: ignore[attr-defined]
@@ -259,8 +280,9 @@ class PostgresStore(RowPlan, Store):
     # (the plan of an append is RowPlan's; these are its primitives in PostgreSQL's SQL)
 
     def _live_key(self, conn: psycopg.Connection[Any], session_id: str) -> int | None:
+        where, params = _named(session_id)
         row = conn.execute(
-            f"SELECT key FROM {SCHEMA}.sessions WHERE id = %s AND state = 'live' FOR UPDATE", (session_id,)
+            f"SELECT key FROM {SCHEMA}.sessions WHERE {where} AND state = 'live' FOR UPDATE", params
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -276,10 +298,17 @@ class PostgresStore(RowPlan, Store):
         )
 
     def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
-        row = conn.execute(
-            f"INSERT INTO {SCHEMA}.sessions (id, owner, state, created_at, last_activity, state_changed_at) "
-            "VALUES (%s, %s, 'live', %s, %s, now()) ON CONFLICT (id) WHERE state = 'live' DO NOTHING RETURNING key",
-            (session_id, default_owner(), created_at, created_at),
+        owner, plain_id = split_ref(self.canonical(session_id))
+        if owner is not None:  # another user's session, not live: nobody but its owner makes it again
+            raise StoreError(
+                errno.EACCES,
+                f"{session_id} is not there to write to (its owner, {owner}, moved it to the trash or started "
+                "it anew); ask them to restore it",
+            )
+        row = conn.execute(  # (the owner is the database's current_user: its default, checked by a policy)
+            f"INSERT INTO {SCHEMA}.sessions (id, state, created_at, last_activity, state_changed_at) "
+            "VALUES (%s, 'live', %s, %s, now()) ON CONFLICT (owner, id) WHERE state = 'live' DO NOTHING RETURNING key",
+            (plain_id, created_at, created_at),
         ).fetchone()
         if row is not None:
             return int(row[0])
@@ -347,10 +376,11 @@ class PostgresStore(RowPlan, Store):
                         f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)
                     ).fetchone()
                 else:
+                    where, params = _named(session_id)
                     found = conn.execute(
-                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE id = %s AND state = %s "
+                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE {where} AND state = %s "
                         "ORDER BY state_changed_at DESC, key DESC LIMIT 1",
-                        (session_id, state),
+                        (*params, state),
                     ).fetchone()
                 if found is None:
                     return None
@@ -359,7 +389,7 @@ class PostgresStore(RowPlan, Store):
                     f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
                     (row.key,),
                 )
-                entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
+                entries, skipped = decode_batches(row.ref, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
         return LoadedChanges(row, entries, skipped)
 
     def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
@@ -374,8 +404,8 @@ class PostgresStore(RowPlan, Store):
                 f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s ORDER BY seq",
                 (key, seq),
             ).fetchall()
-            found = conn.execute(f"SELECT id FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
-        return decode_rows(found[0] if found else str(key), rows)[0]
+            found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return decode_rows(_stored(found).ref if found else str(key), rows)[0]
 
     def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
         if not session_ids:
@@ -383,11 +413,15 @@ class PostgresStore(RowPlan, Store):
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return {}
-            rows = conn.execute(
-                f"SELECT id, key, last_seq FROM {SCHEMA}.sessions WHERE state = 'live' AND id = ANY(%s)",
-                (list(session_ids),),
-            ).fetchall()
-        return {session_id: Head(int(key), int(last_seq)) for session_id, key, last_seq in rows}
+            heads = {}
+            for session_id in session_ids:
+                where, params = _named(session_id)
+                found = conn.execute(
+                    f"SELECT key, last_seq FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
+                ).fetchone()
+                if found is not None:
+                    heads[session_id] = Head(int(found[0]), int(found[1]))
+        return heads
 
     def row(self, key: int) -> StoredSession | None:
         with self._connection() as conn:
@@ -402,7 +436,7 @@ class PostgresStore(RowPlan, Store):
                 return []
             rows = conn.execute(
                 f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE state = ANY(%s) "
-                "ORDER BY id, state_changed_at DESC, key DESC",
+                "ORDER BY owner <> current_user, owner, id, state_changed_at DESC, key DESC",
                 (list(states),),
             ).fetchall()
         return [_stored(row) for row in rows]
@@ -414,12 +448,8 @@ class PostgresStore(RowPlan, Store):
         limit = check_limit(limit)
         if not terms or (session_ids is not None and not session_ids):
             return []
-        where = "" if session_ids is None else " AND s.id = ANY(%(ids)s)"
-        window = (
-            ""
-            if session_ids is None
-            else (f" AND t.session_key IN (SELECT key FROM {SCHEMA}.sessions WHERE id = ANY(%(ids)s))")
-        )
+        where = "" if session_ids is None else " AND s.key = ANY(%(keys)s)"
+        window = "" if session_ids is None else " AND t.session_key = ANY(%(keys)s)"
         # the rank: how often the query's words occur in the thought (one C call per word, no subquery)
         named = {f"term{index}": term for index, term in enumerate(terms)}
         score = " + ".join(f"cardinality(array_positions(r.words, %({name})s::text))" for name in named)
@@ -427,18 +457,22 @@ class PostgresStore(RowPlan, Store):
             if self._missing_schema(conn):
                 return []
             self._refuse_old_index()
+            keys = [head.key for head in self.heads(session_ids).values()] if session_ids is not None else []
+            if session_ids is not None and not keys:
+                return []
             rows = conn.execute(
                 # rank only the newest SEARCH_WINDOW matches, found through the GIN index of the words
                 # (the rank is of the thought alone)
                 "WITH recent AS (SELECT t.session_key, t.seq, t.thought_number, t.body, t.words "
                 f"FROM {SCHEMA}.thought_text t WHERE t.words @> %(terms)s::text[]{window} "
                 f"ORDER BY t.session_key DESC, t.seq DESC LIMIT {SEARCH_WINDOW}) "
-                "SELECT s.id, r.thought_number, r.seq, r.body, "
+                f"SELECT CASE WHEN s.owner = current_user THEN s.id ELSE {_OWNER_NAME.replace('sessions.', 's.')} "
+                "|| '/' || s.id END, r.thought_number, r.seq, r.body, "
                 f"{score} AS score "
                 f"FROM recent r JOIN {SCHEMA}.sessions s ON s.key = r.session_key "
                 f"WHERE s.state = 'live'{where} "
                 'ORDER BY score DESC, s.id COLLATE "C", r.seq LIMIT %(limit)s',
-                {"terms": terms, "ids": list(session_ids or ()), "limit": limit, **named},
+                {"terms": terms, "keys": keys, "limit": limit, **named},
             ).fetchall()
         return [
             SearchHit(session_id, int(number), int(seq), snippet(body, terms), float(score))
@@ -452,6 +486,60 @@ class PostgresStore(RowPlan, Store):
                 f"the store {self.location} is read-only and was written by an older jupyter-think: it has no "
                 "search index yet for this version (it is built the first time the server takes writes)",
             )
+
+    # --- who may do what (row-level security decides; these say it in words) ------------------------
+
+    def canonical(self, session_id: str) -> str:
+        owner, plain_id = split_ref(validate_ref(session_id))
+        if owner is None:
+            return plain_id
+        if self._me is None:
+            with self._connection():
+                pass  # (connecting learns who we are)
+        return plain_id if self._me is not None and owner in (self._me.user, self._me.role) else session_id
+
+    def writable(self, session_id: str) -> str | None:
+        session_id = self.canonical(session_id)
+        owner, _ = split_ref(session_id)
+        if owner is None:
+            return None
+        where, params = _named(session_id)
+        with self._connection() as conn:
+            found = conn.execute(
+                f"SELECT {SCHEMA}.may_write(key) FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
+            ).fetchone()
+        if found is None or found[0]:
+            return None
+        return f"{session_id} belongs to {owner}; you can read it, not change it"
+
+    def _own(self, session_id: str, doing: str) -> str:
+        """``session_id`` when it is this role's own session; else the error to give (never saying that
+        a session this role cannot read exists)."""
+        session_id = self.canonical(session_id)
+        owner, plain_id = split_ref(session_id)
+        if owner is None:
+            return plain_id
+        if self.heads([session_id]):
+            raise StoreError(errno.EACCES, f"{session_id} belongs to {owner}; only they can {doing}")
+        raise SessionNotFound(session_id)
+
+    def share(self, session_id: str, user: str | None, *, write: bool = False) -> str:
+        plain_id = self._own(session_id, "share it")
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            return klass.share(conn, SCHEMA, plain_id, user, write=write)
+
+    def unshare(self, session_id: str, user: str | None) -> str:
+        plain_id = self._own(session_id, "change who it is shared with")
+        with self._connection() as conn:
+            self._refuse_if_read_only()
+            return klass.unshare(conn, SCHEMA, plain_id, user)
+
+    def shares(self) -> list[Share]:
+        with self._connection() as conn:
+            if self._missing_schema(conn) or self._schema_version < klass.SECURED:
+                return []
+            return klass.shares(conn, SCHEMA)
 
     # --- following ---------------------------------------------------------------------------------------
 
@@ -513,7 +601,7 @@ class PostgresStore(RowPlan, Store):
     # --- trash, archive, retention ------------------------------------------------------------------
 
     def trash(self, session_id: str) -> StoredSession:
-        validate_id(session_id)
+        session_id = self._own(session_id, "move it to the trash")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
@@ -525,16 +613,16 @@ class PostgresStore(RowPlan, Store):
                     f"RETURNING {_ROW}",
                     (key,),
                 ).fetchone()
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+                _notify(conn)
         return _stored(found)
 
     def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
-        validate_id(session_id)
+        session_id = self._own(session_id, "restore it")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
                 row = conn.execute(
-                    f"SELECT key FROM {SCHEMA}.sessions WHERE id = %s AND state = %s "
+                    f"SELECT key FROM {SCHEMA}.sessions WHERE owner = current_user AND id = %s AND state = %s "
                     "ORDER BY state_changed_at DESC, key DESC LIMIT 1 FOR UPDATE",
                     (session_id, state),
                 ).fetchone()
@@ -557,7 +645,7 @@ class PostgresStore(RowPlan, Store):
                     f"RETURNING {_ROW}",
                     (row[0],),
                 ).fetchone()
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session_id))
+                _notify(conn)
         return _stored(found)
 
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
@@ -566,8 +654,8 @@ class PostgresStore(RowPlan, Store):
             self._refuse_if_read_only()
             with conn.transaction():
                 rows = conn.execute(
-                    f"DELETE FROM {SCHEMA}.sessions WHERE state = 'trashed' AND state_changed_at < %s "
-                    f"RETURNING {_ROW}",
+                    f"DELETE FROM {SCHEMA}.sessions WHERE owner = current_user AND state = 'trashed' "
+                    f"AND state_changed_at < %s RETURNING {_ROW}",
                     (cutoff,),
                 ).fetchall()
         return sorted((_stored(row) for row in rows), key=lambda row: row.id)
@@ -579,8 +667,9 @@ class PostgresStore(RowPlan, Store):
             with conn.transaction():
                 rows = conn.execute(
                     f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now() "
-                    f"WHERE state = 'live' AND last_activity < %s AND NOT (id = ANY(%s)) RETURNING {_ROW}",
-                    (cutoff, list(keep)),
+                    f"WHERE owner = current_user AND state = 'live' AND last_activity < %s AND NOT (id = ANY(%s)) "
+                    f"RETURNING {_ROW}",
+                    (cutoff, [self.canonical(session_id) for session_id in keep]),
                 ).fetchall()
         return sorted((_stored(row) for row in rows), key=lambda row: row.id)
 
@@ -588,8 +677,23 @@ class PostgresStore(RowPlan, Store):
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+def _named(session_id: str) -> tuple[str, tuple[str, ...]]:
+    """The condition on ``sessions`` that picks the rows named ``session_id`` by this role, and its
+    parameters: an id is the role's own; ``OWNER/ID`` is the owner's (a class user name, or a role)."""
+    owner, plain_id = split_ref(validate_ref(session_id))
+    if owner is None:
+        return "owner = current_user AND id = %s", (plain_id,)
+    return f"owner = {SCHEMA}.role_of(%s) AND id = %s", (owner, plain_id)
+
+
+def _notify(conn: psycopg.Connection[Any]) -> None:
+    """Tell listeners something changed, and nothing else: anyone may LISTEN, so the notification names
+    no session; a listener re-reads what it follows under its own policies."""
+    conn.execute(f"NOTIFY {CHANNEL}")
+
+
 def _stored(row: tuple[Any, ...]) -> StoredSession:
-    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
+    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref = row
     return StoredSession(
         int(key),
         session_id,
@@ -602,6 +706,7 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
         int(branches),
         status,
         int(last_seq),
+        ref,
     )
 
 

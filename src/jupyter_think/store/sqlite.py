@@ -32,6 +32,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+from dataclasses import replace
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -40,7 +41,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..ids import validate_id
 from ..models import Change
 from .base import (
     LOAD_BATCH,
@@ -293,8 +293,7 @@ class SQLiteStore(RowPlan, Store):
     # --- writing ------------------------------------------------------------------------------------
 
     def append(self, writes: Sequence[SessionWrite]) -> list[Written]:
-        for write in writes:
-            validate_id(write.session_id)
+        writes = [replace(write, session_id=self.canonical(write.session_id)) for write in writes]
         with self._connection(write=True) as conn:
             assert conn is not None
             try:
@@ -366,6 +365,7 @@ class SQLiteStore(RowPlan, Store):
     # --- reading ------------------------------------------------------------------------------------
 
     def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
+        session_id = self.canonical(session_id)
         with self._connection(write=False) as conn:
             if conn is None:
                 return None
@@ -406,12 +406,13 @@ class SQLiteStore(RowPlan, Store):
         with self._connection(write=False) as conn:
             if conn is None:
                 return {}
-            marks = ",".join("?" * len(session_ids))
+            named = {self.canonical(session_id): session_id for session_id in session_ids}
+            marks = ",".join("?" * len(named))
             rows = conn.execute(
                 f"SELECT id, key, last_seq FROM sessions WHERE state = 'live' AND id IN ({marks})",
-                tuple(session_ids),
+                tuple(named),
             ).fetchall()
-        return {session_id: Head(key, last_seq) for session_id, key, last_seq in rows}
+        return {named[session_id]: Head(key, last_seq) for session_id, key, last_seq in rows}
 
     def row(self, key: int) -> StoredSession | None:
         with self._connection(write=False) as conn:
@@ -486,7 +487,7 @@ class SQLiteStore(RowPlan, Store):
     # --- trash, archive, retention ------------------------------------------------------------------
 
     def trash(self, session_id: str) -> StoredSession:
-        validate_id(session_id)
+        session_id = self.canonical(session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
             with transaction(conn):
@@ -499,7 +500,7 @@ class SQLiteStore(RowPlan, Store):
                 return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
-        validate_id(session_id)
+        session_id = self.canonical(session_id)
         with self._connection(write=True) as conn:
             assert conn is not None
             with transaction(conn):

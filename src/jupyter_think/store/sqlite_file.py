@@ -77,6 +77,7 @@ MIGRATIONS: dict[int, str] = {
         tokenize = "ascii tokenchars '_'"
     );
     """,
+    5: "",  # (PostgreSQL's sessions named per owner, shares, row-level security: a personal store has one user)
 }
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
 
