@@ -172,6 +172,11 @@ class PostgresStore(RowPlan, Store):
     def close(self) -> None:
         self._link.close()
 
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """The store's connection for one administrative call (``class init``, ``class add``): migrated,
+        bounded by ``timeout`` like every call, errors as :class:`StoreError`."""
+        return self._link.connection()
+
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """The connection for one call, bounded by ``timeout`` (errors as :class:`StoreError`)."""
         return self._link.connection()
