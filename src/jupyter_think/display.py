@@ -380,14 +380,17 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
 
 
 def session_table(rows: Sequence[tuple[str, str, int, bool]]) -> Card:
-    """The table ``%session --list`` shows; rows are (id, where: memory or store, thoughts, active)."""
+    """The table ``%session --list`` shows; rows are (id, where: memory or store, thoughts, active).
+
+    Another user's session (a teacher's view of the class, a session shared with you) shows as
+    ``OWNER/ID``: its owner is in its name."""
     if not rows:
         return Card("No sessions yet.", "<div>No sessions yet.</div>")
     width = max(len(r[0]) for r in rows)
     plain = ["Sessions (* active)"]
     for session_id, where, count, active in rows:
         shown = plural(count, "thought")
-        plain.append(f"{'*' if active else ' '} {session_id:<{width}}  {where:<6}  {shown}")
+        plain.append(f"{'*' if active else ' '} {escape_controls(session_id):<{width}}  {where:<6}  {shown}")
     body = "".join(
         f"<tr><td>{'●' if active else ''}</td><td>{html.escape(sid)}</td><td>{where}</td>"
         f"<td>{count}</td></tr>"

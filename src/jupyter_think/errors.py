@@ -278,6 +278,25 @@ class SessionFull(ThinkError):
         )
 
 
+class NoSuchSession(ThinkError, LookupError):
+    """Another user's session that this user cannot read (or that does not exist: the two look alike)."""
+
+    def __init__(self, session_id: str, owner: str) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"no session {session_id!r} that you can read: {owner} can share it with you "
+            "(jupyter-think share ID USER)"
+        )
+
+
+class ReadOnlySession(ThinkError):
+    """Another user's session that this user may read, not change (on a store shared by a class)."""
+
+    def __init__(self, session_id: str, reason: str) -> None:
+        self.session_id = session_id
+        super().__init__(reason)
+
+
 class InvalidValue(ThinkError):
     """Values refused where they enter; ``problems`` holds (name, message, value) per value.
 

@@ -13,7 +13,6 @@ a rebuilt manager through :func:`follow_manager`.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +21,7 @@ from pydantic import ValidationError
 
 from .config import ThinkSettings, default_store_location, overriding_environment, settings_error
 from .config_traits import ThinkConfig
-from .ids import id_from_notebook_path, is_valid_id
-from .store import is_url
+from .ids import id_from_notebook_path
 from .manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 
 NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
@@ -40,22 +38,19 @@ _active_at_unload: dict[str, str] = {}
 The next load in the same notebook makes it active again (``%reload_ext`` keeps the session)."""
 
 
-def notebook_session_id(ipython: Any, shared_store: bool = False) -> str:
+def notebook_session_id(ipython: Any) -> str:
     """The default session id of the kernel's notebook: its file name's words, else ``default``.
 
     The notebook path comes from ``$JPY_SESSION_NAME`` (set by Jupyter Server), else
-    ``__session__`` or ``__vsc_ipynb_file__`` in the user namespace. In a store shared by many
-    users (``shared_store``: PostgreSQL) the id starts with ``$JUPYTERHUB_USER``, so two students'
-    ``homework.ipynb`` never write to one session.
+    ``__session__`` or ``__vsc_ipynb_file__`` in the user namespace. On a store shared by a class
+    two students' ``homework.ipynb`` never meet: sessions are named per owner (the database knows
+    whose each is), so each has her own ``homework``.
 
     Example:
         >>> os.environ["JPY_SESSION_NAME"] = "/work/Design Review.ipynb"
         >>> notebook_session_id(None)
         'Design-Review'
-        >>> os.environ["JUPYTERHUB_USER"] = "ada@example.org"
-        >>> notebook_session_id(None, shared_store=True)
-        'ada-example-org-Design-Review'
-        >>> del os.environ["JPY_SESSION_NAME"], os.environ["JUPYTERHUB_USER"]
+        >>> del os.environ["JPY_SESSION_NAME"]
     """
     user_ns = getattr(ipython, "user_ns", None) or {}
     candidates = [os.environ.get("JPY_SESSION_NAME")] + [user_ns.get(name) for name in NOTEBOOK_PATH_NAMES]
@@ -64,9 +59,6 @@ def notebook_session_id(ipython: Any, shared_store: bool = False) -> str:
         if isinstance(path, str) and path.strip():
             session_id = id_from_notebook_path(path, DEFAULT_SESSION)
             break
-    user = re.sub(r"[^A-Za-z0-9_-]+", "-", os.environ.get("JUPYTERHUB_USER", "")).strip("-_")
-    if shared_store and user and is_valid_id(f"{user}-{session_id}"):
-        session_id = f"{user}-{session_id}"
     return session_id
 
 
@@ -108,7 +100,7 @@ def load(ipython: Any) -> None:
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
     manager = get_manager()
-    notebook_id = notebook_session_id(ipython, shared_store=is_url(manager.store_location))
+    notebook_id = notebook_session_id(ipython)
     _activate(manager, _active_at_unload.pop(notebook_id, notebook_id))
 
 
@@ -210,7 +202,7 @@ def unload(ipython: Any) -> None:
 
     manager = set_manager(None)
     if manager is not None:
-        notebook_id = notebook_session_id(ipython, shared_store=is_url(manager.store_location))
+        notebook_id = notebook_session_id(ipython)
         _active_at_unload[notebook_id] = manager.active_id
         try:
             manager.close()

@@ -7,6 +7,8 @@ worded for a person typing magics (``-n 1``, ``%branch alt --from N``). Any othe
 
 from __future__ import annotations
 
+import errno
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -137,4 +139,6 @@ def user_errors(magic: str = "think") -> Iterator[None]:
         raise UsageError(one_line(exc)) from None
     except OSError as exc:
         cause = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOENT, errno.EACCES, errno.EOPNOTSUPP):  # what was asked, not the store, is wrong
+            raise UsageError(one_line(cause)) from None
         raise UsageError(one_line(f"{cause}; fix the store (space, permissions, server), then try again")) from None

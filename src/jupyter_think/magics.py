@@ -23,7 +23,7 @@ from IPython.display import display
 
 from .display import Card, branch_table, card_in, search_table, session_table, thought_card
 from .export import FORMATS, export
-from .ids import TRUNK, validate_id
+from .ids import TRUNK, validate_ref
 from .magic_errors import one_line as _one_line
 from .magic_errors import user_errors as _user_errors
 from .manager import SessionManager, get_manager
@@ -107,7 +107,7 @@ class ThinkMagics(Magics):
         manager = self.manager
         with _user_errors(magic):
             if session_id is not None and not manager.is_loaded(session_id):
-                validate_id(session_id)
+                validate_ref(session_id)
                 if session_id not in manager.sessions():
                     settings = manager.settings
                     trial = Session(
@@ -300,6 +300,10 @@ class ThinkMagics(Magics):
     @argument("--diff", nargs=2, metavar=("A", "B"), help="align sessions A and B step by step")
     @argument("--search", nargs="+", metavar="WORD", help="the thoughts of every session that hold all WORDs, best first")
     @argument("--limit", type=int, default=None, metavar="N", help="with --search: at most N matches (default 50)")
+    @argument("--share", nargs="?", const="", metavar="USER", help="let USER (or --class) read the session; --write: and change it")
+    @argument("--unshare", nargs="?", const="", metavar="USER", help="take back what --share USER (or --class) gave")
+    @argument("--class", dest="whole_class", action="store_true", help="with --share/--unshare: the whole class")
+    @argument("--write", action="store_true", help="with --share: may change it too, not only read it")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
     @line_cell_magic
@@ -322,7 +326,10 @@ class ThinkMagics(Magics):
         ``--delete ID`` moves a saved session to the store's trash; ``--diff A B`` aligns two
         sessions step by step (where they agree, where they diverge, what each did after);
         ``--search WORDS [--limit N]`` finds the thoughts of every session in the store that hold
-        all the words (accents and case ignored, no stemming), best first, with a snippet. A
+        all the words (accents and case ignored, no stemming), best first, with a snippet. On a
+        store shared by a class, another user's session is ``OWNER/ID`` (``%session ada/homework``
+        opens it to read); ``--share USER [--write]`` / ``--share --class`` shows your session (ID,
+        else the active one) to a user or the whole class, ``--unshare`` takes it back. A
         ``# comment`` after the magic is an error: put it on a line of its own.
 
         Examples:
@@ -338,6 +345,8 @@ class ThinkMagics(Magics):
           %session --diff run-1 run-2
           %session --search serializer cache
           %session --search cache --limit 5
+          %session lesson --share --class
+          %session homework --share bob --write
 
           %%session agent-run --new
           tool.call({"thought": "...", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True})
@@ -348,7 +357,12 @@ class ThinkMagics(Magics):
             return self._session_cell(args, cell)
         if args.quiet:
             raise UsageError("--quiet belongs to the cell magic: %%session ID --quiet")
+        sharing = args.share is not None or args.unshare is not None or args.whole_class
         actions = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
+        if sharing:
+            actions.append("share")
+        if args.write and not sharing:
+            raise UsageError("--write goes with --share: %session [ID] --share USER --write")
         if args.new and (args.session_id is None or actions):
             raise UsageError("--new starts one session empty and switches to it: %session ID --new")
         if len(actions) > 1:
@@ -358,7 +372,9 @@ class ThinkMagics(Magics):
             raise UsageError("--limit goes with --search: %session --search WORD... --limit N")
         if action in ("list", "delete", "flush", "diff", "search") and args.session_id is not None:
             raise UsageError(f"--{action} takes no session ID before it: %session --{action}")
-        if action == "list":
+        if action == "share":
+            self._share(args)
+        elif action == "list":
             self._list()
         elif action == "delete":
             self._delete(args.delete)
@@ -376,7 +392,7 @@ class ThinkMagics(Magics):
             self._export(self._target(args.session_id), args.export)
         elif args.session_id is not None:
             with _user_errors():
-                validate_id(args.session_id)
+                validate_ref(args.session_id)
                 if args.new:
                     self.manager.new_session(args.session_id)
                 self.manager.activate(args.session_id)
@@ -395,7 +411,7 @@ class ThinkMagics(Magics):
         if others:
             raise UsageError(f"%%session takes only ID, --new and --quiet, not --{others[0]}")
         with _user_errors():
-            validate_id(args.session_id)
+            validate_ref(args.session_id)
         code, last = self._compile(cell, args.session_id)
         with _user_errors():
             if args.new:
@@ -430,9 +446,33 @@ class ThinkMagics(Magics):
                 f"`with jupyter_think.get_manager().activate({session_id!r}):` and await inside it"
             ) from None
 
+    def _share(self, args: Any) -> None:
+        """``%session [ID] --share USER|--class [--write]`` and ``--unshare USER|--class``."""
+        if (args.share is None) == (args.unshare is None):
+            raise UsageError("give --share or --unshare, with a USER or --class: %session [ID] --share USER")
+        user = args.share if args.share is not None else args.unshare
+        if bool(user) == bool(args.whole_class):
+            raise UsageError("name one user or --class: %session [ID] --share USER, or --share --class")
+        if args.unshare is not None and args.write:
+            raise UsageError("--write goes with --share; --unshare takes the whole share back")
+        manager = self.manager
+        store = manager.store
+        if store is None:
+            raise UsageError("sharing needs a store shared by a class (%config ThinkConfig.store = 'postgresql://…')")
+        session_id = args.session_id or manager.active_id
+        with _user_errors():
+            validate_ref(session_id)
+            manager.flush()  # (a session shared before it is saved would be shared empty)
+            if args.share is not None:
+                said = store.share(session_id, user or None, write=args.write)
+                display(_text_card(f"Session {session_id} is shared with {said}."))
+            else:
+                said = store.unshare(session_id, user or None)
+                display(_text_card(f"Session {session_id} is no longer shared with {said}."))
+
     def _list(self) -> None:
         manager = self.manager
-        stored = {row.id: row.thoughts for row in manager.stored_sessions()}
+        stored = {row.ref: row.thoughts for row in manager.stored_sessions()}
         rows = []
         for session_id in sorted(set(stored) | set(manager.loaded())):
             loaded = manager.is_loaded(session_id)
@@ -443,7 +483,7 @@ class ThinkMagics(Magics):
     def _delete(self, session_id: str) -> None:
         manager = self.manager
         with _user_errors("session"):
-            validate_id(session_id)
+            validate_ref(session_id)
             if session_id not in manager.sessions():
                 raise UsageError(f"no session {session_id!r} to delete; see %session --list")
             try:
@@ -461,7 +501,7 @@ class ThinkMagics(Magics):
         manager = self.manager
         with _user_errors():
             for session_id in (first, second):
-                validate_id(session_id)
+                validate_ref(session_id)
                 if not manager.is_loaded(session_id) and session_id not in manager.sessions():
                     raise UsageError(f"no session {session_id!r} to diff; see %session --list")
         display(diff(manager.session(first), manager.session(second)))

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from .config import ThinkSettings, default_store_location, settings_error
-from .ids import validate_id
+from .errors import NoSuchSession
+from .ids import split_ref, validate_ref
 from .models import SessionRecord
 from .session import Session, SessionEvent, Subscriber
 
@@ -121,16 +122,26 @@ class SessionManager:
         and ``OSError`` when the store cannot be read (a session is never started empty because
         its store could not be read).
         """
-        validate_id(session_id)
+        session_id = self._name(session_id)
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
                 if self._persistence is not None and restore:
                     session = self._persistence.restore(session_id)
                 if session is None:
+                    owner, _ = split_ref(session_id)
+                    if owner is not None:  # another user's session is never made here
+                        raise NoSuchSession(session_id, owner)
                     session = Session(session_id, **self._limits())
                 self._adopt(session)
             return session
+
+    def _name(self, session_id: str) -> str:
+        """How this manager names ``session_id``: an id, or ``OWNER/ID`` for another user's session
+        (``OWNER/ID`` naming yourself is your id). Raises ``ValueError`` naming the rule."""
+        validate_ref(session_id)
+        store = self.store
+        return store.canonical(session_id) if store is not None and "/" in session_id else session_id
 
     def new_session(self, session_id: str) -> Session:
         """Start ``session_id`` empty; earlier content is archived (in the store, or in memory)."""
@@ -150,7 +161,7 @@ class SessionManager:
         """Ids of the sessions in memory and in the store, sorted (the store unread: a warning)."""
         with self._lock:
             ids = set(self._sessions)
-        ids.update(row.id for row in self.stored_sessions())
+        ids.update(row.ref for row in self.stored_sessions())
         return sorted(ids)
 
     def stored_sessions(self, states: tuple[str, ...] = ("live",)) -> list[StoredSession]:
@@ -196,8 +207,7 @@ class SessionManager:
 
         query_terms(words)
         check_limit(limit)
-        for session_id in sessions or ():
-            validate_id(session_id)
+        sessions = None if sessions is None else [self._name(session_id) for session_id in sessions]
         store = self.store
         if store is None:
             with self._lock:
@@ -223,7 +233,9 @@ class SessionManager:
 
     def is_loaded(self, session_id: str) -> bool:
         """True when ``session_id`` is in memory in this process."""
-        return session_id in self._sessions
+        return session_id in self._sessions or (
+            "/" in session_id and self._sessions.get(self._name(session_id)) is not None
+        )
 
     def delete(self, session_id: str) -> bool:
         """Move ``session_id`` to the store's trash (restorable) and forget it here.
@@ -231,7 +243,7 @@ class SessionManager:
         Returns True when the store held it (False: it was only in memory, or nowhere). Raises
         ``OSError`` when the store refuses; the session is then kept exactly as it was.
         """
-        validate_id(session_id)
+        session_id = self._name(session_id)
         moved = False
         if self._persistence is not None:
             moved = self._persistence.trash(session_id)

@@ -51,7 +51,7 @@ from mcp import types
 from mcp.server.lowlevel import Server
 
 from . import __version__
-from .ids import is_valid_id, validate_id
+from .ids import is_valid_id, validate_ref
 from .manager import SessionManager
 from .mcp_stdio import stdio_streams
 from .tool import SequentialThinkingTool
@@ -88,7 +88,7 @@ def connection_tool(manager: SessionManager, session_id: str | None = None) -> S
     if session_id is None:
         agent_id = connection_agent_id()
         return SequentialThinkingTool(manager, agent_id=agent_id, session_id=f"{agent_id}-1", owns_agent_id=True)
-    validate_id(session_id)
+    validate_ref(session_id)
     agent_id = session_id if is_valid_id(f"{session_id}-999999") else "mcp"
     return SequentialThinkingTool(manager, agent_id=agent_id, session_id=session_id)
 

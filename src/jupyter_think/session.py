@@ -33,6 +33,7 @@ from .errors import (
     BranchForksElsewhere,
     InvalidThought,
     NumberTaken,
+    ReadOnlySession,
     SessionFull,
     ThoughtTooLong,
     UnknownBranch,
@@ -44,7 +45,7 @@ from .errors import (
 from .events import SessionEvent as SessionEvent
 from .events import Subscriber as Subscriber
 from .events import WriteAhead
-from .ids import TRUNK, validate_id
+from .ids import TRUNK, validate_id, validate_ref
 from .limits import MAX_TEXT_CHARS
 from .models import (
     BranchActivated,
@@ -96,7 +97,7 @@ class Session(TeachingMixin):
         max_thoughts: int = 10_000,
         created_at: datetime | None = None,
     ) -> None:
-        self.id = validate_id(session_id)
+        self.id = validate_ref(session_id)
         if isinstance(max_thought_chars, bool) or not 1 <= max_thought_chars <= MAX_TEXT_CHARS:
             raise ValueError(f"max_thought_chars must be from 1 to {MAX_TEXT_CHARS}, got {max_thought_chars!r}")
         if created_at is not None and created_at.utcoffset() is None:
@@ -106,6 +107,7 @@ class Session(TeachingMixin):
         self._lock = threading.RLock()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._write_ahead: WriteAhead | None = None
+        self._read_only: str | None = None
         self._change_count = 0
         self._reset_state(created_at or utc_now())
 
@@ -184,6 +186,16 @@ class Session(TeachingMixin):
             f"<Session {self.id!r}: {count} thought{'s' * (count != 1)}, "
             f"{branches} branch{'es' * (branches != 1)}, {self.status}>"
         )
+
+    @property
+    def read_only(self) -> str | None:
+        """Why this session cannot be changed here (another user's, shared to read), or ``None``."""
+        return self._read_only
+
+    def set_read_only(self, reason: str | None) -> None:
+        """Refuse every change made here from now on, saying ``reason`` (``None``: take changes again).
+        Changes read from the store still apply, and switching the branch one looks at stays allowed."""
+        self._read_only = reason
 
     # --- people's entry points (strict) ---------------------------------------------------------
 
@@ -439,6 +451,8 @@ class Session(TeachingMixin):
     # --- internals -----------------------------------------------------------------------------------
 
     def _add(self, thought: Thought) -> Thought:
+        if self._read_only is not None:
+            raise ReadOnlySession(self.id, self._read_only)
         if len(thought.thought) > self.max_thought_chars:
             raise ThoughtTooLong(len(thought.thought), self.max_thought_chars)
         if len(self._thoughts) >= self.max_thoughts:
@@ -451,6 +465,8 @@ class Session(TeachingMixin):
         return thought
 
     def _apply(self, change: Change, *, remote: bool = False) -> None:
+        if self._read_only is not None and not remote and not isinstance(change, BranchActivated):
+            raise ReadOnlySession(self.id, self._read_only)
         if self._write_ahead is not None and not remote:
             self._write_ahead(self.id, change)  # raises: not applied, the caller learns why
         self._touch(self._change_state(change))

@@ -105,6 +105,7 @@ class Persistence(Writer, LoopThread):
             # with the read; what others commit meanwhile is fetched from the cursor set below)
             loaded = self.store.load(session_id)
             read_only = self.store.read_only
+            not_yours = self.store.writable(session_id) if loaded is not None and "/" in session_id else None
             if loaded is not None:
                 self._follower.start(session_id, loaded.row.key, loaded.last_seq)
         except OSError as exc:
@@ -124,7 +125,9 @@ class Persistence(Writer, LoopThread):
             "max_thought_chars": self.settings.max_thought_chars,
             "max_thoughts": self.settings.max_thoughts,
         }
-        return Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
+        session = Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
+        session.set_read_only(not_yours)
+        return session
 
     def track(self, session: Session) -> None:
         """Commit every change of ``session`` from now on, and follow what others commit to it.
@@ -136,8 +139,10 @@ class Persistence(Writer, LoopThread):
                 return
             if known is not None:
                 known[1]()
-            unsubscribe = session.subscribe(self._on_change)
-            if self.settings.durability == "sync":
+            if session.read_only is not None:  # another user's, to read: followed, never written
+                self._tracked[session.id] = (session, lambda: None)
+            elif self.settings.durability == "sync":
+                unsubscribe = session.subscribe(self._on_change)
                 session.set_write_ahead(self._write_ahead)
 
                 def stop() -> None:
@@ -146,7 +151,7 @@ class Persistence(Writer, LoopThread):
 
                 self._tracked[session.id] = (session, stop)
             else:
-                self._tracked[session.id] = (session, unsubscribe)
+                self._tracked[session.id] = (session, session.subscribe(self._on_change))
             if not self._follower.follows(session.id):
                 self._follower.start(session.id)
         if not self._closed:
