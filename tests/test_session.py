@@ -295,8 +295,10 @@ def test_think_errors_are_think_errors() -> None:
 
 
 def test_session_ids_are_validated() -> None:
-    with pytest.raises(ValueError, match="invalid session id"):
-        Session("a/b")
+    for bad in ("a/..", "../b", "", "a b", "a/b/c/.."):
+        with pytest.raises(ValueError, match="invalid session id"):
+            Session(bad)
+    assert Session("ada/homework").id == "ada/homework", "another user's session, as a class store names it"
 
 
 # --- limits ---------------------------------------------------------------------------------------
