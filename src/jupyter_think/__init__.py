@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .persistence import PersistenceWarning
     from .session import Branch, Session, SessionEvent, ThinkError
     from .sessiondiff import diff
+    from .store.postgres_class import class_store_url
     from .tool import SequentialThinkingTool
 
 _LAZY = {
@@ -46,6 +47,7 @@ _LAZY = {
     "Experiment": ("experiments", "Experiment"),
     "RunEnded": ("experiments", "RunEnded"),
     "RunResult": ("experiments", "RunResult"),
+    "class_store_url": ("store.postgres_class", "class_store_url"),
 }
 """Public name -> (module, attribute): imported on first use, so ``import jupyter_think`` stays cheap."""
 
@@ -62,6 +64,7 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "class_store_url",
     "compare",
     "diff",
     "experiment",
