@@ -65,7 +65,7 @@ def test_a_damaged_database_is_quarantined_with_its_bytes_and_a_fresh_one_takes_
     assert len(named) == 1, [str(w.message) for w in caught]
     assert str(tmp_path / "store" / "sessions.db") in named[0] and ".quarantine" in named[0]
 
-    (kept,) = (tmp_path / "store" / ".quarantine").iterdir()
+    (kept,) = (tmp_path / "store" / ".quarantine").glob("*.db")
     assert kept.read_bytes() == damaged, "the damaged database was not kept byte for byte"
     assert kept.name in named[0]
     assert texts_of(location, "alpha") == ["After the damage"]

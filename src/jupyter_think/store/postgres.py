@@ -50,15 +50,13 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
-    decode_batches,
-    decode_rows,
     default_owner,
     encode,
     search_terms,
     searchable,
-    searchable_payloads,
     utc,
 )
+from .payloads import checksum, decode_batches, decode_rows, searchable_payloads
 from .rows import RowPlan
 
 SCHEMA = "jupyter_think"
@@ -112,8 +110,27 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX thought_text_tsv ON {SCHEMA}.thought_text USING GIN (tsv);
     """,
+    3: f"""
+    ALTER TABLE {SCHEMA}.changes ADD COLUMN IF NOT EXISTS checksum BIGINT;
+    """,
 }
-"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
+"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
+
+3: ``changes.checksum``, the CRC-32 of the payload (:mod:`.payloads`; ``NULL`` in rows written before: unverified)."""
+
+
+class _Bytes(psycopg.adapt.Loader):
+    """Text as the server sends it (UTF-8 bytes): a payload's checksum is computed on them, no decoding first."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def _payload_cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """A cursor that reads text columns as bytes (for ``seq, payload, checksum`` rows)."""
+    cursor = conn.cursor()
+    cursor.adapters.register_loader("text", _Bytes)
+    return cursor
 
 _INDEX_TEXT = (
     f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body) VALUES (%s, %s, %s, %s)"
@@ -246,8 +263,9 @@ class PostgresStore(RowPlan, Store):
                     rows = conn.execute(
                         f"SELECT session_key, seq, payload FROM {SCHEMA}.changes WHERE kind = 'thought'"
                     ).fetchall()
+                    names = dict(conn.execute(f"SELECT key, id FROM {SCHEMA}.sessions").fetchall())
                     with conn.cursor() as cursor:
-                        cursor.executemany(_INDEX_TEXT, searchable_payloads(rows))
+                        cursor.executemany(_INDEX_TEXT, searchable_payloads(rows, names))
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -337,14 +355,15 @@ class PostgresStore(RowPlan, Store):
         for offset, change in enumerate(run, start=1):
             at = change_time(change)
             latest = max(latest, at)
-            rows.append((key, last_seq + offset, change.kind, encode(change), at))
+            payload = encode(change)
+            rows.append((key, last_seq + offset, change.kind, payload, at, checksum(payload)))
             found = searchable(change)
             if found is not None:
                 texts.append((key, last_seq + offset, *found))
         with conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
+                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at, checksum) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
                 rows,
             )
             if texts:
@@ -387,8 +406,8 @@ class PostgresStore(RowPlan, Store):
                 if found is None:
                     return None
                 row = _stored(found)
-                cursor = conn.execute(
-                    f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
+                cursor = _payload_cursor(conn).execute(
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
                     (row.key,),
                 )
                 entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
@@ -402,10 +421,15 @@ class PostgresStore(RowPlan, Store):
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return []
-            rows = conn.execute(
-                f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s ORDER BY seq",
-                (key, seq),
-            ).fetchall()
+            rows = (
+                _payload_cursor(conn)
+                .execute(
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s "
+                    "ORDER BY seq",
+                    (key, seq),
+                )
+                .fetchall()
+            )
             found = conn.execute(f"SELECT id FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
         return decode_rows(found[0] if found else str(key), rows)[0]
 
