@@ -263,8 +263,8 @@ def test_a_payload_changed_without_its_checksum_is_skipped_with_a_warning_and_th
     checksum tells, the change is skipped and named, and every other change loads."""
     store = open_store(store_location)
     store.append([SessionWrite("edited", [thought("one"), thought("two", 2), thought("three", 3)])])
-    _edit_payload(store_location, engine, seq=2, payload=_payload(store_location, engine, seq=2).replace("two", "TWO"),
-                  checked=False)  # fmt: skip
+    edited = _payload(store_location, engine, seq=2).replace("two", "TWO")
+    _edit_payload(store_location, engine, seq=2, payload=edited, checked=False)
     with pytest.warns(StoreWarning, match="'edited': change 2 does not match its checksum"):
         loaded = open_store(store_location).load("edited")
     assert texts(loaded) == ["one", "three"] and loaded.skipped == [2]
@@ -273,7 +273,9 @@ def test_a_payload_changed_without_its_checksum_is_skipped_with_a_warning_and_th
     assert "TWO" in _payload(store_location, engine, seq=2), "the edited row was not kept"
 
 
-def test_changes_written_before_checksums_load_as_unverified_without_a_word(store_location: str, engine: str) -> None:
+def test_changes_written_before_checksums_load_as_unverified_without_a_word(
+    store_location: str, engine: str
+) -> None:
     store = open_store(store_location)
     store.append([SessionWrite("older", [thought("one"), thought("two", 2)])])
     if engine == "sqlite":

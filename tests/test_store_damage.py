@@ -101,7 +101,9 @@ def store_warnings(caught: list[warnings.WarningMessage], needle: str = "") -> l
 
 
 def cli(location: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, "--dir", location, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CLI, "--dir", location, *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 # --- a whole file damaged ------------------------------------------------------------------------------
@@ -177,7 +179,9 @@ def test_a_row_edited_to_invalid_json_is_skipped_the_session_loads_and_thinking_
         '{"kind": "thought", "thou',
     ), "the bad row was not kept"
     where = ["--dir", location] if engine == "sqlite" else ["--store", location]
-    shown = subprocess.run([CLI, *where, "show", "mixed"], capture_output=True, text=True, timeout=120)
+    shown = subprocess.run(
+        [CLI, *where, "show", "mixed"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert shown.returncode == 0, shown.stderr
     assert "four" in shown.stdout and "change 2" in shown.stderr
 

@@ -190,8 +190,8 @@ def _list(location: str, args: argparse.Namespace) -> int:
     print(format_table(marked, with_state=args.all))
     for row in rows:  # a session that lost changes to a damaged database: how many, and where they are
         if row.damaged:
-            kept = " and ".join(row.kept_in)
-            print(f"DAMAGED {row.id}: {row.missing} of its {row.last_seq} changes could not be read (kept in {kept})")
+            said = f"DAMAGED {row.id}: {row.missing} of its {row.last_seq} changes could not be read"
+            print(f"{said} (kept in {' and '.join(row.kept_in)})")
     return 0
 
 

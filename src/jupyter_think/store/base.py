@@ -249,7 +249,8 @@ class Store(ABC):
 
     @abstractmethod
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
-        """(seq, change) of row ``key`` after ``seq``, in order (damaged or invalid payloads skipped with a warning)."""
+        """(seq, change) of row ``key`` after ``seq``, in order (damaged or invalid payloads skipped with
+        a warning)."""
 
     @abstractmethod
     def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
@@ -361,7 +362,7 @@ def utc(value: datetime) -> datetime:
 def encode(change: Change) -> str:
     """The payload of a change: its JSON under the wire names (a thought's unset optional fields left
     out: smaller rows, faster loads; they validate back to the same model). A thought's payload is
-    :data:`THOUGHT_PAYLOAD`, the thought, ``}`` — the form :func:`.payloads.decode_changes` loads fastest."""
+    :data:`THOUGHT_PAYLOAD`, the thought, ``}`` — the form :mod:`.payloads` loads fastest."""
     if isinstance(change, ThoughtAdded):
         return THOUGHT_PAYLOAD + change.thought.model_dump_json(by_alias=True, exclude_none=True) + "}"
     return change.model_dump_json(by_alias=True)

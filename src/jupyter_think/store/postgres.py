@@ -116,11 +116,12 @@ _MIGRATIONS: dict[int, str] = {
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
 
-3: ``changes.checksum``, the CRC-32 of the payload (:mod:`.payloads`; ``NULL`` in rows written before: unverified)."""
+3: ``changes.checksum``, the CRC-32 of the payload (:mod:`.payloads`; ``NULL`` in rows written
+before: unverified)."""
 
 
 class _Bytes(psycopg.adapt.Loader):
-    """Text as the server sends it (UTF-8 bytes): a payload's checksum is computed on them, no decoding first."""
+    """Text as the server sends it (UTF-8 bytes): a payload's checksum is computed on these."""
 
     def load(self, data: Any) -> bytes:
         return bytes(data)
@@ -407,7 +408,8 @@ class PostgresStore(RowPlan, Store):
                     return None
                 row = _stored(found)
                 cursor = _payload_cursor(conn).execute(
-                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s "
+                    "ORDER BY seq",
                     (row.key,),
                 )
                 entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
@@ -424,8 +426,8 @@ class PostgresStore(RowPlan, Store):
             rows = (
                 _payload_cursor(conn)
                 .execute(
-                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s "
-                    "ORDER BY seq",
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes "
+                    "WHERE session_key = %s AND seq > %s ORDER BY seq",
                     (key, seq),
                 )
                 .fetchall()

@@ -88,7 +88,7 @@ from .sqlite_file import (
     store_error,
     transaction,
 )
-from .sqlite_salvage import repair
+from .sqlite_repair import repair
 
 BUSY_TIMEOUT = 5.0
 """Seconds a writer waits for another process's transaction before the write is refused (EBUSY)."""
@@ -186,7 +186,8 @@ class SQLiteStore(RowPlan, Store):
             except sqlite3.DatabaseError as exc:
                 if errorname(exc) in CORRUPT and not self._immutable:  # (immutable: changed under it)
                     self._repair(exc)
-                    raise _TryAgain(errno.EIO, f"{self.path} was damaged and has been repaired: try again") from exc
+                    said = f"{reason(exc)} ({self.location}); the file was checked and repaired: try again"
+                    raise _TryAgain(errno.EIO, said) from exc
                 raise store_error(exc, self.location) from exc
 
     @contextmanager
@@ -204,7 +205,7 @@ class SQLiteStore(RowPlan, Store):
                     yield conn
             if moved:
                 self.close()
-                raise _TryAgain(errno.EIO, f"{self.path} was replaced by another file while writing: try again")
+                raise _TryAgain(errno.EIO, f"{self.path} was replaced by another file meanwhile: try again")
 
     def _connect(self, *, create: bool) -> None:
         if not create and not self.path.exists():
@@ -395,7 +396,8 @@ class SQLiteStore(RowPlan, Store):
             if found is not None:
                 texts.append((found[1], key, last_seq + offset, found[0]))
         conn.executemany(
-            "INSERT INTO changes (session_key, seq, kind, payload, created_at, checksum) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO changes (session_key, seq, kind, payload, created_at, checksum) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.executemany(INDEX_TEXT, texts)
@@ -407,8 +409,17 @@ class SQLiteStore(RowPlan, Store):
             ).rowcount
         conn.execute(
             "UPDATE sessions SET last_seq = ?, last_activity = ?, thoughts = thoughts + ?, "
-            "branches = branches + ?, status = coalesce(?, status), top_number = max(top_number, ?) WHERE key = ?",
-            (last_seq + len(run), latest, counts.thoughts, new_branches, status or counts.status, counts.top_number, key),
+            "branches = branches + ?, status = coalesce(?, status), top_number = max(top_number, ?) "
+            "WHERE key = ?",
+            (
+                last_seq + len(run),
+                latest,
+                counts.thoughts,
+                new_branches,
+                status or counts.status,
+                counts.top_number,
+                key,
+            ),
         )
         return last_seq + 1, last_seq + len(run)
 
@@ -433,7 +444,8 @@ class SQLiteStore(RowPlan, Store):
                     return None
                 row = _stored(found)
                 cursor = conn.execute(  # (bytes: one payload that is not UTF-8 cannot fail the fetch)
-                    "SELECT seq, CAST(payload AS BLOB), checksum FROM changes WHERE session_key = ? ORDER BY seq",
+                    "SELECT seq, CAST(payload AS BLOB), checksum FROM changes WHERE session_key = ? "
+                    "ORDER BY seq",
                     (row.key,),
                 )
                 entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))

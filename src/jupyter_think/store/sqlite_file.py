@@ -81,8 +81,8 @@ TOP_NUMBERS = (
 
 INDEX_TEXT = "INSERT INTO thought_text (body, session_key, seq, thought_number) VALUES (?, ?, ?, ?)"
 ROW = (
-    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq, "
-    "missing, kept_in, top_number"
+    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, "
+    "last_seq, missing, kept_in, top_number"
 )
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
@@ -99,7 +99,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             if target == 2 and version >= 1:  # index the text of the thoughts stored before
                 checked = ", checksum" if "checksum" in columns(conn, "changes") else ""
                 rows = conn.execute(  # (bytes: one payload that is not UTF-8 must not stop the migration)
-                    f"SELECT session_key, seq, CAST(payload AS BLOB){checked} FROM changes WHERE kind = 'thought'"
+                    f"SELECT session_key, seq, CAST(payload AS BLOB){checked} FROM changes "
+                    "WHERE kind = 'thought'"
                 ).fetchall()
                 names = dict(conn.execute("SELECT key, id FROM sessions").fetchall())
                 conn.executemany(
