@@ -401,7 +401,12 @@ def test_a_damaged_page_met_by_a_reader_while_a_writer_writes_loses_no_acknowled
         writer.wait_for_acks(50 + 20 * run)  # (the damage lands at a different point of each run)
         zero_page(database, page)
         before = len(writer.acked)
-        shown = cli(location, "show", "damaged")
+        readers = [  # two at once: one repairs, the other waits for it and reads the repaired file
+            subprocess.Popen([CLI, "--dir", location, "show", "damaged"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]  # fmt: skip
+        shown = [reader.communicate(timeout=300) for reader in readers]
         after_reader = len(writer.acked)
         writer.wait_for_acks(after_reader + 100)  # the writer goes on in the repaired file
     finally:
@@ -412,9 +417,10 @@ def test_a_damaged_page_met_by_a_reader_while_a_writer_writes_loses_no_acknowled
     assert 0 < before < after_reader < len(writer.acked), (
         "the writer did not write before, while and after the repair"
     )
-    assert shown.returncode == 0, shown.stderr
-    assert "is damaged" in shown.stderr and "session 'damaged' was damaged" in shown.stderr
-    assert "damaged 150 " in shown.stdout
+    for reader, (out, err) in zip(readers, shown):
+        assert reader.returncode == 0, err
+        assert "session 'damaged' was damaged" in err and "damaged 150 " in out
+    assert sum("is damaged" in err for _, err in shown) == 1, "not one repair"
 
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")

@@ -410,11 +410,12 @@ class RowCounts:
     top_number: int = 0
 
     @classmethod
-    def of(cls, changes: Iterable[Change]) -> RowCounts:
+    def of(cls, changes: Iterable[Change | Thought]) -> RowCounts:
+        """The counts of ``changes`` (a bare :class:`Thought` counts as the change that added it)."""
         counts = cls()
         for change in changes:
-            if isinstance(change, ThoughtAdded):
-                thought = change.thought
+            if isinstance(change, (ThoughtAdded, Thought)):
+                thought = change.thought if isinstance(change, ThoughtAdded) else change
                 counts.thoughts += 1
                 counts.top_number = max(counts.top_number, thought.thought_number)
                 counts.status = "open" if thought.next_thought_needed else "complete"
@@ -482,3 +483,15 @@ def search_in_memory(words: str, sessions: Iterable[Any], limit: int = 50) -> li
 def age_cutoff(older_than: timedelta | None) -> datetime | None:
     """The time before which something is older than ``older_than`` (``None``: no limit)."""
     return None if older_than is None else datetime.now(timezone.utc) - older_than
+
+
+_MOVED = frozenset({"decode_batches", "decode_changes", "decode_rows", "searchable_payloads"})
+
+
+def __getattr__(name: str) -> Any:
+    """The payload decoders moved to :mod:`.payloads` (which imports this module): still importable here."""
+    if name in _MOVED:
+        from . import payloads
+
+        return getattr(payloads, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

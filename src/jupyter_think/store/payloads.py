@@ -91,10 +91,8 @@ def decode(
         payloads = [payload.encode() if isinstance(payload, str) else payload for payload in payloads]
     skipped: list[int] = []
     sums = list(map(_sum, rows))
-    if list(map(zlib.crc32, payloads)) != sums:  # written before checksums (None), or damaged
-        good = [
-            expected is None or zlib.crc32(payload) == expected for payload, expected in zip(payloads, sums)
-        ]
+    if not _all_match(payloads, sums):  # written before checksums (None), or damaged
+        good = [_matches(payload, expected) for payload, expected in zip(payloads, sums)]
         if not all(good):
             for seq, ok in zip(seqs, good):
                 if not ok:
@@ -172,6 +170,19 @@ def searchable_payloads(
         if found is not None:
             indexed.append((key, seq, *found))
     return indexed
+
+
+def _all_match(payloads: list[Any], sums: list[int | None]) -> bool:
+    """True when every payload matches its checksum (one C loop: the common case)."""
+    try:
+        return list(map(zlib.crc32, payloads)) == sums
+    except TypeError:  # a payload that is not bytes at all (NULL in a damaged row)
+        return False
+
+
+def _matches(payload: Any, expected: int | None) -> bool:
+    """True for a payload that matches its checksum, or has none (written before checksums)."""
+    return isinstance(payload, bytes) and (expected is None or zlib.crc32(payload) == expected)
 
 
 def _warn_skipped(session_id: str, seq: int, why: str, kept: str, stacklevel: int) -> None:

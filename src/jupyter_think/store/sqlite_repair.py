@@ -63,7 +63,7 @@ def repair(path: Path, timeout: float) -> Repaired | None:
     """
     folder = path.parent / QUARANTINE
     folder.mkdir(mode=0o700, exist_ok=True)
-    with _exclusive(folder / LOCK), tempfile.TemporaryDirectory(prefix="jupyter-think-repair-") as scratch:
+    with _exclusive(folder / LOCK), tempfile.TemporaryDirectory(prefix=".repairing-", dir=folder) as scratch:
         kept = None
         if _not_a_database(path, timeout):
             kept = keep(path, folder)
@@ -130,6 +130,8 @@ def _rebuild(path: Path, scratch: Path, kept: Path | None, timeout: float) -> Re
     fresh.execute(f"PRAGMA page_size = {_page_size(path)}")  # (a WAL database's page size cannot change)
     fresh.execute("PRAGMA synchronous = OFF")
     migrate(fresh)  # the schema: several pages, so the first one-page step leaves the backup unfinished
+    if fresh.execute("PRAGMA page_count").fetchone()[0] < 2:  # (else that step would finish it: empty)
+        raise sqlite3.DatabaseError("the fresh database has no schema")
     target = _connect(path, timeout)
     outcome: list[Repaired | None] = []
     deadline = time.monotonic() + LOCK_WAIT

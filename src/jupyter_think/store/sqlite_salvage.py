@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import STATES, RowCounts, as_change, searchable
+from ..models import Thought
+from .base import STATES, Entry, RowCounts, searchable
 from .payloads import decode
 from .sqlite_file import INDEX_TEXT, columns
 
@@ -202,8 +203,7 @@ def _carry_session(
         (seq, stored[seq][1], stored[seq][3]) for seq in sorted(stored) if isinstance(stored[seq][1], bytes)
     ]
     good_seqs, entries, _ = decode(row["id"], rows, kept=f"it is kept in {kept}")
-    changes = [as_change(entry) for entry in entries]
-    counts = RowCounts.of(changes)
+    counts = RowCounts.of(entries)
     had = max([int(row["last_seq"]), *good_seqs])
     missing = had - len(good_seqs)
     row = {
@@ -221,7 +221,7 @@ def _carry_session(
             thoughts=counts.thoughts,
             branches=len(counts.branch_ids),
         )
-    _insert(fresh, key, row, [(seq, stored[seq]) for seq in good_seqs], changes, counts)
+    _insert(fresh, key, row, [(seq, stored[seq]) for seq in good_seqs], entries, counts)
     return row["id"], missing, had
 
 
@@ -230,7 +230,7 @@ def _insert(
     key: int,
     row: dict[str, Any],
     good: list[tuple[int, tuple[Any, ...]]],
-    changes: list[Any],
+    entries: list[Entry],
     counts: RowCounts,
 ) -> None:
     fresh.execute(
@@ -246,8 +246,8 @@ def _insert(
         [(key, b) for b in sorted(counts.branch_ids)],
     )
     texts = []
-    for (seq, _), change in zip(good, changes):
-        text = searchable(change)
+    for (seq, _), entry in zip(good, entries):
+        text = (entry.thought_number, entry.thought) if isinstance(entry, Thought) else searchable(entry)
         if text is not None:
             texts.append((text[1], key, seq, text[0]))
     fresh.executemany(INDEX_TEXT, texts)
