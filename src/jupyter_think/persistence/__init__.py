@@ -124,7 +124,10 @@ class Persistence(Writer, LoopThread):
             "max_thought_chars": self.settings.max_thought_chars,
             "max_thoughts": self.settings.max_thoughts,
         }
-        return Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
+        session = Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
+        if loaded.row.damaged:  # (the store warned): thoughts were lost, their numbers are not given again
+            session.continue_after(loaded.row.top_number)
+        return session
 
     def track(self, session: Session) -> None:
         """Commit every change of ``session`` from now on, and follow what others commit to it.
