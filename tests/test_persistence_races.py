@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from jupyter_think import SessionManager
-from jupyter_think.store import SessionWrite, StoreWarning, open_store
+from jupyter_think.store import SessionWrite, open_store
 from jupyter_think.store.sqlite import SQLiteStore
 
 from test_store_conformance import thought
@@ -182,7 +182,12 @@ def test_a_writer_whose_database_another_process_moved_aside_writes_to_the_fresh
     first, second = SQLiteStore(tmp_path), SQLiteStore(tmp_path)
     second.append([SessionWrite("s", [thought("one", 1)])])
     first.sessions()  # connected too
-    with pytest.warns(StoreWarning, match="moved to"):
-        first._quarantine(sqlite3.DatabaseError("database disk image is malformed"))  # as on SQLITE_CORRUPT
+    database = tmp_path / "sessions.db"
+    with sqlite3.connect(database) as live, sqlite3.connect(tmp_path / "fresh.db") as fresh:
+        live.backup(fresh)  # (moved aside by hand, or by an older jupyter-think: a fresh file in its place)
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{database}{suffix}").exists():
+            os.replace(f"{database}{suffix}", tmp_path / f"aside.db{suffix}")
+    os.replace(tmp_path / "fresh.db", database)
     second.append([SessionWrite("s", [thought("two", 2)])])  # acknowledged: it must be in the live file
     assert [c.thought.thought for c in SQLiteStore(tmp_path).load("s").changes] == ["one", "two"]  # type: ignore[union-attr]

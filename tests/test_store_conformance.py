@@ -260,6 +260,43 @@ def test_a_change_written_by_a_newer_version_is_skipped_and_the_rest_loads(store
     assert texts(loaded) == ["now"]
 
 
+def test_a_payload_changed_without_its_checksum_is_skipped_with_a_warning_and_the_rest_loads(
+    store_location: str, engine: str
+) -> None:
+    """A change edited behind the store's back (plain SQL, a flipped bit) still reads as valid JSON: its
+    checksum tells, the change is skipped and named, and every other change loads."""
+    store = open_store(store_location)
+    store.append([SessionWrite("edited", [thought("one"), thought("two", 2), thought("three", 3)])])
+    edited = _payload(store_location, engine, seq=2).replace("two", "TWO")
+    _edit_payload(store_location, engine, seq=2, payload=edited, checked=False)
+    with pytest.warns(StoreWarning, match="'edited': change 2 does not match its checksum"):
+        loaded = open_store(store_location).load("edited")
+    assert texts(loaded) == ["one", "three"] and loaded.skipped == [2]
+    with pytest.warns(StoreWarning, match="change 2 does not match its checksum"):
+        assert [seq for seq, _ in open_store(store_location).changes_since(loaded.row.key, 0)] == [1, 3]
+    assert "TWO" in _payload(store_location, engine, seq=2), "the edited row was not kept"
+
+
+def test_changes_written_before_checksums_load_as_unverified_without_a_word(
+    store_location: str, engine: str
+) -> None:
+    store = open_store(store_location)
+    store.append([SessionWrite("older", [thought("one"), thought("two", 2)])])
+    if engine == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(f"{store_location}/sessions.db") as conn:
+            conn.execute("UPDATE changes SET checksum = NULL")
+    else:
+        import psycopg
+
+        with psycopg.connect(store_location, autocommit=True) as conn:
+            conn.execute("UPDATE jupyter_think.changes SET checksum = NULL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        assert texts(open_store(store_location).load("older")) == ["one", "two"]
+
+
 def test_a_damaged_row_holding_two_thoughts_is_skipped_and_does_not_shift_the_others(
     store_location: str, engine: str
 ) -> None:
@@ -322,17 +359,26 @@ def test_a_thought_is_stored_as_the_json_of_its_change() -> None:
     assert ThoughtAdded.model_validate_json(encode(change)) == change
 
 
-def _edit_payload(store_location: str, engine: str, seq: int, payload: str) -> None:
+def _edit_payload(store_location: str, engine: str, seq: int, payload: str, *, checked: bool = True) -> None:
+    """Store ``payload`` in change ``seq``: as a writer would (its checksum with it), so what a test
+    meets is the payload's content; ``checked=False`` leaves the old checksum (damage, an edit by hand)."""
+    from jupyter_think.store.payloads import checksum
+
+    crc = checksum(payload)
     if engine == "sqlite":
         import sqlite3
 
         with sqlite3.connect(f"{store_location}/sessions.db") as conn:
             conn.execute("UPDATE changes SET payload = ? WHERE seq = ?", (payload, seq))
+            if checked:
+                conn.execute("UPDATE changes SET checksum = ? WHERE seq = ?", (crc, seq))
     else:
         import psycopg
 
         with psycopg.connect(store_location, autocommit=True) as conn:
             conn.execute("UPDATE jupyter_think.changes SET payload = %s WHERE seq = %s", (payload, seq))
+            if checked:
+                conn.execute("UPDATE jupyter_think.changes SET checksum = %s WHERE seq = %s", (crc, seq))
 
 
 def _payload(store_location: str, engine: str, seq: int) -> str:

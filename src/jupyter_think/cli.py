@@ -199,7 +199,14 @@ def _list(location: str, args: argparse.Namespace) -> int:
     if not rows:
         print(f"No sessions in {store.location}.")
         return 0
-    print(format_table(rows, with_state=args.all))
+    from dataclasses import replace
+
+    marked = [replace(row, status=f"{row.status} DAMAGED") if row.damaged else row for row in rows]
+    print(format_table(marked, with_state=args.all))
+    for row in rows:  # a session that lost changes to a damaged database: how many, and where they are
+        if row.damaged:
+            said = f"DAMAGED {row.id}: {row.missing} of its {row.last_seq} changes could not be read"
+            print(f"{said} (kept in {' and '.join(row.kept_in)})")
     return 0
 
 

@@ -515,3 +515,17 @@ class Session(TeachingMixin):
                     session._insert(change)
                     session._touch(change.created_at)
         return session
+
+    def continue_after(self, number: int) -> None:
+        """Number the trunk's next thought after ``number`` at least (a session restored from a damaged
+        store that lost thoughts up to ``number`` never gives one of their numbers again).
+
+        Example:
+            >>> s = Session("restored")
+            >>> s.continue_after(7)
+            >>> s.think("Goes on after the lost thoughts").thought_number
+            8
+        """
+        with self._lock:
+            if number > self._index.lane_top.get(None, 0):
+                self._index.lane_top[None] = number

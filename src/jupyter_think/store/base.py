@@ -21,8 +21,6 @@ import errno
 import getpass
 import os
 import warnings
-from itertools import repeat
-from operator import itemgetter
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,25 +29,23 @@ from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
-from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from ..ids import split_ref, validate_ref
-from ..models import Change, SessionReset, Thought, ThoughtAdded, change_adapter
-from .search import SEARCH_WINDOW, SearchHit, searchable, searchable_payloads  # noqa: F401 (their home is .search)
+from ..models import Change, SessionReset, Thought, ThoughtAdded
+from .search import SEARCH_WINDOW, SearchHit, searchable  # noqa: F401 (their home is .search)
 
 SCHEMA_VERSION = 5
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
-3: a checksum per change. 4: the full-text index rebuilt over the words :mod:`.search` makes (the
-same on both engines). 5: (PostgreSQL) sessions named per owner, the owner set by the database,
-shares and class members, row-level security on every table (:mod:`.postgres_class`)."""
+3: a checksum per change (``changes.checksum``, see :mod:`.payloads`); on SQLite also, per session,
+the highest thought number written and what a repair of a damaged file could not carry over.
+4: the full-text index rebuilt over the words :mod:`.search` makes (the same on both engines).
+5: (PostgreSQL) sessions named per owner, the owner set by the database, shares and class
+members, row-level security on every table (:mod:`.postgres_class`)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
-
-_changes_adapter: TypeAdapter[list[Change]] = TypeAdapter(list[Change], config=ConfigDict(defer_build=True))
-_thoughts_adapter: TypeAdapter[list[Thought]] = TypeAdapter(list[Thought], config=ConfigDict(defer_build=True))
 
 THOUGHT_PAYLOAD = '{"kind":"thought","thought":'
 """How the payload of a thought's change begins: this prefix, the thought's JSON, then ``}``. A store
@@ -148,6 +144,14 @@ class StoredSession:
     branches: int
     status: str
     last_seq: int
+    missing: int = 0
+    """Changes of this row that a damaged database lost (they are in the files of ``kept_in``)."""
+    kept_in: tuple[str, ...] = ()
+    """The quarantined copies of damaged databases that hold this row's missing changes."""
+    top_number: int = 0
+    """The highest thought number written to this row (0 where the engine does not keep it): a session
+    that lost thoughts numbers its next one after it."""
+
     ref: str = ""
     """How this role names the session: its id when it is yours, ``OWNER/ID`` when it is another user's
     (a session shared with you, or any session of the class for a teacher)."""
@@ -155,6 +159,25 @@ class StoredSession:
     def __post_init__(self) -> None:
         if not self.ref:
             object.__setattr__(self, "ref", self.id)
+
+    @property
+    def damaged(self) -> bool:
+        """True when changes of this row were lost to a damaged database (``list`` marks it)."""
+        return self.missing > 0
+
+
+def warn_damaged(row: StoredSession) -> None:
+    """Say that ``row`` lost changes to a damaged database: every time it is opened (no once-only filter)."""
+    where = " and ".join(row.kept_in) or "the quarantined copy of the damaged database"
+    warnings.warn_explicit(
+        f"jupyter-think: session {row.ref!r} was damaged: {row.missing} of its {row.last_seq} changes could "
+        f"not be read and are not in it (kept in {where}); the rest loads, and its next thought is "
+        f"numbered after {row.top_number}",
+        StoreWarning,
+        "jupyter_think",
+        0,
+        module="jupyter_think.store",
+    )
 
 
 @dataclass(frozen=True)
@@ -226,12 +249,15 @@ class Store(ABC):
     @abstractmethod
     def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
         """The changes of the live row of ``session_id`` (or the newest row in ``state``, or row
-        ``key``); ``None`` when there is none. Payloads that do not validate are skipped, each with
-        a :class:`StoreWarning` naming the session and the seq; they stay stored."""
+        ``key``); ``None`` when there is none. Payloads that do not match their checksum or do not
+        validate are skipped, each with a :class:`StoreWarning` naming the session and the seq; they
+        stay stored. A row that lost changes to a damaged database (``row.missing``) is reported with
+        a warning each time it is loaded (:func:`warn_damaged`)."""
 
     @abstractmethod
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
-        """(seq, change) of row ``key`` after ``seq``, in order (invalid payloads skipped with a warning)."""
+        """(seq, change) of row ``key`` after ``seq``, in order (damaged or invalid payloads skipped with
+        a warning)."""
 
     @abstractmethod
     def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
@@ -375,7 +401,7 @@ def utc(value: datetime) -> datetime:
 def encode(change: Change) -> str:
     """The payload of a change: its JSON under the wire names (a thought's unset optional fields left
     out: smaller rows, faster loads; they validate back to the same model). A thought's payload is
-    :data:`THOUGHT_PAYLOAD`, the thought, ``}`` — the form :func:`decode_changes` loads fastest."""
+    :data:`THOUGHT_PAYLOAD`, the thought, ``}`` — the form :mod:`.payloads` loads fastest."""
     if isinstance(change, ThoughtAdded):
         return THOUGHT_PAYLOAD + change.thought.model_dump_json(by_alias=True, exclude_none=True) + "}"
     return change.model_dump_json(by_alias=True)
@@ -388,118 +414,9 @@ def change_time(change: Change) -> datetime:
     return getattr(change, "created_at", None) or getattr(change, "at")
 
 
-def decode_rows(
-    session_id: str, rows: Iterable[tuple[int, str]]
-) -> tuple[list[tuple[int, Change]], list[int]]:
-    """Validate (seq, payload) rows; return the valid (seq, change) pairs and the skipped seqs.
-
-    Each invalid payload gives a :class:`StoreWarning` naming the session and seq (see :func:`decode_changes`).
-    """
-    rows = list(rows)
-    entries, skipped = decode_changes(session_id, rows)
-    gone = set(skipped)
-    return [(seq, as_change(entry)) for (seq, _), entry in zip((row for row in rows if row[0] not in gone), entries)], skipped
-
-
 LOAD_BATCH = 2000
 """Rows a load fetches and validates at a time: a few thousand payloads still fit the processor's
 caches, where one call over a 100 000-row session spends more time on memory than on validation."""
-
-
-def decode_batches(
-    session_id: str, batches: Iterable[Sequence[tuple[int, str]]]
-) -> tuple[list[Entry], list[int]]:
-    """:func:`decode_changes` over batches of rows in order (a cursor read :data:`LOAD_BATCH` rows
-    at a time): the valid entries and the skipped seqs of them all."""
-    entries: list[Entry] = []
-    skipped: list[int] = []
-    for rows in batches:
-        valid, bad = decode_changes(session_id, rows, stacklevel=4)
-        entries += valid
-        skipped += bad
-    return entries, skipped
-
-
-def decode_changes(
-    session_id: str, rows: Sequence[tuple[int, str]], *, stacklevel: int = 3
-) -> tuple[list[Entry], list[int]]:
-    """Validate (seq, payload) rows in order; return the valid entries and the skipped seqs.
-
-    When every row is valid (the common case) the thoughts are validated in one call and the other
-    changes in another (one JSON array each, no per-row validation call; a session of thoughts only
-    without a Python loop per row); otherwise row by row, and each invalid payload gives a
-    :class:`StoreWarning` naming the session and seq.
-    """
-    if not rows:
-        return [], []
-    payloads = [payload for _, payload in rows]
-    if all(map(str.startswith, payloads, repeat(THOUGHT_PAYLOAD))) and all(map(str.endswith, payloads, repeat("}"))):
-        # only thoughts (the common case): the payloads' inner JSON joined by C loops, one validation
-        joined = "[" + ",".join(map(itemgetter(slice(len(THOUGHT_PAYLOAD), -1)), payloads)) + "]"
-        del payloads
-        thoughts = _valid_list(_thoughts_adapter, joined, len(rows))
-        if thoughts is not None:
-            return thoughts, []
-    else:
-        del payloads
-        entries = _decode_mixed(rows)
-        if entries is not None:
-            return entries, []
-    valid: list[Entry] = []
-    skipped: list[int] = []
-    for seq, payload in rows:
-        try:
-            change = change_adapter.validate_json(payload)
-        except (ValidationError, ValueError, RecursionError) as exc:
-            skipped.append(seq)
-            reason = _first_error(exc)
-            warnings.warn(
-                f"jupyter-think: session {session_id!r}: change {seq} is not valid and was skipped "
-                f"(it stays stored; written by a newer version, or damaged): {reason}",
-                StoreWarning,
-                stacklevel=stacklevel,
-            )
-        else:
-            valid.append(change.thought if isinstance(change, ThoughtAdded) else change)
-    return valid, skipped
-
-
-def _valid_list(adapter: TypeAdapter[list[Any]], joined: str, count: int) -> list[Any] | None:
-    """``joined`` (a JSON array) validated, or ``None`` when it does not validate or does not hold
-    ``count`` items (a damaged row holding two JSON values would shift the rest)."""
-    try:
-        items = adapter.validate_json(joined)
-    except (ValidationError, ValueError, RecursionError):
-        return None
-    return items if len(items) == count else None
-
-
-def _decode_mixed(rows: Sequence[tuple[int, str]]) -> list[Entry] | None:
-    """Thoughts and other changes: each kind validated in one call, then put back in row order
-    (``None`` when some row does not validate)."""
-    start, end = len(THOUGHT_PAYLOAD), -1
-    thoughts: list[str] = []
-    others: list[str] = []
-    is_thought: list[bool] = []
-    for _, payload in rows:
-        bare = payload.startswith(THOUGHT_PAYLOAD) and payload.endswith("}")
-        (thoughts if bare else others).append(payload[start:end] if bare else payload)
-        is_thought.append(bare)
-    valid_thoughts = _valid_list(_thoughts_adapter, "[" + ",".join(thoughts) + "]", len(thoughts))
-    valid_others = _valid_list(_changes_adapter, "[" + ",".join(others) + "]", len(others))
-    if valid_thoughts is None or valid_others is None:
-        return None
-    next_thought, next_other = iter(valid_thoughts).__next__, iter(valid_others).__next__
-    return [next_thought() if bare else next_other() for bare in is_thought]
-
-
-def _first_error(exc: Exception) -> str:
-    """The first thing wrong with a payload, on one line."""
-    if isinstance(exc, ValidationError) and exc.errors():
-        item = exc.errors()[0]
-        where = ".".join(str(part) for part in item["loc"])
-        return f"{where}: {item['msg']}" if where else item["msg"]
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None, list[Change]]]:
@@ -524,19 +441,22 @@ def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None
 @dataclass
 class RowCounts:
     """What an append adds to a row's list columns: counted thoughts (a retraction takes one away),
-    new branch ids, the last status."""
+    new branch ids, the last status, the highest thought number."""
 
     thoughts: int = 0
     branch_ids: set[str] = field(default_factory=set)
     status: str | None = None
+    top_number: int = 0
 
     @classmethod
-    def of(cls, changes: Iterable[Change]) -> RowCounts:
+    def of(cls, changes: Iterable[Change | Thought]) -> RowCounts:
+        """The counts of ``changes`` (a bare :class:`Thought` counts as the change that added it)."""
         counts = cls()
         for change in changes:
-            if isinstance(change, ThoughtAdded):
-                thought = change.thought
+            if isinstance(change, (ThoughtAdded, Thought)):
+                thought = change.thought if isinstance(change, ThoughtAdded) else change
                 counts.thoughts += 1
+                counts.top_number = max(counts.top_number, thought.thought_number)
                 counts.status = "open" if thought.next_thought_needed else "complete"
                 if thought.branch_id is not None and thought.branch_from_thought is not None:
                     counts.branch_ids.add(thought.branch_id)
@@ -550,3 +470,15 @@ class RowCounts:
 def age_cutoff(older_than: timedelta | None) -> datetime | None:
     """The time before which something is older than ``older_than`` (``None``: no limit)."""
     return None if older_than is None else datetime.now(timezone.utc) - older_than
+
+
+_MOVED = frozenset({"decode_batches", "decode_changes", "decode_rows", "searchable_payloads"})
+
+
+def __getattr__(name: str) -> Any:
+    """The payload decoders moved to :mod:`.payloads` (which imports this module): still importable here."""
+    if name in _MOVED:
+        from . import payloads
+
+        return getattr(payloads, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

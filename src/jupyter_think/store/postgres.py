@@ -51,15 +51,13 @@ from .base import (
     Written,
     age_cutoff,
     change_time,
-    decode_batches,
-    decode_rows,
     encode,
     searchable,
-    searchable_payloads,
     utc,
 )
 from . import postgres_class as klass
 from .postgres_link import STORE_TIMEOUT, Link, safe_location
+from .payloads import checksum, decode_batches, decode_rows, searchable_payloads
 from .rows import RowPlan
 from .search import check_limit, query_terms, snippet
 from .search import words as words_of
@@ -114,7 +112,9 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX thought_text_tsv ON {SCHEMA}.thought_text USING GIN (tsv);
     """,
-    3: "",
+    3: f"""
+    ALTER TABLE {SCHEMA}.changes ADD COLUMN IF NOT EXISTS checksum BIGINT;
+    """,
     4: f"""
     DROP TABLE IF EXISTS {SCHEMA}.thought_text;
     CREATE TABLE {SCHEMA}.thought_text (
@@ -129,7 +129,24 @@ _MIGRATIONS: dict[int, str] = {
     """,
     5: klass.security_sql(SCHEMA),
 }
-"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``)."""
+"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
+
+3: ``changes.checksum``, the CRC-32 of the payload (:mod:`.payloads`; ``NULL`` in rows written
+before: unverified)."""
+
+
+class _Bytes(psycopg.adapt.Loader):
+    """Text as the server sends it (UTF-8 bytes): a payload's checksum is computed on these."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+def _payload_cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """A cursor that reads text columns as bytes (for ``seq, payload, checksum`` rows)."""
+    cursor = conn.cursor()
+    cursor.adapters.register_loader("text", _Bytes)
+    return cursor
 
 _INDEX_TEXT = (
     f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "
@@ -239,15 +256,16 @@ class PostgresStore(RowPlan, Store):
     def _reindex(self, conn: psycopg.Connection[Any], batch: int = 2000) -> None:
         """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a
         time (each batch heard from the server gives the migration another ``timeout``)."""
+        names = dict(conn.execute(f"SELECT key, id FROM {SCHEMA}.sessions").fetchall())
         with conn.cursor(name="jupyter_think_reindex") as rows:
             rows.execute(
-                f"SELECT session_key, seq, payload FROM {SCHEMA}.changes WHERE kind IN ('thought', 'amend') "
-                "ORDER BY session_key, seq"
+                f"SELECT session_key, seq, payload, checksum FROM {SCHEMA}.changes "
+                "WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
             )
             while chunk := rows.fetchmany(batch):
                 self._link.still_answering()
                 with conn.cursor() as cursor:
-                    cursor.executemany(_INDEX_TEXT, _index_rows(searchable_payloads(chunk)))
+                    cursor.executemany(_INDEX_TEXT, _index_rows(searchable_payloads(chunk, names)))
 
     @staticmethod
     def _version(conn: psycopg.Connection[Any]) -> int:
@@ -339,14 +357,15 @@ class PostgresStore(RowPlan, Store):
         for offset, change in enumerate(run, start=1):
             at = change_time(change)
             latest = max(latest, at)
-            rows.append((key, last_seq + offset, change.kind, encode(change), at))
+            payload = encode(change)
+            rows.append((key, last_seq + offset, change.kind, payload, at, checksum(payload)))
             found = searchable(change)
             if found is not None:
                 texts.append((key, last_seq + offset, *found))
         with conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
+                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at, checksum) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
                 rows,
             )
             if texts:
@@ -390,8 +409,9 @@ class PostgresStore(RowPlan, Store):
                 if found is None:
                     return None
                 row = _stored(found)
-                cursor = conn.execute(
-                    f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s ORDER BY seq",
+                cursor = _payload_cursor(conn).execute(
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s "
+                    "ORDER BY seq",
                     (row.key,),
                 )
                 entries, skipped = decode_batches(row.ref, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
@@ -405,10 +425,15 @@ class PostgresStore(RowPlan, Store):
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return []
-            rows = conn.execute(
-                f"SELECT seq, payload FROM {SCHEMA}.changes WHERE session_key = %s AND seq > %s ORDER BY seq",
-                (key, seq),
-            ).fetchall()
+            rows = (
+                _payload_cursor(conn)
+                .execute(
+                    f"SELECT seq, payload, checksum FROM {SCHEMA}.changes "
+                    "WHERE session_key = %s AND seq > %s ORDER BY seq",
+                    (key, seq),
+                )
+                .fetchall()
+            )
             found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
         return decode_rows(_stored(found).ref if found else str(key), rows)[0]
 
@@ -711,7 +736,7 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
         int(branches),
         status,
         int(last_seq),
-        ref,
+        ref=ref,
     )
 
 

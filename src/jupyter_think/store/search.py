@@ -35,9 +35,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 
-from ..models import Change, ThoughtAdded, ThoughtAmended, change_adapter
+from ..models import Change, ThoughtAdded, ThoughtAmended
 
 MAX_WORD_CHARS = 100
 """Characters of a word that are indexed and compared (PostgreSQL index keys hold about 2.7 kB)."""
@@ -264,19 +263,6 @@ def searchable(change: Change) -> tuple[int, str] | None:
     return None
 
 
-def searchable_payloads(rows: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, int, str]]:
-    """(session key, seq, number, text) of the stored (key, seq, payload) rows that carry text to index
-    (rows that do not validate are left out: they are not loaded either)."""
-    indexed = []
-    for key, seq, payload in rows:
-        try:
-            change = change_adapter.validate_json(payload)
-        except (ValidationError, ValueError, RecursionError):
-            continue
-        found = searchable(change)
-        if found is not None:
-            indexed.append((key, seq, *found))
-    return indexed
 
 
 # --- memory ------------------------------------------------------------------------------------------------

@@ -9,9 +9,16 @@ Nothing is created before the first write: reading a store that does not exist g
 A database on a read-only file system (or in a directory that refuses new files) is opened
 read-only — through ``immutable=1`` when SQLite cannot create its WAL index — so every session
 loads and every write raises ``StoreError(EROFS)``; each write first tries to reopen read-write, so
-the store catches up when the file system comes back. A file that SQLite reports as corrupt or not
-a database is moved to ``.quarantine/`` (never deleted), with a warning naming it, and a fresh
-database is started. Other processes' commits are seen by polling ``PRAGMA data_version``.
+the store catches up when the file system comes back. Other processes' commits are seen by
+polling ``PRAGMA data_version``.
+
+Each change is stored with its checksum (:mod:`.payloads`) and read back as bytes, so a damaged
+payload is skipped with a warning and the rest loads. A file that SQLite reports as corrupt or not a
+database is repaired in place under SQLite's own write lock (:mod:`.sqlite_salvage`): a copy is kept
+in ``.quarantine/`` (never deleted), everything that can be read is carried over, a warning names
+the copy, and the call that met the damage runs again on the repaired file. A session that lost
+changes says so each time it is loaded. A writer checks, once it holds the write lock, that the
+file is still the one it opened (a file replaced by other means is reopened, the write redone).
 
 Example:
     >>> import tempfile
@@ -32,13 +39,14 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import warnings
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
-from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ..models import Change
@@ -56,15 +64,16 @@ from .base import (
     Store,
     StoredSession,
     StoreError,
+    StoreWarning,
     Written,
     age_cutoff,
     change_time,
-    decode_batches,
-    decode_rows,
     default_owner,
     encode,
     searchable,
+    warn_damaged,
 )
+from .payloads import checksum, decode_batches, decode_rows
 from .rows import RowPlan
 from .search import check_limit, query_terms, snippet
 from .sqlite_file import (
@@ -75,7 +84,6 @@ from .sqlite_file import (
     WORDS_INDEXED,
     errorname,
     migrate,
-    quarantine,
     reason,
     refused,
     register_words,
@@ -83,12 +91,33 @@ from .sqlite_file import (
     store_error,
     transaction,
 )
+from .sqlite_repair import repair
 
 BUSY_TIMEOUT = 5.0
 """Seconds a writer waits for another process's transaction before the write is refused (EBUSY)."""
 
 _abandoned: list[sqlite3.Connection] = []
 """Connections inherited across fork(): never used or closed in the child (SQLite's rule)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _TryAgain(StoreError):
+    """The database was repaired (or found replaced) under a call: the call runs once more."""
+
+
+def _once_more(method: F) -> F:
+    """Run ``method`` again when the file was repaired or replaced under it (once: a second
+    :class:`_TryAgain` reaches the caller as the ``StoreError`` it is)."""
+
+    @wraps(method)
+    def run(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _TryAgain:
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class SQLiteStore(RowPlan, Store):
@@ -159,8 +188,27 @@ class SQLiteStore(RowPlan, Store):
                 yield self._conn
             except sqlite3.DatabaseError as exc:
                 if errorname(exc) in CORRUPT and not self._immutable:  # (immutable: changed under it)
-                    self._quarantine(exc)
+                    self._repair(exc)
+                    said = f"{reason(exc)} ({self.location}); the file was checked and repaired: try again"
+                    raise _TryAgain(errno.EIO, said) from exc
                 raise store_error(exc, self.location) from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection in a write transaction (``BEGIN IMMEDIATE``) on the file at the store's path.
+
+        Checked once the write lock is held: a file moved or replaced while this writer waited for
+        the lock is not written to (its changes would leave the live store); the call runs again
+        on the file now there (:func:`_once_more`)."""
+        with self._connection(write=True) as conn:
+            assert conn is not None
+            with transaction(conn):
+                moved = self._file_identity() != self._identity
+                if not moved:
+                    yield conn
+            if moved:
+                self.close()
+                raise _TryAgain(errno.EIO, f"{self.path} was replaced by another file meanwhile: try again")
 
     def _connect(self, *, create: bool) -> None:
         if not create and not self.path.exists():
@@ -171,12 +219,8 @@ class SQLiteStore(RowPlan, Store):
             conn = self._open("rw")
         except sqlite3.DatabaseError as exc:
             if errorname(exc) in CORRUPT:
-                self._quarantine(exc)
-                if create:
-                    self._make_files()
-                    conn = self._open("rw")
-                else:
-                    return
+                self._repair(exc)
+                conn = self._open("rw")
             elif errorname(exc) in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH"):
                 conn = self._open_read_only(exc)
             else:
@@ -278,29 +322,40 @@ class SQLiteStore(RowPlan, Store):
                 exc.errno or errno.EIO, f"cannot create the store {self.location}: {exc.strerror}"
             ) from exc
 
-    def _quarantine(self, cause: sqlite3.DatabaseError) -> None:
-        """Move the damaged database aside and start a fresh one with what can be saved (sqlite_file.py)."""
+    def _repair(self, cause: sqlite3.DatabaseError) -> None:
+        """Repair the damaged database in place, keeping a copy (:mod:`.sqlite_salvage`), and say so."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-        def open_fresh() -> sqlite3.Connection:
-            self._make_files()
-            return self._open("rw")
-
-        quarantine(self.path, cause, open_fresh)
+        self._data_version = None
+        try:
+            repaired = repair(self.path, self.busy_timeout)
+        except (OSError, sqlite3.Error) as exc:
+            failure = store_error(exc, self.location) if isinstance(exc, sqlite3.Error) else exc
+            raise StoreError(
+                failure.errno or errno.EIO,
+                f"{self.path} is damaged ({reason(cause)}) and could not be repaired: {failure}; stop every "
+                "program using the store and move the file aside by hand (with its -wal and -shm)",
+            ) from cause
+        if repaired is not None:
+            warnings.warn(
+                f"jupyter-think: {self.path} is damaged ({reason(cause)}); a copy of it is kept in "
+                f"{repaired.kept} (nothing deleted) and the store was repaired in place with what could be "
+                f"read: {repaired.summary()}",
+                StoreWarning,
+                stacklevel=6,
+            )
 
     # --- writing ------------------------------------------------------------------------------------
 
+    @_once_more
     def append(self, writes: Sequence[SessionWrite]) -> list[Written]:
         writes = [replace(write, session_id=self.canonical(write.session_id)) for write in writes]
-        with self._connection(write=True) as conn:
-            assert conn is not None
-            try:
-                with transaction(conn):
-                    return [self._append_one(conn, write) for write in writes]
-            except (OverflowError, ValueError) as exc:  # a value sqlite3 cannot bind (past 64 bits, a lone surrogate)
-                raise refused(errno.EINVAL, f"{type(exc).__name__}: {exc}", self.location) from exc
+        try:
+            with self._writing() as conn:
+                return [self._append_one(conn, write) for write in writes]
+        except (OverflowError, ValueError) as exc:  # a value sqlite3 cannot bind (past 64 bits, a lone surrogate)
+            raise refused(errno.EINVAL, f"{type(exc).__name__}: {exc}", self.location) from exc
 
     # (the plan of an append is RowPlan's; these are its primitives in SQLite's SQL)
 
@@ -341,12 +396,15 @@ class SQLiteStore(RowPlan, Store):
         for offset, change in enumerate(run, start=1):
             at = change_time(change).timestamp()
             latest = max(latest, at)
-            rows.append((key, last_seq + offset, change.kind, encode(change), at))
+            payload = encode(change)
+            rows.append((key, last_seq + offset, change.kind, payload, at, checksum(payload)))
             found = searchable(change)
             if found is not None:
                 texts.append((found[1], key, last_seq + offset, found[0]))
         conn.executemany(
-            "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)", rows
+            "INSERT INTO changes (session_key, seq, kind, payload, created_at, checksum) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
         )
         conn.executemany(INDEX_TEXT, texts)
         counts = RowCounts.of(run)
@@ -357,13 +415,23 @@ class SQLiteStore(RowPlan, Store):
             ).rowcount
         conn.execute(
             "UPDATE sessions SET last_seq = ?, last_activity = ?, thoughts = thoughts + ?, "
-            "branches = branches + ?, status = coalesce(?, status) WHERE key = ?",
-            (last_seq + len(run), latest, counts.thoughts, new_branches, status or counts.status, key),
+            "branches = branches + ?, status = coalesce(?, status), top_number = max(top_number, ?) "
+            "WHERE key = ?",
+            (
+                last_seq + len(run),
+                latest,
+                counts.thoughts,
+                new_branches,
+                status or counts.status,
+                counts.top_number,
+                key,
+            ),
         )
         return last_seq + 1, last_seq + len(run)
 
     # --- reading ------------------------------------------------------------------------------------
 
+    @_once_more
     def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
         session_id = self.canonical(session_id)
         with self._connection(write=False) as conn:
@@ -382,24 +450,32 @@ class SQLiteStore(RowPlan, Store):
                 if found is None:
                     return None
                 row = _stored(found)
-                cursor = conn.execute(
-                    "SELECT seq, payload FROM changes WHERE session_key = ? ORDER BY seq", (row.key,)
+                cursor = conn.execute(  # (bytes: one payload that is not UTF-8 cannot fail the fetch)
+                    "SELECT seq, CAST(payload AS BLOB), checksum FROM changes WHERE session_key = ? "
+                    "ORDER BY seq",
+                    (row.key,),
                 )
                 entries, skipped = decode_batches(row.id, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
             finally:
                 conn.execute("COMMIT")
+        if row.damaged:
+            warn_damaged(row)
         return LoadedChanges(row, entries, skipped)
 
+    @_once_more
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
         with self._connection(write=False) as conn:
             if conn is None:
                 return []
             rows = conn.execute(
-                "SELECT seq, payload FROM changes WHERE session_key = ? AND seq > ? ORDER BY seq", (key, seq)
+                "SELECT seq, CAST(payload AS BLOB), checksum FROM changes WHERE session_key = ? AND seq > ? "
+                "ORDER BY seq",
+                (key, seq),
             ).fetchall()
             session_id = _one(conn, "SELECT id FROM sessions WHERE key = ?", (key,)) or str(key)
         return decode_rows(session_id, rows)[0]
 
+    @_once_more
     def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
         if not session_ids:
             return {}
@@ -414,6 +490,7 @@ class SQLiteStore(RowPlan, Store):
             ).fetchall()
         return {named[session_id]: Head(key, last_seq) for session_id, key, last_seq in rows}
 
+    @_once_more
     def row(self, key: int) -> StoredSession | None:
         with self._connection(write=False) as conn:
             if conn is None:
@@ -421,6 +498,7 @@ class SQLiteStore(RowPlan, Store):
             found = conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone()
         return None if found is None else _stored(found)
 
+    @_once_more
     def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
         with self._connection(write=False) as conn:
             if conn is None:
@@ -432,6 +510,7 @@ class SQLiteStore(RowPlan, Store):
             ).fetchall()
         return [_stored(row) for row in rows]
 
+    @_once_more
     def changed(self) -> bool:
         with self._connection(write=False) as conn:
             if conn is None:
@@ -441,6 +520,7 @@ class SQLiteStore(RowPlan, Store):
         self._data_version = version
         return changed
 
+    @_once_more
     def search(
         self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
     ) -> list[SearchHit]:
@@ -486,86 +566,82 @@ class SQLiteStore(RowPlan, Store):
 
     # --- trash, archive, retention ------------------------------------------------------------------
 
+    @_once_more
     def trash(self, session_id: str) -> StoredSession:
         session_id = self.canonical(session_id)
-        with self._connection(write=True) as conn:
-            assert conn is not None
-            with transaction(conn):
-                key = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
-                if key is None:
-                    raise SessionNotFound(session_id)
-                conn.execute(
-                    "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?", (_now(), key)
-                )
-                return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
+        with self._writing() as conn:
+            key = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
+            if key is None:
+                raise SessionNotFound(session_id)
+            conn.execute(
+                "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?", (_now(), key)
+            )
+            return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
+    @_once_more
     def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
         session_id = self.canonical(session_id)
-        with self._connection(write=True) as conn:
-            assert conn is not None
-            with transaction(conn):
-                key = _one(
-                    conn,
-                    "SELECT key FROM sessions WHERE id = ? AND state = ? ORDER BY state_changed_at DESC, key DESC",
-                    (session_id, state),
-                )
-                if key is None:
-                    raise SessionNotFound(session_id, state)
-                live = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
-                now = _now()
-                if live is not None:
-                    if state == "trashed":
-                        raise StoreError(
-                            errno.EEXIST,
-                            f"a session {session_id!r} exists; move it to the trash first "
-                            f"(jupyter-think rm {session_id}), then restore",
-                        )
-                    conn.execute(
-                        "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?",
-                        (now, live),
+        with self._writing() as conn:
+            key = _one(
+                conn,
+                "SELECT key FROM sessions WHERE id = ? AND state = ? ORDER BY state_changed_at DESC, key DESC",
+                (session_id, state),
+            )
+            if key is None:
+                raise SessionNotFound(session_id, state)
+            live = _one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
+            now = _now()
+            if live is not None:
+                if state == "trashed":
+                    raise StoreError(
+                        errno.EEXIST,
+                        f"a session {session_id!r} exists; move it to the trash first "
+                        f"(jupyter-think rm {session_id}), then restore",
                     )
                 conn.execute(
-                    "UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key)
+                    "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?",
+                    (now, live),
                 )
-                return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
+            conn.execute(
+                "UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key)
+            )
+            return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
+    @_once_more
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
         cutoff = age_cutoff(older_than)
-        with self._connection(write=True) as conn:
-            assert conn is not None
-            with transaction(conn):
-                rows = conn.execute(
-                    f"SELECT {ROW} FROM sessions WHERE state = 'trashed' AND state_changed_at < ? ORDER BY id",
-                    (float("inf") if cutoff is None else cutoff.timestamp(),),
-                ).fetchall()
-                for row in rows:
-                    conn.execute(  # (its rowids: key * 2**32 + seq, see INDEX_TEXT)
-                        "DELETE FROM thought_text WHERE rowid BETWEEN ?1 * 4294967296 AND ?1 * 4294967296 + 4294967295",
-                        (row[0],),
-                    )
-                    conn.execute("DELETE FROM sessions WHERE key = ?", (row[0],))
+        with self._writing() as conn:
+            rows = conn.execute(
+                f"SELECT {ROW} FROM sessions WHERE state = 'trashed' AND state_changed_at < ? ORDER BY id",
+                (float("inf") if cutoff is None else cutoff.timestamp(),),
+            ).fetchall()
+            for row in rows:
+                conn.execute(  # (its rowids: key * 2**32 + seq, see INDEX_TEXT)
+                    "DELETE FROM thought_text WHERE rowid BETWEEN ?1 * 4294967296 AND ?1 * 4294967296 + 4294967295",
+                    (row[0],),
+                )
+                conn.execute("DELETE FROM sessions WHERE key = ?", (row[0],))
         return [_stored(row) for row in rows]
 
+    @_once_more
     def trash_idle(self, older_than: timedelta, keep: Collection[str] = ()) -> list[StoredSession]:
         cutoff = age_cutoff(older_than)
         assert cutoff is not None
-        with self._connection(write=True) as conn:
-            assert conn is not None
-            with transaction(conn):
-                rows = [
-                    row
-                    for row in conn.execute(
-                        f"SELECT {ROW} FROM sessions WHERE state = 'live' AND last_activity < ? ORDER BY id",
-                        (cutoff.timestamp(),),
-                    ).fetchall()
-                    if row[1] not in keep
-                ]
-                now = _now()
-                for row in rows:
-                    conn.execute(
-                        "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?",
-                        (now, row[0]),
-                    )
+        with self._writing() as conn:
+            rows = [
+                row
+                for row in conn.execute(
+                    f"SELECT {ROW} FROM sessions WHERE state = 'live' AND last_activity < ? ORDER BY id",
+                    (cutoff.timestamp(),),
+                ).fetchall()
+                if row[1] not in keep
+            ]
+            now = _now()
+            for row in rows:
+                conn.execute(
+                    "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?",
+                    (now, row[0]),
+                )
         return [_stored(row) for row in rows]
 
 
@@ -586,7 +662,8 @@ def _time(value: float) -> datetime:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredSession:
-    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq = row
+    (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq,
+     missing, kept_in, top_number) = row  # fmt: skip
     return StoredSession(
         key,
         session_id,
@@ -599,4 +676,7 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
         branches,
         status,
         last_seq,
+        missing,
+        tuple(line for line in kept_in.split("\n") if line),
+        top_number,
     )

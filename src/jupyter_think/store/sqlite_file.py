@@ -1,31 +1,23 @@
-"""The SQLite store's database file: its schema and migrations, what its errors mean, and a damaged
-file moved aside with every session still whole copied out of it.
+"""The SQLite store's database file: its schema and migrations, and what its errors mean.
 
 :func:`migrate` brings a database to :data:`~jupyter_think.store.base.SCHEMA_VERSION` (``PRAGMA
 user_version``). :func:`store_error` turns a ``sqlite3`` error into a
-:class:`~jupyter_think.store.base.StoreError` whose errno says what happened. :func:`quarantine`
-moves a file SQLite calls corrupt or not a database to ``.quarantine/`` (never deleted), reads a
-copy of it — its header fitted to a truncated length — and copies each session whose every change
-still reads back into a fresh database, under the same row keys.
+:class:`~jupyter_think.store.base.StoreError` whose errno says what happened. A file SQLite calls
+corrupt is repaired by :mod:`.sqlite_salvage`.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sqlite3
-import struct
-import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .base import SCHEMA_VERSION, StoreError, StoreWarning, searchable_payloads
+from .base import SCHEMA_VERSION, StoreError
+from .payloads import searchable_payloads
 from .search import index_text
 
 DATABASE = "sessions.db"
@@ -69,7 +61,12 @@ MIGRATIONS: dict[int, str] = {
         tokenize = 'porter unicode61 remove_diacritics 2'
     );
     """,
-    3: "",
+    3: """
+    ALTER TABLE changes ADD COLUMN checksum INTEGER;
+    ALTER TABLE sessions ADD COLUMN top_number INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN kept_in TEXT NOT NULL DEFAULT '';
+    """,
     4: """
     DROP TABLE IF EXISTS thought_text;
     CREATE VIRTUAL TABLE thought_text USING fts5(
@@ -79,7 +76,17 @@ MIGRATIONS: dict[int, str] = {
     """,
     5: "",  # (PostgreSQL's sessions named per owner, shares, row-level security: a personal store has one user)
 }
-"""Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``)."""
+"""Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``).
+
+3: ``changes.checksum`` (CRC-32 of the payload, ``NULL`` in rows written before: unverified);
+``sessions.top_number`` (the highest thought number written), ``missing`` (changes a repaired
+damaged file could not carry over) and ``kept_in`` (the quarantined copies that hold them, one per line)."""
+
+TOP_NUMBERS = (
+    "UPDATE sessions SET top_number = coalesce((SELECT max(json_extract(payload, '$.thought.thoughtNumber')) "
+    "FROM changes WHERE session_key = sessions.key AND kind = 'thought' AND json_valid(payload)), 0)"
+)
+"""The highest thought number of each session, from the payloads stored before version 3 kept it."""
 
 INDEX_TEXT = (
     "INSERT INTO thought_text (rowid, words, body, session_key, seq, thought_number) "
@@ -91,7 +98,8 @@ in which the newest matches are picked on both engines."""
 WORDS_INDEXED = 4
 """The schema version whose migration rebuilds the search index from the stored payloads."""
 ROW = (
-    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, last_seq"
+    "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, "
+    "last_seq, missing, kept_in, top_number"
 )
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
@@ -105,7 +113,9 @@ def migrate(conn: sqlite3.Connection) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target].split(";"):
                 if statement.strip():
-                    conn.execute(statement)
+                    _execute_once(conn, statement)
+            if target == 3 and version >= 1:
+                conn.execute(TOP_NUMBERS)
             if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
                 reindex(conn)
             conn.execute(f"PRAGMA user_version = {target}")
@@ -123,150 +133,30 @@ def register_words(conn: sqlite3.Connection) -> None:
 
 def reindex(conn: sqlite3.Connection, batch: int = 2000) -> None:
     """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a time."""
-    rows = conn.execute(
-        "SELECT session_key, seq, payload FROM changes WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
+    checked = ", checksum" if "checksum" in columns(conn, "changes") else ""
+    names = dict(conn.execute("SELECT key, id FROM sessions").fetchall())
+    rows = conn.execute(  # (bytes: one payload that is not UTF-8 must not stop the migration)
+        f"SELECT session_key, seq, CAST(payload AS BLOB){checked} FROM changes "
+        "WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
     )
     while chunk := rows.fetchmany(batch):
-        conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in searchable_payloads(chunk)])
+        indexed = searchable_payloads(chunk, names)
+        conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in indexed])
 
 
-def quarantine(
-    path: Path, cause: sqlite3.DatabaseError, open_fresh: Callable[[], sqlite3.Connection]
-) -> None:
-    """Move a database SQLite calls corrupt (and its -wal, -shm) to ``.quarantine/`` beside it, copy
-    every session still whole into a fresh database (``open_fresh()``), and warn naming the file."""
-    folder = path.parent / QUARANTINE
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+def _execute_once(conn: sqlite3.Connection, statement: str) -> None:
+    """Run a migration statement; a column it adds that is there already is fine (a database whose
+    version was set back by hand, or a migration another process finished)."""
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        n = 1
-        while (folder / f"sessions-{stamp}-{n}.db").exists():
-            n += 1
-        target = folder / f"sessions-{stamp}-{n}.db"
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(str(path) + suffix)
-            if source.exists():
-                os.replace(source, Path(str(target) + suffix))
-    except OSError as exc:
-        raise StoreError(
-            exc.errno or errno.EIO, f"{path} is damaged ({reason(cause)}) and cannot be moved aside: {exc}"
-        ) from cause
-    salvaged = _salvage(target, open_fresh)
-    warnings.warn(
-        f"jupyter-think: {path} is damaged ({reason(cause)}); it was moved to {target} "
-        f"(nothing deleted) and a fresh database is started{salvaged}",
-        StoreWarning,
-        stacklevel=5,
-    )
+        conn.execute(statement)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column name" not in str(exc):
+            raise
 
 
-def _salvage(damaged: Path, open_fresh: Callable[[], sqlite3.Connection]) -> str:
-    """Copy every session that can still be read from the quarantined ``damaged`` file into a fresh
-    database; return what to add to the warning ("" when nothing could be read at all)."""
-    with tempfile.TemporaryDirectory(prefix="jupyter-think-salvage-") as scratch:
-        copy = Path(scratch) / DATABASE  # read a copy: the quarantined files stay exactly as they were
-        try:
-            for suffix in ("", "-wal"):
-                if Path(str(damaged) + suffix).exists():
-                    shutil.copyfile(str(damaged) + suffix, str(copy) + suffix)
-            _fit_page_count(copy)
-            source = sqlite3.connect(copy, isolation_level=None)
-        except (OSError, sqlite3.Error):
-            return ""
-        try:
-            return _copy_readable(source, open_fresh)
-        finally:
-            source.close()
-
-
-def _copy_readable(source: sqlite3.Connection, open_fresh: Callable[[], sqlite3.Connection]) -> str:
-    """Copy the sessions of ``source`` whose every change reads back into a fresh database."""
-    try:
-        rows = source.execute(f"SELECT {ROW} FROM sessions ORDER BY key").fetchall()
-    except sqlite3.Error:
-        return "; no session in it could be read"
-    readable: list[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[str]]] = []
-    for row in rows:
-        try:
-            changes = source.execute(
-                "SELECT seq, kind, payload, created_at FROM changes WHERE session_key = ? ORDER BY seq",
-                (row[0],),
-            ).fetchall()
-            branch_ids = [
-                b
-                for (b,) in source.execute("SELECT branch_id FROM branches WHERE session_key = ?", (row[0],))
-            ]
-        except sqlite3.Error:
-            continue
-        if len(changes) == row[-1] and (not changes or changes[-1][0] == row[-1]):  # every change there
-            readable.append((row, changes, branch_ids))
-    if not readable:
-        return f"; none of its {len(rows)} session(s) could be read whole"
-    conn = open_fresh()
-    try:
-        with transaction(conn):
-            for row, changes, branch_ids in readable:
-                key = row[0]  # the same row keys: a process that follows a session still finds it
-                (
-                    _,
-                    session_id,
-                    owner,
-                    state,
-                    created,
-                    activity,
-                    changed,
-                    thoughts,
-                    branches,
-                    status,
-                    last_seq,
-                ) = row
-                conn.execute(
-                    "INSERT INTO sessions (key, id, owner, state, created_at, last_activity, state_changed_at, "
-                    "last_seq, thoughts, branches, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        session_id,
-                        owner,
-                        state,
-                        created,
-                        activity,
-                        changed,
-                        last_seq,
-                        thoughts,
-                        branches,
-                        status,
-                    ),
-                )
-                conn.executemany(
-                    "INSERT INTO changes (session_key, seq, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [(key, *change) for change in changes],
-                )
-                conn.executemany(
-                    "INSERT INTO branches (session_key, branch_id) VALUES (?, ?)",
-                    [(key, b) for b in branch_ids],
-                )
-                indexed = searchable_payloads((key, seq, payload) for seq, _kind, payload, _at in changes)
-                conn.executemany(INDEX_TEXT, [(text, k, seq, number) for k, seq, number, text in indexed])
-    finally:
-        conn.close()
-    lost = len(rows) - len(readable)
-    return f"; {len(readable)} intact session(s) were copied into it" + (
-        f", {lost} could not be read whole (they are in the moved file)" if lost else ""
-    )
-
-
-def _fit_page_count(path: Path) -> None:
-    """Make a truncated database's header claim only the pages the file has (else SQLite reads none)."""
-    with open(path, "r+b") as file:
-        header = file.read(100)
-        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-            return
-        page_size = struct.unpack(">H", header[16:18])[0]
-        page_size = 65536 if page_size == 1 else page_size
-        pages = os.path.getsize(path) // page_size
-        if struct.unpack(">I", header[28:32])[0] > pages:
-            file.seek(28)
-            file.write(struct.pack(">I", pages))
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The column names of ``table`` (empty when there is no such table)."""
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 @contextmanager
