@@ -42,17 +42,18 @@ class Lesson:
 def lesson(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lesson]:
     root = tmp_path_factory.mktemp("follow")
     klass = make_class(postgres_server, ["ada"], ["tea"])
-    common = {"JUPYTER_DATA_DIR": str(root / "data")}
-    ada = Kernel(
-        env={**common, "JUPYTER_THINK_STORE": klass.urls["ada"], "JUPYTERHUB_USER": "ada",
-             "JPY_SESSION_NAME": str(root / "ada" / "homework.ipynb")},
-        cwd=str(root),
-    )  # fmt: skip
-    teacher = Kernel(
-        env={**common, "JUPYTER_THINK_STORE": klass.urls["tea"], "JUPYTERHUB_USER": "tea",
-             "JPY_SESSION_NAME": str(root / "tea" / "lesson.ipynb")},
-        cwd=str(root),
-    )  # fmt: skip
+
+    def kernel_of(user: str, notebook: str) -> Kernel:
+        """A kernel as the hub starts it for ``user``: her own URL, her notebook."""
+        env = {
+            "JUPYTER_THINK_STORE": klass.urls[user],
+            "JUPYTERHUB_USER": user,
+            "JPY_SESSION_NAME": str(root / user / notebook),
+            "JUPYTER_DATA_DIR": str(root / "data"),
+        }
+        return Kernel(env=env, cwd=str(root))
+
+    ada, teacher = kernel_of("ada", "homework.ipynb"), kernel_of("tea", "lesson.ipynb")
     try:
         ada.start()
         teacher.start()
