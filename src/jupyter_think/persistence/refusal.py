@@ -2,8 +2,9 @@
 finding, in a run of changes the store refused as one transaction, the first one it refuses.
 
 A store says a change's content is refused with ``errno.EINVAL`` (a constraint or a trigger, an
-integer past 64 bits, a NUL on PostgreSQL, a value too big): retrying cannot help, so the change is
-set aside instead. Everything else (down, full, read-only, busy, a lost connection) is retried.
+integer past 64 bits, a NUL on PostgreSQL, a value too big), and a change into another user's
+session this role may not change with ``NotWritable``: retrying cannot help, so the change is set
+aside instead. Everything else (down, full, read-only, busy, a lost connection) is retried.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ..models import Change, ThoughtAdded
+from ..store.base import NotWritable
 
 T = TypeVar("T")
 
@@ -32,7 +34,9 @@ def as_store_error(exc: BaseException) -> OSError:
 
 
 def refused_for_content(exc: BaseException) -> bool:
-    """True when the store refused what a change holds (it would refuse it again).
+    """True when the store refused what a change holds (it would refuse it again), or where it goes:
+    another user's session this role may not change (:class:`~jupyter_think.store.base.NotWritable`,
+    e.g. a share taken back while the session was open here), which holds back no other session.
 
     Example:
         >>> refused_for_content(OSError(errno.EINVAL, "bigint out of range"))
@@ -40,7 +44,8 @@ def refused_for_content(exc: BaseException) -> bool:
         >>> refused_for_content(OSError(errno.ENOSPC, "No space left on device"))
         False
     """
-    return as_store_error(exc).errno == errno.EINVAL
+    error = as_store_error(exc)
+    return error.errno == errno.EINVAL or isinstance(error, NotWritable)
 
 
 def commit_longest_prefix(

@@ -64,6 +64,12 @@ class StoreError(OSError):
     """The store refused an operation; ``errno`` says why (see the module docstring)."""
 
 
+class NotWritable(StoreError):
+    """A write into another user's session that this role may not change (``EACCES``): never shared
+    with it for writing, the share taken back, or the session in its owner's trash. It concerns that
+    session alone: a writer sets its changes aside and saves every other session's."""
+
+
 class SessionNotFound(StoreError, LookupError):
     """No session with that id in the state asked for."""
 

@@ -39,6 +39,7 @@ from .base import (
     SEARCH_WINDOW,
     Head,
     LoadedChanges,
+    NotWritable,
     SearchHit,
     RowCounts,
     SessionNotFound,
@@ -322,11 +323,16 @@ class PostgresStore(RowPlan, Store):
 
     def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
         owner, plain_id = split_ref(self.canonical(session_id))
-        if owner is not None:  # another user's session, not live: nobody but its owner makes it again
-            raise StoreError(
+        if owner is not None:  # another user's session: nobody but its owner makes it (again)
+            where, params = _named(session_id)
+            if conn.execute(f"SELECT 1 FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params).fetchone():
+                # live and readable, not writable (its row is not ours to lock): never shared for
+                # writing, or the share was taken back while this writer had it open
+                raise NotWritable(errno.EACCES, f"{session_id} belongs to {owner}; you can read it, not change it")
+            raise NotWritable(
                 errno.EACCES,
-                f"{session_id} is not there to write to (its owner, {owner}, moved it to the trash or started "
-                "it anew); ask them to restore it",
+                f"{session_id} is not there for you to write to: its owner, {owner}, moved it to the trash, "
+                "started it anew or no longer shares it with you; ask them",
             )
         row = conn.execute(  # (the owner is the database's current_user: its default, checked by a policy)
             f"INSERT INTO {SCHEMA}.sessions (id, state, created_at, last_activity, state_changed_at) "

@@ -163,6 +163,8 @@ def security_sql(schema: str) -> str:
     Sessions are named per owner (``UNIQUE (owner, id)`` among live rows), the owner is set by the
     database, shares and members get their tables, and each table its policies. Rows written before
     by a client-chosen owner that is no role go to the migrating role (the store's single role then).
+    The policies' functions run with ``search_path = pg_catalog, pg_temp``: a caller's own temporary
+    table named ``pg_roles``, or a ``pg_has_role`` of hers first in her search_path, changes nothing.
     """
     s = schema
     child_policies = "".join(
@@ -202,21 +204,25 @@ def security_sql(schema: str) -> str:
         created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
         PRIMARY KEY (session_key, grantee)
     );
-    CREATE OR REPLACE FUNCTION {s}.role_of(user_name TEXT) RETURNS text LANGUAGE sql STABLE AS $$
+    CREATE OR REPLACE FUNCTION {s}.role_of(user_name TEXT) RETURNS text LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp AS $$
         SELECT coalesce((SELECT m.role FROM {s}.members m WHERE m.user_name = role_of.user_name), user_name)
     $$;
-    CREATE OR REPLACE FUNCTION {s}.is_teacher() RETURNS boolean LANGUAGE sql STABLE AS $$
+    CREATE OR REPLACE FUNCTION {s}.is_teacher() RETURNS boolean LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp AS $$
         SELECT coalesce(pg_has_role(current_user,
             (SELECT oid FROM pg_roles WHERE rolname = (SELECT value FROM {s}.meta WHERE key = 'teachers_role')),
             'MEMBER'), false)
     $$;
-    CREATE OR REPLACE FUNCTION {s}.shared(session BIGINT, writing BOOLEAN) RETURNS boolean LANGUAGE sql STABLE AS $$
+    CREATE OR REPLACE FUNCTION {s}.shared(session BIGINT, writing BOOLEAN) RETURNS boolean LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM {s}.shares sh WHERE sh.session_key = session AND (sh.can_write OR NOT writing)
                        AND coalesce(pg_has_role(current_user, sh.grantee, 'MEMBER'), false))
     $$;
-    CREATE OR REPLACE FUNCTION {s}.may_write(session BIGINT) RETURNS boolean LANGUAGE sql STABLE AS $$
+    CREATE OR REPLACE FUNCTION {s}.may_write(session BIGINT) RETURNS boolean LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM {s}.sessions se WHERE se.key = session
-                       AND (se.owner = current_user OR {s}.shared(se.key, true)))
+                       AND (se.owner = current_user OR (se.state = 'live' AND {s}.shared(se.key, true))))
     $$;
     ALTER TABLE {s}.sessions ENABLE ROW LEVEL SECURITY;
     ALTER TABLE {s}.sessions FORCE ROW LEVEL SECURITY;
@@ -227,7 +233,7 @@ def security_sql(schema: str) -> str:
     CREATE POLICY created ON {s}.sessions FOR INSERT WITH CHECK (owner = current_user);
     DROP POLICY IF EXISTS writable ON {s}.sessions;
     CREATE POLICY writable ON {s}.sessions FOR UPDATE
-        USING (owner = current_user OR {s}.shared(key, true))
+        USING (owner = current_user OR ({s}.shared(key, true) AND state = 'live'))
         WITH CHECK (owner = current_user OR ({s}.shared(key, true) AND state = 'live'));
     DROP POLICY IF EXISTS purgeable ON {s}.sessions;
     CREATE POLICY purgeable ON {s}.sessions FOR DELETE USING (owner = current_user);
