@@ -345,6 +345,20 @@ class PostgresStore(RowPlan, Store):
         assert live is not None
         return live
 
+    def _reset(self, conn: psycopg.Connection[Any], session_id: str, at: datetime) -> int:
+        """As :meth:`RowPlan._reset`, and the fresh row keeps the shares of the row it replaces (a lesson
+        shared with the class and started anew is still the class's to follow)."""
+        before = self._live_key(conn, session_id)
+        key = super()._reset(conn, session_id, at)
+        if before is not None and key != before:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.shares (session_key, grantee, grantee_name, can_write) "
+                f"SELECT %s, grantee, grantee_name, can_write FROM {SCHEMA}.shares WHERE session_key = %s "
+                "ON CONFLICT DO NOTHING",
+                (key, before),
+            )
+        return key
+
     def _created_at_is(self, conn: psycopg.Connection[Any], key: int, at: datetime) -> bool:
         row = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
         return row is not None and row[0] == at

@@ -167,6 +167,15 @@ def security_sql(schema: str) -> str:
     table named ``pg_roles``, or a ``pg_has_role`` of hers first in her search_path, changes nothing.
     """
     s = schema
+    return f"""
+    UPDATE {s}.sessions SET owner = current_user WHERE owner NOT IN (SELECT rolname FROM pg_roles);
+    {policies_sql(schema)}"""
+
+
+def policies_sql(schema: str) -> str:
+    """The tables, functions, policies and revocations of :func:`security_sql` without its one rewrite of
+    data: safe to run again (``class init`` does, so an upgrade's policies reach an existing class)."""
+    s = schema
     child_policies = "".join(
         f"""
     ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY;
@@ -183,7 +192,6 @@ def security_sql(schema: str) -> str:
         for table in SESSION_TABLES
     )
     return f"""
-    UPDATE {s}.sessions SET owner = current_user WHERE owner NOT IN (SELECT rolname FROM pg_roles);
     ALTER TABLE {s}.sessions ALTER COLUMN owner SET DEFAULT current_user;
     DROP INDEX IF EXISTS {s}.sessions_live_id;
     CREATE UNIQUE INDEX IF NOT EXISTS sessions_live_owner_id ON {s}.sessions (owner, id) WHERE state = 'live';
@@ -219,6 +227,22 @@ def security_sql(schema: str) -> str:
         SELECT EXISTS (SELECT 1 FROM {s}.shares sh WHERE sh.session_key = session AND (sh.can_write OR NOT writing)
                        AND coalesce(pg_has_role(current_user, sh.grantee, 'MEMBER'), false))
     $$;
+    CREATE OR REPLACE FUNCTION {s}.acting_as_group() RETURNS boolean LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp AS $$
+        SELECT current_user IN (SELECT value FROM {s}.meta WHERE key IN ('students_role', 'teachers_role'))
+    $$;
+    CREATE OR REPLACE FUNCTION {s}.keep_forward() RETURNS trigger LANGUAGE plpgsql
+        SET search_path = pg_catalog, pg_temp AS $$
+        BEGIN
+            IF NEW.last_seq < OLD.last_seq OR NEW.last_activity < OLD.last_activity THEN
+                RAISE EXCEPTION 'a session''s sequence and last activity never go back'
+                    USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN NEW;
+        END
+    $$;
+    DROP TRIGGER IF EXISTS forward_only ON {s}.sessions;
+    CREATE TRIGGER forward_only BEFORE UPDATE ON {s}.sessions FOR EACH ROW EXECUTE FUNCTION {s}.keep_forward();
     CREATE OR REPLACE FUNCTION {s}.may_write(session BIGINT) RETURNS boolean LANGUAGE sql STABLE
         SET search_path = pg_catalog, pg_temp AS $$
         SELECT EXISTS (SELECT 1 FROM {s}.sessions se WHERE se.key = session
@@ -228,9 +252,10 @@ def security_sql(schema: str) -> str:
     ALTER TABLE {s}.sessions FORCE ROW LEVEL SECURITY;
     DROP POLICY IF EXISTS readable ON {s}.sessions;
     CREATE POLICY readable ON {s}.sessions FOR SELECT
-        USING (owner = current_user OR {s}.is_teacher() OR {s}.shared(key, false));
+        USING (owner = current_user OR {s}.is_teacher() OR (state = 'live' AND {s}.shared(key, false)));
     DROP POLICY IF EXISTS created ON {s}.sessions;
-    CREATE POLICY created ON {s}.sessions FOR INSERT WITH CHECK (owner = current_user);
+    CREATE POLICY created ON {s}.sessions FOR INSERT
+        WITH CHECK (owner = current_user AND NOT {s}.acting_as_group());
     DROP POLICY IF EXISTS writable ON {s}.sessions;
     CREATE POLICY writable ON {s}.sessions FOR UPDATE
         USING (owner = current_user OR ({s}.shared(key, true) AND state = 'live'))
@@ -309,6 +334,7 @@ def init_class(conn: Any, schema: str) -> tuple[str, str]:
 
     students, teachers = group_roles(conn.info.dbname)
     with conn.transaction():
+        conn.execute(policies_sql(schema))  # (an upgrade's policies and functions reach an existing class)
         for role in (students, teachers):
             if not _role_exists(conn, role):
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(_ident(role)))
