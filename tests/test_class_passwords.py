@@ -89,6 +89,15 @@ def test_a_store_and_its_errors_never_show_the_password() -> None:
     assert leaks(shown, SECRET_PASSWORD) == [] and "%zz" not in shown
 
 
+def test_the_settings_show_the_store_url_without_its_password() -> None:
+    from jupyter_think.config import ThinkSettings
+
+    settings = ThinkSettings(store=f"postgresql://ada:{ENCODED}@db.example/class")
+    assert "postgresql://ada:***@db.example/class" in repr(settings)
+    assert leaks(f"{settings!r} {settings}", SECRET_PASSWORD) == []
+    assert settings.store == f"postgresql://ada:{ENCODED}@db.example/class"  # (the value itself is kept)
+
+
 def test_a_usage_error_never_echoes_a_url_given_in_the_wrong_place() -> None:
     done = run("list", f"postgresql://ada:{ENCODED}@db.example/class")
     assert done.returncode == 2 and "unrecognized arguments" in done.stderr
@@ -165,6 +174,7 @@ def test_no_output_of_a_batch_of_commands_holds_a_password(postgres_server: Any)
             with SessionManager(store=url, durability="async") as manager:
                 captured.append(("repr(manager)", repr(manager)))
                 captured.append(("repr(store)", repr(manager.store)))
+                captured.append(("settings", f"{manager.settings!r} {manager.settings}"))
                 try:
                     manager.session("probe").think("a thought")
                     manager.flush(timeout=20)

@@ -374,3 +374,17 @@ def test_no_command_leaves_a_connection_open(school: Classroom) -> None:
     refused(run("show", "bob/homework", url=school.url("ada")))
     refused(run("rm", "bob/homework", url=school.url("tea")), status=1)
     ok(school.cli("class", "list"))
+
+
+def test_naming_your_own_session_as_owner_and_id_is_naming_it(school: Classroom) -> None:
+    url = school.url("ada")
+    assert ok(run("show", "ada/homework", url=url)) == ok(run("show", "homework", url=url))
+    school.think("ada", "scrap", "Ada's scrap paper")
+    assert "To restore it: jupyter-think trash restore scrap" in ok(run("rm", "ada/scrap", url=url))
+    assert "no session 'ada/scrap' in your trash" in refused(
+        run("trash", "restore", "ada/scrap", url=school.url("tea"))
+    )
+    assert "Restored session scrap (1 thought)." in ok(run("trash", "restore", "ada/scrap", url=url))
+    assert "scrap" in session_ids(ok(run("list", url=url)))
+    ok(run("rm", "scrap", url=url))
+    ok(run("trash", "empty", url=url))
