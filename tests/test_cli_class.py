@@ -99,6 +99,13 @@ def test_class_url_with_a_base_of_another_database_is_a_usage_error(school: Clas
     assert "geometry" in message and school.database in message
 
 
+@pytest.mark.parametrize("option", ["sslpassword=admin-key-secret", "pass%77ord=admin-key-secret"])
+def test_class_url_never_passes_on_a_password_option_of_the_base(school: Classroom, option: str) -> None:
+    base = f"postgresql://db.example.org/{school.database}?{option}"
+    message = refused(school.cli("class", "url", "ada", "--base", base))
+    assert "--base" in message and "admin-key-secret" not in message
+
+
 def test_class_url_of_a_user_not_in_the_class_is_a_usage_error(school: Classroom) -> None:
     assert "class add zed" in refused(school.cli("class", "url", "zed"))
 

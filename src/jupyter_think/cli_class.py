@@ -314,8 +314,24 @@ def _url(where: CommandStore, args: argparse.Namespace) -> int:
             f"--base names the database {klass.database_of(base)!r}, but this class is in {database!r} "
             "(each class's passwords are made for its own database)"
         )
-    print(klass.class_store_url(base, user, secret))  # (the one place a password is printed: this user's own)
+    url = klass.class_store_url(base, user, secret)
+    if _secret_options(url):  # (the admin's, kept by class_store_url with the base's other options)
+        raise CommandError(
+            f"the base URL carries {', '.join(_secret_options(url))}=…, which must not reach a user: "
+            "give --base URL without it"
+        )
+    print(url)  # (the one place a password is printed: this user's own)
     return 0
+
+
+def _secret_options(url: str) -> list[str]:
+    """The options of ``url``'s query that hold a password (``sslpassword=``, ``pass%77ord=``)."""
+    from urllib.parse import unquote, urlsplit
+
+    from .store.redaction import SECRET_KEYS
+
+    keys = (item.partition("=")[0] for item in urlsplit(url).query.split("&"))
+    return [key for key in keys if unquote(key).strip().lower() in SECRET_KEYS]
 
 
 _ACTIONS = {"init": _init, "add": _add, "remove": _remove, "list": _list, "url": _url}
