@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +33,13 @@ class ThinkSettings(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    def __repr_args__(self) -> Any:
+        """The fields as ``repr`` and ``str`` show them: a store URL without its password."""
+        from .store.redaction import safe_location
+
+        for name, value in super().__repr_args__():
+            yield name, safe_location(value) if name == "store" and isinstance(value, str) else value
 
     store: str | None = Field(
         None,

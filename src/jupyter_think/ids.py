@@ -36,8 +36,9 @@ def validate_id(value: object, kind: str = "session") -> str:
     return value
 
 
-MAX_OWNER_CHARS = 128
-OWNER_RULE = "1-128 characters, not '.' or '..', without '/' or control characters"
+MAX_OWNER_CHARS = 255
+"""As long as a JupyterHub user name can be (its ``users.name`` column is 255 characters)."""
+OWNER_RULE = "1-255 characters, not '.' or '..', without '/' or control characters"
 _OWNER_UNSAFE = re.compile(r"[/\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 

@@ -16,7 +16,7 @@ stores them: ``class_store_url`` recomputes a user's URL, e.g. in JupyterHub's `
 Example:
     >>> login_role("algebra", "ada") == login_role("algebra", "ada"), login_role("algebra", "ada") != login_role("geometry", "ada")
     (True, True)
-    >>> len(login_role("c" * 80, "u" * 300).encode()) <= 63
+    >>> len(login_role("c" * 80, "u" * 250).encode()) <= 63
     True
 """
 
@@ -35,8 +35,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 SECRET_ENV = "JUPYTER_THINK_CLASS_SECRET"
 MIN_SECRET_CHARS = 16
-MAX_USER_CHARS = 128
-"""A class user name: 1..128 characters, no '/', no control characters (it names sessions as OWNER/ID)."""
+MAX_USER_CHARS = 255
+"""A class user name: 1..255 characters (as long as a JupyterHub user name), no '/', no control
+characters (it names sessions as OWNER/ID)."""
 
 _UNSAFE_USER = re.compile(r"[/\x00-\x1f\x7f-\x9f]")
 
@@ -54,7 +55,7 @@ def validate_user(name: object) -> str:
         >>> validate_user("a/b")
         Traceback (most recent call last):
         ...
-        jupyter_think.store.postgres_class.ClassError: invalid user name 'a/b': use 1-128 characters without '/' or control characters
+        jupyter_think.store.postgres_class.ClassError: invalid user name 'a/b': use 1-255 characters without '/' or control characters
     """
     if (
         not isinstance(name, str)
@@ -365,12 +366,14 @@ def add_members(conn: Any, schema: str, users: list[str], *, teacher: bool, secr
             verifier = conn.pgconn.encrypt_password(
                 derive_password(secret, database, user).encode(), role.encode(), b"scram-sha-256"
             ).decode()
-            verb = "ALTER" if _role_exists(conn, role) else "CREATE"
-            conn.execute(
-                sql.SQL(verb + " ROLE {} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-                    _ident(role), sql.Literal(verifier)
-                )
-            )
+            # (only a superuser may name the SUPERUSER attribute in ALTER ROLE, even to say NOSUPERUSER: a role
+            # made here never has it, and one that has it is not a class member's)
+            existing = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            if existing is not None and existing[0]:
+                raise ClassError(f"the role {role} of {user!r} is a superuser: drop it or take SUPERUSER away first")
+            attributes = "LOGIN INHERIT NOCREATEDB NOCREATEROLE PASSWORD {}"
+            statement = f"ALTER ROLE {{}} {attributes}" if existing else f"CREATE ROLE {{}} NOSUPERUSER {attributes}"
+            conn.execute(sql.SQL(statement).format(_ident(role), sql.Literal(verifier)))
             conn.execute(sql.SQL("GRANT {} TO {}").format(_ident(joined), _ident(role)))
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(_ident(left), _ident(role)))
             conn.execute(

@@ -27,6 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .base import StoreError
+from .redaction import redact, safe_location  # noqa: F401 (safe_location: postgres.py takes it from here)
 from .watchdog import WATCHDOG, call_deadline
 
 STORE_TIMEOUT = 10.0
@@ -38,22 +39,6 @@ CLOSE_WAIT = 0.5
 
 _abandoned: list[Any] = []
 """Connections inherited across fork(): never used or closed in the child (closing would end the parent's)."""
-
-
-def safe_location(url: str) -> str:
-    """``url`` without its password, for messages.
-
-    Example:
-        >>> safe_location("postgresql://teacher:secret@db.example/class")
-        'postgresql://teacher:***@db.example/class'
-    """
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://…"
-    if "password" not in params:
-        return url
-    return url.replace(f":{params['password']}@", ":***@") if "@" in url else "postgresql://…"
 
 
 class Link:
@@ -132,11 +117,12 @@ class Link:
                 if fired:
                     self._drop()
         except psycopg.Error as exc:
+            hide_passwords(exc, self.url)  # (it stays the cause: a traceback shows it)
             if fired:
                 raise self._timed_out(committing=getattr(exc, "commit_unknown", False)) from exc
             if self._conn is not None and (self._conn.broken or isinstance(exc, psycopg.OperationalError)):
                 self._drop()
-            raise store_error(exc, self.location) from exc
+            raise store_error(exc, self.location, self.url) from exc
         finally:
             self._owner = None
             self._lock.release()
@@ -238,14 +224,22 @@ class _Opening:
         raise timed_out()
 
 
-def store_error(exc: psycopg.Error, location: str) -> StoreError:
+def hide_passwords(exc: BaseException, url: str) -> None:
+    """Take the passwords of ``url`` (and ``$PGPASSWORD``'s) out of the driver's error ``exc``, in place:
+    psycopg quotes connection text it could not parse (``invalid percent-encoded token: "…"``), and
+    the error is kept as the cause of the :class:`StoreError` raised from it."""
+    exc.args = tuple(redact(arg, url) if isinstance(arg, str) else arg for arg in exc.args)
+
+
+def store_error(exc: psycopg.Error, location: str, url: str | None = None) -> StoreError:
     """A psycopg error as a :class:`StoreError` whose errno a caller can act on.
 
     A server that cannot be reached, or a connection lost before a commit was asked for, is
     ``ECONNREFUSED`` (nothing was done); a connection lost while committing is ``ECONNRESET`` (the
     commit may have happened, unconfirmed); psycopg's own connect timeout is ``ETIMEDOUT``. What a
     change holds refused (a value out of range, a NUL, a limit, a constraint or a trigger's ``RAISE``)
-    is ``EINVAL``: the same change is refused again.
+    is ``EINVAL``: the same change is refused again. The message never holds a password (of ``url``,
+    or ``$PGPASSWORD``), even where the driver quotes connection text it could not parse.
     """
     if isinstance(
         exc,
@@ -274,7 +268,7 @@ def store_error(exc: psycopg.Error, location: str) -> StoreError:
         code = errno.ECONNRESET if getattr(exc, "commit_unknown", False) else errno.ECONNREFUSED
     else:
         code = errno.EIO
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = redact(" ".join(str(exc).split()) or type(exc).__name__, url)
     if code in (errno.ECONNREFUSED, errno.ETIMEDOUT):
         message = f"the PostgreSQL server is unreachable: {message}"
     elif code == errno.ECONNRESET:
