@@ -141,10 +141,8 @@ def session_of(loaded: LoadedChanges, *, titled: bool = True) -> Session:
     from .session import Session
 
     row = loaded.row
-    session = Session.from_changes(row.id, loaded.entries, created_at=row.created_at, max_thoughts=10**9)
-    if titled:
-        session.id = row.ref  # (a title for people: whose session it is)
-    return session
+    name = row.ref if titled else row.id
+    return Session.from_changes(name, loaded.entries, created_at=row.created_at, max_thoughts=10**9)
 
 
 # --- text for a terminal ---------------------------------------------------------------------------------

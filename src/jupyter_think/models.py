@@ -38,7 +38,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .ids import ID_PATTERN, ID_RULE, is_valid_id
+from .ids import ID_PATTERN, ID_RULE, is_valid_id, validate_ref
 from .limits import MAX_NOTE_CHARS as MAX_NOTE_CHARS  # re-exported: the bounds are the models' rules
 from .limits import MAX_NUMBER as MAX_NUMBER
 from .limits import MAX_TEXT_CHARS as MAX_TEXT_CHARS
@@ -159,9 +159,10 @@ class SessionRecord(_WireModel):
     @field_validator("id")
     @classmethod
     def _valid_session_id(cls, value: str) -> str:
-        if not is_valid_id(value):
-            raise ValueError(f"must be a session id: {ID_RULE}")
-        return value
+        try:
+            return validate_ref(value)  # an id, or OWNER/ID (another user's session on a class store)
+        except ValueError:
+            raise ValueError(f"must be a session id: {ID_RULE}") from None
 
     _check_branch = field_validator("active_branch")(_check_branch_id)
 
