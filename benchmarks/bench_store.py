@@ -11,6 +11,9 @@ Prints, for SQLite and for PostgreSQL:
   same restore with Python's garbage collector paused for the measurement (the collector's share);
 - the caller-side cost of ``think()`` with the persistence loop running, against a bare pydantic
   construction of the same thought (target <= 8x);
+- beside the append cost, the same append measured in the same run on a checkout of an earlier commit
+  (``--baseline REV``, default :data:`BASELINE`: where this round of work started), so the cost of the
+  checks and checksums is a ratio of two figures taken side by side;
 - the longest ``think()`` stall while the loop commits big batches (target <= 20 ms; the median of five
   rounds, and the worst round), beside the same
   flood with no store; calls that a full garbage collection of Python's overlapped are counted apart
@@ -20,6 +23,8 @@ Prints, for SQLite and for PostgreSQL:
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import gc
 import statistics
 import sys
@@ -37,6 +42,36 @@ from jupyter_think.persistence import Persistence
 from jupyter_think.store import SessionWrite, Store, open_store
 
 BIG = 100_000
+BASELINE = "63c2f1c"
+"""The commit the store's hardening started from (``--baseline``): its append cost is measured beside today's."""
+
+_BASELINE_APPEND = """
+import json, statistics, sys, time
+from datetime import datetime, timedelta, timezone
+from jupyter_think import Thought
+from jupyter_think.store import SessionWrite, open_store
+try:
+    from jupyter_think.core.models import ThoughtAdded
+except ImportError:
+    from jupyter_think.models import ThoughtAdded
+location, chars, appends = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+text = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]
+at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+def change(number):
+    return ThoughtAdded(thought=Thought(thought=f"{number}: {text}", thought_number=number, total_thoughts=10**6,
+                                        next_thought_needed=True, created_at=at + timedelta(microseconds=number)))
+store = open_store(location)
+key = store.append([SessionWrite("small", [change(n) for n in range(1, 101)])])[0].key
+samples = []
+for number in range(101, 101 + appends):
+    item = [change(number)]
+    start = time.perf_counter()
+    store.append([SessionWrite("small", item, expected_key=key)])
+    samples.append(time.perf_counter() - start)
+store.close()
+print(json.dumps(statistics.median(samples)))
+"""
+"""Run in a checkout of the baseline: the median committed single-thought append into a 100-thought session."""
 STALL_ROUNDS = 5
 """Rounds of the stall measurement: the table shows the median round's longest stall and the worst."""
 
@@ -251,33 +286,68 @@ def run_engine(name: str, new_location: Callable[[], str], chars: int, appends: 
     }
 
 
+@contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """The package directory of commit ``rev`` of this repository, extracted to a temporary directory."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as scratch:
+        archive = subprocess.run(["git", "-C", str(repo), "archive", rev], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
+        root = Path(scratch)
+        yield root / "src" if (root / "src" / "jupyter_think").is_dir() else root
+
+
+def baseline_append(package_root: Path, location: str, chars: int, appends: int) -> float:
+    """Seconds of one committed append on the baseline's code (a child process importing it)."""
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _BASELINE_APPEND, location, str(chars), str(appends)],
+        env=env, check=True, capture_output=True, text=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
+    global BIG
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=300, help="characters per thought")
     parser.add_argument("--appends", type=int, default=200, help="single-thought appends timed per session")
     parser.add_argument("--thoughts", type=int, default=5000, help="think() calls timed with the loop running")
     parser.add_argument("--postgres", metavar="URL", default=None, help="an existing server's database URL")
+    parser.add_argument("--baseline", metavar="REV", default=BASELINE, help="the commit measured beside (default: %(default)s)")
+    parser.add_argument("--big", type=int, default=BIG, help="thoughts in the big session (default: %(default)s)")
     args = parser.parse_args()
+    BIG = args.big
 
     bare = statistics.median(bare_pydantic(args.chars, args.thoughts) for _ in range(5))
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as root:
+    with checkout(args.baseline) as baseline, tempfile.TemporaryDirectory() as root:
         counter = iter(range(1000))
         results["SQLite"] = run_engine(
             "SQLite", lambda: str(Path(root) / f"store-{next(counter)}"), args.chars, args.appends, args.thoughts
         )
-    with postgres(args.postgres) as new_database:
-        results["PostgreSQL"] = run_engine("PostgreSQL", new_database, args.chars, args.appends, args.thoughts)
+        results["SQLite"]["append_base"] = (
+            baseline_append(baseline, str(Path(root) / "baseline"), args.chars, args.appends) * 1e3
+        )
+        with postgres(args.postgres) as new_database:
+            results["PostgreSQL"] = run_engine("PostgreSQL", new_database, args.chars, args.appends, args.thoughts)
+            results["PostgreSQL"]["append_base"] = (
+                baseline_append(baseline, new_database(), args.chars, args.appends) * 1e3
+            )
+    for values in results.values():
+        values["append_vs_base"] = values["append_100"] / values["append_base"]
 
     print(f"session store, {args.chars}-character thoughts; bare pydantic Thought(...): {bare:.2f} us")
     header = f"{'':44}" + "".join(f"{name:>14}" for name in results)
     print(header)
     rows = [
         ("append 1 thought, 100-thought session (ms)", "append_100", "{:.3f}"),
-        ("append 1 thought, 100 000-thought session (ms)", "append_100k", "{:.3f}"),
+        (f"  the same on {args.baseline} (ms)", "append_base", "{:.3f}"),
+        ("  today / then", "append_vs_base", "{:.2f}"),
+        (f"append 1 thought, {BIG:_}-thought session (ms)".replace("_", " "), "append_100k", "{:.3f}"),
         ("  ratio (target <= 1.5)", "ratio", "{:.2f}"),
         ("sync mode: think() until committed (ms)", "sync_ms", "{:.3f}"),
-        ("restore 100 000 thoughts (us/thought)", "restore_us", "{:.2f}"),
+        (f"restore {BIG:_} thoughts (us/thought)".replace("_", " "), "restore_us", "{:.2f}"),
         ("  Python's collector paused (bench only)", "restore_paused_us", "{:.2f}"),
         ("think() with the loop running (us)", "think_us", "{:.2f}"),
         ("longest think() while the loop commits (ms)", "stall_ms", "{:.2f}"),
