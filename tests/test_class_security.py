@@ -1131,3 +1131,43 @@ def test_two_namesakes_kernels_on_notebooks_of_one_name_write_their_own_sessions
     finally:
         for kernel in kernels:
             kernel.shutdown()
+
+
+@pytest.mark.kernel
+def test_in_her_kernel_a_student_shares_her_session_with_one_user_the_class_and_takes_it_back(
+    room: Classroom, ada_kernel: Kernel
+) -> None:
+    """``%session ID --share USER [--write]``, ``--share --class`` and ``--unshare``: each grants exactly
+    what it says, and the one-line card says so."""
+    assert ada_kernel.execute("%session poster --new\n%think Ada's poster, step one\n%session --flush").ok
+    with room.manager("bob") as bob:
+        with pytest.raises(ValueError, match="no session 'ada/poster' that you can read"):
+            bob.session("ada/poster")
+    shared = ada_kernel.execute("%session poster --share bob")
+    assert shared.ok and "Session poster is shared with bob (read only)." in shared.plain
+    with room.manager("bob") as bob:
+        poster = bob.session("ada/poster")
+        assert [t.thought for t in poster.thoughts] == ["Ada's poster, step one"]
+        assert poster.read_only == "ada/poster belongs to ada; you can read it, not change it"
+    with room.manager("cyd") as cyd:
+        with pytest.raises(ValueError, match="no session 'ada/poster'"):
+            cyd.session("ada/poster")
+    assert ada_kernel.execute("%session poster --share --class").ok
+    with room.manager("cyd") as cyd:
+        assert [t.thought for t in cyd.session("ada/poster").thoughts] == ["Ada's poster, step one"]
+    assert ada_kernel.execute("%session poster --share bob --write").ok
+    with room.manager("bob", durability="sync") as bob:
+        bob.session("ada/poster").think("Bob adds a line")
+    assert texts_of(room.url("ada"), "poster") == ["Ada's poster, step one", "Bob adds a line"]
+    unshared = ada_kernel.execute("%session poster --unshare bob\n%session poster --unshare --class")
+    assert unshared.ok and "Session poster is no longer shared with bob." in unshared.plain
+    for user in ("bob", "cyd"):
+        with room.manager(user) as other:
+            with pytest.raises(ValueError, match="no session 'ada/poster'"):
+                other.session("ada/poster")
+    assert refusal(ada_kernel, "%session poster --share") == (
+        "name one user or --class: %session [ID] --share USER, or --share --class"
+    )
+    assert refusal(ada_kernel, "%session poster --unshare bob --write") == (
+        "--write goes with --share; --unshare takes the whole share back"
+    )
