@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from jupyter_think import Session, SessionManager, compare, diff, experiment
-from jupyter_think.grid import THUMB_NODES, ExperimentGrid
+from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 
 RUNS = 50
 THREADS = 8

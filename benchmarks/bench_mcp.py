@@ -181,7 +181,7 @@ def default_durability() -> str:
 
 def ours_in_memory() -> StdioServerParameters:
     """The same server with a memory-only manager: the protocol's cost without the store's."""
-    code = "from jupyter_think.mcp_server import run; run(persist=False)"
+    code = "from jupyter_think.agent.mcp_server import run; run(persist=False)"
     return StdioServerParameters(command=sys.executable, args=["-c", code])
 
 
@@ -189,7 +189,7 @@ SDK_TRANSPORT_SERVER = """
 import anyio
 from mcp.server.stdio import stdio_server
 from jupyter_think import SessionManager
-from jupyter_think.mcp_server import build_server, connection_tool
+from jupyter_think.agent.mcp_server import build_server, connection_tool
 
 async def main():
     with SessionManager(persist=False) as manager:
@@ -222,7 +222,7 @@ def stored_thoughts(store: Path) -> int:
 def breakdown(items: list[dict[str, Any]]) -> dict[str, float]:
     """Microseconds per call of the parts of one jupyter-think call, measured in this process."""
     from jupyter_think import SessionManager
-    from jupyter_think.mcp_server import connection_tool
+    from jupyter_think.agent.mcp_server import connection_tool
 
     def per_call(**settings: Any) -> float:
         with (
@@ -265,7 +265,7 @@ async def main_async(calls: int, rounds: int, chain: int) -> None:
     items = workload(calls, chain)
     entry = ensure_reference()
     default = default_durability()
-    from jupyter_think.config import ThinkSettings
+    from jupyter_think.core.config import ThinkSettings
 
     assert ThinkSettings().flush_interval == FLUSH_INTERVAL, "FLUSH_INTERVAL is not jupyter-think's default"
     assert default == "async", f"jupyter-think mcp defaults to --durability {default}"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from jupyter_think import Thought
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.store import SessionWrite, Store, open_store
 
 WORDS = (

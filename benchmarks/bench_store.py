@@ -36,8 +36,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from jupyter_think import Session, SessionManager, Thought
-from jupyter_think.models import ThoughtAdded
+from jupyter_think import SessionManager, Thought
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import Persistence
 from jupyter_think.store import SessionWrite, Store, open_store
 
@@ -52,7 +52,7 @@ from jupyter_think import Thought
 from jupyter_think.store import SessionWrite, open_store
 try:
     from jupyter_think.core.models import ThoughtAdded
-except ImportError:
+except ImportError:  # (a checkout from before the package's layout)
     from jupyter_think.models import ThoughtAdded
 location, chars, appends = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 text = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from jupyter_think import Session
-from jupyter_think.layout import layout
-from jupyter_think.widget import BranchGraph
+from jupyter_think.views.layout import layout
+from jupyter_think.widgets.graph import BranchGraph
 
 BUILD = """
 def build(session, count):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pg_server import PostgresServer
 
 from jupyter_think.store import open_store
-from jupyter_think.store.postgres import SCHEMA
-from jupyter_think.store.postgres_class import add_members, class_store_url, init_class
+from jupyter_think.store.postgres.store import SCHEMA
+from jupyter_think.store.postgres.roles import add_members, class_store_url, init_class
 
 SECRET = "a-class-secret-for-the-tests-only"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_think import SessionManager
-from jupyter_think.store.postgres_class import class_store_url
+from jupyter_think.store.postgres.roles import class_store_url
 
 SCRIPT = Path(sys.executable).parent / "jupyter-think"
 SECRET = "the-class-secret-of-the-tests-0123456789"

@@ -20,7 +20,7 @@ import pytest
 from model_server import ModelServer
 
 from jupyter_think import SequentialThinkingTool, SessionManager, experiment
-from jupyter_think.adapters import (
+from jupyter_think.agent.adapters import (
     anthropic_agent,
     anthropic_tool_results,
     openai_agent,

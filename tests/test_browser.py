@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from lab_harness import Browser, Lab, run_cell, wait_cell_done
 
-from jupyter_think.theme import KIND_COLORS
+from jupyter_think.views.theme import KIND_COLORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ s.graph()"""
 ADD_IN_KERNEL = """s.switch_branch("geometry")
 s.think("Added from the kernel after display")"""
 ADD_FROM_THREAD_AS_REMOTE = """import threading
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 remote = Thought(thought="Written by another process", thought_number=6, total_thoughts=6,
                  next_thought_needed=False)
 worker = threading.Thread(target=lambda: s.apply(ThoughtAdded(thought=remote), remote=True))

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from lab_harness import Browser, Lab, run_cell, wait_cell_done
 
-from jupyter_think.layout import label_lines
-from jupyter_think.theme import GEOMETRY, KIND_COLORS, LABELS, STATES, THEME
+from jupyter_think.views.layout import label_lines
+from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, STATES, THEME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from class_store import SECRET, make_class
 from kernel_harness import Kernel
 
 from jupyter_think.store import open_store
-from jupyter_think.store.postgres_class import derive_password
+from jupyter_think.store.postgres.roles import derive_password
 
 pytestmark = pytest.mark.kernel
 

@@ -12,7 +12,7 @@ import pytest
 from classroom import Classroom, ok, run
 
 from jupyter_think.store import open_store
-from jupyter_think.store.postgres_class import login_role
+from jupyter_think.store.postgres.roles import login_role
 
 COMMON = "n" * 120
 NAMES = ["学生一", "学生二", COMMON + "a" * 10, COMMON + "b" * 11, "ada@x.org", "ada.x.org"]

@@ -20,7 +20,7 @@ from classroom import ADMIN_PASSWORD, SECRET, Classroom, ok, run
 
 from jupyter_think import SessionManager
 from jupyter_think.store import open_store
-from jupyter_think.store.postgres_class import class_store_url, database_of, derive_password
+from jupyter_think.store.postgres.roles import class_store_url, database_of, derive_password
 from jupyter_think.store.redaction import redact, safe_location
 
 SECRET_PASSWORD = "s3cr@t:/%?pw"
@@ -90,7 +90,7 @@ def test_a_store_and_its_errors_never_show_the_password() -> None:
 
 
 def test_the_settings_show_the_store_url_without_its_password() -> None:
-    from jupyter_think.config import ThinkSettings
+    from jupyter_think.core.config import ThinkSettings
 
     settings = ThinkSettings(store=f"postgresql://ada:{ENCODED}@db.example/class")
     assert "postgresql://ada:***@db.example/class" in repr(settings)

@@ -26,13 +26,13 @@ from class_store import SECRET, ClassStore, make_class
 from kernel_harness import Kernel
 
 from jupyter_think import SessionManager
-from jupyter_think.errors import NoSuchSession, ReadOnlySession
-from jupyter_think.extension import notebook_session_id
-from jupyter_think.models import BranchDecided, Thought, ThoughtAdded, ThoughtAmended, ThoughtRetracted
+from jupyter_think.core.errors import NoSuchSession, ReadOnlySession
+from jupyter_think.ipython.extension import notebook_session_id
+from jupyter_think.core.models import BranchDecided, Thought, ThoughtAdded, ThoughtAmended, ThoughtRetracted
 from jupyter_think.store import SessionNotFound, SessionWrite, open_store
 from jupyter_think.store.base import NotWritable
-from jupyter_think.store.postgres import CHANNEL, SCHEMA
-from jupyter_think.store.postgres_class import (
+from jupyter_think.store.postgres.store import CHANNEL, SCHEMA
+from jupyter_think.store.postgres.roles import (
     MAX_USER_CHARS,
     ClassError,
     add_members,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import Session, SessionManager, Thought
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.store import SessionWrite, open_store
 
 BIN = Path(sys.executable).parent

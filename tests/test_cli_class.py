@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from classroom import Classroom, ok, refused, run
 
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.store import SessionWrite, open_store
-from jupyter_think.store.postgres_class import group_roles, login_role
+from jupyter_think.store.postgres.roles import group_roles, login_role
 
 pytestmark = pytest.mark.timeout(600)
 

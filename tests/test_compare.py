@@ -9,8 +9,8 @@ import pytest
 from sessions import proof_session
 
 from jupyter_think import Session, SessionManager, compare, experiment
-from jupyter_think.comparison import COLUMNS, Comparison, session_counts
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.experiments.compare import COLUMNS, Comparison, session_counts
+from jupyter_think.core.models import Thought, ThoughtAdded
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 

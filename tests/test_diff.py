@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_think import Session, diff
-from jupyter_think.sessiondiff import similarity
+from jupyter_think.experiments.diff import similarity
 
 RESTATE = "Restate: 9 coins, one is heavier; find it with a balance"
 

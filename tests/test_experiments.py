@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from jupyter_think import Experiment, RunEnded, RunResult, SessionManager, experiment
-from jupyter_think.experiments import RunTool
+from jupyter_think.experiments.run import RunTool
 
 WAIT = 60  # seconds: a bound for waits on other threads, never reached when things work
 

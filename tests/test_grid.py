@@ -18,10 +18,10 @@ import anyio
 import pytest
 
 from jupyter_think import Session, SessionManager, experiment
-from jupyter_think.experiments import RunTool
-from jupyter_think.grid import THUMB_NODES, ExperimentGrid
-from jupyter_think.models import Thought, ThoughtAdded
-from jupyter_think.widget import BranchGraph
+from jupyter_think.experiments.run import RunTool
+from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
+from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.widgets.graph import BranchGraph
 
 
 class FrontEnd:

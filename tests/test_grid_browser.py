@@ -42,7 +42,7 @@ def agent(config, tool):
 
 runs = jupyter_think.experiment("browser-grid", agent, [1, 2, 3, 4], concurrency=4)"""
 REMOTE = """import threading
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 remote = Thought(thought="Written by another process", thought_number=4, total_thoughts=4,
                  next_thought_needed=False)
 session = runs[1].session

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from jupyter_think import Session, SessionManager, Thought, ThoughtInput
-from jupyter_think.ids import ID_PATTERN
-from jupyter_think.models import (
+from jupyter_think.core.ids import ID_PATTERN
+from jupyter_think.core.models import (
     MAX_NOTE_CHARS,
     MAX_NUMBER,
     MAX_TEXT_CHARS,
@@ -27,7 +27,7 @@ from jupyter_think.models import (
     ThoughtRetracted,
     change_adapter,
 )
-from jupyter_think.session import ThinkError
+from jupyter_think.core.session.session import ThinkError
 
 WIRE_NAMES = [
     "thought",

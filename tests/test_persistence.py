@@ -15,7 +15,7 @@ import pytest
 
 from jupyter_think import Session, SessionManager, Thought
 from jupyter_think.persistence import retention as retention_module
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
 from jupyter_think.store import SessionWrite, open_store
 from jupyter_think.store.base import Store

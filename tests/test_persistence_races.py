@@ -20,7 +20,7 @@ import pytest
 
 from jupyter_think import SessionManager
 from jupyter_think.store import SessionWrite, open_store
-from jupyter_think.store.sqlite import SQLiteStore
+from jupyter_think.store.sqlite.store import SQLiteStore
 
 from test_store_conformance import thought
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jupyter_think import SessionManager
-from jupyter_think.models import ThoughtAdded, ThoughtAmended
+from jupyter_think.core.models import ThoughtAdded, ThoughtAmended
 from jupyter_think.store import SessionWrite, open_store
 from jupyter_think.store.base import SCHEMA_VERSION
 from jupyter_think.store.search import MAX_LIMIT, MAX_QUERY_CHARS, MAX_QUERY_WORDS
@@ -197,7 +197,7 @@ def test_a_store_written_at_schema_2_migrates_to_4_and_searches_the_new_way(
 ) -> None:
     from datetime import datetime, timezone
 
-    from jupyter_think.models import Thought
+    from jupyter_think.core.models import Thought
 
     def thought(text: str, number: int) -> ThoughtAdded:
         return ThoughtAdded(
@@ -259,7 +259,7 @@ def test_a_huge_thought_is_stored_and_its_ordinary_words_are_found(store_locatio
     """Index keys and rows have limits (PostgreSQL: about 2.7 kB a key): a 100 000-character "word" in a
     thought of the longest length allowed, and a thought of more words than are indexed, are stored all
     the same, and their ordinary words found."""
-    from jupyter_think.models import MAX_TEXT_CHARS, Thought
+    from jupyter_think.core.models import MAX_TEXT_CHARS, Thought
 
     long_word = f"start {'é' * 100_000} middle {' '.join(f'w{n}' for n in range(3_000))}"
     many_words = f"{'x ' * 55_000}needle"

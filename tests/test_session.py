@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import Session, SessionEvent, SessionManager, ThinkError, ThoughtInput
-from jupyter_think.errors import (
+from jupyter_think.core.errors import (
     BranchForksElsewhere,
     BranchNeedsId,
     InvalidThought,
@@ -20,7 +20,7 @@ from jupyter_think.errors import (
     TrunkHasNoFork,
     UnknownBranch,
 )
-from jupyter_think.models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
+from jupyter_think.core.models import BranchActivated, BranchCreated, SessionReset, ThoughtAdded
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_the_next_number_is_one_above_the_highest_on_the_lane(session: Session) 
 
 
 def test_a_reference_to_a_repeated_number_means_its_latest_thought(session: Session) -> None:
-    from jupyter_think.layout import layout
+    from jupyter_think.views.layout import layout
 
     def record(text: str, number: int, **extra: object) -> None:
         session.record(ThoughtInput(thought=text, thought_number=number, total_thoughts=3,

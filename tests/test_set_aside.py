@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import SessionManager
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
 from jupyter_think.persistence.spill import Spill
 from jupyter_think.store import open_store

@@ -20,7 +20,7 @@ from disk_faults import tmpfs
 from test_set_aside import MARKER, accept_marker, make_store, recover, refuse_marker, stored_texts
 
 from jupyter_think import SessionManager, Thought
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
 from jupyter_think.persistence.spill import Spill, ToSpill
 from jupyter_think.store import SessionWrite, open_store
@@ -194,7 +194,7 @@ def test_a_command_that_writes_saves_what_an_earlier_process_kept_first_and_says
 
 KEEPER = """
 import sys
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.persistence.spill import Spill, ToSpill
 from jupyter_think.store import open_store
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.store import open_store
 
 RUNS = 10
@@ -64,9 +64,9 @@ print("done", flush=True)
 
 GATED_CLI = """
 import runpy, sys
-import jupyter_think.cli, jupyter_think.store.sqlite  # the imports, done before the cue
+import jupyter_think.cli, jupyter_think.store.sqlite.store  # the imports, done before the cue
 if "--store" in sys.argv:
-    import jupyter_think.store.postgres
+    import jupyter_think.store.postgres.store
 print("ready", flush=True)
 sys.stdin.readline()
 sys.argv = sys.argv[1:]

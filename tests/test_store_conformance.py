@@ -17,7 +17,7 @@ import pytest
 from sessions import proof_session
 
 from jupyter_think import Session
-from jupyter_think.models import Change, SessionReset, Thought, ThoughtAdded
+from jupyter_think.core.models import Change, SessionReset, Thought, ThoughtAdded
 from jupyter_think.store import SessionNotFound, SessionWrite, StoreWarning, open_store
 
 
@@ -318,7 +318,7 @@ def test_a_long_session_loads_whole_in_order_with_damage_and_other_changes_in_la
 ) -> None:
     """A load reads a long session a batch of rows at a time: every intact row of every batch loads in
     order, and a damaged row far into the session is named by its own seq."""
-    from jupyter_think.models import BranchCreated
+    from jupyter_think.core.models import BranchCreated
     from jupyter_think.store.base import LOAD_BATCH
 
     count = LOAD_BATCH * 2 + 10
@@ -362,7 +362,7 @@ def test_a_thought_is_stored_as_the_json_of_its_change() -> None:
 def _edit_payload(store_location: str, engine: str, seq: int, payload: str, *, checked: bool = True) -> None:
     """Store ``payload`` in change ``seq``: as a writer would (its checksum with it), so what a test
     meets is the payload's content; ``checked=False`` leaves the old checksum (damage, an edit by hand)."""
-    from jupyter_think.store.payloads import checksum
+    from jupyter_think.store.codec import checksum
 
     crc = checksum(payload)
     if engine == "sqlite":

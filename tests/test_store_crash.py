@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import SessionManager
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.store import SessionWrite, open_store
 
 KILLS = 110

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import SessionManager
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.store import SessionWrite, StoreWarning, open_store
-from jupyter_think.store.sqlite import SQLiteStore
+from jupyter_think.store.sqlite.store import SQLiteStore
 
 CLI = str(Path(sys.executable).parent / "jupyter-think")
 RACE_RUNS = 5

@@ -26,7 +26,7 @@ import pytest
 from disk_faults import fill, tmpfs
 
 from jupyter_think import Session, SessionManager
-from jupyter_think.models import ThoughtAdded
+from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
 from jupyter_think.store import open_store
 
@@ -249,7 +249,7 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
 
 OTHER_WRITER = """
 import sys
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.store import SessionWrite, open_store
 store = open_store(sys.argv[1])
 for round in range(20):  # enough to make SQLite checkpoint: pages of the database file are rewritten

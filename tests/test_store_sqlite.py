@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_think import SessionManager
-from jupyter_think.models import Thought, ThoughtAdded
+from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.store import SessionWrite, open_store
 
 

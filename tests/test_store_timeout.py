@@ -26,7 +26,7 @@ from pg_server import SUPERUSER_PASSWORD
 from jupyter_think import SessionManager
 from jupyter_think.persistence.process import EXIT_FLUSH_TIMEOUT
 from jupyter_think.store import open_store
-from jupyter_think.store.postgres_link import CLOSE_WAIT
+from jupyter_think.store.postgres.link import CLOSE_WAIT
 
 STORE_TIMEOUT = 5.0
 BOUND = STORE_TIMEOUT + 2  # what the issue asks: a call returns or raises within store_timeout + 2 s

@@ -17,7 +17,7 @@ import pytest
 from sessions import lesson_session
 
 from jupyter_think import Session, SessionEvent, SessionManager, ThinkError
-from jupyter_think.errors import (
+from jupyter_think.core.errors import (
     InvalidValue,
     BadOutcome,
     InvalidThought,
@@ -29,7 +29,7 @@ from jupyter_think.errors import (
     TrunkCannot,
     UnknownBranch,
 )
-from jupyter_think.models import BranchDecided, BranchMerged, ThoughtAmended, ThoughtRetracted, change_adapter
+from jupyter_think.core.models import BranchDecided, BranchMerged, ThoughtAmended, ThoughtRetracted, change_adapter
 from jupyter_think.store import open_store
 
 

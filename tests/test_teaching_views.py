@@ -18,11 +18,11 @@ from pathlib import Path
 from sessions import lesson_session
 
 from jupyter_think import Session, SessionManager
-from jupyter_think.display import branch_table, card_in
-from jupyter_think.layout import label_lines, layout
-from jupyter_think.render import render_svg, render_text
-from jupyter_think.theme import LABELS, LINE_COLORS, STATES, THEME
-from jupyter_think.widget import BranchGraph
+from jupyter_think.views.display import branch_table, card_in
+from jupyter_think.views.layout import label_lines, layout
+from jupyter_think.views.render import render_svg, render_text
+from jupyter_think.views.theme import LABELS, LINE_COLORS, STATES, THEME
+from jupyter_think.widgets.graph import BranchGraph
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -215,7 +215,7 @@ def test_a_merge_still_waiting_for_its_next_thought_is_drawn_as_a_stub() -> None
 def test_session_to_svg_is_the_svg_export(tmp_path: Path) -> None:
     s = lesson_session()
     assert s.to_svg() == render_svg(s)
-    from jupyter_think.export import export
+    from jupyter_think.views.export import export
 
     assert export(s, "svg") == s.to_svg()
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from jupyter_think.thinkargs import ThinkArgs, ThinkArgsError, parse_think_line
+from jupyter_think.ipython.parser import ThinkArgs, ThinkArgsError, parse_think_line
 
 QUOTED = """Don't drop the user's "quoted" data"""
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jupyter_think import SequentialThinkingTool, SessionManager, ThoughtInput
-from jupyter_think.ids import is_valid_id
+from jupyter_think.core.ids import is_valid_id
 
 WIRE_FIELDS = {
     "thought",
@@ -733,7 +733,7 @@ def test_chain_ids_go_on_after_a_kernel_restart_and_never_move_the_active_sessio
 def test_a_repeated_number_is_accepted_and_a_reference_to_it_means_its_latest_thought(
     tool: SequentialThinkingTool, manager: SessionManager
 ) -> None:
-    from jupyter_think.layout import layout
+    from jupyter_think.views.layout import layout
 
     ok(tool.call(args(1, 3, text="first try")))
     ok(tool.call(args(1, 3, text="starting over")))  # lenient, like the reference server

@@ -13,7 +13,7 @@ import pytest
 from mcp_raw import RawServer, call_line
 
 from jupyter_think import SequentialThinkingTool, SessionManager
-from jupyter_think.errors import InvalidThought
+from jupyter_think.core.errors import InvalidThought
 
 AFTER = 100
 """Good thoughts sent after the bad ones."""

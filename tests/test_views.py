@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_think import Session
-from jupyter_think.layout import layout
-from jupyter_think.render import render_svg
-from jupyter_think.theme import GEOMETRY, KIND_COLORS, LINE_COLORS, THEME_FILE
+from jupyter_think.views.layout import layout
+from jupyter_think.views.render import render_svg
+from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LINE_COLORS, THEME_FILE
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "jupyter_think"
 VIEW_MODULES = ["display", "export", "layout", "render", "widget", "richtext", "theme"]
@@ -57,7 +57,7 @@ def test_thinking_loads_no_view_until_one_is_asked_for() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     before, after = done.stdout.splitlines()
     assert before == "[]"
-    assert "jupyter_think.display" in after and "jupyter_think.widget" not in after
+    assert "jupyter_think.views.display" in after and "jupyter_think.widgets.graph" not in after
 
 
 def test_no_module_but_the_session_takes_its_lock() -> None:

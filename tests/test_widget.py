@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from jupyter_think import Session
-from jupyter_think.models import Thought, ThoughtAdded
-from jupyter_think.render import render_svg, render_text
-from jupyter_think.theme import KIND_COLORS
-from jupyter_think.widget import TEXT_LIMIT, BranchGraph
+from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.views.render import render_svg, render_text
+from jupyter_think.views.theme import KIND_COLORS
+from jupyter_think.widgets.graph import TEXT_LIMIT, BranchGraph
 
 
 class Recorder:
@@ -175,7 +175,7 @@ def test_a_detail_request_for_a_missing_thought_gets_no_reply(session: Session) 
 
 
 def test_the_front_end_gets_the_theme_the_python_renderers_use(session: Session) -> None:
-    from jupyter_think.theme import THEME_FILE
+    from jupyter_think.views.theme import THEME_FILE
 
     graph = BranchGraph(session)
     assert graph.theme == json.loads(THEME_FILE.read_text(encoding="utf-8"))
@@ -280,7 +280,7 @@ def test_graph_reuses_the_open_widget_and_replaces_a_closed_one(session: Session
 def test_a_notebook_shows_the_widget_with_the_text_tree_and_svg_fallbacks(kernel: Any) -> None:
     result = kernel.execute(
         "from jupyter_think import Session\n"
-        "from jupyter_think.render import render_text\n"
+        "from jupyter_think.views.render import render_text\n"
         "s = Session('shown')\n"
         "_ = s.think('Look at <b>this</b>', total=2)\n"
         "expected = render_text(s)\n"

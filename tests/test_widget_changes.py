@@ -14,8 +14,8 @@ from test_teaching_property import STEPS, run_step
 from test_widget import Recorder, ask_detail
 
 from jupyter_think import Session
-from jupyter_think.layout import layout
-from jupyter_think.widget import BranchGraph
+from jupyter_think.views.layout import layout
+from jupyter_think.widgets.graph import BranchGraph
 
 
 def lesson(count: int, session_id: str = "lesson") -> Session:

@@ -9,7 +9,7 @@ import pytest
 from test_widget import Recorder
 
 from jupyter_think import Session, SessionManager
-from jupyter_think.widget import BranchGraph, follow_new_manager, graph_for
+from jupyter_think.widgets.graph import BranchGraph, follow_new_manager, graph_for
 
 
 def test_a_graph_of_the_old_manager_follows_the_session_with_its_id_in_the_new_one() -> None:

@@ -1,0 +1,1 @@
+"""Agents: the sequentialthinking tool, SDK adapters and the MCP stdio server."""

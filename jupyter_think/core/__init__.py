@@ -1,0 +1,1 @@
+"""The core: ids, models, errors, events, settings and the session — no IPython, files or widgets."""

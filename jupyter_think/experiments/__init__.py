@@ -1,0 +1,1 @@
+"""Experiments: runs in parallel, their results, comparisons and diffs."""

@@ -1,0 +1,476 @@
+"""Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
+
+Both are pure functions of a :class:`~jupyter_think.views.layout.Layout`; colours and sizes come from
+:mod:`jupyter_think.views.theme` (shared with the widget's front end). They are what a notebook
+shows without a widget front end (nbconvert, GitHub, nbval: ``text/html`` — the SVG as an
+``<img>``, see :func:`svg_as_image` — and ``text/plain``) and what ``to_html()`` embeds. No ids or times appear, so the output is the same on every run.
+
+Text meant for a terminal goes through :func:`escape_controls`: control characters in a thought
+(ANSI escapes, bidi overrides, ...) are shown as visible escapes, never sent to the terminal raw.
+
+Large graphs are drawn at a lower level of detail: above :data:`DETAIL_LIMIT` thoughts the SVG is
+an overview (dots and lines, fixed width) and the text tree elides the middle of long lanes.
+
+The detailed SVG stands alone (``session.to_svg()``, ``--export svg``: a file for slides): a white
+background, each node labelled with the first words of its thought (the theme's ``labels`` size and
+room), the chosen path bold, abandoned lanes faded, retracted thoughts greyed and struck through,
+amended ones marked, merge edges drawn, the final thought ringed, and the decisions with their notes
+written under the graph. The text tree marks the same states in words.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from typing import TYPE_CHECKING
+
+from jupyter_think.views import registry as views
+from jupyter_think.views.layout import Edge, Layout, Node, layout
+from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
+
+if TYPE_CHECKING:
+    from jupyter_think.core.session.session import Session, SessionSnapshot
+
+DETAIL_LIMIT = 300
+"""Above this many thoughts (or columns) the SVG is an overview and the text tree is elided."""
+
+COLUMN_WIDTH: int = LABELS["column"]  # the detailed SVG always shows labels
+ROW_HEIGHT: int = LABELS["row"]
+NODE_Y: int = GEOMETRY["row"] // 2  # a node's centre below the top of its lane; its label under it
+GUTTER: int = GEOMETRY["gutter"]  # room for lane names on the left
+TOP: int = GEOMETRY["top"]
+RADIUS: int = GEOMETRY["radius"]
+OVERVIEW_WIDTH = 1100
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0 controls (ESC starts ANSI sequences), DEL, C1 controls (CSI, OSC...)
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
+    "\u2028\u2029"  # line and paragraph separators
+    "\ud800-\udfff]"  # lone surrogates (cannot be encoded for the terminal at all)
+)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, keep: str = "\n\t") -> str:
+    r"""``text`` with every control character shown as a visible escape, for a terminal.
+
+    C0 and C1 controls, DEL, bidi controls (embeddings, overrides, isolates, marks), line and
+    paragraph separators and lone surrogates become ``\x1b``, ``\u202e``...; the characters in
+    ``keep`` (newline and tab by default) stay. Everything else, backslashes included, is unchanged.
+
+    Example:
+        >>> print(escape_controls("red \x1b[31mtext\x1b[0m, \u202eevil\u202c\nnext line"))
+        red \x1b[31mtext\x1b[0m, \u202eevil\u202c
+        next line
+        >>> print(escape_controls("one\ntwo", keep=""))
+        one\x0atwo
+    """
+    if keep:
+        return _CONTROLS.sub(lambda m: m[0] if m[0] in keep else _escape_one(m), text)
+    return _CONTROLS.sub(_escape_one, text)
+
+
+def _xml(text: str) -> str:
+    """Text safe inside an XML/HTML element or attribute (escaped, no invalid characters)."""
+    return html.escape(_INVALID_XML.sub("\ufffd", text), quote=True)
+
+
+def _first_line(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def decision_words(outcome: str | None, note: str | None) -> str:
+    """``chosen``, ``abandoned: the note`` (one line), or empty for an undecided branch.
+
+    Example:
+        >>> decision_words("chosen", "a single\\ncounterexample settles it")
+        'chosen: a single counterexample settles it'
+    """
+    if outcome is None:
+        return ""
+    return f"{outcome}: {' '.join(note.split())}" if note else outcome
+
+
+def headline(graph: Layout, session_id: str) -> str:
+    """The first line of both renderings: session, status and counts.
+
+    Example:
+        >>> from jupyter_think.views.layout import layout_thoughts
+        >>> headline(layout_thoughts([]), "empty")
+        'Session empty · open · 0 thoughts · 0 branches · 0 revisions'
+    """
+    status = "complete" if graph.final is not None else "open"
+    counted = [n for n in graph.nodes if not n.retracted]
+    revisions = sum(1 for n in counted if n.thought.is_revision)
+    retracted = len(graph.nodes) - len(counted)
+    return (
+        f"Session {session_id} · {status} · {_plural(len(counted), 'thought')} · "
+        f"{_plural(len(graph.lanes) - 1, 'branch', 'branches')} · {_plural(revisions, 'revision')}"
+        + (f" · {retracted} retracted" if retracted else "")
+    )
+
+
+# --- SVG ---------------------------------------------------------------------------------------------
+
+
+def render_svg(session: Session | SessionSnapshot) -> str:
+    """An inline SVG of the session's branch graph (what ``text/html`` and ``to_html()`` show).
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("demo"); _ = s.think("Restate the problem", done=True)
+        >>> render_svg(s).startswith("<svg")
+        True
+    """
+    return svg_from_layout(layout(session), session.id)
+
+
+views.register("svg", render_svg)
+
+
+def svg_from_layout(graph: Layout, session_id: str) -> str:
+    """The SVG of a layout: full detail up to :data:`DETAIL_LIMIT` thoughts, else an overview."""
+    if len(graph.nodes) > DETAIL_LIMIT or graph.columns > DETAIL_LIMIT:
+        return _overview_svg(graph, session_id)
+    return _detailed_svg(graph, session_id)
+
+
+def svg_as_image(svg: str, label: str) -> str:
+    """The SVG as an ``<img>`` with a data URI: the ``text/html`` a notebook output keeps.
+
+    JupyterLab strips inline ``<svg>`` from the HTML of untrusted notebooks (any notebook opened
+    from a clone or a download); an image survives, so a saved graph shows before anything runs.
+
+    Example:
+        >>> svg_as_image("<svg/>", "a graph")
+        '<img class="jupyter-think-graph" alt="a graph" src="data:image/svg+xml;base64,PHN2Zy8+"/>'
+    """
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img class="jupyter-think-graph" alt="{html.escape(label)}" src="data:image/svg+xml;base64,{data}"/>'
+
+
+def _svg_open(width: float, height: float, label: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="jupyter-think-graph" width="{width:g}" '
+        f'height="{height:g}" viewBox="0 0 {width:g} {height:g}" role="img" aria-label="{_xml(label)}" '
+        'font-family="sans-serif" font-size="11">'
+        f"<title>{_xml(label)}</title>"
+    )
+
+
+def _decision_lines(graph: Layout) -> list[str]:
+    """One line per decided branch (``search: chosen: the note``) and per merge, for under the graph."""
+    lines = [f"{lane.name}: {decision_words(lane.outcome, lane.note)}" for lane in graph.lanes if lane.outcome]
+    for edge in graph.edges:
+        if edge.kind == "merge":
+            source, target = graph.nodes[edge.source], graph.nodes[edge.target]
+            lines.append(f"{graph.lanes[source.lane].name} merged into {graph.lanes[target.lane].name} after {source.number}")
+    return lines
+
+
+def _detailed_svg(graph: Layout, session_id: str) -> str:
+    label = headline(graph, session_id)
+    notes = _decision_lines(graph)
+    line_height = LABELS["size"] + 6
+    width = GUTTER + max(graph.columns, 1) * COLUMN_WIDTH + 16
+    graph_height = TOP + len(graph.lanes) * ROW_HEIGHT
+    height = graph_height + (len(notes) * line_height + 8 if notes else 0)
+    chosen, retracted, abandoned = STATES["chosen"], STATES["retracted"], STATES["abandoned"]
+    faded = {lane.index for lane in graph.lanes if lane.outcome == "abandoned"}
+
+    def xy(node: Node) -> tuple[int, int]:
+        return (
+            GUTTER + node.column * COLUMN_WIDTH + COLUMN_WIDTH // 2,
+            TOP + node.lane * ROW_HEIGHT + NODE_Y,
+        )
+
+    def fade(lane: int) -> str:
+        return f' opacity="{abandoned["opacity"]}"' if lane in faded else ""
+
+    def stroke(edge: Edge, color: str, width: float) -> str:
+        if graph.on_path(edge):
+            return f'stroke="{chosen["color"]}" stroke-width="{chosen["width"]}"'
+        return f'stroke="{color}" stroke-width="{width:g}"'
+
+    parts = [_svg_open(width, height, label)]
+    parts.append('<rect width="100%" height="100%" fill="#fff"/>')
+    parts.append(f'<text x="8" y="16" font-weight="bold" fill="#555">{_xml(label)}</text>')
+    for lane in graph.lanes:
+        y = TOP + lane.index * ROW_HEIGHT + NODE_Y
+        name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
+        bold = ' font-weight="bold"' if lane.index in graph.path else ""
+        parts.append(f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>')
+        if lane.outcome:
+            parts.append(
+                f'<text x="8" y="{y + 18}" fill="#555" font-style="italic"{fade(lane.index)}>{_xml(lane.outcome)}</text>'
+            )
+    nodes = graph.nodes
+    for edge in graph.edges:
+        (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
+        lane = nodes[edge.target].lane
+        if edge.kind == "sequence":
+            parts.append(
+                f'<line class="sequence" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
+                f'{stroke(edge, LINE_COLORS["sequence"], 2)}{fade(lane)}/>'
+            )
+        elif edge.kind in ("fork", "merge"):
+            mid = (x1 + x2) / 2
+            parts.append(
+                f'<path class="{edge.kind}" d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
+                f'{stroke(edge, LINE_COLORS[edge.kind], 2)}'
+                + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
+                + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
+            )
+        else:
+            lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
+            parts.append(
+                f'<path class="revision" d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" '
+                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(lane)}/>'
+            )
+    for source, target_lane in graph.waiting:  # a merge whose target has no thought yet: a stub
+        x1, y1 = xy(nodes[source])
+        x2, y2 = x1 + COLUMN_WIDTH // 2, TOP + target_lane * ROW_HEIGHT + NODE_Y
+        parts.append(
+            f'<path class="merge" d="M{x1} {y1} C{x2} {y1} {x1} {y2} {x2} {y2}" fill="none" '
+            f'stroke="{LINE_COLORS["merge"]}" stroke-width="2" stroke-dasharray="6 3"/>'
+        )
+    mark = STATES["amended"]["mark"]
+    for node in nodes:
+        x, y = xy(node)
+        thought = node.thought
+        states = [name for name, on in (("amended", node.amended), ("retracted", node.retracted)) if on]
+        tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
+        tip += "".join(f" ({state})" for state in states)
+        ring = (
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
+            if node.index == graph.final
+            else ""
+        )
+        fill = retracted["color"] if node.retracted else KIND_COLORS[node.kind]
+        outline = f' stroke="{chosen["color"]}" stroke-width="2"' if graph.path and node.lane in graph.path else ""
+        opacity = f' opacity="{retracted["opacity"]}"' if node.retracted else ""
+        strike = (
+            f'<line x1="{x - RADIUS - 3}" y1="{y + RADIUS + 3}" x2="{x + RADIUS + 3}" y2="{y - RADIUS - 3}" '
+            f'stroke="{retracted["color"]}" stroke-width="2"/>'
+            if node.retracted
+            else ""
+        )
+        words = list(node.label)
+        if node.amended and words:
+            words[0] = f"{mark} {words[0]}"
+        label_attrs = (
+            f'fill="{retracted["color"]}" text-decoration="line-through"' if node.retracted else f'fill="{LABELS["color"]}"'
+        )
+        label_attrs += ' stroke="#fff" stroke-width="3" paint-order="stroke"'  # a halo: readable over edges
+        label_text = "".join(
+            f'<text class="label" x="{x}" y="{y + RADIUS + 4 + (row + 1) * (LABELS["size"] + 2)}" text-anchor="middle" '
+            f'font-size="{LABELS["size"]}" {label_attrs}>{_xml(words[row])}</text>'
+            for row in range(len(words))
+        )
+        classes = " ".join(["node", *states])
+        parts.append(
+            f'<g class="{classes}" data-lane="{node.lane}"{fade(node.lane)}><title>{_xml(tip)}</title>{ring}'
+            f'<circle cx="{x}" cy="{y}" r="{RADIUS}" fill="{fill}"{outline}{opacity}/>'
+            f'<text x="{x}" y="{y + 4}" text-anchor="middle" fill="#fff" font-size="10">{thought.thought_number}</text>'
+            f"{strike}{label_text}</g>"
+        )
+    for row, note in enumerate(notes):
+        parts.append(
+            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(_first_line(note, 160))}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _overview_svg(graph: Layout, session_id: str) -> str:
+    """Dots and lines at a fixed width: one path per node kind, one line per lane."""
+    label = headline(graph, session_id) + " (overview)"
+    columns = max(graph.columns, 1)
+    row = 18 if len(graph.lanes) <= 40 else max(2, 720 // len(graph.lanes))
+    scale = (OVERVIEW_WIDTH - GUTTER - 10) / columns
+    height = TOP + len(graph.lanes) * row + 6
+
+    def x_of(column: int) -> str:
+        return f"{GUTTER + column * scale:.1f}"
+
+    def y_of(lane: int) -> int:
+        return TOP + lane * row + row // 2
+
+    parts = [_svg_open(OVERVIEW_WIDTH, height, label)]
+    parts.append(f'<text x="8" y="16" font-weight="bold" fill="#555">{_xml(label)}</text>')
+    lane_paths = []
+    if len(graph.lanes) <= 40:
+        for lane in graph.lanes:
+            parts.append(
+                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(_first_line(lane.name, 14))}</text>'
+            )
+    first: dict[int, Node] = {}
+    last: dict[int, Node] = {}
+    for node in graph.nodes:
+        first.setdefault(node.lane, node)
+        last[node.lane] = node
+    for lane_index, start in first.items():
+        end = last[lane_index]
+        y = y_of(lane_index)
+        lane_paths.append(f"M{x_of(start.column)} {y}H{x_of(end.column)}")
+        fork = graph.lanes[lane_index].fork
+        if fork is not None:
+            origin = graph.nodes[fork]
+            lane_paths.append(f"M{x_of(origin.column)} {y_of(origin.lane)}L{x_of(start.column)} {y}")
+    parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LINE_COLORS["sequence"]}" stroke-width="1"/>')
+    colors = {**KIND_COLORS, "retracted": STATES["retracted"]["color"]}
+    dots: dict[str, list[str]] = {kind: [] for kind in colors}
+    for node in graph.nodes:
+        dots["retracted" if node.retracted else node.kind].append(f"M{x_of(node.column)} {y_of(node.lane)}h0")
+    dot = max(2.0, min(6.0, scale * 0.8, row * 0.6))
+    for kind, path in dots.items():
+        if path:
+            parts.append(
+                f'<path class="{kind}" d="{"".join(path)}" stroke="{colors[kind]}" '
+                f'stroke-width="{dot:.1f}" stroke-linecap="round"/>'
+            )
+    if graph.final is not None:
+        node = graph.nodes[graph.final]
+        parts.append(
+            f'<circle cx="{x_of(node.column)}" cy="{y_of(node.lane)}" r="{dot + 3:.1f}" fill="none" '
+            f'stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- text tree ---------------------------------------------------------------------------------------
+
+
+def render_text(session: Session | SessionSnapshot) -> str:
+    """The deterministic text tree of a session's graph (the widget's ``text/plain``).
+
+    Example:
+        >>> from jupyter_think import Session
+        >>> s = Session("demo")
+        >>> _ = s.think("Restate", total=3); _ = s.think("Small cases")
+        >>> _ = s.branch("alt", from_thought=1); _ = s.think("Another angle")
+        >>> _ = s.switch_branch("main"); _ = s.think("Done", done=True)
+        >>> print(render_text(s))
+        Session demo · complete · 4 thoughts · 1 branch · 0 revisions
+        main
+        ├── 1 Restate
+        │   └── branch alt (from 1)
+        │       └── 2 Another angle
+        ├── 2 Small cases
+        └── 3 Done  [final]
+    """
+    return text_tree(layout(session), session.id)
+
+
+def _node_line(node: Node, final: int | None) -> str:
+    thought = node.thought
+    marks = []
+    if node.retracted:
+        marks.append("retracted")
+    if node.amended:
+        marks.append("amended")
+    if thought.is_revision:
+        marks.append(f"revises {thought.revises_thought}" if thought.revises_thought else "revision")
+    if thought.needs_more_thoughts:
+        marks.append("needs more")
+    if node.index == final:
+        marks.append("final")
+    elif not thought.next_thought_needed:
+        marks.append("done")
+    suffix = "".join(f"  [{mark}]" for mark in marks)
+    return f"{thought.thought_number} {escape_controls(_first_line(thought.thought, 72))}{suffix}"
+
+
+def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
+    """The text tree of a layout: each lane's thoughts, branches hanging under their fork point.
+
+    Above :data:`DETAIL_LIMIT` thoughts, only the first and last ``keep`` thoughts of each lane
+    (and the fork points) are listed; a line says how many were left out.
+    """
+    lane_nodes: list[list[Node]] = [[] for _ in graph.lanes]
+    for node in graph.nodes:
+        lane_nodes[node.lane].append(node)
+    forks: dict[int, list[int]] = {}  # node index -> lanes forking there
+    loose: list[int] = []  # branch lanes whose fork point is unknown: listed at the end of main
+    for lane in graph.lanes[1:]:
+        if lane.fork is None:
+            loose.append(lane.index)
+        else:
+            forks.setdefault(lane.fork, []).append(lane.index)
+    elide = len(graph.nodes) > DETAIL_LIMIT
+    merged_from: dict[int, list[int]] = {}  # node index -> lanes it was merged into
+    for edge in graph.edges:
+        if edge.kind == "merge":
+            merged_from.setdefault(edge.source, []).append(graph.nodes[edge.target].lane)
+    for source, target_lane in graph.waiting:
+        merged_from.setdefault(source, []).append(target_lane)
+    lines = [headline(graph, session_id), "main"]
+
+    def lane_items(lane_index: int) -> list[tuple[str, int]]:
+        """("node", index) / ("gap", count) / ("lane", lane index) entries of one lane, in order."""
+        members = lane_nodes[lane_index]
+        items: list[tuple[str, int]] = []
+        gap = 0
+        for position, node in enumerate(members):
+            shown = (
+                not elide
+                or position < keep
+                or position >= len(members) - keep
+                or node.index in forks
+                or node.index in merged_from
+            )
+            if not shown:
+                gap += 1
+                continue
+            if gap:
+                items.append(("gap", gap))
+                gap = 0
+            items.append(("node", node.index))
+            items += [("merge", target) for target in merged_from.get(node.index, ())]
+        if gap:
+            items.append(("gap", gap))
+        if lane_index == 0:
+            items += [("lane", index) for index in loose]
+        return items
+
+    # Depth-first with an explicit stack (branches of branches can nest deeply).
+    stack: list[tuple[list[tuple[str, int]], int, str]] = [(lane_items(0), 0, "")]
+    while stack:
+        items, position, prefix = stack.pop()
+        if position >= len(items):
+            continue
+        stack.append((items, position + 1, prefix))
+        kind, value = items[position]
+        is_last = position == len(items) - 1
+        branch = "└── " if is_last else "├── "
+        child_prefix = prefix + ("    " if is_last else "│   ")
+        if kind == "gap":
+            lines.append(f"{prefix}{branch}… {_plural(value, 'more thought')}")
+        elif kind == "merge":
+            lines.append(f"{prefix}{branch}merged into {graph.lanes[value].name}")
+        elif kind == "node":
+            lines.append(prefix + branch + _node_line(graph.nodes[value], graph.final))
+            children = [("lane", index) for index in forks.get(value, [])]
+            if children:
+                stack.append((children, 0, child_prefix))
+        else:
+            lane = graph.lanes[value]
+            decided = decision_words(lane.outcome, lane.note)
+            lines.append(
+                f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})"
+                + (f" · {escape_controls(_first_line(decided, 80))}" if decided else "")
+            )
+            stack.append((lane_items(value), 0, child_prefix))
+    return "\n".join(lines)
