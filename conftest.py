@@ -15,7 +15,9 @@ import os
 import shutil
 import tempfile
 
-os.environ.pop("JUPYTER_THINK_STORE", None)  # a shared store of the user's must never see a test (tests set their own)
+os.environ.pop(
+    "JUPYTER_THINK_STORE", None
+)  # a shared store of the user's must never see a test (tests set their own)
 _created = [tempfile.mkdtemp(prefix="jupyter-think-pytest-ipython-")]
 os.environ["IPYTHONDIR"] = _created[0]
 _created.append(tempfile.mkdtemp(prefix="jupyter-think-pytest-data-"))

@@ -80,15 +80,21 @@ def grid_cost(per_run: int = 200) -> None:
         for n in range(count):
             session.think(f"thought {n} " + "x" * 40)
         grid.close()
-        print(f"          bytes per update at {count:>5} thoughts in the run: {sizes[-1]:6d} (cards hold {THUMB_NODES} nodes)")
+        print(
+            f"          bytes per update at {count:>5} thoughts in the run: {sizes[-1]:6d} (cards hold {THUMB_NODES} nodes)"
+        )
 
 
 def experiment_wall_time(per_run: int = 40) -> None:
     def agent(config: int, tool: Any) -> int:
         for n in range(1, per_run + 1):
             tool.call(
-                {"thought": f"step {n} of run {config}", "thoughtNumber": n, "totalThoughts": per_run,
-                 "nextThoughtNeeded": n < per_run}
+                {
+                    "thought": f"step {n} of run {config}",
+                    "thoughtNumber": n,
+                    "totalThoughts": per_run,
+                    "nextThoughtNeeded": n < per_run,
+                }
             )
         return config
 
@@ -102,13 +108,17 @@ def experiment_wall_time(per_run: int = 40) -> None:
                     grid = ExperimentGrid("wall", sessions)
                     measure_sends(grid)
                 started = time.perf_counter()
-                runs = experiment("wall", agent, list(range(RUNS)), concurrency=8, manager=manager, display=False)
+                runs = experiment(
+                    "wall", agent, list(range(RUNS)), concurrency=8, manager=manager, display=False
+                )
                 times.append(time.perf_counter() - started)
                 assert runs.statuses() == {"ok": RUNS}
                 if grid is not None:
                     grid.close()
         label = "with a grid   " if with_grid else "without a grid"
-        print(f"experiment {RUNS} runs x {per_run} thoughts, {label}: {statistics.median(times) * 1000:7.1f} ms (median of 3)")
+        print(
+            f"experiment {RUNS} runs x {per_run} thoughts, {label}: {statistics.median(times) * 1000:7.1f} ms (median of 3)"
+        )
 
 
 def compare_cost(sessions: int = 1_000, per_session: int = 100) -> None:
@@ -142,14 +152,18 @@ def compare_cost(sessions: int = 1_000, per_session: int = 100) -> None:
 def diff_cost(count: int = 1_000) -> None:
     a, b = Session("a", max_thoughts=count + 10), Session("b", max_thoughts=count + 10)
     for n in range(count):
-        a.think(f"step {n} of the shared plan" if n % 2 == 0 else f"a goes its own way at {n}, with more words")
+        a.think(
+            f"step {n} of the shared plan" if n % 2 == 0 else f"a goes its own way at {n}, with more words"
+        )
         b.think(f"step {n} of the shared plan" if n % 2 == 0 else f"b takes another road at {n} and rests")
     times = []
     for _ in range(3):
         started = time.perf_counter()
         result = diff(a, b)
         times.append(time.perf_counter() - started)
-    print(f"diff    two runs of {count} thoughts, half shared: {min(times) * 1000:7.1f} ms ({result.agreed} steps agree)")
+    print(
+        f"diff    two runs of {count} thoughts, half shared: {min(times) * 1000:7.1f} ms ({result.agreed} steps agree)"
+    )
 
 
 if __name__ == "__main__":

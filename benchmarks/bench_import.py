@@ -16,7 +16,10 @@ import sys
 def import_time(module: str) -> float:
     """Milliseconds ``python -X importtime`` reports for importing ``module`` (cumulative)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     for line in reversed(done.stderr.splitlines()):
         parts = [part.strip() for part in line.split("|")]

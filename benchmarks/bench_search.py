@@ -100,7 +100,9 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as root:
-        results["SQLite"] = run_engine(str(Path(root) / "store"), args.sessions, args.per_session, args.rounds)
+        results["SQLite"] = run_engine(
+            str(Path(root) / "store"), args.sessions, args.per_session, args.rounds
+        )
     if args.postgres:
         results["PostgreSQL"] = run_engine(args.postgres, args.sessions, args.per_session, args.rounds)
     else:
@@ -109,15 +111,22 @@ def main() -> None:
 
         server = PostgresServer()
         try:
-            results["PostgreSQL"] = run_engine(server.new_database(), args.sessions, args.per_session, args.rounds)
+            results["PostgreSQL"] = run_engine(
+                server.new_database(), args.sessions, args.per_session, args.rounds
+            )
         finally:
             server.close()
     total = args.sessions * args.per_session
-    print(f"search over {total:,} thoughts in {args.sessions:,} sessions; median of {args.rounds} queries (first 50 hits)")
+    print(
+        f"search over {total:,} thoughts in {args.sessions:,} sessions; median of {args.rounds} queries (first 50 hits)"
+    )
     print(f"{'':34}" + "".join(f"{name:>14}" for name in results))
     for label in QUERIES:
         print(f"{label + ' (ms)':34}" + "".join(f"{values[label]:>14.2f}" for values in results.values()))
-    print(f"{'storing, indexed (us/thought)':34}" + "".join(f"{values['store_us']:>14.1f}" for values in results.values()))
+    print(
+        f"{'storing, indexed (us/thought)':34}"
+        + "".join(f"{values['store_us']:>14.1f}" for values in results.values())
+    )
     print("target: under 50 ms per query")
 
 

@@ -119,7 +119,9 @@ def append_cost(store: Store, sessions: dict[str, int], appends: int, chars: int
     return {session_id: statistics.median(values) for session_id, values in samples.items()}
 
 
-def restore_cost(location: str, session_id: str, count: int, rounds: int = 3, *, collector: bool = True) -> float:
+def restore_cost(
+    location: str, session_id: str, count: int, rounds: int = 3, *, collector: bool = True
+) -> float:
     """Microseconds per thought to restore a session the way a kernel does (load + rebuild).
 
     ``collector=False`` pauses Python's garbage collector for the measurement only (the product never
@@ -205,7 +207,10 @@ def stall_under_load(location: str | None, chars: int, seconds: float = 3.0) -> 
     text = body(chars)
     store = {"persist": False} if location is None else {"store": location}
     with SessionManager(max_thoughts=10**7, **store) as manager, FullCollections() as collections:
-        flood, paced = manager.session(f"flood-{time.monotonic_ns()}"), manager.session(f"paced-{time.monotonic_ns()}")
+        flood, paced = (
+            manager.session(f"flood-{time.monotonic_ns()}"),
+            manager.session(f"paced-{time.monotonic_ns()}"),
+        )
         paced.think("warm up")
         manager.flush(timeout=60)
         stop = threading.Event()
@@ -249,7 +254,9 @@ def postgres(url: str | None) -> Iterator[Callable[[], str]]:
         server.close()
 
 
-def run_engine(name: str, new_location: Callable[[], str], chars: int, appends: int, count: int) -> dict[str, float]:
+def run_engine(
+    name: str, new_location: Callable[[], str], chars: int, appends: int, count: int
+) -> dict[str, float]:
     location = new_location()
     store = open_store(location)
     fill(store, "small", 100, chars)
@@ -291,7 +298,9 @@ def checkout(rev: str) -> Iterator[Path]:
     """The package directory of commit ``rev`` of this repository, extracted to a temporary directory."""
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as scratch:
-        archive = subprocess.run(["git", "-C", str(repo), "archive", rev], check=True, capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", rev], check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
         root = Path(scratch)
         yield root / "src" if (root / "src" / "jupyter_think").is_dir() else root
@@ -302,7 +311,10 @@ def baseline_append(package_root: Path, location: str, chars: int, appends: int)
     env = {**os.environ, "PYTHONPATH": str(package_root)}
     done = subprocess.run(
         [sys.executable, "-c", _BASELINE_APPEND, location, str(chars), str(appends)],
-        env=env, check=True, capture_output=True, text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -312,10 +324,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=300, help="characters per thought")
     parser.add_argument("--appends", type=int, default=200, help="single-thought appends timed per session")
-    parser.add_argument("--thoughts", type=int, default=5000, help="think() calls timed with the loop running")
+    parser.add_argument(
+        "--thoughts", type=int, default=5000, help="think() calls timed with the loop running"
+    )
     parser.add_argument("--postgres", metavar="URL", default=None, help="an existing server's database URL")
-    parser.add_argument("--baseline", metavar="REV", default=BASELINE, help="the commit measured beside (default: %(default)s)")
-    parser.add_argument("--big", type=int, default=BIG, help="thoughts in the big session (default: %(default)s)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=BASELINE,
+        help="the commit measured beside (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--big", type=int, default=BIG, help="thoughts in the big session (default: %(default)s)"
+    )
     args = parser.parse_args()
     BIG = args.big
 
@@ -324,13 +345,19 @@ def main() -> None:
     with checkout(args.baseline) as baseline, tempfile.TemporaryDirectory() as root:
         counter = iter(range(1000))
         results["SQLite"] = run_engine(
-            "SQLite", lambda: str(Path(root) / f"store-{next(counter)}"), args.chars, args.appends, args.thoughts
+            "SQLite",
+            lambda: str(Path(root) / f"store-{next(counter)}"),
+            args.chars,
+            args.appends,
+            args.thoughts,
         )
         results["SQLite"]["append_base"] = (
             baseline_append(baseline, str(Path(root) / "baseline"), args.chars, args.appends) * 1e3
         )
         with postgres(args.postgres) as new_database:
-            results["PostgreSQL"] = run_engine("PostgreSQL", new_database, args.chars, args.appends, args.thoughts)
+            results["PostgreSQL"] = run_engine(
+                "PostgreSQL", new_database, args.chars, args.appends, args.thoughts
+            )
             results["PostgreSQL"]["append_base"] = (
                 baseline_append(baseline, new_database(), args.chars, args.appends) * 1e3
             )

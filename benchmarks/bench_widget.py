@@ -101,7 +101,9 @@ def snapshot_cost() -> None:
         runs.append(time.perf_counter() - started)
         size = len(json.dumps(graph.snapshot, separators=(",", ":")))
         graph.close()
-    print(f"widget snapshot at 10 000 thoughts (labels on): built in {min(runs) * 1000:.0f} ms, {size / 1e6:.2f} MB")
+    print(
+        f"widget snapshot at 10 000 thoughts (labels on): built in {min(runs) * 1000:.0f} ms, {size / 1e6:.2f} MB"
+    )
 
 
 def teaching_session(count: int) -> Session:
@@ -114,7 +116,9 @@ def teaching_session(count: int) -> Session:
 
 
 CHANGES = {
-    "amend": lambda s: s.amend(s.branches["lesson"].thoughts[0].thought_number, "A lesson thought with its typo fixed " + "v" * 40),
+    "amend": lambda s: s.amend(
+        s.branches["lesson"].thoughts[0].thought_number, "A lesson thought with its typo fixed " + "v" * 40
+    ),
     "retract": lambda s: s.retract(s.branches["lesson"].thoughts[1].thought_number),
     "decide": lambda s: s.decide("lesson", "chosen", note="the shortest way to the answer"),
     "merge": lambda s: s.merge("lesson", into="main"),
@@ -153,7 +157,9 @@ def bytes_per_change() -> None:
 def detail_answers() -> None:
     """What a click on a node costs the kernel: the full text and its Markdown rendered to HTML."""
     session = build(Session("bench", max_thoughts=10_010), 10_000)
-    long_markdown = "A **long** thought with `code`, a [link](https://example.org) and a list:\n" + "- item\n" * 280
+    long_markdown = (
+        "A **long** thought with `code`, a [link](https://example.org) and a list:\n" + "- item\n" * 280
+    )
     session.think("A short thought")
     session.think(long_markdown[:2_000])
     graph = BranchGraph(session)
@@ -274,7 +280,9 @@ def browser_times() -> None:
             }""",
             graph,
         )
-        print(f"browser: zoom step (click -> drawn): median {statistics.median(zoom):.1f} ms (max {max(zoom):.1f} ms)")
+        print(
+            f"browser: zoom step (click -> drawn): median {statistics.median(zoom):.1f} ms (max {max(zoom):.1f} ms)"
+        )
         present = page.evaluate(
             """async (graph) => {
                 const root = document.querySelector(graph);
@@ -305,7 +313,9 @@ def browser_times() -> None:
             run_cell(page, 3)
             wait_cell_done(page, 3, timeout=120)
             page.wait_for_function(f"({held})().includes(10000)", timeout=60_000)
-        print(f"browser: graphs held by the page after the display cell ran 3 times: nodes per graph {page.evaluate(held)}")
+        print(
+            f"browser: graphs held by the page after the display cell ran 3 times: nodes per graph {page.evaluate(held)}"
+        )
         run_cell(page, 4)
         wait_cell_done(page, 4)
         page.wait_for_timeout(500)

@@ -223,7 +223,9 @@ class SessionManager:
 
                 from jupyter_think.persistence import PersistenceWarning
 
-                warnings.warn(f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2)
+                warnings.warn(
+                    f"jupyter-think: searching what is saved; {exc}", PersistenceWarning, stacklevel=2
+                )
             return store.search(words, sessions, limit)
 
     def loaded(self) -> list[str]:

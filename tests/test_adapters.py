@@ -28,7 +28,12 @@ from jupyter_think.agent.adapters import (
     responses_tool,
 )
 
-FIRST = {"thought": "Restate: 9 coins, one heavier", "thoughtNumber": 1, "totalThoughts": 3, "nextThoughtNeeded": True}
+FIRST = {
+    "thought": "Restate: 9 coins, one heavier",
+    "thoughtNumber": 1,
+    "totalThoughts": 3,
+    "nextThoughtNeeded": True,
+}
 SLIP = {"thought": "Split into three groups of three", "thoughtNumber": 2, "totalThoughts": 3}
 SECOND = {**SLIP, "nextThoughtNeeded": True}
 BRANCH = {
@@ -39,7 +44,12 @@ BRANCH = {
     "branchFromThought": 2,
     "branchId": "halves",
 }
-FINAL = {"thought": "Two weighings find it", "thoughtNumber": 3, "totalThoughts": 3, "nextThoughtNeeded": False}
+FINAL = {
+    "thought": "Two weighings find it",
+    "thoughtNumber": 3,
+    "totalThoughts": 3,
+    "nextThoughtNeeded": False,
+}
 ANSWER = "Two weighings: 3 against 3, then 1 against 1."
 TURNS: list[Any] = [[FIRST], [SLIP], [SECOND, BRANCH], [FINAL], ANSWER]
 RECORDED = [FIRST["thought"], SECOND["thought"], BRANCH["thought"], FINAL["thought"]]
@@ -71,7 +81,9 @@ def test_openai_chat_completions_loop_answers_every_call_and_sends_errors_back(
     tool = SequentialThinkingTool(manager, session_id="openai-chat")
     messages: list[Any] = [{"role": "user", "content": "How few weighings find the heavier of 9 coins?"}]
     while True:
-        response = client.chat.completions.create(model="test-model", messages=messages, tools=[tool.openai_tool()])
+        response = client.chat.completions.create(
+            model="test-model", messages=messages, tools=[tool.openai_tool()]
+        )
         messages.append(response.choices[0].message)
         results = openai_tool_results(response, tool)
         if not results:
@@ -94,7 +106,9 @@ def test_openai_chat_completions_loop_answers_every_call_and_sends_errors_back(
     assert json.loads(both[1]["content"])["branches"] == ["halves"]
 
 
-def test_openai_responses_loop_answers_function_calls_with_outputs(server: ModelServer, manager: SessionManager) -> None:
+def test_openai_responses_loop_answers_function_calls_with_outputs(
+    server: ModelServer, manager: SessionManager
+) -> None:
     client = openai.OpenAI(base_url=server.openai_url, api_key="test", max_retries=0)
     tool = SequentialThinkingTool(manager, session_id="openai-responses")
     items: list[Any] = [{"role": "user", "content": "How few weighings find the heavier of 9 coins?"}]
@@ -117,7 +131,9 @@ def test_openai_responses_loop_answers_function_calls_with_outputs(server: Model
     }
 
 
-def test_anthropic_messages_loop_answers_tool_use_and_flags_errors(server: ModelServer, manager: SessionManager) -> None:
+def test_anthropic_messages_loop_answers_tool_use_and_flags_errors(
+    server: ModelServer, manager: SessionManager
+) -> None:
     client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
     tool = SequentialThinkingTool(manager, session_id="anthropic")
     messages: list[Any] = [{"role": "user", "content": "How few weighings find the heavier of 9 coins?"}]
@@ -151,7 +167,9 @@ def test_anthropic_messages_loop_answers_tool_use_and_flags_errors(server: Model
     assert [(b["tool_use_id"], b["is_error"]) for b in blocks] == [("toolu_2_0", False), ("toolu_2_1", False)]
 
 
-def test_ready_made_agents_run_an_experiment_through_both_sdks(server: ModelServer, manager: SessionManager) -> None:
+def test_ready_made_agents_run_an_experiment_through_both_sdks(
+    server: ModelServer, manager: SessionManager
+) -> None:
     openai_client = openai.OpenAI(base_url=server.openai_url, api_key="test", max_retries=0)
     anthropic_client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
     # A config is the prompt, or a dict with the prompt and more create() options for that run.
@@ -183,38 +201,63 @@ def test_a_model_that_never_answers_ends_its_run_with_an_error(manager: SessionM
     looping = [[FIRST], [FIRST], [FIRST], ANSWER]
     with ModelServer(looping) as server:
         client = openai.OpenAI(base_url=server.openai_url, api_key="test", max_retries=0)
-        runs = experiment("loop", openai_agent("test-model", client=client, max_turns=2), ["q"], manager=manager)
+        runs = experiment(
+            "loop", openai_agent("test-model", client=client, max_turns=2), ["q"], manager=manager
+        )
     assert runs[0].status == "error"
     assert runs[0].message == "RuntimeError: the model gave no answer in 2 turns"
     assert len(manager.session("loop-1")) == 2  # what it recorded is kept
 
 
-def test_a_call_to_another_tool_is_answered_with_an_error_and_records_nothing(manager: SessionManager) -> None:
+def test_a_call_to_another_tool_is_answered_with_an_error_and_records_nothing(
+    manager: SessionManager,
+) -> None:
     tool = SequentialThinkingTool(manager, session_id="other")
     message = {
         "role": "assistant",
-        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "search_web", "arguments": "{}"}}],
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "search_web", "arguments": "{}"}}
+        ],
     }
     assert openai_tool_results(message, tool) == [
-        {"role": "tool", "tool_call_id": "c1", "content": "Unknown tool 'search_web': the only tool here is 'sequentialthinking'"}
+        {
+            "role": "tool",
+            "tool_call_id": "c1",
+            "content": "Unknown tool 'search_web': the only tool here is 'sequentialthinking'",
+        }
     ]
-    reply = {"content": [{"type": "text", "text": "Let me look."}, {"type": "tool_use", "id": "t1", "name": "search_web", "input": {}}]}
+    reply = {
+        "content": [
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "t1", "name": "search_web", "input": {}},
+        ]
+    }
     [answer] = anthropic_tool_results(reply, tool)
-    assert answer["content"][0]["is_error"] is True and "Unknown tool 'search_web'" in answer["content"][0]["content"]
+    assert (
+        answer["content"][0]["is_error"] is True
+        and "Unknown tool 'search_web'" in answer["content"][0]["content"]
+    )
     assert len(manager.session("other")) == 0
 
 
 def test_arguments_that_are_not_json_go_back_as_an_error(manager: SessionManager) -> None:
     tool = SequentialThinkingTool(manager, session_id="broken")
-    message = {"tool_calls": [{"id": "c1", "function": {"name": "sequentialthinking", "arguments": '{"thought": '}}]}
+    message = {
+        "tool_calls": [{"id": "c1", "function": {"name": "sequentialthinking", "arguments": '{"thought": '}}]
+    }
     [result] = openai_tool_results(message, tool)
-    assert result["content"] == "Invalid arguments: arguments: expected a JSON object, got text that is not JSON"
+    assert (
+        result["content"] == "Invalid arguments: arguments: expected a JSON object, got text that is not JSON"
+    )
 
 
 def test_a_response_without_tool_calls_needs_no_answer(manager: SessionManager) -> None:
     tool = SequentialThinkingTool(manager, session_id="done")
     assert openai_tool_results({"choices": [{"message": {"role": "assistant", "content": "4"}}]}, tool) == []
-    assert anthropic_tool_results({"content": [{"type": "text", "text": "4"}], "stop_reason": "end_turn"}, tool) == []
+    assert (
+        anthropic_tool_results({"content": [{"type": "text", "text": "4"}], "stop_reason": "end_turn"}, tool)
+        == []
+    )
 
 
 @pytest.mark.parametrize(("make", "package"), [(openai_agent, "openai"), (anthropic_agent, "anthropic")])

@@ -99,7 +99,11 @@ def test_postbuild_makes_every_kernel_load_the_extension(
     check = "import nbformat, sys; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))"
     trusted = subprocess.run(
         [sys.executable, "-c", check, str(ROOT / "notebooks" / "tour.ipynb")],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert trusted.stdout.strip() == "True"
     kernel = make_kernel(env={"IPYTHONDIR": str(home / ".ipython")})

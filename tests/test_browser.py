@@ -184,11 +184,13 @@ def test_graph_draws_each_lane_with_its_thoughts(page: Any) -> None:
 def test_nodes_and_legend_are_drawn_in_the_theme_colours(page: Any) -> None:
     show_all(page)
     fills = page.eval_on_selector_all(
-        f"{GRAPH} .jt-node", "nodes => nodes.map(n => [n.dataset.kind, n.querySelector(':scope > circle:last-of-type').getAttribute('fill')])"
+        f"{GRAPH} .jt-node",
+        "nodes => nodes.map(n => [n.dataset.kind, n.querySelector(':scope > circle:last-of-type').getAttribute('fill')])",
     )
     assert fills and all(fill == KIND_COLORS[kind] for kind, fill in fills), fills
     legend = page.eval_on_selector_all(
-        f"{GRAPH} .jt-legend-item", "items => items.map(i => [i.textContent, getComputedStyle(i.firstChild).backgroundColor])"
+        f"{GRAPH} .jt-legend-item",
+        "items => items.map(i => [i.textContent, getComputedStyle(i.firstChild).backgroundColor])",
     )
     assert [kind for kind, _ in legend] == list(KIND_COLORS)
     for kind, colour in legend:
@@ -256,7 +258,9 @@ def test_replay_steps_through_the_history_in_arrival_order(page: Any) -> None:
     for _ in range(3):
         page.click(f"{GRAPH} .jt-next")
     assert [n["i"] for n in drawn(page)] == [0, 1, 2]
-    wait_detail_text(page, "Guess: the sum is n squared, see the table or [this](javascript:window.__pwned=2)")
+    wait_detail_text(
+        page, "Guess: the sum is n squared, see the table or [this](javascript:window.__pwned=2)"
+    )
     assert lane_labels(page) == ["main (3)"]  # branches appear when their first thought does
     page.click(f"{GRAPH} .jt-next")  # the fourth thought to arrive opens the induction lane
     assert per_lane(page) == {0: 3, 1: 1}

@@ -53,7 +53,13 @@ s.think("Conclusion: n must be prime, and that is not enough (n = 11)", done=Tru
 s.graph()"""
 NODES, STEPS = 30, 35
 AMENDED, RETRACTED, MERGED_FROM, MERGED_INTO, FINAL = 11, 12, 15, 18, 29
-STEP_OF = {"amend": 13, "retract": 15, "decide proof": 21, "decide search": 22, "merge": 23}  # 1-based step counts
+STEP_OF = {
+    "amend": 13,
+    "retract": 15,
+    "decide proof": 21,
+    "decide search": 22,
+    "merge": 23,
+}  # 1-based step counts
 
 LATER = """import jupyter_think
 s = jupyter_think.get_manager().session("{session_id}")
@@ -135,7 +141,9 @@ def open_notebook(lab: Lab, browser: Browser, cells: list[str], nodes: int) -> t
 @pytest.fixture(scope="module")
 def page(lab: Lab, browser: Browser) -> Iterator[Any]:
     opened, name = open_notebook(lab, browser, [LESSON], NODES)
-    opened.wait_for_function(f"document.querySelector('{GRAPH} .jt-step-label').textContent === '{STEPS} / {STEPS}'")
+    opened.wait_for_function(
+        f"document.querySelector('{GRAPH} .jt-step-label').textContent === '{STEPS} / {STEPS}'"
+    )
     yield opened
     opened.close()
     lab.stop_kernels(name)
@@ -221,7 +229,9 @@ def test_the_chosen_path_is_bold_and_the_abandoned_lane_faded(page: Any) -> None
     assert "jt-abandoned" in page.get_attribute(search, "class")
     assert float(page.get_attribute(search, "opacity")) == STATES["abandoned"]["opacity"]
     assert "jt-on-path" not in page.get_attribute(f"{GRAPH} .jt-lane-edges[data-lane='2'] .jt-seq", "class")
-    outcomes = page.eval_on_selector_all(f"{GRAPH} .jt-lane-label .jt-outcome", "o => o.map(t => t.textContent)")
+    outcomes = page.eval_on_selector_all(
+        f"{GRAPH} .jt-lane-label .jt-outcome", "o => o.map(t => t.textContent)"
+    )
     assert outcomes == ["chosen", "abandoned"]
     shot(page, "path")
 
@@ -378,11 +388,14 @@ def test_the_speed_control_plays_many_steps_a_second(page: Any) -> None:
     page.click(f"{GRAPH} .jt-play")
     # 35 steps at the old fixed 700 ms a step took 25 s; at 200 steps/s they take a fraction of one
     page.wait_for_function(
-        f"document.querySelector('{GRAPH} .jt-step-label').textContent === '{STEPS} / {STEPS}'", timeout=15_000
+        f"document.querySelector('{GRAPH} .jt-step-label').textContent === '{STEPS} / {STEPS}'",
+        timeout=15_000,
     )
     assert page.text_content(f"{GRAPH} .jt-play") == "▶ play"  # stopped at the end
     page.select_option(f"{GRAPH} .jt-speed", "1")
-    page.eval_on_selector(f"{GRAPH} .jt-step", "s => { s.value = '20'; s.dispatchEvent(new Event('input')); }")
+    page.eval_on_selector(
+        f"{GRAPH} .jt-step", "s => { s.value = '20'; s.dispatchEvent(new Event('input')); }"
+    )
     assert page.text_content(f"{GRAPH} .jt-step-label") == f"20 / {STEPS}"  # the slider jumps
 
 
@@ -442,7 +455,9 @@ def test_the_presenter_view_fills_the_screen_with_the_graph_and_the_steps_text(p
     wait_pane_text(page, "Restate: for which n is two to the n, minus one, prime?")
     size = page.viewport_size
     graph = page.locator(GRAPH).bounding_box()
-    assert graph["width"] == pytest.approx(size["width"], abs=2) and graph["height"] == pytest.approx(size["height"], abs=2)
+    assert graph["width"] == pytest.approx(size["width"], abs=2) and graph["height"] == pytest.approx(
+        size["height"], abs=2
+    )
     viewport = page.locator(f"{GRAPH} .jt-viewport").bounding_box()
     text = page.locator(f"{GRAPH} .jt-detail").bounding_box()
     assert text["x"] >= viewport["x"] + viewport["width"] - 1  # beside the graph
@@ -450,7 +465,9 @@ def test_the_presenter_view_fills_the_screen_with_the_graph_and_the_steps_text(p
     assert float(style(page, f"{GRAPH} .jt-detail-text", "font-size").rstrip("px")) > 18
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "teaching-presenter.png"))
-    assert page.text_content(f"{GRAPH} .jt-zoom-level") == f"{round(THEME['presenter']['zoom'] * 100)}%"  # for a projector
+    assert (
+        page.text_content(f"{GRAPH} .jt-zoom-level") == f"{round(THEME['presenter']['zoom'] * 100)}%"
+    )  # for a projector
     page.keyboard.press("Escape")
     page.wait_for_function(f"!document.querySelector('{GRAPH}').classList.contains('jt-presenter')")
     assert page.text_content(f"{GRAPH} .jt-zoom-level") == "100%"
@@ -459,7 +476,9 @@ def test_the_presenter_view_fills_the_screen_with_the_graph_and_the_steps_text(p
 # --- changes from the kernel, and the page's memory ------------------------------------------------------
 
 
-def test_amend_retract_decide_and_merge_made_in_later_cells_reach_the_drawn_graph(lab: Lab, browser: Browser) -> None:
+def test_amend_retract_decide_and_merge_made_in_later_cells_reach_the_drawn_graph(
+    lab: Lab, browser: Browser
+) -> None:
     page, name = open_notebook(lab, browser, [LATER, *LATER_CELLS], 4)
     try:
         page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 4")
@@ -470,9 +489,14 @@ def test_amend_retract_decide_and_merge_made_in_later_cells_reach_the_drawn_grap
             page.wait_for_function(ready, timeout=10_000)
 
         run(1, f"document.querySelector('{node(page, 1)}').dataset.state === 'amended'")
-        assert page.eval_on_selector_all(f"{node(page, 1)} .jt-label", "ls => ls.map(l => l.textContent)") == ["The first idea"]
+        assert page.eval_on_selector_all(
+            f"{node(page, 1)} .jt-label", "ls => ls.map(l => l.textContent)"
+        ) == ["The first idea"]
         run(2, f"document.querySelector('{node(page, 2)}').dataset.state === 'retracted'")
-        run(3, f"document.querySelectorAll('{GRAPH} .jt-seq.jt-on-path, {GRAPH} .jt-fork.jt-on-path').length >= 2")
+        run(
+            3,
+            f"document.querySelectorAll('{GRAPH} .jt-seq.jt-on-path, {GRAPH} .jt-fork.jt-on-path').length >= 2",
+        )
         assert page.text_content(f"{GRAPH} .jt-outcome") == "chosen"
         run(4, f"document.querySelectorAll('{GRAPH} .jt-node').length === 5")
         assert page.locator(f'{GRAPH} .jt-merge[data-from="3"][data-to="4"]').count() == 1
@@ -495,7 +519,9 @@ def test_a_closed_graph_and_a_rerun_cell_leave_no_graph_data_in_the_page(lab: La
         for _ in range(3):  # each run makes a new session and a new graph; the old view goes with its data
             run_cell(page, 0)
             wait_cell_done(page, 0, timeout=120)
-            page.wait_for_function(f"({HELD})('dropped-').length === 1 && ({HELD})('dropped-')[0] === 1000", timeout=30_000)
+            page.wait_for_function(
+                f"({HELD})('dropped-').length === 1 && ({HELD})('dropped-')[0] === 1000", timeout=30_000
+            )
         assert page.evaluate(HELD, "dropped-") == [1_000]
         run_cell(page, 1)
         wait_cell_done(page, 1)
@@ -513,7 +539,8 @@ def test_a_graph_shown_again_after_its_data_was_dropped_is_drawn_whole(lab: Lab,
             run_cell(page, 0)
             wait_cell_done(page, 0)
             page.wait_for_function(
-                f"document.querySelector('{GRAPH} .jt-step-label')?.textContent === '300 / 300'", timeout=30_000
+                f"document.querySelector('{GRAPH} .jt-step-label')?.textContent === '300 / 300'",
+                timeout=30_000,
             )
         assert page.evaluate(HELD, "kept-") == [300]
         assert page.locator(f'{GRAPH} .jt-node[data-index="299"]').count() == 1
@@ -522,7 +549,9 @@ def test_a_graph_shown_again_after_its_data_was_dropped_is_drawn_whole(lab: Lab,
         lab.stop_kernels(name)
 
 
-def test_revision_marks_stay_visible_in_the_overview_of_ten_thousand_thoughts(lab: Lab, browser: Browser) -> None:
+def test_revision_marks_stay_visible_in_the_overview_of_ten_thousand_thoughts(
+    lab: Lab, browser: Browser
+) -> None:
     page, name = open_notebook(lab, browser, [TEN_THOUSAND], 10_000)
     try:
         runs = page.evaluate(

@@ -176,7 +176,8 @@ def test_export_with_an_unknown_format_is_a_usage_error(store: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "options"), [(["show"], []), (["export"], ["--format", "md"]), (["rm"], []), (["trash", "restore"], [])]
+    ("command", "options"),
+    [(["show"], []), (["export"], ["--format", "md"]), (["rm"], []), (["trash", "restore"], [])],
 )
 def test_an_invalid_id_is_a_usage_error(store: Path, command: list[str], options: list[str]) -> None:
     before = sorted(p.name for p in store.parent.iterdir())
@@ -273,7 +274,13 @@ def test_gc_keeps_recent_sessions(own_store: Path) -> None:
 
 def test_gc_moves_sessions_idle_past_the_retention_to_the_trash(own_store: Path) -> None:
     long_ago = datetime(2001, 9, 9, 1, 46, 40, tzinfo=timezone.utc)
-    old = Thought(thought="Written long ago", thought_number=1, total_thoughts=1, next_thought_needed=False, created_at=long_ago)
+    old = Thought(
+        thought="Written long ago",
+        thought_number=1,
+        total_thoughts=1,
+        next_thought_needed=False,
+        created_at=long_ago,
+    )
     open_store(str(own_store)).append([SessionWrite("old", [ThoughtAdded(thought=old)], created_at=long_ago)])
     done = run("--dir", str(own_store), "gc", "--days", "30")
     assert done.returncode == 0, done.stderr
@@ -326,7 +333,9 @@ def run_in_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int,
     merged = {k: v for k, v in os.environ.items() if k != "JUPYTER_THINK_DIR"}
     merged.update(env or {})
     controller, terminal = pty.openpty()
-    with subprocess.Popen([str(SCRIPT), *args], stdout=terminal, stderr=subprocess.PIPE, env=merged) as process:
+    with subprocess.Popen(
+        [str(SCRIPT), *args], stdout=terminal, stderr=subprocess.PIPE, env=merged
+    ) as process:
         os.close(terminal)
         chunks = []
         while True:
@@ -363,7 +372,12 @@ def test_export_to_a_pipe_or_a_file_keeps_the_text_exactly(hostile_store: Path, 
     piped = run("--dir", str(hostile_store), "export", "hostile", "--format", "md")
     assert piped.returncode == 0 and HOSTILE in piped.stdout.splitlines()
     target = tmp_path / "hostile.json"
-    assert run("--dir", str(hostile_store), "export", "hostile", "--format", "json", "-o", str(target)).returncode == 0
+    assert (
+        run(
+            "--dir", str(hostile_store), "export", "hostile", "--format", "json", "-o", str(target)
+        ).returncode
+        == 0
+    )
     assert Session.from_json(target.read_text(encoding="utf-8")).thoughts[1].thought == HOSTILE
 
 

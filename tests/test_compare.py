@@ -80,7 +80,14 @@ def test_without_pandas_it_is_a_list_of_dicts_shown_as_a_table(monkeypatch: pyte
 def test_compare_takes_an_experiment_or_its_results() -> None:
     def agent(config: int, tool: object) -> None:
         for n in range(1, config + 1):
-            tool.call({"thought": f"t{n}", "thoughtNumber": n, "totalThoughts": config, "nextThoughtNeeded": n < config})
+            tool.call(
+                {
+                    "thought": f"t{n}",
+                    "thoughtNumber": n,
+                    "totalThoughts": config,
+                    "nextThoughtNeeded": n < config,
+                }
+            )
 
     with SessionManager(persist=False) as manager:
         runs = experiment("cmp", agent, [1, 3], manager=manager)
@@ -111,11 +118,25 @@ def test_no_sessions_give_an_empty_table() -> None:
 
 def test_a_retracted_thought_counts_only_as_a_retraction_and_moves_the_conclusion() -> None:
     session = proof_session()
-    assert session_counts(session).as_dict() == {"thoughts": 8, "branches": 2, "revisions": 1, "retractions": 0}
+    assert session_counts(session).as_dict() == {
+        "thoughts": 8,
+        "branches": 2,
+        "revisions": 1,
+        "retractions": 0,
+    }
     session.retract(3)  # "Guess n squared" on the trunk
-    assert session_counts(session).as_dict() == {"thoughts": 7, "branches": 2, "revisions": 1, "retractions": 1}
+    assert session_counts(session).as_dict() == {
+        "thoughts": 7,
+        "branches": 2,
+        "revisions": 1,
+        "retractions": 1,
+    }
     row = compare([session], dataframe=False)[0]
-    assert (row["thoughts"], row["retractions"], row["conclusion"]) == (7, 1, "Conclude: the sum is n squared")
+    assert (row["thoughts"], row["retractions"], row["conclusion"]) == (
+        7,
+        1,
+        "Conclude: the sum is n squared",
+    )
     session.retract(session.thoughts[-1].thought_number)  # the conclusion itself
     row = compare([session], dataframe=False)[0]
     assert (row["completed"], row["conclusion"]) == (False, None)

@@ -12,7 +12,11 @@ MANAGER = "__import__('jupyter_think').get_manager()"
 
 def stored_texts(location: str, session_id: str) -> list[str]:
     loaded = open_store(location).load(session_id)
-    return [] if loaded is None else [change.thought.thought for change in loaded.changes if change.kind == "thought"]
+    return (
+        []
+        if loaded is None
+        else [change.thought.thought for change in loaded.changes if change.kind == "thought"]
+    )
 
 
 def test_sessions_dir_set_after_loading_moves_the_store(make_kernel, tmp_path: Path) -> None:
@@ -34,7 +38,9 @@ def test_the_environment_wins_over_configured_sessions_dir_and_says_so(make_kern
     """SPEC §6: $JUPYTER_THINK_STORE, ThinkConfig.store, $JUPYTER_THINK_DIR, ThinkConfig.sessions_dir."""
     from_env, configured = tmp_path / "env", tmp_path / "configured"
     kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(from_env)})
-    assert kernel.execute(f"%config ThinkConfig.sessions_dir = {str(configured)!r}\n%load_ext jupyter_think").ok
+    assert kernel.execute(
+        f"%config ThinkConfig.sessions_dir = {str(configured)!r}\n%load_ext jupyter_think"
+    ).ok
     assert kernel.value(f"{MANAGER}.store_location") == str(from_env)
     said = kernel.execute(f"%config ThinkConfig.sessions_dir = {str(configured / 'later')!r}")
     assert said.ok
@@ -82,15 +88,26 @@ def test_a_refused_value_does_not_stop_the_extension_from_reloading(make_kernel)
     value ipython_config.py sets badly) warns in one line and uses the default, keeping the magics."""
     kernel = make_kernel()
     assert kernel.execute("%load_ext jupyter_think\n%session kept\n%think before").ok
-    for refused in ("ThinkConfig.retention_days = -1", "ThinkConfig.max_thoughts = 'many'", "ThinkConfig.store = 'mysql://db/x'"):
+    for refused in (
+        "ThinkConfig.retention_days = -1",
+        "ThinkConfig.max_thoughts = 'many'",
+        "ThinkConfig.store = 'mysql://db/x'",
+    ):
         assert kernel.execute(f"%config {refused}").stderr  # refused, one line (see the test above)
     reloaded = kernel.execute("%reload_ext jupyter_think")
     assert reloaded.ok, reloaded
     warned = [line for line in reloaded.stderr.splitlines() if "is refused" in line]
     assert len(warned) == 3, reloaded.stderr
-    assert any("ThinkConfig.retention_days = -1 is refused (retention_days must be greater than" in line for line in warned)
-    assert any("ThinkConfig.max_thoughts = 'many' is refused (" in line and "using 10000" in line for line in warned)
-    assert any("ThinkConfig.store = 'mysql://db/x' is refused (unknown store URL scheme" in line for line in warned)
+    assert any(
+        "ThinkConfig.retention_days = -1 is refused (retention_days must be greater than" in line
+        for line in warned
+    )
+    assert any(
+        "ThinkConfig.max_thoughts = 'many' is refused (" in line and "using 10000" in line for line in warned
+    )
+    assert any(
+        "ThinkConfig.store = 'mysql://db/x' is refused (unknown store URL scheme" in line for line in warned
+    )
     assert kernel.value(f"{MANAGER}.settings.retention_days") == 30
     assert kernel.value(f"{MANAGER}.active_id") == "kept"
     assert kernel.execute("%think after the reload").ok
@@ -105,12 +122,16 @@ def test_a_tool_built_before_a_config_change_writes_to_the_new_manager(make_kern
     )
     assert kernel.execute(setup).ok
     assert kernel.execute("%config ThinkConfig.durability = 'sync'").ok
-    call = "tool.call({'thought': 'after', 'thoughtNumber': 1, 'totalThoughts': 1, 'nextThoughtNeeded': True})"
+    call = (
+        "tool.call({'thought': 'after', 'thoughtNumber': 1, 'totalThoughts': 1, 'nextThoughtNeeded': True})"
+    )
     assert kernel.value(f"{call}['isError']") is False
     assert kernel.value(f"len({MANAGER}.session('agent-run'))") == 1
 
 
-def test_on_a_class_store_each_students_notebook_session_is_her_own(make_kernel, postgres_server, tmp_path: Path) -> None:
+def test_on_a_class_store_each_students_notebook_session_is_her_own(
+    make_kernel, postgres_server, tmp_path: Path
+) -> None:
     """Two students' homework.ipynb on one class store: each kernel's session is ``homework``, each her own
     (names that fold into one id elsewhere: an e-mail address and its dotted twin)."""
     from class_store import make_class

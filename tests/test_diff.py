@@ -79,7 +79,12 @@ def test_an_extra_step_in_one_run_is_aligned_around() -> None:
     result = diff(a, b)
     assert [step.kind for step in result.steps] == ["same", "only_b", "same", "same", "same"]
     assert result.agreed == 4 and result.divergence == 1
-    assert [t.thought for t in result.after_b] == ["Look up the formula", "Compute the sum", "Check it", "Answer 42"]
+    assert [t.thought for t in result.after_b] == [
+        "Look up the formula",
+        "Compute the sum",
+        "Check it",
+        "Answer 42",
+    ]
 
 
 def test_steps_are_matched_by_text_not_by_number_or_lane() -> None:

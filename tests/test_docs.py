@@ -47,8 +47,22 @@ PARSED = "json"
 NOT_RUN = ("console", "text")
 KINDS = (RUN_IN_KERNEL, RUN_IN_SHELL, PARSED, *NOT_RUN)
 MODEL_TURNS = [
-    [{"thought": "Split the coins in three groups", "thoughtNumber": 1, "totalThoughts": 2, "nextThoughtNeeded": True}],
-    [{"thought": "Two weighings are enough", "thoughtNumber": 2, "totalThoughts": 2, "nextThoughtNeeded": False}],
+    [
+        {
+            "thought": "Split the coins in three groups",
+            "thoughtNumber": 1,
+            "totalThoughts": 2,
+            "nextThoughtNeeded": True,
+        }
+    ],
+    [
+        {
+            "thought": "Two weighings are enough",
+            "thoughtNumber": 2,
+            "totalThoughts": 2,
+            "nextThoughtNeeded": False,
+        }
+    ],
     "Two weighings.",
 ]
 """What the stand-in model answers the docs' OpenAI and Anthropic examples (``OPENAI_BASE_URL`` and
@@ -72,7 +86,12 @@ def code_blocks(path: Path) -> list[Block]:
     """The fenced code blocks of a Markdown file, in order (CommonMark: indented fences in lists too)."""
     tokens = MarkdownIt("commonmark").parse(path.read_text(encoding="utf-8"))
     return [
-        Block(path, token.map[0] + 1 if token.map else 0, token.info.split()[0] if token.info.strip() else "", token.content)
+        Block(
+            path,
+            token.map[0] + 1 if token.map else 0,
+            token.info.split()[0] if token.info.strip() else "",
+            token.content,
+        )
         for token in tokens
         if token.type == "fence"
     ]

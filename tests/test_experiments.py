@@ -26,13 +26,25 @@ WAIT = 60  # seconds: a bound for waits on other threads, never reached when thi
 
 
 def thought(run: int, n: int, total: int) -> dict[str, Any]:
-    return {"thought": f"run {run} step {n}", "thoughtNumber": n, "totalThoughts": total, "nextThoughtNeeded": n < total}
+    return {
+        "thought": f"run {run} step {n}",
+        "thoughtNumber": n,
+        "totalThoughts": total,
+        "nextThoughtNeeded": n < total,
+    }
 
 
 class Plan:
     """What one run does: ``steps`` thoughts, a random pause before each, maybe a failure after ``fail_after``."""
 
-    def __init__(self, run: int, steps: int, fail_after: int | None, pauses: list[float], barrier: threading.Barrier | None) -> None:
+    def __init__(
+        self,
+        run: int,
+        steps: int,
+        fail_after: int | None,
+        pauses: list[float],
+        barrier: threading.Barrier | None,
+    ) -> None:
         self.run = run
         self.steps = steps
         self.fail_after = fail_after
@@ -125,7 +137,12 @@ def check_results(results: list[RunResult], runs: list[Plan], name: str, manager
         assert result.session_id == f"{name}-{plan.run}"
         assert [t.thought for t in manager.session(result.session_id).thoughts] == plan.expected()
         if plan.fail_after is None:
-            assert (result.status, result.value, result.message, result.error) == ("ok", f"run {plan.run} done", None, None)
+            assert (result.status, result.value, result.message, result.error) == (
+                "ok",
+                f"run {plan.run} done",
+                None,
+                None,
+            )
         else:
             assert result.status == "error"
             assert result.message == f"ValueError: run {plan.run} failed after step {plan.fail_after}"
@@ -146,7 +163,9 @@ def test_fifty_runs_at_concurrency_eight_each_keep_exactly_their_thoughts(kind: 
         assert tracker.most == 8  # the barrier proves eight at once; the limiter allows no more
         assert results.done and len(results) == 50
         check_results(list(results), runs, "fifty", manager)
-        assert tracker.sessions == {f"fifty-{k}" for k in range(1, 51)}  # each run's tool is bound to its session
+        assert tracker.sessions == {
+            f"fifty-{k}" for k in range(1, 51)
+        }  # each run's tool is bound to its session
     # What the runs recorded is in the store: a new manager reads the same thoughts back.
     with SessionManager(tmp_path / "store") as reopened:
         for plan in runs:
@@ -223,7 +242,12 @@ def test_a_second_chain_of_a_run_stays_in_the_runs_session(manager: SessionManag
     for _ in range(2):
         runs = experiment("chains", agent, ["a"], manager=manager)
         assert runs[0].status == "ok"
-        assert [t.thought for t in runs[0].session.thoughts] == ["a first 1", "a first 2", "a second 1", "a second 2"]
+        assert [t.thought for t in runs[0].session.thoughts] == [
+            "a first 1",
+            "a first 2",
+            "a second 1",
+            "a second 2",
+        ]
         assert runs[0].session.status == "complete"
         assert manager.sessions() == ["chains-1"]
 
@@ -234,7 +258,9 @@ def test_the_persons_active_session_is_left_alone(manager: SessionManager) -> No
 
     def agent(config: int, tool: RunTool) -> None:
         for n in (1, 2):  # a second chain (thoughtNumber 1 after a completed one) stays out of "notes"
-            tool.call({"thought": f"chain {n}", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": False})
+            tool.call(
+                {"thought": f"chain {n}", "thoughtNumber": 1, "totalThoughts": 1, "nextThoughtNeeded": False}
+            )
 
     experiment("polite", agent, [1], manager=manager)
     assert manager.active_id == "notes"
@@ -382,7 +408,13 @@ def test_keyboard_interrupt_during_a_blocking_call_cancels_every_run(manager: Se
     ],
 )
 def test_bad_input_is_refused_before_any_session_is_touched(
-    name: str, agent: Any, configs: Any, concurrency: Any, error: type[Exception], message: str, manager: SessionManager
+    name: str,
+    agent: Any,
+    configs: Any,
+    concurrency: Any,
+    error: type[Exception],
+    message: str,
+    manager: SessionManager,
 ) -> None:
     with pytest.raises(error, match=message):
         experiment(name, agent, configs, concurrency, manager=manager)

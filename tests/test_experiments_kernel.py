@@ -74,7 +74,9 @@ def ok(kernel: Kernel, code: str) -> ExecResult:
 def wait_for_files(folder: Path, prefix: str, count: int) -> None:
     deadline = time.monotonic() + WAIT
     while len(list(folder.glob(f"{prefix}-*"))) < count:
-        assert time.monotonic() < deadline, f"only {len(list(folder.glob(f'{prefix}-*')))} of {count} {prefix} files"
+        assert time.monotonic() < deadline, (
+            f"only {len(list(folder.glob(f'{prefix}-*')))} of {count} {prefix} files"
+        )
         time.sleep(0.02)
 
 
@@ -151,7 +153,9 @@ for session_id, texts in {"diff-a": ["Restate the puzzle", "Split into three gro
 def test_session_diff_shows_the_two_sessions_aligned(ready: Kernel) -> None:
     ok(ready, BUILD)
     result = ok(ready, "%session --diff diff-a diff-b")
-    expected = ready.value("repr(jupyter_think.diff(get_manager().session('diff-a'), get_manager().session('diff-b')))")
+    expected = ready.value(
+        "repr(jupyter_think.diff(get_manager().session('diff-a'), get_manager().session('diff-b')))"
+    )
     assert result.plain == expected
     assert result.plain.splitlines()[0] == "Diff diff-a vs diff-b · 3 steps · agree on 1 · diverge at step 2"
     assert 'data-kind="different"' in result.html

@@ -113,7 +113,9 @@ def test_branch_table_marks_the_active_lane() -> None:
 
 def test_session_table_lists_sessions_and_says_when_there_are_none() -> None:
     assert session_table([]).plain == "No sessions yet."
-    table = session_table([("demo", "memory", 5, True), ("one", "memory", 1, False), ("other", "store", 7, False)]).plain
+    table = session_table(
+        [("demo", "memory", 5, True), ("one", "memory", 1, False), ("other", "store", 7, False)]
+    ).plain
     assert table.splitlines() == [
         "Sessions (* active)",
         "* demo   memory  5 thoughts",

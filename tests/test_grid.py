@@ -129,8 +129,12 @@ def test_thoughts_written_by_another_process_show_on_the_card(manager: SessionMa
     grid = ExperimentGrid("remote", sessions)
     front_end = FrontEnd(grid)
     sessions[0].think("local thought", total=3)
-    other = Thought(thought="from another process", thought_number=2, total_thoughts=3, next_thought_needed=True)
-    writer = threading.Thread(target=sessions[0].apply, args=(ThoughtAdded(thought=other),), kwargs={"remote": True})
+    other = Thought(
+        thought="from another process", thought_number=2, total_thoughts=3, next_thought_needed=True
+    )
+    writer = threading.Thread(
+        target=sessions[0].apply, args=(ThoughtAdded(thought=other),), kwargs={"remote": True}
+    )
     writer.start()
     writer.join()
     branch = Thought(
@@ -176,7 +180,12 @@ def test_clicking_a_run_opens_its_full_graph_and_clicking_again_closes_it(manage
     assert grid.detail is sessions[1].graph()  # the session's one live graph widget
     grid._handle_custom_msg({"type": "open", "run": 2}, [])
     assert grid.detail is None and grid.opened == 0
-    for nonsense in ({"type": "open", "run": 9}, {"type": "open", "run": "1"}, {"type": "open", "run": True}, "x"):
+    for nonsense in (
+        {"type": "open", "run": 9},
+        {"type": "open", "run": "1"},
+        {"type": "open", "run": True},
+        "x",
+    ):
         grid._handle_custom_msg(nonsense, [])
         assert grid.detail is None and grid.opened == 0
     grid.close()

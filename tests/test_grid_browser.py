@@ -131,7 +131,9 @@ def test_cards_update_live_while_a_blocking_cell_runs(page: Any, gate: Path) -> 
 def test_clicking_a_card_opens_the_runs_full_graph(page: Any) -> None:
     detail = f"{GRID} .jt-grid-detail"
     page.click(f'{GRID} .jt-run[data-run="1"]')
-    page.wait_for_function(f"document.querySelectorAll('{detail} .jt-graph .jt-node').length === 3", timeout=30_000)
+    page.wait_for_function(
+        f"document.querySelectorAll('{detail} .jt-graph .jt-node').length === 3", timeout=30_000
+    )
     assert page.text_content(f"{detail} .jt-grid-detail-title") == "Branch graph of browser-grid-1"
     assert "jt-open" in (page.get_attribute(f'{GRID} .jt-run[data-run="1"]', "class") or "")
     shot(page, "open")

@@ -323,12 +323,17 @@ def test_session_export_shows_or_writes_the_export(think: Kernel, session_id: st
     assert written.plain == f"Exported session {session_id} as json to {target}."
     assert [t["thought"] for t in json.loads(target.read_text())["thoughts"]] == [QUOTED, "concluded"]
     slide = tmp_path / "slide.svg"  # a standalone SVG file for slides
-    assert ok(think, f"%session --export svg {slide}").plain == f"Exported session {session_id} as svg to {slide}."
+    assert (
+        ok(think, f"%session --export svg {slide}").plain
+        == f"Exported session {session_id} as svg to {slide}."
+    )
     drawn = ET.fromstring(slide.read_text())
     assert drawn.tag == "{http://www.w3.org/2000/svg}svg" and "concluded" in "".join(drawn.itertext())
 
 
-def test_session_delete_moves_a_session_with_unsaved_thoughts_to_the_trash(think: Kernel, session_id: str) -> None:
+def test_session_delete_moves_a_session_with_unsaved_thoughts_to_the_trash(
+    think: Kernel, session_id: str
+) -> None:
     doomed = f"{session_id}-doomed"
     ok(think, f"%think -q -s {doomed} soon gone")  # deleted at once: saved first, then moved
     result = ok(think, f"%session --delete {doomed}")
@@ -342,7 +347,10 @@ def test_session_delete_of_a_session_never_saved_says_nothing_went_to_the_trash(
     empty = f"{session_id}-empty"
     ok(think, f"%session {empty}\n%session {session_id}")
     result = ok(think, f"%session --delete {empty}")
-    assert result.plain == f"Deleted session {empty} from memory (it was never saved: nothing went to the trash)."
+    assert (
+        result.plain
+        == f"Deleted session {empty} from memory (it was never saved: nothing went to the trash)."
+    )
     assert "trash" in result.html and empty not in think.value("get_manager().sessions()")
 
 
@@ -411,7 +419,10 @@ def test_a_number_already_used_on_the_branch_is_refused_naming_the_free_numbers(
             "get_ipython().run_line_magic('think', 'bad \\x00 text')",
             "the text: holds a NUL character (U+0000), which the store does not keep; remove it",
         ),
-        ("%branch alt --from 1   # back to alt", "%branch cannot carry a # comment; put the comment on a line of its own"),
+        (
+            "%branch alt --from 1   # back to alt",
+            "%branch cannot carry a # comment; put the comment on a line of its own",
+        ),
     ],
 )
 def test_the_sessions_errors_are_worded_in_magic_syntax(
@@ -552,7 +563,9 @@ def test_reload_ext_keeps_the_active_session_and_branch(make_kernel: Callable[..
     ok(kernel, "%load_ext jupyter_think\n%session chosen\n%think -q first\n%branch alt --from 1")
     ok(kernel, "%reload_ext jupyter_think")
     assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "chosen"
-    assert ok(kernel, "%think after the reload").plain == "Thought 2/2 · branch alt (from 1)\n  after the reload"
+    assert (
+        ok(kernel, "%think after the reload").plain == "Thought 2/2 · branch alt (from 1)\n  after the reload"
+    )
 
 
 def test_profile_autoloads_with_its_config_and_the_session_follows_jpy_session_name(

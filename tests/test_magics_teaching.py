@@ -66,7 +66,10 @@ def test_amend_corrects_a_thought_and_shows_it_with_its_earlier_text(think: Kern
     shown = ok(think, "%think --amend 1 2**7 - 1 = 127 ($x stays {x})")
     assert shown.plain == "Thought 1/4 · amended\n  2**7 - 1 = 127 ($x stays {x})\n  was: 2**7 - 1 = 217"
     assert "amended" in shown.html
-    assert think.value("[t.thought for t in get_manager().active.trunk]") == ["2**7 - 1 = 127 ($x stays {x})", "Guess"]
+    assert think.value("[t.thought for t in get_manager().active.trunk]") == [
+        "2**7 - 1 = 127 ($x stays {x})",
+        "Guess",
+    ]
     assert think.value("len(get_manager().active.thoughts)") == 5  # no new thought
 
 
@@ -94,9 +97,14 @@ def test_amend_and_retract_can_target_another_session_without_switching(think: K
 # --- %branch --chosen / --abandoned / --merge -----------------------------------------------------------------
 
 
-def test_chosen_and_abandoned_are_shown_in_the_branch_table_with_their_notes(think: Kernel, lesson: str) -> None:
+def test_chosen_and_abandoned_are_shown_in_the_branch_table_with_their_notes(
+    think: Kernel, lesson: str
+) -> None:
     chosen = ok(think, "%branch alt --chosen --note it's #1: $x and {x} stay as typed")
-    assert chosen.plain.splitlines()[2] == "  alt    from   2  2 thoughts  chosen: it's #1: $x and {x} stay as typed"
+    assert (
+        chosen.plain.splitlines()[2]
+        == "  alt    from   2  2 thoughts  chosen: it's #1: $x and {x} stay as typed"
+    )
     abandoned = ok(think, "%branch other --abandoned")
     assert abandoned.plain.splitlines()[3] == "  other  from   2  1 thought  abandoned"
     decided = think.value("{b: [d.outcome, d.note] for b, d in get_manager().active.decisions.items()}")
@@ -106,7 +114,10 @@ def test_chosen_and_abandoned_are_shown_in_the_branch_table_with_their_notes(thi
 def test_merge_makes_the_target_active_and_numbers_after_the_branch(think: Kernel, lesson: str) -> None:
     ok(think, "%branch alt")
     merged = ok(think, "%branch main --merge alt")
-    assert merged.plain.splitlines()[1:3] == ["* main   from   -  2 thoughts", "  alt    from   2  2 thoughts  merged into main"]
+    assert merged.plain.splitlines()[1:3] == [
+        "* main   from   -  2 thoughts",
+        "  alt    from   2  2 thoughts  merged into main",
+    ]
     assert ok(think, "%think Back on the trunk").plain == "Thought 5/5\n  Back on the trunk"
 
 
@@ -119,7 +130,10 @@ def test_merge_into_a_branch(think: Kernel, lesson: str) -> None:
 # --- refusals ----------------------------------------------------------------------------------------------
 
 TEACHING_USAGE_ERRORS = [
-    ("%think --amend 9 nothing there", "--amend 9: the trunk of session '{id}' has no thought 9 (its numbers: 1-2)"),
+    (
+        "%think --amend 9 nothing there",
+        "--amend 9: the trunk of session '{id}' has no thought 9 (its numbers: 1-2)",
+    ),
     ("%think --retract 3", "--retract 3: the trunk of session '{id}' has no thought 3"),
     ("%think --amend 1", "--amend 1 needs the corrected text: %think --amend N TEXT"),
     ("%think --amend 1    ", "--amend 1 needs the corrected text"),
@@ -130,8 +144,14 @@ TEACHING_USAGE_ERRORS = [
     ("%think --retract x", "--retract needs a whole number from 1 to 2147483647, got 'x'"),
     ("%think --amend 0 x", "--amend needs a whole number from 1 to 2147483647, got '0'"),
     ("%think --amend 2147483648 x", "--amend needs a whole number from 1 to 2147483647, got '2147483648'"),
-    ("get_ipython().run_line_magic('think', '--amend 1 caf\\ud800')", "the text: holds a lone surrogate (U+D800 at character 4)"),
-    ("%branch alt --chosen --note " + "n" * 10_001, "--note: too long (10001 characters, at most 10000); shorten it"),
+    (
+        "get_ipython().run_line_magic('think', '--amend 1 caf\\ud800')",
+        "the text: holds a lone surrogate (U+D800 at character 4)",
+    ),
+    (
+        "%branch alt --chosen --note " + "n" * 10_001,
+        "--note: too long (10001 characters, at most 10000); shorten it",
+    ),
     ("%%think --retract 1\nsome body", "--retract N takes no text"),
     ("%think -s brand-new --amend 1 x", "--amend 1: the trunk of session 'brand-new' has no thought 1"),
     ("%branch ghost --chosen", "unknown branch 'ghost' in session '{id}' (its branches: alt, other)"),
@@ -142,7 +162,10 @@ TEACHING_USAGE_ERRORS = [
     ("%branch alt --chosen --note", "--note needs text after it"),
     ("%branch alt --from 1 --chosen", "give one of --from / --chosen at a time"),
     ("%branch alt --merge alt", "branch 'alt' cannot be merged into itself"),
-    ("%branch alt --merge main", "'main' is the trunk and is merged into nothing; merge a branch into it: %branch main --merge ID"),
+    (
+        "%branch alt --merge main",
+        "'main' is the trunk and is merged into nothing; merge a branch into it: %branch main --merge ID",
+    ),
     ("%branch main --merge ghost", "unknown branch 'ghost' in session '{id}'"),
     ("%branch ghost --merge alt", "unknown branch 'ghost' in session '{id}'"),
     ("%branch --merge alt", "--merge needs the target first: %branch main --merge alt"),
@@ -164,7 +187,9 @@ def test_teaching_mistakes_are_one_line_usage_errors_that_change_nothing(
     assert "brand-new" not in think.value("get_manager().sessions()")
 
 
-def test_a_retracted_thought_is_refused_a_second_retraction_and_an_amendment(think: Kernel, lesson: str) -> None:
+def test_a_retracted_thought_is_refused_a_second_retraction_and_an_amendment(
+    think: Kernel, lesson: str
+) -> None:
     ok(think, "%think -q --retract 2")
     before = state(think)
     for code, says in (

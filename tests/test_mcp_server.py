@@ -353,9 +353,8 @@ BAD_LINES: dict[str, BadLine] = {
         b"\xef\xbb\xbf" + call_line(63, GOOD_ARGUMENTS), [(-32700, 63)], "starts with a byte order mark"
     ),
     "a byte order mark and invalid UTF-8": BadLine(
-        b"\xef\xbb\xbf" + call_line("bom-64", GOOD_ARGUMENTS.replace("fine", "caf\xe9")).replace(
-            "\xe9".encode(), b"\xe9"
-        ),
+        b"\xef\xbb\xbf"
+        + call_line("bom-64", GOOD_ARGUMENTS.replace("fine", "caf\xe9")).replace("\xe9".encode(), b"\xe9"),
         [(-32700, "bom-64")],
         "not valid UTF-8",
     ),
@@ -549,7 +548,9 @@ def test_an_async_server_exiting_while_postgres_is_down_keeps_every_acknowledged
 ) -> None:
     """Thoughts acknowledged, then PostgreSQL stops and stdin closes: what the store did not take is
     kept in the spill file (the last line says where), and the next process opening the store saves it."""
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))  # the spill file's home, for the children too
+    monkeypatch.setenv(
+        "JUPYTER_DATA_DIR", str(tmp_path / "data")
+    )  # the spill file's home, for the children too
     url = postgres_server.new_database()
     server = RawServer(url, "--session", "outage")  # async durability, the default
     acknowledged = []
@@ -571,10 +572,16 @@ def test_an_async_server_exiting_while_postgres_is_down_keeps_every_acknowledged
         server.kill()
     assert logged, "the server said nothing about the thoughts it could not save"
     last = logged[-1]
-    assert "could not be saved" in last and "they are kept in" in last and "jupyter-think recover" in last, last
+    assert "could not be saved" in last and "they are kept in" in last and "jupyter-think recover" in last, (
+        last
+    )
     assert "kept in memory" not in last
     next_process = subprocess.run(
-        [sys.executable, "-c", NEXT_PROCESS, url, "outage"], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", NEXT_PROCESS, url, "outage"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert next_process.returncode == 0, next_process.stderr
     assert json.loads(next_process.stdout) == acknowledged  # every acknowledged thought, once, in order

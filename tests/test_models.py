@@ -104,7 +104,9 @@ NUMBER_FIELDS = ["thought_number", "total_thoughts", "revises_thought", "branch_
 
 
 @pytest.mark.parametrize("field", NUMBER_FIELDS)
-@pytest.mark.parametrize("value", [MAX_NUMBER + 1, 2**63, 10**30, 2.5, float("inf"), float("nan"), "9" * 5000])
+@pytest.mark.parametrize(
+    "value", [MAX_NUMBER + 1, 2**63, 10**30, 2.5, float("inf"), float("nan"), "9" * 5000]
+)
 def test_numbers_past_what_both_engines_keep_are_rejected_in_one_line(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         make(**{field: value})
@@ -171,14 +173,24 @@ def test_a_pair_of_surrogates_is_not_a_lone_one_and_the_longest_text_is_taken() 
 
 def test_a_decision_note_is_capped_and_holds_no_nul() -> None:
     assert BranchDecided(branch_id="b", outcome="chosen", note="n" * MAX_NOTE_CHARS).note is not None
-    for note, says in (("n" * (MAX_NOTE_CHARS + 1), "too long"), ("a\x00", "NUL"), ("\ud800", "lone surrogate")):
+    for note, says in (
+        ("n" * (MAX_NOTE_CHARS + 1), "too long"),
+        ("a\x00", "NUL"),
+        ("\ud800", "lone surrogate"),
+    ):
         with pytest.raises(ValidationError, match=says):
             BranchDecided(branch_id="b", outcome="chosen", note=note)
 
 
 def test_a_time_without_its_time_zone_is_rejected() -> None:
     with pytest.raises(ValidationError, match="timezone"):
-        Thought(thought="x", thought_number=1, total_thoughts=1, next_thought_needed=True, created_at=datetime(2026, 1, 2))
+        Thought(
+            thought="x",
+            thought_number=1,
+            total_thoughts=1,
+            next_thought_needed=True,
+            created_at=datetime(2026, 1, 2),
+        )
     with pytest.raises(ValidationError, match="timezone"):
         ThoughtRetracted(thought_id="t", thought_number=1, at=datetime(2026, 1, 2))
 
@@ -314,7 +326,9 @@ def test_from_json_rejects_garbage_with_value_error() -> None:
 
 # --- property: any valid session survives the JSON round trip -------------------------------------
 
-texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40).filter(lambda s: s.strip())  # NUL: refused
+texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40).filter(
+    lambda s: s.strip()
+)  # NUL: refused
 branch_ids = st.from_regex(ID_PATTERN, fullmatch=True).filter(lambda s: s != "main" and len(s) <= 12)
 numbers = st.integers(1, 50)
 

@@ -188,7 +188,9 @@ def test_saved_graphs_show_in_an_untrusted_notebook_before_anything_runs(lab: La
             timeout=30_000,
         )
         assert graphs.count() == 3
-        assert page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt", has_text="[*]").count() == 0  # nothing ran
+        assert (
+            page.locator(f"{NOTEBOOK} .jp-CodeCell .jp-InputPrompt", has_text="[*]").count() == 0
+        )  # nothing ran
         graphs.first.scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         graphs.first.screenshot(path=str(ARTIFACTS / "untrusted-saved-graph.png"))

@@ -51,7 +51,10 @@ def test_import_and_think_without_ipython(tmp_path: Path) -> None:
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["Session plain · complete · 2 thoughts (trunk 2, 0 branches, 0 revisions) · estimate 2", "False False"]
+    assert result.stdout.splitlines() == [
+        "Session plain · complete · 2 thoughts (trunk 2, 0 branches, 0 revisions) · estimate 2",
+        "False False",
+    ]
     from jupyter_think.store import open_store
 
     assert [row.id for row in open_store(str(tmp_path / "store")).sessions()] == ["default", "plain"]
@@ -93,9 +96,16 @@ def test_graph_without_widget_libraries_says_what_to_install(tmp_path: Path) -> 
 def test_import_loads_neither_ipython_nor_traitlets_nor_pydantic_nor_the_store(tmp_path: Path) -> None:
     """What keeps `import jupyter_think` cheap (its time is printed by benchmarks/bench_import.py)."""
     result = subprocess.run(
-        [sys.executable, "-c", "import sys, jupyter_think; print(sorted(m for m in ('IPython', 'traitlets', "
-         "'anyio', 'sqlite3', 'psycopg', 'jupyter_core', 'pydantic', 'jupyter_think.store', 'jupyter_think.persistence') if m in sys.modules))"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import sys, jupyter_think; print(sorted(m for m in ('IPython', 'traitlets', "
+            "'anyio', 'sqlite3', 'psycopg', 'jupyter_core', 'pydantic', 'jupyter_think.store', 'jupyter_think.persistence') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -45,7 +45,11 @@ def wait_for(condition: Any, timeout: float = 30.0, step: float = 0.01) -> None:
 
 
 def persistence_warnings(caught: list[warnings.WarningMessage], text: str) -> list[str]:
-    return [str(w.message) for w in caught if issubclass(w.category, PersistenceWarning) and text in str(w.message)]
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, PersistenceWarning) and text in str(w.message)
+    ]
 
 
 # --- committing -------------------------------------------------------------------------------------
@@ -216,7 +220,11 @@ def _old_sessions(store: Store, *session_ids: str) -> None:
     for session_id in session_ids:
         at = datetime.now(timezone.utc) if session_id == "recent" else long_ago
         item = Thought(
-            thought=f"Thinking in {session_id}", thought_number=1, total_thoughts=1, next_thought_needed=True, created_at=at
+            thought=f"Thinking in {session_id}",
+            thought_number=1,
+            total_thoughts=1,
+            next_thought_needed=True,
+            created_at=at,
         )
         writes.append(SessionWrite(session_id, [ThoughtAdded(thought=item)], created_at=at))
     store.append(writes)
@@ -255,7 +263,10 @@ def test_deleting_a_session_moves_it_to_the_trash_with_its_last_thoughts(store_l
         assert "gone" not in manager.sessions()
         assert manager.delete("never-saved") is False
     assert stored(store_location, "gone") is None
-    assert texts(stored(store_location, "gone", "trashed")) == ["Soon in the trash", "Not yet committed when deleted"]
+    assert texts(stored(store_location, "gone", "trashed")) == [
+        "Soon in the trash",
+        "Not yet committed when deleted",
+    ]
 
 
 def test_a_session_trashed_by_another_process_is_restored_when_thinking_goes_on(store_location: str) -> None:
@@ -322,13 +333,17 @@ def test_interpreter_exit_commits_what_is_pending(store_location: str) -> None:
     assert texts(stored(store_location, "exit")) == [f"thought {n}" for n in range(5)]
 
 
-def test_the_list_counts_only_counted_thoughts_and_follows_a_retracted_conclusion(store_location: str) -> None:
+def test_the_list_counts_only_counted_thoughts_and_follows_a_retracted_conclusion(
+    store_location: str,
+) -> None:
     with SessionManager(store=store_location) as manager:
         session = manager.session("listed")
         session.think("Start", total=2)
         session.think("Conclude", done=True)
         manager.flush(timeout=30)
-        assert [(row.thoughts, row.status) for row in open_store(store_location).sessions()] == [(2, "complete")]
+        assert [(row.thoughts, row.status) for row in open_store(store_location).sessions()] == [
+            (2, "complete")
+        ]
         session.retract(2)
         manager.flush(timeout=30)
         assert [(row.thoughts, row.status) for row in open_store(store_location).sessions()] == [(1, "open")]

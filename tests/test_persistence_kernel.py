@@ -130,17 +130,27 @@ def test_sync_durability_on_a_full_disk_refuses_think_and_the_tool_and_records_n
     make_kernel: Callable[..., Kernel], full_disk: Path
 ) -> None:
     kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(full_disk / "store")})
-    ok(kernel, "%load_ext jupyter_think\n%config ThinkConfig.durability = 'sync'\n%think Saved before the disk filled up")
+    ok(
+        kernel,
+        "%load_ext jupyter_think\n%config ThinkConfig.durability = 'sync'\n%think Saved before the disk filled up",
+    )
     ok(kernel, "from jupyter_think import SequentialThinkingTool\ntool = SequentialThinkingTool()")
     filler = fill(full_disk)
     try:
         refused = kernel.execute(f"%think Refused while full {LONG}")
         assert refused.ename == "UsageError" and "\n" not in refused.evalue
         assert "No space left on device" in refused.evalue and "nothing was recorded" in refused.evalue
-        call = "tool.call({'thought': 'agent step " + LONG + "', 'thoughtNumber': 2, 'totalThoughts': 2, 'nextThoughtNeeded': True})"
+        call = (
+            "tool.call({'thought': 'agent step "
+            + LONG
+            + "', 'thoughtNumber': 2, 'totalThoughts': 2, 'nextThoughtNeeded': True})"
+        )
         result = kernel.value(call)
         assert result["isError"] is True
-        assert result["content"][0]["text"].startswith("Not recorded: ") and "No space left" in result["content"][0]["text"]
+        assert (
+            result["content"][0]["text"].startswith("Not recorded: ")
+            and "No space left" in result["content"][0]["text"]
+        )
         assert len(active_session(kernel)["thoughts"]) == 1
     finally:
         filler.unlink()

@@ -43,7 +43,9 @@ def quiet() -> Any:
         yield
 
 
-def test_a_forked_child_can_use_the_store_while_the_parent_waits_inside_a_store_call(tmp_path: Path, quiet: Any) -> None:
+def test_a_forked_child_can_use_the_store_while_the_parent_waits_inside_a_store_call(
+    tmp_path: Path, quiet: Any
+) -> None:
     with SessionManager(tmp_path) as manager:
         session = manager.session("a")
         session.think("first")
@@ -51,7 +53,9 @@ def test_a_forked_child_can_use_the_store_while_the_parent_waits_inside_a_store_
         other = sqlite3.connect(tmp_path / "sessions.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the loop's next commit waits for this lock, holding the store's
         session.think("second")
-        time.sleep(0.3)  # (the loop is inside the store call now, or soon: either way the child must not wait)
+        time.sleep(
+            0.3
+        )  # (the loop is inside the store call now, or soon: either way the child must not wait)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: a store call must not wait for the parent's lock, held at the fork
@@ -129,7 +133,9 @@ def test_a_lost_commit_answer_around_a_reset_stores_nothing_twice(tmp_path: Path
     assert [c.thought.thought for c in fresh.load("s", state="archived").changes] == ["before", "old row"]  # type: ignore[union-attr]
 
 
-def test_a_store_that_recovers_while_thoughts_keep_coming_stops_looking_back(tmp_path: Path, quiet: Any) -> None:
+def test_a_store_that_recovers_while_thoughts_keep_coming_stops_looking_back(
+    tmp_path: Path, quiet: Any
+) -> None:
     """After one refused write, later batches must not re-read the session (the cost per thought stays flat)."""
     with SessionManager(tmp_path) as manager:
         session = manager.session("s")
@@ -170,7 +176,9 @@ def test_a_thought_waiting_in_the_queue_survives_a_reset_made_elsewhere(tmp_path
         elsewhere.new_session("s")
         theirs.think("b1")
         elsewhere.flush(timeout=30)
-        mine.think("a2")  # queued: the writer lets a burst gather for 1 s; the follower may apply the reset first
+        mine.think(
+            "a2"
+        )  # queued: the writer lets a burst gather for 1 s; the follower may apply the reset first
         wait_for(lambda: "b1" in texts(mine))
         here.flush(timeout=30)
         wait_for(lambda: texts(theirs) == ["b1", "a2"])
@@ -178,7 +186,9 @@ def test_a_thought_waiting_in_the_queue_survives_a_reset_made_elsewhere(tmp_path
     assert [c.thought.thought for c in open_store(str(tmp_path)).load("s").changes] == ["b1", "a2"]  # type: ignore[union-attr]
 
 
-def test_a_writer_whose_database_another_process_moved_aside_writes_to_the_fresh_one(tmp_path: Path, quiet: Any) -> None:
+def test_a_writer_whose_database_another_process_moved_aside_writes_to_the_fresh_one(
+    tmp_path: Path, quiet: Any
+) -> None:
     first, second = SQLiteStore(tmp_path), SQLiteStore(tmp_path)
     second.append([SessionWrite("s", [thought("one", 1)])])
     first.sessions()  # connected too

@@ -135,7 +135,10 @@ def test_text_tree_shows_ansi_escapes_and_bidi_overrides_escaped() -> None:
     s = Session("ctl")
     s.think("red \x1b[31malert\x1b[0m \u202eevil\u202c \u2067isolated\u2069 \x9b2J \x7f", done=True)
     line = render_text(s).splitlines()[2]
-    assert line == "└── 1 red \\x1b[31malert\\x1b[0m \\u202eevil\\u202c \\u2067isolated\\u2069 \\x9b2J \\x7f  [final]"
+    assert (
+        line
+        == "└── 1 red \\x1b[31malert\\x1b[0m \\u202eevil\\u202c \\u2067isolated\\u2069 \\x9b2J \\x7f  [final]"
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +146,10 @@ def test_text_tree_shows_ansi_escapes_and_bidi_overrides_escaped() -> None:
     [
         ("\x00\x07\x08\x1b\x7f", "\\x00\\x07\\x08\\x1b\\x7f"),
         ("\x80\x85\x9b\x9f", "\\x80\\x85\\x9b\\x9f"),
-        ("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e", "\\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u202e"),
+        (
+            "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e",
+            "\\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u202e",
+        ),
         ("\u2066\u2067\u2068\u2069\u2028\u2029", "\\u2066\\u2067\\u2068\\u2069\\u2028\\u2029"),
         ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
         ("carriage\rreturn", "carriage\\x0dreturn"),

@@ -85,20 +85,31 @@ def test_jupyter_think_search_prints_matches_and_refuses_a_bad_session_id(tmp_pa
         manager.session("notes").think("Measure the cache hit rate")
         manager.session("other").think("Caching \x1b[31mred\x1b[0m text")
     script = str(Path(sys.executable).parent / "jupyter-think")
-    done = subprocess.run([script, "--dir", store, "search", "cache"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [script, "--dir", store, "search", "cache"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith('Search "cache" · ')
     assert "notes" in done.stdout and "\x1b" not in done.stdout, "control characters are shown escaped"
     only = subprocess.run(
-        [script, "--dir", store, "search", "cache", "--session", "notes"], capture_output=True, text=True, timeout=60
+        [script, "--dir", store, "search", "cache", "--session", "notes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "other" not in only.stdout and "notes" in only.stdout
-    bad = subprocess.run([script, "--dir", store, "search", "x", "-s", "../etc"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [script, "--dir", store, "search", "x", "-s", "../etc"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "invalid session id" in bad.stderr
     for args, says in (
         (["cache", "--limit", "0"], "--limit must be a whole number from 1 to 1000, not 0"),
         (["cache", "--limit", "1001"], "--limit must be a whole number from 1 to 1000"),
         (["q" * 12_000], "search for fewer words"),
     ):
-        refused = subprocess.run([script, "--dir", store, "search", *args], capture_output=True, text=True, timeout=60)
-        assert refused.returncode == 2 and says in refused.stderr and refused.stderr.count("\n") == 1, refused.stderr
+        refused = subprocess.run(
+            [script, "--dir", store, "search", *args], capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode == 2 and says in refused.stderr and refused.stderr.count("\n") == 1, (
+            refused.stderr
+        )

@@ -105,8 +105,11 @@ def test_a_reference_to_a_repeated_number_means_its_latest_thought(session: Sess
     from jupyter_think.views.layout import layout
 
     def record(text: str, number: int, **extra: object) -> None:
-        session.record(ThoughtInput(thought=text, thought_number=number, total_thoughts=3,
-                                    next_thought_needed=True, **extra))
+        session.record(
+            ThoughtInput(
+                thought=text, thought_number=number, total_thoughts=3, next_thought_needed=True, **extra
+            )
+        )
 
     record("first one", 1)
     record("second one", 1)  # the agent tool is lenient: 1 twice
@@ -229,40 +232,89 @@ STRICT_ERRORS = [
         NoSuchThought,
         "no such thought",
     ),
-    ("switch to an unknown branch", lambda s: s.switch_branch("nope"), UnknownBranch, "unknown branch 'nope'"),
+    (
+        "switch to an unknown branch",
+        lambda s: s.switch_branch("nope"),
+        UnknownBranch,
+        "unknown branch 'nope'",
+    ),
     ("think in an unknown branch", lambda s: s.think("x", branch="nope"), UnknownBranch, "branch_from"),
     ("main as a branch id", lambda s: s.branch("main", 1), TrunkHasNoFork, "trunk"),
     ("main with a fork point", lambda s: s.think("x", branch="main", branch_from=1), TrunkHasNoFork, "trunk"),
     ("fork point without a branch", lambda s: s.think("x", branch_from=1), BranchNeedsId, "give branch"),
-    ("existing branch at another fork", lambda s: s.branch("alt", 2), BranchForksElsewhere, "forks at thought 1"),
+    (
+        "existing branch at another fork",
+        lambda s: s.branch("alt", 2),
+        BranchForksElsewhere,
+        "forks at thought 1",
+    ),
     (
         "a different fork point for an existing branch",
         lambda s: s.think("x", branch="alt", branch_from=2),
         BranchForksElsewhere,
         "already forks at thought 1",
     ),
-    ("a number used on the trunk", lambda s: s.think("x", number=2), NumberTaken, "free numbers: 3 and above"),
-    ("a number up to a branch's fork", lambda s: s.think("x", branch="alt", number=1), NumberTaken, "2 and above"),
+    (
+        "a number used on the trunk",
+        lambda s: s.think("x", number=2),
+        NumberTaken,
+        "free numbers: 3 and above",
+    ),
+    (
+        "a number up to a branch's fork",
+        lambda s: s.think("x", branch="alt", number=1),
+        NumberTaken,
+        "2 and above",
+    ),
     ("invalid branch id", lambda s: s.branch("a/b", 1), ValueError, "invalid branch id"),
     ("invalid branch id to switch", lambda s: s.switch_branch("../x"), ValueError, "invalid branch id"),
     ("blank text", lambda s: s.think("   "), InvalidThought, "text: must not be empty"),
     ("zero total", lambda s: s.think("x", total=0), InvalidThought, "total: "),
     ("zero number", lambda s: s.think("x", number=0), InvalidThought, "number: "),
-    ("a boolean number", lambda s: s.think("x", number=True), InvalidThought,
-     "number: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
-    ("a number past 2**31 - 1", lambda s: s.think("x", number=2**63), InvalidThought,
-     "number: must be a whole number from 1 to 2147483647 (got 9223372036854775808)"),
+    (
+        "a boolean number",
+        lambda s: s.think("x", number=True),
+        InvalidThought,
+        "number: must be a whole number from 1 to 2147483647, not a boolean (got True)",
+    ),
+    (
+        "a number past 2**31 - 1",
+        lambda s: s.think("x", number=2**63),
+        InvalidThought,
+        "number: must be a whole number from 1 to 2147483647 (got 9223372036854775808)",
+    ),
     ("a boolean total", lambda s: s.think("x", total=False), InvalidThought, "total: must be a whole number"),
-    ("a total past 2**31 - 1", lambda s: s.think("x", total=2**31), InvalidThought, "total: must be a whole number"),
+    (
+        "a total past 2**31 - 1",
+        lambda s: s.think("x", total=2**31),
+        InvalidThought,
+        "total: must be a whole number",
+    ),
     ("a boolean revision", lambda s: s.revise(True, "x"), InvalidThought, "revises: must be a whole number"),
-    ("a boolean fork point", lambda s: s.branch("new", True), InvalidThought,
-     "from_thought: must be a whole number from 1 to 2147483647, not a boolean"),
-    ("a fork point past 2**31 - 1", lambda s: s.think("x", branch="new", branch_from=2**31), InvalidThought,
-     "branch_from: must be a whole number"),
-    ("a NUL in the text", lambda s: s.think("a\x00b"), InvalidThought,
-     "text: holds a NUL character (U+0000), which the store does not keep; remove it"),
-    ("a lone surrogate in the text", lambda s: s.think("x\udc00"), InvalidThought,
-     "text: holds a lone surrogate (U+DC00 at character 2)"),
+    (
+        "a boolean fork point",
+        lambda s: s.branch("new", True),
+        InvalidThought,
+        "from_thought: must be a whole number from 1 to 2147483647, not a boolean",
+    ),
+    (
+        "a fork point past 2**31 - 1",
+        lambda s: s.think("x", branch="new", branch_from=2**31),
+        InvalidThought,
+        "branch_from: must be a whole number",
+    ),
+    (
+        "a NUL in the text",
+        lambda s: s.think("a\x00b"),
+        InvalidThought,
+        "text: holds a NUL character (U+0000), which the store does not keep; remove it",
+    ),
+    (
+        "a lone surrogate in the text",
+        lambda s: s.think("x\udc00"),
+        InvalidThought,
+        "text: holds a lone surrogate (U+DC00 at character 2)",
+    ),
 ]
 
 
@@ -323,7 +375,9 @@ def test_max_thought_chars_is_bounded_by_what_both_engines_index() -> None:
 
 def test_the_next_number_past_the_largest_is_refused_not_stored(session: Session) -> None:
     session.think("the last number there is", number=2**31 - 1)
-    with pytest.raises(InvalidThought, match=r"number: must be a whole number from 1 to 2147483647 \(got 2147483648\)"):
+    with pytest.raises(
+        InvalidThought, match=r"number: must be a whole number from 1 to 2147483647 \(got 2147483648\)"
+    ):
         session.think("one more")
     assert numbers(session.thoughts) == [2**31 - 1]
 

@@ -147,7 +147,10 @@ def one_run(location: str, engine: str, seed: int) -> dict[str, object]:
     rm_after = 2 * THOUGHTS if seed % 5 == 4 else rng.randint(1, 2 * THOUGHTS - 100)
     with ack_seen:
         ack_seen.wait_for(
-            lambda: sum(len(w.acked) for w in writers) >= rm_after or all(w.process.poll() is not None for w in writers),
+            lambda: (
+                sum(len(w.acked) for w in writers) >= rm_after
+                or all(w.process.poll() is not None for w in writers)
+            ),
             timeout=TIMEOUT,
         )
     removed_out, removed_err = remover.communicate("go\n", timeout=TIMEOUT)
@@ -187,7 +190,9 @@ def one_run(location: str, engine: str, seed: int) -> dict[str, object]:
         assert not twice, f"row {row.key} ({row.state}) holds {len(twice)} thought(s) twice"
         everywhere.update(ids)
     lost = set(acked) - everywhere
-    assert not lost, f"{len(lost)} of {len(acked)} acknowledged thoughts are nowhere (rm after {rm_after} acks)"
+    assert not lost, (
+        f"{len(lost)} of {len(acked)} acknowledged thoughts are nowhere (rm after {rm_after} acks)"
+    )
     store.close()
     return {
         "acked": len(acked),

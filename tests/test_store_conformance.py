@@ -31,7 +31,9 @@ def recorded(session: Session) -> list[Change]:
 def thought(text: str, number: int = 1, at: datetime | None = None) -> ThoughtAdded:
     fields = {"created_at": at} if at is not None else {}
     return ThoughtAdded(
-        thought=Thought(thought=text, thought_number=number, total_thoughts=number, next_thought_needed=True, **fields)
+        thought=Thought(
+            thought=text, thought_number=number, total_thoughts=number, next_thought_needed=True, **fields
+        )
     )
 
 
@@ -48,7 +50,9 @@ def texts(loaded) -> list[str]:  # type: ignore[no-untyped-def]
 # --- round trip and numbering -----------------------------------------------------------------------
 
 
-def test_a_session_with_branches_revisions_and_the_active_branch_round_trips_exactly(store_location: str) -> None:
+def test_a_session_with_branches_revisions_and_the_active_branch_round_trips_exactly(
+    store_location: str,
+) -> None:
     session = Session("proof")
     changes = recorded(session)
     proof_session(into=session)
@@ -57,7 +61,9 @@ def test_a_session_with_branches_revisions_and_the_active_branch_round_trips_exa
     assert rebuilt(store_location, "proof").to_json() == session.to_json()
 
 
-def test_seqs_are_consecutive_across_appends_and_changes_since_returns_what_follows(store_location: str) -> None:
+def test_seqs_are_consecutive_across_appends_and_changes_since_returns_what_follows(
+    store_location: str,
+) -> None:
     store = open_store(store_location)
     first = store.append([SessionWrite("count", [thought("one"), thought("two", 2)])])[0]
     second = store.append([SessionWrite("count", [thought("three", 3)], expected_key=first.key)])[0]
@@ -112,7 +118,13 @@ def test_the_list_row_counts_thoughts_branches_status_and_names_the_owner(
     (row,) = open_store(store_location).sessions()
     owner = "ada" if engine == "sqlite" else "postgres"
     assert (row.id, row.ref, row.owner, row.state, row.thoughts, row.branches, row.status) == (
-        "listed", "listed", owner, "live", 3, 1, "complete",
+        "listed",
+        "listed",
+        owner,
+        "live",
+        3,
+        1,
+        "complete",
     )
     assert row.created_at == session.created_at
     assert row.last_activity == session.last_activity
@@ -139,7 +151,9 @@ def test_restoring_from_the_trash_refuses_while_a_live_session_has_the_id(store_
     store = open_store(store_location)
     store.append([SessionWrite("twice", [thought("old")])])
     store.trash("twice")
-    store.append([SessionWrite("twice", [thought("new")])])  # a new session, no expected row: not the trashed one
+    store.append(
+        [SessionWrite("twice", [thought("new")])]
+    )  # a new session, no expected row: not the trashed one
     assert texts(store.load("twice")) == ["new"]
     with pytest.raises(OSError, match="move it to the trash first"):
         store.restore("twice")
@@ -174,7 +188,9 @@ def test_a_reset_archives_the_old_content_and_starts_fresh_in_one_transaction(st
     store = open_store(store_location)
     old = store.append([SessionWrite("redo", [thought("first attempt")])])[0].key
     reset = SessionReset()
-    result = store.append([SessionWrite("redo", [thought("last words", 2), reset, thought("second attempt")], expected_key=old)])[0]
+    result = store.append(
+        [SessionWrite("redo", [thought("last words", 2), reset, thought("second attempt")], expected_key=old)]
+    )[0]
     assert [segment.after_reset for segment in result.segments] == [False, True]
     assert result.segments[0].key == old and result.key != old
     assert texts(store.load("redo")) == ["second attempt"]
@@ -251,7 +267,9 @@ def test_a_payload_that_does_not_validate_is_skipped_with_a_warning_and_stays_st
     assert _payload(store_location, engine, seq=2).startswith('{"kind": "thought", "thought": {"broken"')
 
 
-def test_a_change_written_by_a_newer_version_is_skipped_and_the_rest_loads(store_location: str, engine: str) -> None:
+def test_a_change_written_by_a_newer_version_is_skipped_and_the_rest_loads(
+    store_location: str, engine: str
+) -> None:
     store = open_store(store_location)
     store.append([SessionWrite("future", [thought("now"), thought("later", 2)])])
     _edit_payload(store_location, engine, seq=2, payload='{"kind": "hologram", "at": "2030-01-01T00:00:00Z"}')
@@ -306,7 +324,9 @@ def test_a_damaged_row_holding_two_thoughts_is_skipped_and_does_not_shift_the_ot
     store.append([SessionWrite("shifted", [thought("one"), thought("two", 2), thought("three", 3)])])
     two = _payload(store_location, engine, seq=2)
     inner = two[len('{"kind":"thought","thought":') : -1]
-    _edit_payload(store_location, engine, seq=2, payload='{"kind":"thought","thought":' + inner + "," + inner + "}")
+    _edit_payload(
+        store_location, engine, seq=2, payload='{"kind":"thought","thought":' + inner + "," + inner + "}"
+    )
     with pytest.warns(StoreWarning, match="change 2 is not valid"):
         loaded = open_store(store_location).load("shifted")
     assert texts(loaded) == ["one", "three"] and loaded.skipped == [2]
@@ -471,9 +491,13 @@ def test_the_rank_of_a_thought_never_depends_on_the_rest_of_the_store(store_loca
     assert [hit[:2] for hit in alone] == [("coins-1", 1), ("coins-1", 2)]  # three, groups in each: by step
     crowd = [thought(f"{'groups ' * (n % 5)}three words, then padding {'x ' * n}", n) for n in range(1, 60)]
     store.append([SessionWrite("crowd", crowd)])
-    ranked = [(hit.session_id, hit.thought_number, hit.score) for hit in store.search("three groups", limit=100)]
+    ranked = [
+        (hit.session_id, hit.thought_number, hit.score) for hit in store.search("three groups", limit=100)
+    ]
     assert [hit for hit in ranked if hit[0] == "coins-1"] == alone
-    assert [(h.session_id, h.thought_number, h.score) for h in store.search("three groups", ["coins-1"])] == alone
+    assert [
+        (h.session_id, h.thought_number, h.score) for h in store.search("three groups", ["coins-1"])
+    ] == alone
     scores = [score for _, _, score in ranked]
     assert scores == sorted(scores, reverse=True)
 
@@ -499,9 +523,13 @@ def test_search_leaves_out_trashed_sessions_and_follows_a_restore(store_location
     assert store.search("zebra") == []
 
 
-def test_a_store_from_before_the_search_index_is_indexed_when_opened(store_location: str, engine: str) -> None:
+def test_a_store_from_before_the_search_index_is_indexed_when_opened(
+    store_location: str, engine: str
+) -> None:
     store = open_store(store_location)
-    store.append([SessionWrite("older", [thought("Written before search existed"), thought("second note", 2)])])
+    store.append(
+        [SessionWrite("older", [thought("Written before search existed"), thought("second note", 2)])]
+    )
     store.close()
     if engine == "sqlite":
         import sqlite3
@@ -516,7 +544,9 @@ def test_a_store_from_before_the_search_index_is_indexed_when_opened(store_locat
             conn.execute("DROP TABLE jupyter_think.thought_text")
             conn.execute("UPDATE jupyter_think.meta SET value = '1' WHERE key = 'schema_version'")
     reopened = open_store(store_location)
-    assert [(hit.session_id, hit.thought_number) for hit in reopened.search("search existed")] == [("older", 1)]
+    assert [(hit.session_id, hit.thought_number) for hit in reopened.search("search existed")] == [
+        ("older", 1)
+    ]
     reopened.append([SessionWrite("older", [thought("third note", 3)])])
     assert sorted(hit.thought_number for hit in reopened.search("note")) == [2, 3]
 

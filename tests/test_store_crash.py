@@ -133,9 +133,11 @@ def test_every_acknowledged_thought_survives_sigkill_and_the_store_always_reopen
         reopened = open_store(store_location)  # raises if the store does not reopen
         try:
             loaded = reopened.load(session_id)
-            present = set() if loaded is None else {
-                change.thought.id for change in loaded.changes if isinstance(change, ThoughtAdded)
-            }
+            present = (
+                set()
+                if loaded is None
+                else {change.thought.id for change in loaded.changes if isinstance(change, ThoughtAdded)}
+            )
             lost = set(acked[session_id]) - present
             assert not lost, (
                 f"kill {kill_number} ({durability}, after {delay:.3f} s): {len(lost)} acknowledged thought(s) lost"
@@ -165,7 +167,10 @@ def _prepare(location: str, session_ids: list[str], thoughts: int = 20) -> None:
         changes = [
             ThoughtAdded(
                 thought=Thought(
-                    thought=f"{session_id} {n}", thought_number=n, total_thoughts=thoughts, next_thought_needed=True
+                    thought=f"{session_id} {n}",
+                    thought_number=n,
+                    total_thoughts=thoughts,
+                    next_thought_needed=True,
                 )
             )
             for n in range(1, thoughts + 1)
@@ -221,7 +226,9 @@ def test_a_kill_in_the_middle_of_a_reset_or_a_delete_leaves_each_session_wholly_
         store = open_store(store_location)
         try:
             for session_id in session_ids:
-                rows = [row for row in store.sessions(("live", "trashed", "archived")) if row.id == session_id]
+                rows = [
+                    row for row in store.sessions(("live", "trashed", "archived")) if row.id == session_id
+                ]
                 shape = sorted((row.state, row.thoughts) for row in rows)
                 old = [("live", 20)]
                 new = [("archived", 20), ("live", 0)] if action == "new_session" else [("trashed", 20)]

@@ -50,7 +50,11 @@ def recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def said(caught: list[warnings.WarningMessage], text: str) -> list[str]:
     """The PersistenceWarnings whose message contains ``text``."""
-    return [str(w.message) for w in caught if issubclass(w.category, PersistenceWarning) and text in str(w.message)]
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, PersistenceWarning) and text in str(w.message)
+    ]
 
 
 def stored_texts(location: str, session_id: str) -> list[str]:
@@ -87,7 +91,9 @@ def assert_refused(manager: SessionManager, session: Session, code: int | None, 
     assert text in str(raised.value) and "nothing was recorded" in str(raised.value)
     if code is not None:
         assert raised.value.errno == code
-    assert (len(session), session.to_json()) == (before_len, before_json), "a refused sync write changed the session"
+    assert (len(session), session.to_json()) == (before_len, before_json), (
+        "a refused sync write changed the session"
+    )
 
 
 def assert_flush_raises(manager: SessionManager, code: int | None = None) -> OSError:
@@ -108,7 +114,10 @@ def assert_flush_raises(manager: SessionManager, code: int | None = None) -> OSE
 def test_a_full_disk_keeps_thinking_in_memory_refuses_sync_writes_and_catches_up(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "disk", "4m") as disk, recorded_warnings() as caught:
         location = str(disk / "store")
-        with SessionManager(store=location) as manager, SessionManager(store=location, durability="sync") as careful:
+        with (
+            SessionManager(store=location) as manager,
+            SessionManager(store=location, durability="sync") as careful,
+        ):
             session = manager.session("notes")
             for number in range(5):
                 session.think(f"Before the disk filled {number}")
@@ -149,7 +158,10 @@ def test_a_full_disk_keeps_thinking_in_memory_refuses_sync_writes_and_catches_up
 def test_an_immutable_wal_file_refuses_writes_until_it_is_writable_again(tmp_path: Path) -> None:
     location = str(tmp_path / "store")
     with recorded_warnings() as caught:
-        with SessionManager(store=location) as manager, SessionManager(store=location, durability="sync") as careful:
+        with (
+            SessionManager(store=location) as manager,
+            SessionManager(store=location, durability="sync") as careful,
+        ):
             session = manager.session("notes")
             session.think("Before")
             manager.flush(timeout=120)
@@ -195,7 +207,10 @@ def test_an_immutable_store_directory_or_database_file_still_commits_through_the
 ) -> None:
     store = tmp_path / "store"
     writer = subprocess.Popen(
-        [sys.executable, "-c", IMMUTABLE_WRITER, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", IMMUTABLE_WRITER, str(store)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert writer.stdout is not None and writer.stdin is not None
@@ -207,7 +222,10 @@ def test_an_immutable_store_directory_or_database_file_still_commits_through_the
             assert writer.stdout.readline().split() == ["flushed", "51"]
             writer.send_signal(signal.SIGKILL)  # no close, no checkpoint: only what the WAL holds
             writer.wait(timeout=60)
-            assert stored_texts(str(store), "notes") == ["Before", *(f"While immutable {n}" for n in range(50))]
+            assert stored_texts(str(store), "notes") == [
+                "Before",
+                *(f"While immutable {n}" for n in range(50)),
+            ]
     finally:
         if writer.poll() is None:
             writer.kill()
@@ -227,9 +245,10 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
     assert sorted(os.listdir(location)) == ["sessions.db"], "the closed store left its -wal/-shm behind"
     with recorded_warnings() as caught:
         with immutable(Path(location)):
-            with SessionManager(store=location) as manager, SessionManager(
-                store=location, durability="sync"
-            ) as careful:
+            with (
+                SessionManager(store=location) as manager,
+                SessionManager(store=location, durability="sync") as careful,
+            ):
                 session = manager.session("notes")
                 assert texts(session) == [f"Thought {n}" for n in range(30)]
                 assert said(caught, "is read-only")
@@ -239,11 +258,16 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
                 strict = careful.session("strict")
                 assert texts(strict) == ["Kept"]
                 assert_refused(careful, strict, errno.EROFS, "read-only")
-                subprocess.run(["chattr", "-i", location], check=True)  # (the context does it again: harmless)
+                subprocess.run(
+                    ["chattr", "-i", location], check=True
+                )  # (the context does it again: harmless)
                 manager.flush(timeout=120)
                 strict.think("Committed once writable")
                 assert len(said(caught, "works again")) == 1
-    assert stored_texts(location, "notes") == [*(f"Thought {n}" for n in range(30)), "Kept in memory while read-only"]
+    assert stored_texts(location, "notes") == [
+        *(f"Thought {n}" for n in range(30)),
+        "Kept in memory while read-only",
+    ]
     assert stored_texts(location, "strict") == ["Kept", "Committed once writable"]
 
 
@@ -302,11 +326,14 @@ def test_a_read_only_remount_loads_every_session_lists_and_shows_and_refuses_wri
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         try:
             with recorded_warnings() as caught:
-                with SessionManager(store=location) as manager, SessionManager(
-                    store=location, durability="sync"
-                ) as careful:
+                with (
+                    SessionManager(store=location) as manager,
+                    SessionManager(store=location, durability="sync") as careful,
+                ):
                     alpha = manager.session("alpha")
-                    assert texts(alpha) == [f"alpha {n}" for n in range(40)], "loaded empty from a read-only store"
+                    assert texts(alpha) == [f"alpha {n}" for n in range(40)], (
+                        "loaded empty from a read-only store"
+                    )
                     assert said(caught, "is read-only")
                     shown = cli("--dir", location, "show", "beta")
                     assert shown.returncode == 0, shown.stderr
@@ -349,7 +376,10 @@ conn.close()
 def locked(database: Path, how: str) -> Iterator[subprocess.Popen[str]]:
     """Another process holding ``database`` locked: ``exclusive`` (readers too) or ``write`` (writers only)."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(database), how], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LOCKER, str(database), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdin is not None
     try:
@@ -384,10 +414,15 @@ def test_a_store_locked_by_another_process_refuses_to_load_rather_than_start_emp
 
 
 @root_only
-def test_a_write_lock_held_by_another_process_refuses_writes_with_ebusy_and_catches_up(tmp_path: Path) -> None:
+def test_a_write_lock_held_by_another_process_refuses_writes_with_ebusy_and_catches_up(
+    tmp_path: Path,
+) -> None:
     location = str(tmp_path / "store")
     with recorded_warnings() as caught:
-        with SessionManager(store=location) as manager, SessionManager(store=location, durability="sync") as careful:
+        with (
+            SessionManager(store=location) as manager,
+            SessionManager(store=location, durability="sync") as careful,
+        ):
             session = manager.session("notes")
             session.think("Before the lock")
             manager.flush(timeout=120)
@@ -493,7 +528,11 @@ def test_a_commit_whose_answer_is_lost_in_a_server_crash_is_stored_once(postgres
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PersistenceWarning)
             manager.flush(timeout=120)
-    assert texts(session) == ["Committed and answered", "Committed, answer lost", "Also committed, answer lost"]
+    assert texts(session) == [
+        "Committed and answered",
+        "Committed, answer lost",
+        "Also committed, answer lost",
+    ]
     assert stored_texts(url, "once") == texts(session), "a retried commit stored its thoughts twice"
     assert stored_texts(url, "fresh") == ["First thought, answer lost"]
     assert sorted((row.id, row.thoughts) for row in open_store(url).sessions()) == [("fresh", 1), ("once", 3)]
@@ -520,7 +559,8 @@ def test_a_sync_commit_whose_answer_is_lost_says_it_may_have_been_recorded(postg
         try:
             wait_until(lambda: sql("SHOW synchronous_standby_names") == [("nobody",)])
             thinker = threading.Thread(
-                target=lambda: outcome.append(_raised(lambda: strict.think("Committed, answer lost"))), daemon=True
+                target=lambda: outcome.append(_raised(lambda: strict.think("Committed, answer lost"))),
+                daemon=True,
             )
             thinker.start()
             wait_until(lambda: bool(sql("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'")))
@@ -584,7 +624,9 @@ def test_a_read_only_copy_with_its_last_commits_in_the_wal_loads_every_thought(t
 
 
 @root_only
-def test_a_read_only_store_from_the_previous_schema_loads_and_says_search_needs_writes(tmp_path: Path) -> None:
+def test_a_read_only_store_from_the_previous_schema_loads_and_says_search_needs_writes(
+    tmp_path: Path,
+) -> None:
     import sqlite3
 
     older = tmp_path / "older"
@@ -601,7 +643,9 @@ def test_a_read_only_store_from_the_previous_schema_loads_and_says_search_needs_
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         try:
             with recorded_warnings(), SessionManager(copy) as manager:
-                assert [t.thought for t in manager.session("s").thoughts] == ["Kept from before search existed"]
+                assert [t.thought for t in manager.session("s").thoughts] == [
+                    "Kept from before search existed"
+                ]
                 with pytest.raises(OSError, match="no search index yet"):
                     manager.store.search("before")  # type: ignore[union-attr]
         finally:

@@ -39,7 +39,11 @@ def wait_for_thoughts(kernel: Kernel, count: int) -> list[str]:
 def test_two_kernels_on_one_session_each_see_the_others_thoughts_live(
     make_kernel: Callable[..., Kernel], store_location: str, engine: str
 ) -> None:
-    env = {"JUPYTER_THINK_STORE": store_location} if engine == "postgres" else {"JUPYTER_THINK_DIR": store_location}
+    env = (
+        {"JUPYTER_THINK_STORE": store_location}
+        if engine == "postgres"
+        else {"JUPYTER_THINK_DIR": store_location}
+    )
     first, second = make_kernel(env=env), make_kernel(env=env)
     for kernel in (first, second):
         ok(kernel, "%load_ext jupyter_think\nfrom jupyter_think import get_manager")

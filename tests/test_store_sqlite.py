@@ -47,11 +47,27 @@ def _first_use(directory: str, start: Any, number: int) -> None:
     """A process that waits for the start, then writes one thought to a fresh store and reads it back."""
     start.wait()
     store = open_store(directory)
-    store.append([SessionWrite("shared", [ThoughtAdded(thought=Thought(
-        thought=f"from process {number}", thought_number=number, total_thoughts=3, next_thought_needed=True
-    ))])])
+    store.append(
+        [
+            SessionWrite(
+                "shared",
+                [
+                    ThoughtAdded(
+                        thought=Thought(
+                            thought=f"from process {number}",
+                            thought_number=number,
+                            total_thoughts=3,
+                            next_thought_needed=True,
+                        )
+                    )
+                ],
+            )
+        ]
+    )
     loaded = store.load("shared")
-    assert loaded is not None and f"from process {number}" in [change.thought.thought for change in loaded.changes]
+    assert loaded is not None and f"from process {number}" in [
+        change.thought.thought for change in loaded.changes
+    ]
     store.close()
 
 

@@ -137,7 +137,9 @@ def test_a_frozen_server_holds_no_call_past_store_timeout_and_the_manager_works_
             assert seconds <= BOUND, f"{name} waited {seconds:.1f} s on the frozen server"
             assert isinstance(outcome, OSError) and outcome.errno == errno.ETIMEDOUT, f"{name}: {outcome!r}"
             message = str(outcome)
-            assert "\n" not in message and "store_timeout" in message and SUPERUSER_PASSWORD not in message, message
+            assert "\n" not in message and "store_timeout" in message and SUPERUSER_PASSWORD not in message, (
+                message
+            )
         assert "nothing was recorded" in str(outcomes["think"][0][1])
         assert not manager.is_loaded("opened-during-the-freeze"), "never started empty for want of a read"
         assert exited_after <= EXIT_BOUND, f"the exiting process took {exited_after:.1f} s"

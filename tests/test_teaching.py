@@ -29,7 +29,13 @@ from jupyter_think.core.errors import (
     TrunkCannot,
     UnknownBranch,
 )
-from jupyter_think.core.models import BranchDecided, BranchMerged, ThoughtAmended, ThoughtRetracted, change_adapter
+from jupyter_think.core.models import (
+    BranchDecided,
+    BranchMerged,
+    ThoughtAmended,
+    ThoughtRetracted,
+    change_adapter,
+)
 from jupyter_think.store import open_store
 
 
@@ -148,11 +154,18 @@ def test_the_tool_does_not_count_retracted_thoughts_in_its_history_length() -> N
         tool = SequentialThinkingTool(manager)
         for number in (1, 2):
             result = tool.call(
-                {"thought": f"step {number}", "thoughtNumber": number, "totalThoughts": 3, "nextThoughtNeeded": True}
+                {
+                    "thought": f"step {number}",
+                    "thoughtNumber": number,
+                    "totalThoughts": 3,
+                    "nextThoughtNeeded": True,
+                }
             )
         assert result["structuredContent"]["thoughtHistoryLength"] == 2
         manager.active.retract(2)
-        result = tool.call({"thought": "step 3", "thoughtNumber": 3, "totalThoughts": 3, "nextThoughtNeeded": True})
+        result = tool.call(
+            {"thought": "step 3", "thoughtNumber": 3, "totalThoughts": 3, "nextThoughtNeeded": True}
+        )
         assert result["structuredContent"]["thoughtHistoryLength"] == 2
         assert len(manager.active.thoughts) == 3
 
@@ -246,44 +259,105 @@ def test_numbers_on_the_target_mean_the_merged_branch_when_the_target_lacks_them
 # --- refusals: typed, one line, nothing changed --------------------------------------------------------
 
 REFUSALS: list[tuple[str, Callable[[Session], Any], type[ThinkError], str]] = [
-    ("amend a missing thought", lambda s: s.amend(9, "x"), NoSuchThought,
-     "cannot amend thought 9: the trunk of session 't' has no thought 9 (its numbers: 1-2)"),
+    (
+        "amend a missing thought",
+        lambda s: s.amend(9, "x"),
+        NoSuchThought,
+        "cannot amend thought 9: the trunk of session 't' has no thought 9 (its numbers: 1-2)",
+    ),
     ("amend a thought of another lane", lambda s: s.amend(4, "x"), NoSuchThought, "cannot amend thought 4"),
     ("retract a missing thought", lambda s: s.retract(7), NoSuchThought, "cannot retract thought 7"),
-    ("retract twice", lambda s: (s.retract(2), s.retract(2)), ThoughtIsRetracted,
-     "thought 2 on the trunk of session 't' is retracted already"),
+    (
+        "retract twice",
+        lambda s: (s.retract(2), s.retract(2)),
+        ThoughtIsRetracted,
+        "thought 2 on the trunk of session 't' is retracted already",
+    ),
     ("amend a retracted thought", lambda s: (s.retract(2), s.amend(2, "x")), ThoughtIsRetracted, "thought 2"),
     ("amend to nothing", lambda s: s.amend(1, "   "), InvalidThought, "text: must not be empty"),
     ("amend too long", lambda s: s.amend(1, "x" * 100_001), ThoughtTooLong, "thought too long"),
-    ("amend a boolean", lambda s: s.amend(True, "x"), InvalidThought,
-     "number: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
-    ("retract a boolean", lambda s: s.retract(True), InvalidThought,
-     "number: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
-    ("retract past 2**31 - 1", lambda s: s.retract(2**63), InvalidThought,
-     "number: must be a whole number from 1 to 2147483647 (got 9223372036854775808)"),
-    ("amend to a lone surrogate", lambda s: s.amend(1, "\ud800"), InvalidThought,
-     "text: holds a lone surrogate (U+D800 at character 1), which is not Unicode text; remove it"),
-    ("amend to a NUL", lambda s: s.amend(1, "a\x00b"), InvalidThought,
-     "text: holds a NUL character (U+0000), which the store does not keep; remove it"),
-    ("decide with a note too long", lambda s: s.decide("alt", "chosen", note="n" * 10_001), InvalidValue,
-     "note: too long (10001 characters, at most 10000); shorten it"),
-    ("decide with a NUL in the note", lambda s: s.decide("alt", "chosen", note="why\x00"), InvalidValue,
-     "note: holds a NUL character (U+0000)"),
-    ("decide with a note that is no text", lambda s: s.decide("alt", "chosen", note=5), InvalidValue,
-     "note: must be text (or None for no note) (got 5)"),
-    ("decide an unknown branch", lambda s: s.decide("ghost", "chosen"), UnknownBranch,
-     "cannot decide branch 'ghost': session 't' has no such branch (its branches: alt, other)"),
-    ("decide with a bad outcome", lambda s: s.decide("alt", "won"), BadOutcome,
-     "a branch is decided 'chosen' or 'abandoned', not 'won'"),
+    (
+        "amend a boolean",
+        lambda s: s.amend(True, "x"),
+        InvalidThought,
+        "number: must be a whole number from 1 to 2147483647, not a boolean (got True)",
+    ),
+    (
+        "retract a boolean",
+        lambda s: s.retract(True),
+        InvalidThought,
+        "number: must be a whole number from 1 to 2147483647, not a boolean (got True)",
+    ),
+    (
+        "retract past 2**31 - 1",
+        lambda s: s.retract(2**63),
+        InvalidThought,
+        "number: must be a whole number from 1 to 2147483647 (got 9223372036854775808)",
+    ),
+    (
+        "amend to a lone surrogate",
+        lambda s: s.amend(1, "\ud800"),
+        InvalidThought,
+        "text: holds a lone surrogate (U+D800 at character 1), which is not Unicode text; remove it",
+    ),
+    (
+        "amend to a NUL",
+        lambda s: s.amend(1, "a\x00b"),
+        InvalidThought,
+        "text: holds a NUL character (U+0000), which the store does not keep; remove it",
+    ),
+    (
+        "decide with a note too long",
+        lambda s: s.decide("alt", "chosen", note="n" * 10_001),
+        InvalidValue,
+        "note: too long (10001 characters, at most 10000); shorten it",
+    ),
+    (
+        "decide with a NUL in the note",
+        lambda s: s.decide("alt", "chosen", note="why\x00"),
+        InvalidValue,
+        "note: holds a NUL character (U+0000)",
+    ),
+    (
+        "decide with a note that is no text",
+        lambda s: s.decide("alt", "chosen", note=5),
+        InvalidValue,
+        "note: must be text (or None for no note) (got 5)",
+    ),
+    (
+        "decide an unknown branch",
+        lambda s: s.decide("ghost", "chosen"),
+        UnknownBranch,
+        "cannot decide branch 'ghost': session 't' has no such branch (its branches: alt, other)",
+    ),
+    (
+        "decide with a bad outcome",
+        lambda s: s.decide("alt", "won"),
+        BadOutcome,
+        "a branch is decided 'chosen' or 'abandoned', not 'won'",
+    ),
     ("decide the trunk", lambda s: s.decide("main", "chosen"), TrunkCannot, "'main' is the trunk"),
     ("decide an invalid id", lambda s: s.decide("../x", "chosen"), ValueError, "invalid branch id"),
-    ("merge into itself", lambda s: s.merge("alt", into="alt"), MergeIntoItself, "branch 'alt' cannot be merged into itself"),
+    (
+        "merge into itself",
+        lambda s: s.merge("alt", into="alt"),
+        MergeIntoItself,
+        "branch 'alt' cannot be merged into itself",
+    ),
     ("merge an unknown branch", lambda s: s.merge("ghost"), UnknownBranch, "cannot merge branch 'ghost'"),
-    ("merge into an unknown branch", lambda s: s.merge("alt", into="ghost"), UnknownBranch,
-     "cannot merge into branch 'ghost'"),
+    (
+        "merge into an unknown branch",
+        lambda s: s.merge("alt", into="ghost"),
+        UnknownBranch,
+        "cannot merge into branch 'ghost'",
+    ),
     ("merge the trunk", lambda s: s.merge("main", into="alt"), TrunkCannot, "'main' is the trunk"),
-    ("merge a branch with nothing counted", lambda s: (s.switch_branch("other"), s.retract(3), s.merge("other")),
-     NothingToMerge, "branch 'other' of session 't' has no thought to merge"),
+    (
+        "merge a branch with nothing counted",
+        lambda s: (s.switch_branch("other"), s.retract(3), s.merge("other")),
+        NothingToMerge,
+        "branch 'other' of session 't' has no thought to merge",
+    ),
 ]
 
 
@@ -353,9 +427,26 @@ def test_the_timeline_orders_every_change_as_it_happened() -> None:
     timeline = lesson_session().snapshot().timeline
     kinds = [change.kind for change in timeline]
     assert kinds == [
-        "thought", "thought", "thought", "thought", "amend",
-        "branch", "activate", "thought", "thought", "retract", "thought",
-        "branch", "activate", "thought", "thought", "decide", "decide", "merge", "thought", "thought",
+        "thought",
+        "thought",
+        "thought",
+        "thought",
+        "amend",
+        "branch",
+        "activate",
+        "thought",
+        "thought",
+        "retract",
+        "thought",
+        "branch",
+        "activate",
+        "thought",
+        "thought",
+        "decide",
+        "decide",
+        "merge",
+        "thought",
+        "thought",
     ]
     amended = timeline[2].thought  # the thought as recorded: the amendment comes later
     assert amended.thought.endswith("217: all prime") and timeline[4].thought_id == amended.id
@@ -376,7 +467,10 @@ def test_applying_a_change_twice_or_one_that_does_not_fit_is_harmless() -> None:
     assert s.apply(change) is False
     assert s.apply(ThoughtAmended(thought_id="not-here", thought_number=1, text="x")) is False
     assert s.apply(BranchDecided(branch_id="ghost", outcome="chosen")) is False
-    assert s.apply(BranchMerged(branch_id="alt", into="alt", thought_id=s.thoughts[3].id, thought_number=4)) is False
+    assert (
+        s.apply(BranchMerged(branch_id="alt", into="alt", thought_id=s.thoughts[3].id, thought_number=4))
+        is False
+    )
     assert s.history_length == len(s.thoughts) - 1
 
 

@@ -23,7 +23,12 @@ STEPS = st.one_of(
     st.tuples(st.just("switch"), st.sampled_from(BRANCHES)),
     st.tuples(st.just("amend"), NUMBERS, TEXTS),
     st.tuples(st.just("retract"), NUMBERS),
-    st.tuples(st.just("decide"), st.sampled_from(BRANCHES), st.sampled_from(["chosen", "abandoned"]), st.sampled_from([None, "why"])),
+    st.tuples(
+        st.just("decide"),
+        st.sampled_from(BRANCHES),
+        st.sampled_from(["chosen", "abandoned"]),
+        st.sampled_from([None, "why"]),
+    ),
     st.tuples(st.just("merge"), st.sampled_from(BRANCHES), st.sampled_from(BRANCHES)),
 )
 

@@ -78,7 +78,9 @@ def test_summary_counts_without_retracted_thoughts_and_names_decisions_merges_an
 def test_summary_html_names_each_decision_with_its_note() -> None:
     page = lesson_session().summary()._repr_html_()
     assert "<th>decision</th>" in page
-    assert "chosen: one counterexample settles it" in page and "merged: search into main after thought 6" in page
+    assert (
+        "chosen: one counterexample settles it" in page and "merged: search into main after thought 6" in page
+    )
 
 
 def test_the_branch_table_shows_outcomes_notes_merges_and_retractions() -> None:
@@ -106,9 +108,15 @@ def test_a_session_without_teaching_changes_shows_as_before() -> None:
 def test_markdown_marks_amended_and_retracted_thoughts_and_names_decisions_and_merges() -> None:
     text = lesson_session().to_markdown()
     assert "Status: complete · 10 thoughts · 1 retracted" in text
-    assert "### Thought 3/6 · amended\n\n2, 3, 5, 7 give 3, 7, 31, 127: all prime\n\n> Earlier text: 2, 3, 5, 7 give 3, 7, 31, 217" in text
+    assert (
+        "### Thought 3/6 · amended\n\n2, 3, 5, 7 give 3, 7, 31, 127: all prime\n\n> Earlier text: 2, 3, 5, 7 give 3, 7, 31, 217"
+        in text
+    )
     assert "### Thought 6/6 · branch proof (from 4) · retracted" in text
-    assert "## Branch proof (from thought 4) · abandoned\n\n*Abandoned: it proves the converse, not the guess*" in text
+    assert (
+        "## Branch proof (from thought 4) · abandoned\n\n*Abandoned: it proves the converse, not the guess*"
+        in text
+    )
     assert "## Branch search (from thought 4) · chosen\n\n*Chosen: one counterexample settles it*" in text
     assert "## Merges\n\n- search into main after thought 6" in text
     assert text.endswith("## Conclusion\n\nConclusion: a prime n is needed, not enough\n")
@@ -118,11 +126,25 @@ def test_json_export_keeps_every_earlier_text_and_every_change() -> None:
     record = json.loads(lesson_session().to_json(indent=2))
     assert record["thoughts"][2]["thought"] == "2, 3, 5, 7 give 3, 7, 31, 217: all prime"
     kinds = [placed["change"]["kind"] for placed in record["changes"]]
-    assert kinds == ["amend", "branch", "activate", "retract", "branch", "activate", "decide", "decide", "merge"]
+    assert kinds == [
+        "amend",
+        "branch",
+        "activate",
+        "retract",
+        "branch",
+        "activate",
+        "decide",
+        "decide",
+        "merge",
+    ]
     amend = record["changes"][0]
     assert amend["after"] == 4 and amend["change"]["text"] == "2, 3, 5, 7 give 3, 7, 31, 127: all prime"
     decide = record["changes"][6]["change"]
-    assert (decide["branchId"], decide["outcome"], decide["note"]) == ("search", "chosen", "one counterexample settles it")
+    assert (decide["branchId"], decide["outcome"], decide["note"]) == (
+        "search",
+        "chosen",
+        "one counterexample settles it",
+    )
     merge = record["changes"][8]["change"]
     assert (merge["branchId"], merge["into"], merge["thoughtNumber"]) == ("search", None, 6)
 
@@ -161,15 +183,24 @@ def test_the_svg_stands_alone_on_a_white_background_with_labels() -> None:
     root = svg_of(lesson_session())
     assert root.get("xmlns") is None and root.tag == f"{SVG_NS}svg"  # a namespaced, standalone document
     assert root.find(f"{SVG_NS}rect").get("fill") == "#fff"
-    labels = [" ".join(t.text for t in g.iter(f"{SVG_NS}text") if t.get("class") == "label") for g in root.iter(f"{SVG_NS}g")]
+    labels = [
+        " ".join(t.text for t in g.iter(f"{SVG_NS}text") if t.get("class") == "label")
+        for g in root.iter(f"{SVG_NS}g")
+    ]
     assert labels[0] == "Restate: is 2**n - 1 prime for…"
-    assert all(len(line) <= LABELS["chars"] for line in label_lines("Restate: is 2**n - 1 prime for every prime n?"))
+    assert all(
+        len(line) <= LABELS["chars"] for line in label_lines("Restate: is 2**n - 1 prime for every prime n?")
+    )
 
 
 def test_the_svg_draws_the_chosen_path_bold_and_abandoned_lanes_faded() -> None:
     root = svg_of(lesson_session())
     chosen = STATES["chosen"]
-    bold = [e for e in root.iter() if e.get("stroke-width") == str(chosen["width"]) and e.get("class") in ("sequence", "fork", "merge")]
+    bold = [
+        e
+        for e in root.iter()
+        if e.get("stroke-width") == str(chosen["width"]) and e.get("class") in ("sequence", "fork", "merge")
+    ]
     assert len(bold) == 8  # trunk 1-2-3-4-7-8, fork into search, search 5-6, the merge
     faded = [g for g in root.iter(f"{SVG_NS}g") if g.get("data-lane") == "1"]
     assert faded and all(g.get("opacity") == str(STATES["abandoned"]["opacity"]) for g in faded)
@@ -183,7 +214,11 @@ def test_the_svg_greys_retracted_marks_amended_and_rings_the_final_thought() -> 
     assert len(retracted) == 1
     circle = retracted[0].find(f"{SVG_NS}circle")
     assert circle.get("fill") == STATES["retracted"]["color"]
-    assert all(t.get("text-decoration") == "line-through" for t in retracted[0].iter(f"{SVG_NS}text") if t.get("class") == "label")
+    assert all(
+        t.get("text-decoration") == "line-through"
+        for t in retracted[0].iter(f"{SVG_NS}text")
+        if t.get("class") == "label"
+    )
     amended = [g for g in groups if "amended" in (g.get("class") or "")]
     assert amended[0].find(f"{SVG_NS}text[@class='label']").text.startswith(STATES["amended"]["mark"])
     rings = [c for c in root.iter(f"{SVG_NS}circle") if c.get("stroke") == LINE_COLORS["final"]]
@@ -233,7 +268,11 @@ def test_jupyter_think_show_prints_the_teaching_state(tmp_path: Path) -> None:
         lesson_session(into=manager.session("lesson"))
     script = Path(sys.executable).parent / "jupyter-think"
     done = subprocess.run(
-        [str(script), "--dir", str(store), "show", "lesson"], check=False, capture_output=True, text=True, timeout=60
+        [str(script), "--dir", str(store), "show", "lesson"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == LESSON_TREE + "\n"
@@ -262,7 +301,10 @@ def test_the_layout_gives_each_node_and_lane_its_teaching_state() -> None:
 
 
 def test_labels_are_the_first_words_within_the_themes_size() -> None:
-    assert label_lines("Restate: is 2**n - 1 prime for every prime n?") == ("Restate: is 2**n", "- 1 prime for…")
+    assert label_lines("Restate: is 2**n - 1 prime for every prime n?") == (
+        "Restate: is 2**n",
+        "- 1 prime for…",
+    )
     assert label_lines("Short") == ("Short",)
     assert label_lines("Averyveryverylongwordindeed and more") == ("Averyveryverylo…", "and more")
     assert THEME["labels"]["chars"] == LABELS["chars"]

@@ -73,8 +73,14 @@ def test_option_looking_words_inside_the_text_stay_text() -> None:
         ("-r 0 some text", "-r needs a whole number from 1 to 2147483647, got '0'"),
         ("--total=-1 some text", "--total needs a whole number from 1 to 2147483647, got '-1'"),
         ("-n 2147483648 some text", "-n needs a whole number from 1 to 2147483647, got '2147483648'"),
-        ("--amend 9223372036854775808 x", "--amend needs a whole number from 1 to 2147483647, got '9223372036854775808'"),
-        ("-r " + "9" * 5000 + " x", "-r needs a whole number from 1 to 2147483647, got '" + "9" * 37 + "'..."),
+        (
+            "--amend 9223372036854775808 x",
+            "--amend needs a whole number from 1 to 2147483647, got '9223372036854775808'",
+        ),
+        (
+            "-r " + "9" * 5000 + " x",
+            "-r needs a whole number from 1 to 2147483647, got '" + "9" * 37 + "'...",
+        ),
         ("-t", "-t needs a value"),
         ("-b --done text", "-b needs an id"),
         ("-t 2 -t 3 text", "given twice"),

@@ -90,7 +90,11 @@ def test_input_schema_is_the_models_with_its_descriptions_and_limits(tool: Seque
         wire = field.alias or name
         assert properties[wire]["description"] == field.description, wire
         assert "null" not in json.dumps(properties[wire])  # optional fields are left out, never null
-    assert properties["thought"] == {"type": "string", "minLength": 1, "description": "Your current thinking step"}
+    assert properties["thought"] == {
+        "type": "string",
+        "minLength": 1,
+        "description": "Your current thinking step",
+    }
     for wire in ("thoughtNumber", "totalThoughts", "revisesThought", "branchFromThought"):
         assert (properties[wire]["type"], properties[wire]["minimum"]) == ("integer", 1)
     assert properties["branchId"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
@@ -98,7 +102,9 @@ def test_input_schema_is_the_models_with_its_descriptions_and_limits(tool: Seque
 
 @given(st.text(max_size=140) | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,130}", fullmatch=True))
 def test_the_schemas_branch_id_pattern_accepts_exactly_the_valid_ids(candidate: str) -> None:
-    pattern = SequentialThinkingTool(SessionManager(persist=False)).input_schema["properties"]["branchId"]["pattern"]
+    pattern = SequentialThinkingTool(SessionManager(persist=False)).input_schema["properties"]["branchId"][
+        "pattern"
+    ]
     assert (re.search(pattern, candidate) is not None) == is_valid_id(candidate)
 
 
@@ -260,7 +266,9 @@ calls = st.lists(
     st.fixed_dictionaries(
         {
             # any text the store keeps (no NUL: refused, see the bad inputs below)
-            "thought": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20).filter(str.strip),
+            "thought": st.text(
+                st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20
+            ).filter(str.strip),
             "thoughtNumber": st.integers(1, 8),
             "totalThoughts": st.integers(1, 8),
             "nextThoughtNeeded": st.booleans(),
@@ -428,8 +436,14 @@ def test_arguments_that_are_not_an_object_give_an_error_never_an_exception(
     [
         (args(2**63), "thoughtNumber: must be a whole number from 1 to 2147483647 (got 9223372036854775808)"),
         (args(True), "thoughtNumber: must be a whole number from 1 to 2147483647, not a boolean (got True)"),
-        (args(1, text="a\x00b"), "thought: holds a NUL character (U+0000), which the store does not keep; remove it"),
-        (args(1, text="\ud800"), "thought: holds a lone surrogate (U+D800 at character 1), which is not Unicode text"),
+        (
+            args(1, text="a\x00b"),
+            "thought: holds a NUL character (U+0000), which the store does not keep; remove it",
+        ),
+        (
+            args(1, text="\ud800"),
+            "thought: holds a lone surrogate (U+D800 at character 1), which is not Unicode text",
+        ),
     ],
     ids=["2**63", "a boolean", "NUL", "lone surrogate"],
 )
@@ -538,7 +552,10 @@ def test_a_new_chain_never_changes_the_persons_active_session(
     assert manager.active_id == "default"
     manager.active.think("the person goes on")  # what %think does
     assert ok(tool.call(args(2, 2)))["sessionId"] == "agent-1"  # the agent goes on in its chain
-    assert [t.thought for t in manager.session("default").thoughts] == ["the person's chain", "the person goes on"]
+    assert [t.thought for t in manager.session("default").thoughts] == [
+        "the person's chain",
+        "the person goes on",
+    ]
     assert len(manager.session("agent-1")) == 2
 
 
@@ -579,7 +596,10 @@ def test_chain_ids_are_the_same_in_every_fresh_store() -> None:
 
 
 def test_two_tools_with_one_agent_id_never_share_a_chain(manager: SessionManager) -> None:
-    first, second = SequentialThinkingTool(manager, session_id="a"), SequentialThinkingTool(manager, session_id="b")
+    first, second = (
+        SequentialThinkingTool(manager, session_id="a"),
+        SequentialThinkingTool(manager, session_id="b"),
+    )
     for tool in (first, second):
         ok(tool.call(args(1, 1, more=False)))
     chains = [ok(tool.call(args(1, 1, more=False)))["sessionId"] for tool in (first, second, first)]
@@ -619,7 +639,9 @@ def test_a_tool_that_owns_its_agent_id_stores_every_chain_and_asks_the_store_onl
     with SessionManager(store=store_location) as manager:
         tool = SequentialThinkingTool(manager, agent_id="mcp-x", session_id="mcp-x-1", owns_agent_id=True)
         ok(tool.call(args(1, 1, more=False, text="chain 1")))
-        assert ok(tool.call(args(1, 1, more=False, text="chain 2")))["sessionId"] == "mcp-x-2"  # lists the store
+        assert (
+            ok(tool.call(args(1, 1, more=False, text="chain 2")))["sessionId"] == "mcp-x-2"
+        )  # lists the store
         reads: list[str] = []
         for name in ("heads", "load", "sessions"):
             method = getattr(manager.store, name)
@@ -727,7 +749,9 @@ def test_chain_ids_go_on_after_a_kernel_restart_and_never_move_the_active_sessio
     assert _call(kernel, "concluding again", 3, False)["sessionId"] == "person"
     assert _call(kernel, "a chain after the restart", 1, True)["sessionId"] == "agent-3"
     assert kernel.value("jupyter_think.get_manager().active_id") == "person"
-    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('agent-1').thoughts]") == ["chain 1"]
+    assert kernel.value("[t.thought for t in jupyter_think.get_manager().session('agent-1').thoughts]") == [
+        "chain 1"
+    ]
 
 
 def test_a_repeated_number_is_accepted_and_a_reference_to_it_means_its_latest_thought(

@@ -35,7 +35,9 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = "." * node.level + (node.module or "")
             names.add(base)
-            names.update(f"{base}.{alias.name}" if node.module else f"{base}{alias.name}" for alias in node.names)
+            names.update(
+                f"{base}.{alias.name}" if node.module else f"{base}{alias.name}" for alias in node.names
+            )
     return names
 
 
@@ -54,7 +56,9 @@ def test_thinking_loads_no_view_until_one_is_asked_for() -> None:
         "s.summary()\n"
         "print(sorted(m for m in views if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
     before, after = done.stdout.splitlines()
     assert before == "[]"
     assert "jupyter_think.views.display" in after and "jupyter_think.widgets.graph" not in after
@@ -129,7 +133,9 @@ def test_a_snapshot_cannot_be_changed() -> None:
 
 def test_theme_colours_are_written_nowhere_but_theme_json() -> None:
     theme = json.loads(THEME_FILE.read_text(encoding="utf-8"))
-    colours = {spec["color"].lower() for spec in theme["kinds"].values()} | {c.lower() for c in theme["lines"].values()}
+    colours = {spec["color"].lower() for spec in theme["kinds"].values()} | {
+        c.lower() for c in theme["lines"].values()
+    }
     colours |= {spec["color"].lower() for spec in theme["states"].values() if "color" in spec}
     colours.add(theme["labels"]["color"].lower())
     for path in [*PACKAGE.glob("*.py"), *PACKAGE.glob("static/*.js"), *PACKAGE.glob("static/*.css")]:

@@ -141,13 +141,22 @@ def test_a_long_thought_is_cut_and_its_full_text_sent_on_request(session: Sessio
             "buffers": [],
         }
     )
-    assert recorder.custom[-1] == {"type": "text", "gen": 0, "i": 2, "text": long_text, "html": f"<p>{long_text}</p>"}
+    assert recorder.custom[-1] == {
+        "type": "text",
+        "gen": 0,
+        "i": 2,
+        "text": long_text,
+        "html": f"<p>{long_text}</p>",
+    }
 
 
 def ask_detail(graph: BranchGraph, index: int, gen: int = 0) -> None:
     """What the front end sends when a person clicks node ``index``."""
     graph._handle_msg(
-        {"content": {"data": {"method": "custom", "content": {"type": "text", "gen": gen, "i": index}}}, "buffers": []}
+        {
+            "content": {"data": {"method": "custom", "content": {"type": "text", "gen": gen, "i": index}}},
+            "buffers": [],
+        }
     )
 
 

@@ -41,7 +41,9 @@ CHANGES = {
 
 def only_custom(recorder: Recorder) -> list[dict[str, Any]]:
     """The custom messages sent; fails if a trait (the whole snapshot) was sent again."""
-    assert all(m.get("method") == "custom" for m in recorder.messages), [m.get("method") for m in recorder.messages]
+    assert all(m.get("method") == "custom" for m in recorder.messages), [
+        m.get("method") for m in recorder.messages
+    ]
     return recorder.custom
 
 
@@ -125,7 +127,13 @@ def test_a_merge_is_a_step_and_the_next_thought_of_the_target_carries_the_merge_
     recorder = Recorder(graph)
     s.merge("alt", into="main")
     merged = recorder.custom[-1]
-    assert merged == {"type": "event", "gen": 0, "seq": 10, "events": [{"k": "merge", "i": 9, "lane": 0, "t": 10}], "active": 0}
+    assert merged == {
+        "type": "event",
+        "gen": 0,
+        "seq": 10,
+        "events": [{"k": "merge", "i": 9, "lane": 0, "t": 10}],
+        "active": 0,
+    }
     s.think("Go on from the branch's result")
     added = recorder.custom[-1]["nodes"][0]
     assert added["mg"] == [9] and added["lane"] == 0 and added["t"] == 11
@@ -139,7 +147,12 @@ def test_a_front_end_that_missed_steps_gets_every_one_from_the_first_it_lacks() 
     s.think("One more")
     s.retract(4)
     recorder = Recorder(graph)
-    graph._handle_msg({"content": {"data": {"method": "custom", "content": {"type": "sync", "gen": 0, "have": 11}}}, "buffers": []})
+    graph._handle_msg(
+        {
+            "content": {"data": {"method": "custom", "content": {"type": "sync", "gen": 0, "have": 11}}},
+            "buffers": [],
+        }
+    )
     reply = recorder.custom[-1]
     assert reply["seq"] == 11
     assert [n["t"] for n in reply["nodes"]] == [11] and [e["t"] for e in reply["events"]] == [12]

@@ -63,7 +63,9 @@ REDRAWN = "[m['state']['snapshot']['gen'] for m in sent if m.get('method') == 'u
 
 
 @pytest.mark.kernel
-def test_a_graph_shown_before_the_store_switch_keeps_updating_from_the_new_store(make_kernel, tmp_path: Path) -> None:
+def test_a_graph_shown_before_the_store_switch_keeps_updating_from_the_new_store(
+    make_kernel, tmp_path: Path
+) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     kernel = make_kernel(env={"JUPYTER_THINK_DIR": ""})
     assert kernel.execute(f"%config ThinkConfig.sessions_dir = {str(first)!r}\n%load_ext jupyter_think").ok

@@ -58,7 +58,9 @@ def require(package: str) -> Any:
     try:
         return importlib.import_module(package)
     except ImportError:
-        raise ImportError(f"this needs the {package!r} package: pip install 'jupyter-think[{package}]'") from None
+        raise ImportError(
+            f"this needs the {package!r} package: pip install 'jupyter-think[{package}]'"
+        ) from None
 
 
 # --- OpenAI ------------------------------------------------------------------------------------------
@@ -108,7 +110,12 @@ def responses_tool(tool: SequentialThinkingTool) -> dict[str, Any]:
         >>> definition["type"], definition["name"], definition["parameters"]["required"][0]
         ('function', 'sequentialthinking', 'thought')
     """
-    return {"type": "function", "name": tool.name, "description": tool.description, "parameters": tool.input_schema}
+    return {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": tool.input_schema,
+    }
 
 
 def _responses_results(items: Any, tool: SequentialThinkingTool) -> list[dict[str, Any]]:
@@ -154,12 +161,18 @@ def anthropic_tool_results(response: Any, tool: SequentialThinkingTool) -> list[
         if _field(block, "type") != "tool_use":
             continue
         text, is_error = _run(tool, _field(block, "name"), _field(block, "input"))
-        blocks.append({"type": "tool_result", "tool_use_id": _field(block, "id"), "content": text, "is_error": is_error})
+        blocks.append(
+            {"type": "tool_result", "tool_use_id": _field(block, "id"), "content": text, "is_error": is_error}
+        )
     return [{"role": "user", "content": blocks}] if blocks else []
 
 
 def _anthropic_text(response: Any) -> str:
-    texts = [_field(block, "text") for block in _field(response, "content") or [] if _field(block, "type") == "text"]
+    texts = [
+        _field(block, "text")
+        for block in _field(response, "content") or []
+        if _field(block, "type") == "text"
+    ]
     return "\n".join(text for text in texts if text)
 
 

@@ -87,7 +87,9 @@ def connection_tool(manager: SessionManager, session_id: str | None = None) -> S
     """
     if session_id is None:
         agent_id = connection_agent_id()
-        return SequentialThinkingTool(manager, agent_id=agent_id, session_id=f"{agent_id}-1", owns_agent_id=True)
+        return SequentialThinkingTool(
+            manager, agent_id=agent_id, session_id=f"{agent_id}-1", owns_agent_id=True
+        )
     validate_ref(session_id)
     agent_id = session_id if is_valid_id(f"{session_id}-999999") else "mcp"
     return SequentialThinkingTool(manager, agent_id=agent_id, session_id=session_id)
@@ -146,7 +148,9 @@ async def serve(
     store's).
     """
     loop = asyncio.get_running_loop()
-    manager = SessionManager(store=None if store is None else str(store), durability=durability, persist=persist)
+    manager = SessionManager(
+        store=None if store is None else str(store), durability=durability, persist=persist
+    )
     try:
         server = build_server(connection_tool(manager, session_id))
         async with stdio_streams() as (read_stream, write_stream):

@@ -376,11 +376,16 @@ class SequentialThinkingTool:
         settings = manager.settings
         with _CHAIN_LOCK:
             chain_id, known_new = self._next_chain_id(manager)
-            trial = Session(chain_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts)
+            trial = Session(
+                chain_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts
+            )
             trial.record(data)
             chain = manager.session(chain_id, restore=not known_new)
             chain.record(data)
-            self._last_chain = (manager, chain_id)  # (only once it holds the thought: a refused one claims nothing)
+            self._last_chain = (
+                manager,
+                chain_id,
+            )  # (only once it holds the thought: a refused one claims nothing)
         if self.session_id is not None:
             self.session_id = chain_id
         else:

@@ -159,7 +159,9 @@ class NoSuchThought(ThinkError):
             where = f"{lane_name(branch_id)} of session {session_id!r} has no thought {number}"
         else:
             where = f"session {session_id!r} has no such thought"
-        super().__init__(f"cannot {verb} thought {number}: {where} (its numbers: {describe_numbers(self.known)})")
+        super().__init__(
+            f"cannot {verb} thought {number}: {where} (its numbers: {describe_numbers(self.known)})"
+        )
 
 
 class ThoughtIsRetracted(ThinkError):
@@ -170,7 +172,11 @@ class ThoughtIsRetracted(ThinkError):
         self.number = number
         self.role = role
         self.branch_id = branch_id
-        what = "is retracted already" if role == "retract" else "is retracted; a retracted thought is not amended"
+        what = (
+            "is retracted already"
+            if role == "retract"
+            else "is retracted; a retracted thought is not amended"
+        )
         super().__init__(f"thought {number} on {lane_name(branch_id)} of session {session_id!r} {what}")
 
 
@@ -199,7 +205,9 @@ class MergeIntoItself(ThinkError):
 
     def __init__(self, branch_id: str) -> None:
         self.branch_id = branch_id
-        super().__init__(f"branch {branch_id!r} cannot be merged into itself; name another target (main for the trunk)")
+        super().__init__(
+            f"branch {branch_id!r} cannot be merged into itself; name another target (main for the trunk)"
+        )
 
 
 class NothingToMerge(ThinkError):
@@ -326,7 +334,11 @@ class InvalidValue(ThinkError):
         """The problems of a pydantic ``ValidationError`` (each field by its first name in ``loc``)."""
         return cls(
             [
-                (str(item["loc"][0]) if item["loc"] else "input", item["msg"].removeprefix("Value error, "), item.get("input"))
+                (
+                    str(item["loc"][0]) if item["loc"] else "input",
+                    item["msg"].removeprefix("Value error, "),
+                    item.get("input"),
+                )
                 for item in error.errors()
             ]
         )
@@ -369,6 +381,10 @@ def describe_validation_error(error: ValidationError) -> str:
             parts.append(f"{field}: required")
             continue
         shown = item.get("input")
-        got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40 else ""
+        got = (
+            f" (got {shown!r})"
+            if shown is not None and not isinstance(shown, dict) and len(repr(shown)) <= 40
+            else ""
+        )
         parts.append(f"{field}: {message}{got}")
     return "; ".join(parts)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-ID_RULE = (
-    "1-128 characters from A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit"
-)
+ID_RULE = "1-128 characters from A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit"
 TRUNK = "main"
 """The name people use for the trunk in `%branch main`; never stored as a branch id."""
 
@@ -130,7 +128,13 @@ def id_from_notebook_path(path: str, fallback: str = "default") -> str:
         'default'
     """
     name = re.split(r"[\\/]", path.strip())[-1]
-    stem = name[: -len(".ipynb")] if name.lower().endswith(".ipynb") else name.rsplit(".", 1)[0] if "." in name[1:] else name
+    stem = (
+        name[: -len(".ipynb")]
+        if name.lower().endswith(".ipynb")
+        else name.rsplit(".", 1)[0]
+        if "." in name[1:]
+        else name
+    )
     words = re.sub(r"[^A-Za-z0-9_-]+", "-", stem)
     words = re.sub(r"-{2,}", "-", words).lstrip("_-").rstrip("-")[:128].rstrip("-")
     return words if is_valid_id(words) else fallback

@@ -39,7 +39,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from jupyter_think.core.ids import ID_PATTERN, ID_RULE, is_valid_id, validate_ref
-from jupyter_think.core.limits import MAX_NOTE_CHARS as MAX_NOTE_CHARS  # re-exported: the bounds are the models' rules
+from jupyter_think.core.limits import (
+    MAX_NOTE_CHARS as MAX_NOTE_CHARS,
+)  # re-exported: the bounds are the models' rules
 from jupyter_think.core.limits import MAX_NUMBER as MAX_NUMBER
 from jupyter_think.core.limits import MAX_TEXT_CHARS as MAX_TEXT_CHARS
 from jupyter_think.core.limits import NUMBER_RULE as NUMBER_RULE
@@ -93,7 +95,9 @@ class ThoughtInput(_WireModel):
     # The descriptions are the agent tool's: its JSON Schema is derived from this model.
     thought: Annotated[ThoughtText, Field(description="Your current thinking step")]
     thought_number: Annotated[ThoughtNumber, Field(description="Current thought number (1, 2, 3, ...)")]
-    total_thoughts: Annotated[ThoughtNumber, Field(description="Estimated total thoughts needed (can change)")]
+    total_thoughts: Annotated[
+        ThoughtNumber, Field(description="Estimated total thoughts needed (can change)")
+    ]
     next_thought_needed: Annotated[bool, Field(description="Whether another thought step is needed")]
     is_revision: bool | None = Field(None, description="Whether this revises earlier thinking")
     revises_thought: ThoughtNumber | None = Field(

@@ -33,7 +33,16 @@ if TYPE_CHECKING:
 
     from jupyter_think.core.session.session import Session
 
-COLUMNS = ("session", "thoughts", "branches", "revisions", "retractions", "completed", "conclusion", "duration")
+COLUMNS = (
+    "session",
+    "thoughts",
+    "branches",
+    "revisions",
+    "retractions",
+    "completed",
+    "conclusion",
+    "duration",
+)
 """The columns of :func:`compare`, in order."""
 PANDAS_HINT = "pandas is not installed: pip install 'jupyter-think[pandas]'"
 
@@ -182,7 +191,8 @@ class Comparison(list):  # type: ignore[type-arg]
 
         def line(values: list[str]) -> str:
             parts = [
-                v.rjust(widths[i]) if columns[i] in numeric else v.ljust(widths[i]) for i, v in enumerate(values)
+                v.rjust(widths[i]) if columns[i] in numeric else v.ljust(widths[i])
+                for i, v in enumerate(values)
             ]
             return "  ".join(parts).rstrip()
 

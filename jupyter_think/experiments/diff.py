@@ -140,7 +140,9 @@ def _fuzzy(
         left, right = a[last_a:i], b[last_b:j]
         for k in range(max(len(left), len(right))):
             if k < len(left) and k < len(right):
-                steps.append(Step("different", left[k], right[k], similarity(left[k].thought, right[k].thought)))
+                steps.append(
+                    Step("different", left[k], right[k], similarity(left[k].thought, right[k].thought))
+                )
             elif k < len(left):
                 steps.append(Step("only_a", left[k], None, 0.0))
             else:

@@ -70,7 +70,16 @@ _running: dict[str, Experiment] = {}  # experiment name -> the experiment runnin
 _grids: dict[str, ExperimentGrid] = {}  # experiment name -> the grid of its latest run
 _registry_lock = threading.Lock()
 
-__all__ = ["Agent", "Experiment", "RunEnded", "RunResult", "RunStatus", "RunTool", "describe_error", "experiment"]
+__all__ = [
+    "Agent",
+    "Experiment",
+    "RunEnded",
+    "RunResult",
+    "RunStatus",
+    "RunTool",
+    "describe_error",
+    "experiment",
+]
 
 
 class _Run:
@@ -169,7 +178,9 @@ class Experiment(Sequence[RunResult]):
         self._runs = []
         for number, config in enumerate(configs, start=1):
             session_id = f"{name}-{number}"
-            self._runs.append(_Run(number, self.manager.session(session_id), config, RunTool(self.manager, session_id)))
+            self._runs.append(
+                _Run(number, self.manager.session(session_id), config, RunTool(self.manager, session_id))
+            )
         self._phase: Literal["ready", "running", "done"] = "ready"
         self._done = threading.Event()
         self._grid: ExperimentGrid | None = None
@@ -272,12 +283,16 @@ class Experiment(Sequence[RunResult]):
                     outer.start_soon(_keep_waking, name="wake the loop for interrupts")
                 async with anyio.create_task_group() as group:
                     for run in self._runs:
-                        group.start_soon(self._run_one, run, runs_limit, threads_limit, name=f"{self.name}-{run.number}")
+                        group.start_soon(
+                            self._run_one, run, runs_limit, threads_limit, name=f"{self.name}-{run.number}"
+                        )
                 outer.cancel_scope.cancel()
         finally:
             self._close()
 
-    async def _run_one(self, run: _Run, runs_limit: anyio.CapacityLimiter, threads_limit: anyio.CapacityLimiter) -> None:
+    async def _run_one(
+        self, run: _Run, runs_limit: anyio.CapacityLimiter, threads_limit: anyio.CapacityLimiter
+    ) -> None:
         try:
             async with runs_limit:
                 self._start(run)
@@ -310,7 +325,9 @@ class Experiment(Sequence[RunResult]):
         if grid is not None:
             grid.set_status(run.number, "running")
 
-    def _end(self, run: _Run, status: RunStatus, *, value: Any = None, error: BaseException | None = None) -> None:
+    def _end(
+        self, run: _Run, status: RunStatus, *, value: Any = None, error: BaseException | None = None
+    ) -> None:
         run.tool.end()  # first: no thought can land after the status says the run has ended
         with self._lock:
             if run.status in FINAL_STATUSES:

@@ -80,7 +80,9 @@ def magic_message(error: ThinkError, magic: str = "think") -> str:
             return f"{TRUNK!r} is the trunk's name; pick another branch id"
         case TrunkHasNoFork():
             return f"{TRUNK!r} is the trunk; it has no fork point, drop --from"
-        case NoSuchThought(session_id=session_id, number=number, known=known, role="amend" | "retract" as role):
+        case NoSuchThought(
+            session_id=session_id, number=number, known=known, role="amend" | "retract" as role
+        ):
             return (
                 f"--{role} {number}: {lane_name(error.branch_id)} of session {session_id!r} has no thought {number} "
                 f"(its numbers: {describe_numbers(known)}); %branch ID switches to another lane"
@@ -139,6 +141,12 @@ def user_errors(magic: str = "think") -> Iterator[None]:
         raise UsageError(one_line(exc)) from None
     except OSError as exc:
         cause = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOENT, errno.EACCES, errno.EOPNOTSUPP):  # what was asked, not the store, is wrong
+        if exc.errno in (
+            errno.ENOENT,
+            errno.EACCES,
+            errno.EOPNOTSUPP,
+        ):  # what was asked, not the store, is wrong
             raise UsageError(one_line(cause)) from None
-        raise UsageError(one_line(f"{cause}; fix the store (space, permissions, server), then try again")) from None
+        raise UsageError(
+            one_line(f"{cause}; fix the store (space, permissions, server), then try again")
+        ) from None

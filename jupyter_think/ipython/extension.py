@@ -19,7 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jupyter_think.core.config import ThinkSettings, default_store_location, overriding_environment, settings_error
+from jupyter_think.core.config import (
+    ThinkSettings,
+    default_store_location,
+    overriding_environment,
+    settings_error,
+)
 from jupyter_think.ipython.config import ThinkConfig
 from jupyter_think.core.ids import id_from_notebook_path
 from jupyter_think.manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
@@ -187,7 +192,9 @@ def _reconfigure(change: Any) -> None:
         try:
             old.close()
         except OSError as exc:
-            warnings.warn(f"jupyter-think: the previous store did not take the last changes: {exc}", stacklevel=2)
+            warnings.warn(
+                f"jupyter-think: the previous store did not take the last changes: {exc}", stacklevel=2
+            )
     _activate(new, active)
     for follow in tuple(_manager_followers):
         try:
@@ -207,7 +214,9 @@ def unload(ipython: Any) -> None:
         try:
             manager.close()
         except OSError as exc:  # the disk refused the last flush: say so, but unload all the same
-            warnings.warn(f"jupyter-think: unloaded, but the last changes are not on disk: {exc}", stacklevel=2)
+            warnings.warn(
+                f"jupyter-think: unloaded, but the last changes are not on disk: {exc}", stacklevel=2
+            )
     magics = ipython.magics_manager
     registered = magics.registry.pop(ThinkMagics.__name__, None)
     if registered is not None:

@@ -97,7 +97,9 @@ class ThinkMagics(Magics):
         with _user_errors():
             return self.manager.session(session_id) if session_id else self.manager.active
 
-    def _on_target(self, session_id: str | None, magic: str, action: Callable[[Session], T]) -> tuple[Session, T]:
+    def _on_target(
+        self, session_id: str | None, magic: str, action: Callable[[Session], T]
+    ) -> tuple[Session, T]:
         """Run ``action`` on the session ``-s ID`` names (else the active one); return it and the result.
 
         A session that does not exist yet is tried first as a detached, empty copy: when the
@@ -111,7 +113,9 @@ class ThinkMagics(Magics):
                 if session_id not in manager.sessions():
                     settings = manager.settings
                     trial = Session(
-                        session_id, max_thought_chars=settings.max_thought_chars, max_thoughts=settings.max_thoughts
+                        session_id,
+                        max_thought_chars=settings.max_thought_chars,
+                        max_thoughts=settings.max_thoughts,
                     )
                     action(trial)
             session = manager.session(session_id) if session_id else manager.active
@@ -195,20 +199,31 @@ class ThinkMagics(Magics):
     def _teach(self, args: Any) -> None:
         """``%think --amend N TEXT`` / ``%think --retract N``: change thought N, show its card."""
         if args.amend is not None:
-            session, thought = self._on_target(args.session, "think", lambda target: target.amend(args.amend, args.text))
+            session, thought = self._on_target(
+                args.session, "think", lambda target: target.amend(args.amend, args.text)
+            )
         else:
-            session, thought = self._on_target(args.session, "think", lambda target: target.retract(args.retract))
+            session, thought = self._on_target(
+                args.session, "think", lambda target: target.retract(args.retract)
+            )
         if not args.quiet:
             display(card_in(session, thought, session.id if args.session else None))
 
     # --- %branch ----------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("branch_id", nargs="?", metavar="ID", help="branch to create, switch to, decide, or merge into; 'main' is the trunk")
+    @argument(
+        "branch_id",
+        nargs="?",
+        metavar="ID",
+        help="branch to create, switch to, decide, or merge into; 'main' is the trunk",
+    )
     @argument("--from", dest="from_thought", metavar="N", help="create branch ID forking at thought N")
     @argument("--chosen", action="store_true", help="record that branch ID is the way chosen")
     @argument("--abandoned", action="store_true", help="record that branch ID is abandoned (a dead end)")
-    @argument("--merge", metavar="BRANCH", help="merge BRANCH into ID: ID continues from BRANCH's last thought")
+    @argument(
+        "--merge", metavar="BRANCH", help="merge BRANCH into ID: ID continues from BRANCH's last thought"
+    )
     @argument("-s", "--session", metavar="SESSION", help="work on this session without switching to it")
     @no_var_expand
     @line_magic
@@ -245,7 +260,11 @@ class ThinkMagics(Magics):
             raise UsageError("--note goes with --chosen or --abandoned: %branch ID --chosen --note TEXT")
         if note == "":
             raise UsageError("--note needs text after it: %branch ID --chosen --note why")
-        given = [name for name, value in (("--from", args.from_thought), ("--merge", args.merge)) if value is not None]
+        given = [
+            name
+            for name, value in (("--from", args.from_thought), ("--merge", args.merge))
+            if value is not None
+        ]
         given += [f"--{decision}"] if decision else []
         if len(given) > 1:
             raise UsageError(f"give one of {' / '.join(given)} at a time")
@@ -262,9 +281,13 @@ class ThinkMagics(Magics):
                 raise UsageError("'main' is the trunk; it has no fork point, drop --from")
             with _user_errors("branch"):
                 fork = whole_number("--from", args.from_thought)
-            session, _ = self._on_target(args.session, "branch", lambda target: target.branch(args.branch_id, fork))
+            session, _ = self._on_target(
+                args.session, "branch", lambda target: target.branch(args.branch_id, fork)
+            )
         else:
-            session, _ = self._on_target(args.session, "branch", lambda target: target.switch_branch(args.branch_id))
+            session, _ = self._on_target(
+                args.session, "branch", lambda target: target.switch_branch(args.branch_id)
+            )
         display(branch_table(session))
 
     def _branch_teach(self, args: Any, decision: str | None, note: str | None) -> None:
@@ -277,7 +300,9 @@ class ThinkMagics(Magics):
             )
         else:
             if args.branch_id is None:
-                raise UsageError(f"--merge needs the target first: %branch main --merge {args.merge} (or %branch TARGET --merge ...)")
+                raise UsageError(
+                    f"--merge needs the target first: %branch main --merge {args.merge} (or %branch TARGET --merge ...)"
+                )
             session, _ = self._on_target(
                 args.session, "branch", lambda target: target.merge(args.merge, into=args.branch_id)
             )
@@ -298,11 +323,28 @@ class ThinkMagics(Magics):
     @argument("--delete", metavar="ID", help="delete session ID (moved to the store's trash)")
     @argument("--flush", action="store_true", help="wait until every change is saved in the store")
     @argument("--diff", nargs=2, metavar=("A", "B"), help="align sessions A and B step by step")
-    @argument("--search", nargs="+", metavar="WORD", help="the thoughts of every session that hold all WORDs, best first")
-    @argument("--limit", type=int, default=None, metavar="N", help="with --search: at most N matches (default 50)")
-    @argument("--share", nargs="?", const="", metavar="USER", help="let USER (or --class) read the session; --write: and change it")
-    @argument("--unshare", nargs="?", const="", metavar="USER", help="take back what --share USER (or --class) gave")
-    @argument("--class", dest="whole_class", action="store_true", help="with --share/--unshare: the whole class")
+    @argument(
+        "--search",
+        nargs="+",
+        metavar="WORD",
+        help="the thoughts of every session that hold all WORDs, best first",
+    )
+    @argument(
+        "--limit", type=int, default=None, metavar="N", help="with --search: at most N matches (default 50)"
+    )
+    @argument(
+        "--share",
+        nargs="?",
+        const="",
+        metavar="USER",
+        help="let USER (or --class) read the session; --write: and change it",
+    )
+    @argument(
+        "--unshare", nargs="?", const="", metavar="USER", help="take back what --share USER (or --class) gave"
+    )
+    @argument(
+        "--class", dest="whole_class", action="store_true", help="with --share/--unshare: the whole class"
+    )
     @argument("--write", action="store_true", help="with --share: may change it too, not only read it")
     @argument("--new", action="store_true", help="start session ID empty (the old content is archived)")
     @argument("-q", "--quiet", action="store_true", help="%%%%session: do not show the graph afterwards")
@@ -358,7 +400,11 @@ class ThinkMagics(Magics):
         if args.quiet:
             raise UsageError("--quiet belongs to the cell magic: %%session ID --quiet")
         sharing = args.share is not None or args.unshare is not None or args.whole_class
-        actions = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
+        actions = [
+            name
+            for name in ("list", "graph", "export", "delete", "flush", "diff", "search")
+            if getattr(args, name)
+        ]
         if sharing:
             actions.append("share")
         if args.write and not sharing:
@@ -384,7 +430,9 @@ class ThinkMagics(Magics):
             self._diff(*args.diff)
         elif action == "search":
             with _user_errors():
-                hits = self.manager.search(" ".join(args.search), limit=50 if args.limit is None else args.limit)
+                hits = self.manager.search(
+                    " ".join(args.search), limit=50 if args.limit is None else args.limit
+                )
             display(search_table(hits, " ".join(args.search)))
         elif action == "graph":
             display(self._target(args.session_id).graph())
@@ -405,7 +453,11 @@ class ThinkMagics(Magics):
         __tracebackhide__ = True  # IPython hides this frame in tracebacks
         if args.session_id is None:
             raise UsageError("%%session needs a session id: %%session ID [--new] [--quiet]")
-        others = [name for name in ("list", "graph", "export", "delete", "flush", "diff", "search") if getattr(args, name)]
+        others = [
+            name
+            for name in ("list", "graph", "export", "delete", "flush", "diff", "search")
+            if getattr(args, name)
+        ]
         if args.limit is not None:
             others.append("limit")
         if others:
@@ -458,7 +510,9 @@ class ThinkMagics(Magics):
         manager = self.manager
         store = manager.store
         if store is None:
-            raise UsageError("sharing needs a store shared by a class (%config ThinkConfig.store = 'postgresql://…')")
+            raise UsageError(
+                "sharing needs a store shared by a class (%config ThinkConfig.store = 'postgresql://…')"
+            )
         session_id = args.session_id or manager.active_id
         with _user_errors():
             validate_ref(session_id)
@@ -493,7 +547,11 @@ class ThinkMagics(Magics):
         if stored:
             display(_text_card(f"Deleted session {session_id} (moved to the store's trash)."))
         else:
-            display(_text_card(f"Deleted session {session_id} from memory (it was never saved: nothing went to the trash)."))
+            display(
+                _text_card(
+                    f"Deleted session {session_id} from memory (it was never saved: nothing went to the trash)."
+                )
+            )
 
     def _diff(self, first: str, second: str) -> None:
         from jupyter_think.experiments.diff import diff
@@ -520,7 +578,9 @@ class ThinkMagics(Magics):
 
     def _export(self, session: Session, export_args: list[str]) -> None:
         if len(export_args) > 2:
-            raise UsageError("--export takes FORMAT and an optional PATH: %session --export markdown notes.md")
+            raise UsageError(
+                "--export takes FORMAT and an optional PATH: %session --export markdown notes.md"
+            )
         fmt = export_args[0]
         if fmt.lower() not in FORMATS:
             raise UsageError(f"unknown export format {fmt!r}: use markdown, json, mermaid, html or svg")
@@ -532,7 +592,9 @@ class ThinkMagics(Magics):
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UsageError(_one_line(f"could not write {str(path)!r}: {exc.strerror or exc}; pick another PATH")) from None
+            raise UsageError(
+                _one_line(f"could not write {str(path)!r}: {exc.strerror or exc}; pick another PATH")
+            ) from None
         display(_text_card(f"Exported session {session.id} as {FORMATS[fmt.lower()]} to {export_args[1]}."))
 
     @staticmethod

@@ -102,7 +102,11 @@ def whole_number(option: str, value: str) -> int:
         jupyter_think.ipython.parser.ThinkArgsError: -t needs a whole number from 1 to 2147483647, got '0'
     """
     # at most 10 digits are converted: int() of thousands of digits is slow, then refused
-    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > 10 or not 1 <= int(value) <= MAX_NUMBER:
+    if (
+        not (value.isascii() and value.isdigit())
+        or len(value.lstrip("0")) > 10
+        or not 1 <= int(value) <= MAX_NUMBER
+    ):
         shown = repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
         raise ThinkArgsError(f"{option} needs a whole number from 1 to {MAX_NUMBER}, got {shown}")
     return int(value)
@@ -157,7 +161,9 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
         text = line[tokens[index].start() : tokens[-1].end()] if index < len(tokens) else ""
     if not text and "retract" not in options:
         if "amend" in options:
-            raise ThinkArgsError(f"--amend {options['amend']} needs the corrected text: %think --amend N TEXT")
+            raise ThinkArgsError(
+                f"--amend {options['amend']} needs the corrected text: %think --amend N TEXT"
+            )
         raise ThinkArgsError(
             "nothing to record: write the thought after %think (or in the %%think cell body)"
         )
@@ -198,7 +204,9 @@ def _option_at(tokens: list[re.Match[str]], index: int, into: dict[str, object])
         elif index + 1 < len(tokens):
             value, used = tokens[index + 1].group(), 2
         else:
-            raise ThinkArgsError(f"{name} needs a value; write e.g. {name} {'3' if name in _NUMBERS else 'alt'}")
+            raise ThinkArgsError(
+                f"{name} needs a value; write e.g. {name} {'3' if name in _NUMBERS else 'alt'}"
+            )
         if name in _NUMBERS:
             _store(into, _NUMBERS[name], whole_number(name, value))
         else:

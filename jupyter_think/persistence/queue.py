@@ -183,4 +183,3 @@ class WriteQueue:
         if failure is not None:  # (described outside the lock: the descriptions look at the queue)
             raise describe_failure(failure) from failure
         raise describe_timeout()
-

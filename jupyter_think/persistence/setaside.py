@@ -20,7 +20,12 @@ from jupyter_think.core.models import Change
 from jupyter_think.store import Store
 from jupyter_think.persistence.messages import _cause, _warn
 from jupyter_think.persistence.queue import Pending
-from jupyter_think.persistence.refusal import as_store_error, commit_longest_prefix, describe, refused_for_content
+from jupyter_think.persistence.refusal import (
+    as_store_error,
+    commit_longest_prefix,
+    describe,
+    refused_for_content,
+)
 from jupyter_think.persistence.replay import caught_up_line, recover_command, refused_words, replay
 from jupyter_think.persistence.spill import Spill, Spilled, SpillError, ToSpill
 

@@ -333,11 +333,17 @@ class Store(ABC):
     def share(self, session_id: str, user: str | None, *, write: bool = False) -> str:
         """Let ``user`` (``None``: the whole class) read your session ``session_id`` (and change it, with
         ``write``); returns who it is shared with, in words."""
-        raise StoreError(errno.EOPNOTSUPP, f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal")
+        raise StoreError(
+            errno.EOPNOTSUPP,
+            f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal",
+        )
 
     def unshare(self, session_id: str, user: str | None) -> str:
         """Take a share back (``None``: the class's); returns who it was shared with, in words."""
-        raise StoreError(errno.EOPNOTSUPP, f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal")
+        raise StoreError(
+            errno.EOPNOTSUPP,
+            f"sharing needs a PostgreSQL store set up for a class; {self.location} is personal",
+        )
 
     def shares(self) -> list[Share]:
         """What you share (``mine``) and what is shared with you, by session."""

@@ -263,8 +263,6 @@ def searchable(change: Change) -> tuple[int, str] | None:
     return None
 
 
-
-
 # --- memory ------------------------------------------------------------------------------------------------
 
 

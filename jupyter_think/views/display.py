@@ -205,7 +205,11 @@ class SessionSummary(BaseModel):
     merges: list[MergeSummary] = []
 
     def _counts(self) -> str:
-        parts = [f"trunk {self.trunk}", plural(len(self.branches), "branch", "branches"), plural(self.revisions, "revision")]
+        parts = [
+            f"trunk {self.trunk}",
+            plural(len(self.branches), "branch", "branches"),
+            plural(self.revisions, "revision"),
+        ]
         if self.amended:
             parts.append(f"{self.amended} amended")
         if self.retracted:
@@ -308,7 +312,11 @@ def summarize(session: Session | SessionSnapshot) -> SessionSummary:
         active_branch=snapshot.active_branch,
         branches=[
             BranchSummary(
-                branch_id=b.id, from_thought=b.from_thought, thoughts=size(b.thoughts), outcome=b.outcome, note=b.note
+                branch_id=b.id,
+                from_thought=b.from_thought,
+                thoughts=size(b.thoughts),
+                outcome=b.outcome,
+                note=b.note,
             )
             for b in snapshot.branches.values()
         ],
@@ -316,7 +324,8 @@ def summarize(session: Session | SessionSnapshot) -> SessionSummary:
         amended=len(snapshot.amended),
         retracted=len(retracted),
         merges=[
-            MergeSummary(branch_id=m.branch_id, into=m.into or "main", after=m.thought_number) for m in snapshot.merges
+            MergeSummary(branch_id=m.branch_id, into=m.into or "main", after=m.thought_number)
+            for m in snapshot.merges
         ],
     )
 
@@ -353,7 +362,9 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
     for b in snapshot.branches.values():
         notes = [decision_words(b.outcome, b.note)] if b.outcome else []
         notes += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
-        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(notes)))
+        rows.append(
+            ("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(notes))
+        )
     width = max(len(r[1]) for r in rows)
     plain = [f"Branches of {snapshot.id} (* active)"]
     cells = []
@@ -361,7 +372,10 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
         counted = size(thoughts)
         withdrawn = f"{len(thoughts) - counted} retracted" if len(thoughts) != counted else ""
         shown = plural(counted, "thought") + (f", {withdrawn}" if withdrawn else "")
-        plain.append(f"{mark} {name:<{width}}  from {fork:>3}  {shown}" + (f"  {escape_controls(notes)}" if notes else ""))
+        plain.append(
+            f"{mark} {name:<{width}}  from {fork:>3}  {shown}"
+            + (f"  {escape_controls(notes)}" if notes else "")
+        )
         cells.append((mark, name, fork, f"{counted} ({withdrawn})" if withdrawn else str(counted), notes))
     decided = any(r[4] for r in rows)
     body = "".join(
@@ -422,7 +436,9 @@ def search_table(hits: Sequence[Any], words: str) -> Card:
     lines = [head]
     for hit in hits:
         snippet = " ".join(escape_controls(hit.snippet).split())
-        lines.append(f"  {hit.session_id:<{width}}  {'#' + str(hit.thought_number):<{number_width}}  {snippet}")
+        lines.append(
+            f"  {hit.session_id:<{width}}  {'#' + str(hit.thought_number):<{number_width}}  {snippet}"
+        )
     rows = "".join(
         f"<tr><td>{html.escape(hit.session_id)}</td><td>{hit.thought_number}</td>"
         f"<td>{_marked(hit.snippet)}</td></tr>"
@@ -438,4 +454,7 @@ def search_table(hits: Sequence[Any], words: str) -> Card:
 def _marked(snippet: str) -> str:
     """A snippet's [matches] as <mark> elements, everything else escaped."""
     parts = re.split(r"\[([^\[\]]*)\]", snippet)
-    return "".join(html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>" for i, part in enumerate(parts))
+    return "".join(
+        html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>"
+        for i, part in enumerate(parts)
+    )

@@ -65,7 +65,9 @@ def export(session: Session, fmt: str) -> str:
 
 
 def _heading(snapshot: SessionSnapshot, thought: Thought) -> str:
-    return thought_heading(thought, amended=snapshot.is_amended(thought), retracted=snapshot.is_retracted(thought))
+    return thought_heading(
+        thought, amended=snapshot.is_amended(thought), retracted=snapshot.is_retracted(thought)
+    )
 
 
 def to_markdown(session: Session | SessionSnapshot) -> str:
@@ -110,7 +112,11 @@ def to_markdown(session: Session | SessionSnapshot) -> str:
         add(thought)
     for branch in snapshot.branches.values():
         decided = decision_words(branch.outcome, branch.note)
-        lines += [f"## Branch {branch.id} (from thought {branch.from_thought})" + (f" · {branch.outcome}" if decided else ""), ""]
+        lines += [
+            f"## Branch {branch.id} (from thought {branch.from_thought})"
+            + (f" · {branch.outcome}" if decided else ""),
+            "",
+        ]
         if decided:
             lines += [f"*{decided[0].upper()}{decided[1:]}*", ""]
         for thought in branch.thoughts:
@@ -191,7 +197,9 @@ def to_mermaid(session: Session | SessionSnapshot) -> str:
     declare(0, "    ")
     for lane in graph.lanes[1:]:
         decided = decision_words(lane.outcome, lane.note)
-        title = _mermaid_label(f"{lane.name} (from {lane.from_thought})" + (f" · {decided}" if decided else ""))
+        title = _mermaid_label(
+            f"{lane.name} (from {lane.from_thought})" + (f" · {decided}" if decided else "")
+        )
         lines.append(f'    subgraph b{lane.index}["{title}"]')
         declare(lane.index, "        ")
         lines.append("    end")
@@ -224,7 +232,9 @@ def to_mermaid(session: Session | SessionSnapshot) -> str:
         lines.append(f"    class {','.join(retracted)} retracted")
     for lane in graph.lanes[1:]:
         if lane.outcome == "abandoned":
-            lines.append(f"    style b{lane.index} opacity:{STATES['abandoned']['opacity']},stroke-dasharray:4 3")
+            lines.append(
+                f"    style b{lane.index} opacity:{STATES['abandoned']['opacity']},stroke-dasharray:4 3"
+            )
     if merges:
         lines.append(f"    linkStyle {','.join(map(str, merges))} stroke:{LINE_COLORS['merge']}")
     if bold:

@@ -322,7 +322,9 @@ class LayoutBuilder:
                 return Update()
             node = self._nodes[index]
             if isinstance(change, ThoughtAmended):
-                node = replace(node, thought=node.thought.model_copy(update={"thought": change.text}), amended=True)
+                node = replace(
+                    node, thought=node.thought.model_copy(update={"thought": change.text}), amended=True
+                )
             else:
                 node = replace(node, retracted=True)
                 self._retracted.add(index)
@@ -359,7 +361,13 @@ class LayoutBuilder:
                 lanes[lane_index] = replace(lanes[lane_index], fork=fork, start=self._nodes[fork].column + 1)
         waiting = tuple((source, lane) for lane, sources in self._waiting.items() for source in sources)
         return Layout(
-            tuple(self._nodes), tuple(lanes), tuple(self._edges), self._final, self.path, waiting, dict(self._ids)
+            tuple(self._nodes),
+            tuple(lanes),
+            tuple(self._edges),
+            self._final,
+            self.path,
+            waiting,
+            dict(self._ids),
         )
 
     # --- reading -----------------------------------------------------------------------------------
@@ -401,7 +409,11 @@ class LayoutBuilder:
 
     def _refresh_route(self) -> None:
         """Recompute the lanes the conclusion can be on, after a lane opened, a decision or a merge."""
-        outcomes = {lane.branch_id: lane.outcome for lane in self._lanes if lane.branch_id is not None and lane.outcome}
+        outcomes = {
+            lane.branch_id: lane.outcome
+            for lane in self._lanes
+            if lane.branch_id is not None and lane.outcome
+        }
         on_route = path_lanes(self._lane_of, outcomes, self._merged)
         self._route = frozenset(lane.index for lane in self._lanes if lane.branch_id in on_route)
         self._chosen = "chosen" in outcomes.values()
@@ -476,7 +488,9 @@ def builder_for(session: Session | SessionSnapshot) -> LayoutBuilder:
     amendments, retractions, decisions and merges take effect where they happened.
     """
     snapshot = session.snapshot()
-    builder = LayoutBuilder({branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()})
+    builder = LayoutBuilder(
+        {branch_id: branch.from_thought for branch_id, branch in snapshot.branches.items()}
+    )
     for entry in snapshot.entries:
         if isinstance(entry, Thought):
             builder.add(entry)

@@ -171,11 +171,15 @@ def _svg_open(width: float, height: float, label: str) -> str:
 
 def _decision_lines(graph: Layout) -> list[str]:
     """One line per decided branch (``search: chosen: the note``) and per merge, for under the graph."""
-    lines = [f"{lane.name}: {decision_words(lane.outcome, lane.note)}" for lane in graph.lanes if lane.outcome]
+    lines = [
+        f"{lane.name}: {decision_words(lane.outcome, lane.note)}" for lane in graph.lanes if lane.outcome
+    ]
     for edge in graph.edges:
         if edge.kind == "merge":
             source, target = graph.nodes[edge.source], graph.nodes[edge.target]
-            lines.append(f"{graph.lanes[source.lane].name} merged into {graph.lanes[target.lane].name} after {source.number}")
+            lines.append(
+                f"{graph.lanes[source.lane].name} merged into {graph.lanes[target.lane].name} after {source.number}"
+            )
     return lines
 
 
@@ -210,7 +214,9 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         y = TOP + lane.index * ROW_HEIGHT + NODE_Y
         name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
         bold = ' font-weight="bold"' if lane.index in graph.path else ""
-        parts.append(f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>')
+        parts.append(
+            f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>'
+        )
         if lane.outcome:
             parts.append(
                 f'<text x="8" y="{y + 18}" fill="#555" font-style="italic"{fade(lane.index)}>{_xml(lane.outcome)}</text>'
@@ -222,13 +228,13 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         if edge.kind == "sequence":
             parts.append(
                 f'<line class="sequence" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
-                f'{stroke(edge, LINE_COLORS["sequence"], 2)}{fade(lane)}/>'
+                f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(lane)}/>"
             )
         elif edge.kind in ("fork", "merge"):
             mid = (x1 + x2) / 2
             parts.append(
                 f'<path class="{edge.kind}" d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
-                f'{stroke(edge, LINE_COLORS[edge.kind], 2)}'
+                f"{stroke(edge, LINE_COLORS[edge.kind], 2)}"
                 + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
                 + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
             )
@@ -258,7 +264,9 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
             else ""
         )
         fill = retracted["color"] if node.retracted else KIND_COLORS[node.kind]
-        outline = f' stroke="{chosen["color"]}" stroke-width="2"' if graph.path and node.lane in graph.path else ""
+        outline = (
+            f' stroke="{chosen["color"]}" stroke-width="2"' if graph.path and node.lane in graph.path else ""
+        )
         opacity = f' opacity="{retracted["opacity"]}"' if node.retracted else ""
         strike = (
             f'<line x1="{x - RADIUS - 3}" y1="{y + RADIUS + 3}" x2="{x + RADIUS + 3}" y2="{y - RADIUS - 3}" '
@@ -270,7 +278,9 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         if node.amended and words:
             words[0] = f"{mark} {words[0]}"
         label_attrs = (
-            f'fill="{retracted["color"]}" text-decoration="line-through"' if node.retracted else f'fill="{LABELS["color"]}"'
+            f'fill="{retracted["color"]}" text-decoration="line-through"'
+            if node.retracted
+            else f'fill="{LABELS["color"]}"'
         )
         label_attrs += ' stroke="#fff" stroke-width="3" paint-order="stroke"'  # a halo: readable over edges
         label_text = "".join(
@@ -328,7 +338,9 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
         if fork is not None:
             origin = graph.nodes[fork]
             lane_paths.append(f"M{x_of(origin.column)} {y_of(origin.lane)}L{x_of(start.column)} {y}")
-    parts.append(f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LINE_COLORS["sequence"]}" stroke-width="1"/>')
+    parts.append(
+        f'<path d="{"".join(lane_paths)}" fill="none" stroke="{LINE_COLORS["sequence"]}" stroke-width="1"/>'
+    )
     colors = {**KIND_COLORS, "retracted": STATES["retracted"]["color"]}
     dots: dict[str, list[str]] = {kind: [] for kind in colors}
     for node in graph.nodes:

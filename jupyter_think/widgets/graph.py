@@ -42,7 +42,9 @@ import traitlets
 
 from jupyter_think.views import registry as views
 from jupyter_think.ipython.extension import follow_manager
-from jupyter_think.widgets.feed import TEXT_LIMIT as TEXT_LIMIT  # re-exported: tests and benchmarks read it here
+from jupyter_think.widgets.feed import (
+    TEXT_LIMIT as TEXT_LIMIT,
+)  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
 from jupyter_think.core.models import SessionReset
 from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree

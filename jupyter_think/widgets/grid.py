@@ -162,11 +162,13 @@ class ExperimentGrid(anywidget.AnyWidget):
 
     _key = traitlets.Unicode("").tag(sync=True)  # identifies the model in the front end's store
     snapshot = traitlets.Dict().tag(sync=True)
-    theme = traitlets.Dict(help="Colours of the kinds of thoughts and of the runs' statuses (theme.json).").tag(
+    theme = traitlets.Dict(
+        help="Colours of the kinds of thoughts and of the runs' statuses (theme.json)."
+    ).tag(sync=True)
+    detail = anywidget.WidgetTrait().tag(sync=True)
+    opened = traitlets.Int(0, help="The run whose full graph is open below the grid (0: none).").tag(
         sync=True
     )
-    detail = anywidget.WidgetTrait().tag(sync=True)
-    opened = traitlets.Int(0, help="The run whose full graph is open below the grid (0: none).").tag(sync=True)
 
     def __init__(self, name: str, sessions: Sequence[Session], **kwargs: Any) -> None:
         self.name = name

@@ -99,7 +99,9 @@ class Session(TeachingMixin):
     ) -> None:
         self.id = validate_ref(session_id)
         if isinstance(max_thought_chars, bool) or not 1 <= max_thought_chars <= MAX_TEXT_CHARS:
-            raise ValueError(f"max_thought_chars must be from 1 to {MAX_TEXT_CHARS}, got {max_thought_chars!r}")
+            raise ValueError(
+                f"max_thought_chars must be from 1 to {MAX_TEXT_CHARS}, got {max_thought_chars!r}"
+            )
         if created_at is not None and created_at.utcoffset() is None:
             raise ValueError("created_at must carry its time zone, e.g. datetime.now(timezone.utc)")
         self.max_thought_chars = max_thought_chars
@@ -251,7 +253,9 @@ class Session(TeachingMixin):
             if number is None:
                 number = max(index.lane_top.get(branch_id, 0), fork or 0) + 1
             elif number in index.lane_numbers.get(branch_id, ()) or 1 <= number <= (fork or 0):
-                raise NumberTaken(self.id, number, branch_id, index.lane_numbers.get(branch_id, ()), up_to=fork or 0)
+                raise NumberTaken(
+                    self.id, number, branch_id, index.lane_numbers.get(branch_id, ()), up_to=fork or 0
+                )
             if total is None:
                 total = lane[-1].total_thoughts if lane else self._current_total(branch_id)
             # Only the fields that are set are passed (each explicit None costs a validation step);
@@ -478,7 +482,9 @@ class Session(TeachingMixin):
             try:
                 callback(event)
             except Exception as exc:  # a broken subscriber must not break thinking
-                warnings.warn(f"jupyter-think: a change subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"jupyter-think: a change subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2
+                )
 
     def reset(self) -> None:
         """Start this session anew (the manager archives the old content first)."""

@@ -46,7 +46,6 @@ TimelineEntry = Thought | Change
 """What a session keeps per change: a recorded :class:`Thought` itself, or any other change."""
 
 
-
 def _nothing() -> Mapping[str, object]:
     return MappingProxyType({})
 
@@ -66,7 +65,11 @@ class Branch:
 
 def lane_of(thought: Thought) -> str | None:
     """The lane a thought is on: its branch id when it joins a branch, else ``None`` (the trunk)."""
-    return thought.branch_id if thought.branch_id is not None and thought.branch_from_thought is not None else None
+    return (
+        thought.branch_id
+        if thought.branch_id is not None and thought.branch_from_thought is not None
+        else None
+    )
 
 
 def path_lanes(
@@ -203,7 +206,9 @@ class SessionSnapshot:
             last = self.thoughts[-1]
             return None if last.next_thought_needed else last
         path = self.path
-        index = conclusion_index(self.thoughts, lambda t: t.id not in self.retracted, lambda t: lane_of(t) in path)
+        index = conclusion_index(
+            self.thoughts, lambda t: t.id not in self.retracted, lambda t: lane_of(t) in path
+        )
         return None if index is None else self.thoughts[index]
 
     @property

@@ -30,7 +30,14 @@ from jupyter_think.core.models import (
     ThoughtAmended,
     ThoughtRetracted,
 )
-from jupyter_think.core.session.snapshot import Branch, SessionSnapshot, TimelineEntry, conclusion_index, lane_of, path_lanes
+from jupyter_think.core.session.snapshot import (
+    Branch,
+    SessionSnapshot,
+    TimelineEntry,
+    conclusion_index,
+    lane_of,
+    path_lanes,
+)
 
 TEACHING = (ThoughtAmended, ThoughtRetracted, BranchDecided, BranchMerged)
 
@@ -58,7 +65,6 @@ class SessionState:
         self._decisions: dict[str, BranchDecided] = {}
         self._merges: list[BranchMerged] = []
         self._applied: set[Change] = set()  # teaching changes applied (one read twice is skipped)
-
 
     # --- reading ---------------------------------------------------------------------------------------
 

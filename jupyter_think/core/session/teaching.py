@@ -112,7 +112,9 @@ class TeachingMixin(References):
             if text == thought.thought:
                 return thought
             try:
-                change = ThoughtAmended(thought_id=thought.id, thought_number=thought.thought_number, text=text)
+                change = ThoughtAmended(
+                    thought_id=thought.id, thought_number=thought.thought_number, text=text
+                )
             except ValidationError as exc:
                 raise InvalidThought.from_error(exc) from None
             self._apply(change)
@@ -193,7 +195,9 @@ class TeachingMixin(References):
                 raise MergeIntoItself(branch_id)
             if target is not None and target not in self._branches:
                 raise UnknownBranch(self.id, target, "merge into", tuple(self._branches))
-            source = next((t for t in reversed(self._members[branch_id]) if t.id not in self._retracted), None)
+            source = next(
+                (t for t in reversed(self._members[branch_id]) if t.id not in self._retracted), None
+            )
             if source is None:
                 raise NothingToMerge(self.id, branch_id)
             for earlier in reversed(self._merges):

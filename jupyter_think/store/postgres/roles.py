@@ -65,7 +65,9 @@ def validate_user(name: object) -> str:
         or _UNSAFE_USER.search(name)
     ):
         shown = repr(name)[:60]
-        raise ClassError(f"invalid user name {shown}: use 1-{MAX_USER_CHARS} characters without '/' or control characters")
+        raise ClassError(
+            f"invalid user name {shown}: use 1-{MAX_USER_CHARS} characters without '/' or control characters"
+        )
     return name
 
 
@@ -342,8 +344,10 @@ def init_class(conn: Any, schema: str) -> tuple[str, str]:
             conn.execute(sql.SQL(grants_sql(schema, "{role}")).format(role=_ident(role)))
         for key, value in (("students_role", students), ("teachers_role", teachers)):
             conn.execute(
-                sql.SQL("INSERT INTO {}.meta (key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value").format(_ident(schema)),
+                sql.SQL(
+                    "INSERT INTO {}.meta (key, value) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ).format(_ident(schema)),
                 (key, value),
             )
     return students, teachers
@@ -370,9 +374,13 @@ def add_members(conn: Any, schema: str, users: list[str], *, teacher: bool, secr
             # made here never has it, and one that has it is not a class member's)
             existing = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             if existing is not None and existing[0]:
-                raise ClassError(f"the role {role} of {user!r} is a superuser: drop it or take SUPERUSER away first")
+                raise ClassError(
+                    f"the role {role} of {user!r} is a superuser: drop it or take SUPERUSER away first"
+                )
             attributes = "LOGIN INHERIT NOCREATEDB NOCREATEROLE PASSWORD {}"
-            statement = f"ALTER ROLE {{}} {attributes}" if existing else f"CREATE ROLE {{}} NOSUPERUSER {attributes}"
+            statement = (
+                f"ALTER ROLE {{}} {attributes}" if existing else f"CREATE ROLE {{}} NOSUPERUSER {attributes}"
+            )
             conn.execute(sql.SQL(statement).format(_ident(role), sql.Literal(verifier)))
             conn.execute(sql.SQL("GRANT {} TO {}").format(_ident(joined), _ident(role)))
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(_ident(left), _ident(role)))

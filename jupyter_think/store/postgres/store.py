@@ -149,12 +149,15 @@ def _payload_cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
     cursor.adapters.register_loader("text", _Bytes)
     return cursor
 
+
 _INDEX_TEXT = (
     f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "
     "VALUES (%s, %s, %s, %s, %s)"
 )
 """Index one text: (session key, seq, thought number, text, its words as :func:`.search.words` makes them)."""
-_OWNER_NAME = f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = sessions.owner), sessions.owner)"
+_OWNER_NAME = (
+    f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = sessions.owner), sessions.owner)"
+)
 """The owner as the class knows them (the user name given to ``class add``), else the role."""
 _ROW = (
     "key, id, " + _OWNER_NAME + ", state, created_at, last_activity, state_changed_at, thoughts, branches, "
@@ -325,10 +328,14 @@ class PostgresStore(RowPlan, Store):
         owner, plain_id = split_ref(self.canonical(session_id))
         if owner is not None:  # another user's session: nobody but its owner makes it (again)
             where, params = _named(session_id)
-            if conn.execute(f"SELECT 1 FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params).fetchone():
+            if conn.execute(
+                f"SELECT 1 FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
+            ).fetchone():
                 # live and readable, not writable (its row is not ours to lock): never shared for
                 # writing, or the share was taken back while this writer had it open
-                raise NotWritable(errno.EACCES, f"{session_id} belongs to {owner}; you can read it, not change it")
+                raise NotWritable(
+                    errno.EACCES, f"{session_id} belongs to {owner}; you can read it, not change it"
+                )
             raise NotWritable(
                 errno.EACCES,
                 f"{session_id} is not there for you to write to: its owner, {owner}, moved it to the trash, "
@@ -556,7 +563,8 @@ class PostgresStore(RowPlan, Store):
         where, params = _named(session_id)
         with self._connection() as conn:
             found = conn.execute(
-                f"SELECT {SCHEMA}.may_write(key) FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
+                f"SELECT {SCHEMA}.may_write(key) FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'",
+                params,
             ).fetchone()
         if found is None or found[0]:
             return None

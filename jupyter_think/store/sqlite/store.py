@@ -135,7 +135,9 @@ class SQLiteStore(RowPlan, Store):
         self._immutable = False  # opened with immutable=1: no locks, blind to other writers
         self._identity: tuple[int, int] | None = None  # the file the connection opened
         self._schema_version = SCHEMA_VERSION  # of the open database (older only when read-only)
-        self._copy: tempfile.TemporaryDirectory[str] | None = None  # a read-only store's WAL, read from a copy
+        self._copy: tempfile.TemporaryDirectory[str] | None = (
+            None  # a read-only store's WAL, read from a copy
+        )
         self._data_version: int | None = None
 
     # --- connection ------------------------------------------------------------------------------
@@ -354,7 +356,10 @@ class SQLiteStore(RowPlan, Store):
         try:
             with self._writing() as conn:
                 return [self._append_one(conn, write) for write in writes]
-        except (OverflowError, ValueError) as exc:  # a value sqlite3 cannot bind (past 64 bits, a lone surrogate)
+        except (
+            OverflowError,
+            ValueError,
+        ) as exc:  # a value sqlite3 cannot bind (past 64 bits, a lone surrogate)
             raise refused(errno.EINVAL, f"{type(exc).__name__}: {exc}", self.location) from exc
 
     # (the plan of an append is RowPlan's; these are its primitives in SQLite's SQL)
@@ -602,9 +607,7 @@ class SQLiteStore(RowPlan, Store):
                     "UPDATE sessions SET state = 'archived', state_changed_at = ? WHERE key = ?",
                     (now, live),
                 )
-            conn.execute(
-                "UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key)
-            )
+            conn.execute("UPDATE sessions SET state = 'live', state_changed_at = ? WHERE key = ?", (now, key))
             return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     @_once_more
