@@ -148,7 +148,7 @@ def test_theme_colours_are_written_nowhere_but_theme_json() -> None:
 
 
 def test_the_front_end_keeps_no_geometry_of_its_own() -> None:
-    script = (PACKAGE / "static" / "graph.js").read_text(encoding="utf-8")
+    script = (PACKAGE / "widgets" / "static" / "graph.js").read_text(encoding="utf-8")
     for name in ("COL_W", "ROW_H", "GUTTER", "TOP", "R"):
         assert not re.search(rf"\bconst {name}\s*=\s*\d", script), name
 
