@@ -126,11 +126,11 @@ def test_control_and_bidi_characters_are_drawn_visibly(mermaid: Any) -> None:
     assert result["labels"]["t1"] == "1. bell \\x07 escape \\x1b[31m red \\u202e evil \\x7f del"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # (any text a thought can hold: no NUL, no lone surrogate — both are refused where they enter)
 STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(STORABLE, min_size=1).filter(lambda text: not text.isspace()), min_size=1, max_size=4))
 def test_any_thought_text_is_drawn_as_the_export_promises(mermaid: Any, texts: list[str]) -> None:
     session = Session("any")
