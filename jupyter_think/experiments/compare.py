@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from jupyter_think.views import registry as views
 from jupyter_think.core.models import Thought
 
 if TYPE_CHECKING:
@@ -274,7 +273,3 @@ def to_dataframe(session: Session) -> pandas.DataFrame:
         return pd.DataFrame(records)
     columns = ["session_id", "position", *Thought.model_fields]
     return pd.DataFrame(columns=columns)
-
-
-views.register("records", to_records)
-views.register("dataframe", to_dataframe)

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from jupyter_think.views import registry as views
 from jupyter_think.core.models import Thought
 from jupyter_think.views.render import decision_words, escape_controls
 from jupyter_think.views.richtext import markdown_html
@@ -328,9 +327,6 @@ def summarize(session: Session | SessionSnapshot) -> SessionSummary:
             for m in snapshot.merges
         ],
     )
-
-
-views.register("summary", summarize)
 
 
 def branch_table(session: Session | SessionSnapshot) -> Card:

@@ -25,7 +25,6 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from jupyter_think.views import registry as views
 from jupyter_think.views.layout import Edge, Layout, Node, layout
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
 
@@ -134,9 +133,6 @@ def render_svg(session: Session | SessionSnapshot) -> str:
         True
     """
     return svg_from_layout(layout(session), session.id)
-
-
-views.register("svg", render_svg)
 
 
 def svg_from_layout(graph: Layout, session_id: str) -> str:

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from jupyter_think.views import registry as views
 from jupyter_think.ipython.extension import follow_manager
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
@@ -298,5 +297,4 @@ def follow_new_manager(old: SessionManager | None, new: SessionManager) -> None:
             _open_graphs.setdefault(replacement, graph)
 
 
-views.register("graph", graph_for)
 follow_manager(follow_new_manager)
