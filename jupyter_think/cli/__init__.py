@@ -60,7 +60,6 @@ from jupyter_think.cli.common import (
     CommandStore,
     format_table,
     natural_key,
-    plural,
     session_order,
     valid_ref,
     when_text,
@@ -68,6 +67,7 @@ from jupyter_think.cli.common import (
 )
 from jupyter_think.cli.parser import build_parser
 from jupyter_think.core.ids import file_stem
+from jupyter_think.views.text import plural
 
 if TYPE_CHECKING:
     from jupyter_think.store.base import State
@@ -192,8 +192,8 @@ def _diff(where: CommandStore, args: argparse.Namespace) -> int:
 
 
 def _search(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.views.display import search_table
     from jupyter_think.store.search import check_limit, query_terms
+    from jupyter_think.views.display import search_table
 
     sessions = None if args.session is None else [valid_ref(ref) for ref in args.session]
     words = " ".join(args.words)

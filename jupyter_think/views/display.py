@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from jupyter_think.core.models import Thought
 from jupyter_think.views.render import decision_words, escape_controls
 from jupyter_think.views.richtext import markdown_html
+from jupyter_think.views.tables import Html, html_table
+from jupyter_think.views.text import first_line, plural
 from jupyter_think.views.theme import KIND_COLORS, STATES, thought_kind
 
 if TYPE_CHECKING:
@@ -33,16 +35,6 @@ _CARD_STYLE = (
     "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px"
 )
 _RETRACTED_STYLE = "text-decoration:line-through;color:{color};opacity:{opacity}"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 thought``, ``2 thoughts``, ``1 branch``, ``0 branches``.
-
-    Example:
-        >>> plural(1, "revision"), plural(2, "branch", "branches")
-        ('1 revision', '2 branches')
-    """
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def thought_heading(
@@ -237,7 +229,7 @@ class SessionSummary(BaseModel):
         for merge in self.merges:
             lines.append(f"  merged: {merge.as_text()}")
         if self.conclusion is not None:
-            lines.append(f"  conclusion: {escape_controls(_first_line(self.conclusion))}")
+            lines.append(f"  conclusion: {escape_controls(first_line(self.conclusion))}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -251,19 +243,13 @@ class SessionSummary(BaseModel):
 
     def _repr_html_(self) -> str:
         decided = any(b.outcome for b in self.branches)
-        rows = "".join(
-            f"<tr><td>{html.escape(b.branch_id)}</td><td>{b.from_thought}</td><td>{b.thoughts}</td>"
-            + (f"<td>{html.escape(decision_words(b.outcome, b.note))}</td>" if decided else "")
-            + "</tr>"
+        rows = [
+            [b.branch_id, b.from_thought, b.thoughts]
+            + ([decision_words(b.outcome, b.note)] if decided else [])
             for b in self.branches
-        )
-        table = (
-            '<table style="margin:4px 0"><tr><th>branch</th><th>from</th><th>thoughts</th>'
-            + ("<th>decision</th>" if decided else "")
-            + f"</tr>{rows}</table>"
-            if rows
-            else ""
-        )
+        ]
+        header = ["branch", "from", "thoughts"] + (["decision"] if decided else [])
+        table = html_table(header, rows, attributes={"style": "margin:4px 0"}, sections=False) if rows else ""
         merges = "".join(
             f'<div class="jupyter-think-merge">merged: {html.escape(m.as_text())}</div>' for m in self.merges
         )
@@ -279,11 +265,6 @@ class SessionSummary(BaseModel):
             f"estimate {self.total_estimate} · active: {html.escape(self.active_branch or 'main')}</div>"
             f"{table}{merges}{conclusion}</div>"
         )
-
-
-def _first_line(text: str, width: int = 100) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def summarize(session: Session | SessionSnapshot) -> SessionSummary:
@@ -374,17 +355,16 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
         )
         cells.append((mark, name, fork, f"{counted} ({withdrawn})" if withdrawn else str(counted), notes))
     decided = any(r[4] for r in rows)
-    body = "".join(
-        f"<tr><td>{'●' if mark == '*' else ''}</td><td>{html.escape(name)}</td><td>{fork}</td><td>{count}</td>"
-        + (f"<td>{html.escape(notes)}</td>" if decided else "")
-        + "</tr>"
-        for mark, name, fork, count, notes in cells
+    table = html_table(
+        ["active", "branch", "from", "thoughts"] + (["outcome"] if decided else []),
+        (
+            ["●" if mark == "*" else "", name, fork, count] + ([notes] if decided else [])
+            for mark, name, fork, count, notes in cells
+        ),
+        sections=False,
     )
     html_text = (
-        f'<div class="jupyter-think-branches"><b>Branches of {html.escape(snapshot.id)}</b>'
-        "<table><tr><th>active</th><th>branch</th><th>from</th><th>thoughts</th>"
-        + ("<th>outcome</th>" if decided else "")
-        + f"</tr>{body}</table></div>"
+        f'<div class="jupyter-think-branches"><b>Branches of {html.escape(snapshot.id)}</b>{table}</div>'
     )
     return Card("\n".join(plain), html_text)
 
@@ -401,15 +381,12 @@ def session_table(rows: Sequence[tuple[str, str, int, bool]]) -> Card:
     for session_id, where, count, active in rows:
         shown = plural(count, "thought")
         plain.append(f"{'*' if active else ' '} {escape_controls(session_id):<{width}}  {where:<6}  {shown}")
-    body = "".join(
-        f"<tr><td>{'●' if active else ''}</td><td>{html.escape(sid)}</td><td>{where}</td>"
-        f"<td>{count}</td></tr>"
-        for sid, where, count, active in rows
+    table = html_table(
+        ["active", "session", "where", "thoughts"],
+        (["●" if active else "", sid, where, count] for sid, where, count, active in rows),
+        sections=False,
     )
-    html_text = (
-        '<div class="jupyter-think-sessions"><table><tr><th>active</th><th>session</th><th>where</th>'
-        f"<th>thoughts</th></tr>{body}</table></div>"
-    )
+    html_text = f'<div class="jupyter-think-sessions">{table}</div>'
     return Card("\n".join(plain), html_text)
 
 
@@ -435,22 +412,21 @@ def search_table(hits: Sequence[Any], words: str) -> Card:
         lines.append(
             f"  {hit.session_id:<{width}}  {'#' + str(hit.thought_number):<{number_width}}  {snippet}"
         )
-    rows = "".join(
-        f"<tr><td>{html.escape(hit.session_id)}</td><td>{hit.thought_number}</td>"
-        f"<td>{_marked(hit.snippet)}</td></tr>"
-        for hit in hits
+    table = html_table(
+        ["session", "thought", "where"],
+        ([hit.session_id, hit.thought_number, _marked(hit.snippet)] for hit in hits),
+        sections=False,
     )
-    body = (
-        f'<div class="jupyter-think-search"><div><b>{html.escape(head)}</b></div><table>'
-        f"<tr><th>session</th><th>thought</th><th>where</th></tr>{rows}</table></div>"
-    )
+    body = f'<div class="jupyter-think-search"><div><b>{html.escape(head)}</b></div>{table}</div>'
     return Card("\n".join(lines), body)
 
 
-def _marked(snippet: str) -> str:
+def _marked(snippet: str) -> Html:
     """A snippet's [matches] as <mark> elements, everything else escaped."""
     parts = re.split(r"\[([^\[\]]*)\]", snippet)
-    return "".join(
-        html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>"
-        for i, part in enumerate(parts)
+    return Html(
+        "".join(
+            html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>"
+            for i, part in enumerate(parts)
+        )
     )
