@@ -84,7 +84,8 @@ def _config(ipython: Any) -> ThinkConfig | None:
 
 def load(ipython: Any) -> None:
     """Register config and magics, build the manager, activate the notebook's session (idempotent)."""
-    from jupyter_think.ipython.magics import ThinkMagics, keep_question_marks
+    from jupyter_think.ipython.magics import ThinkMagics
+    from jupyter_think.ipython.parser import keep_question_marks
 
     if _config(ipython) is not None:  # loaded already: changing nothing is what "harmless" means
         return
@@ -200,7 +201,7 @@ def _reconfigure(change: Any) -> None:
     for follow in tuple(_manager_followers):
         try:
             follow(old, new)
-        except Exception as exc:  # a view that cannot follow must not undo the switch
+        except Exception as exc:  # noqa: BLE001 - a view that cannot follow must not undo the switch
             warnings.warn(f"jupyter-think: a view could not follow the new store: {exc}", stacklevel=2)
 
 
@@ -211,7 +212,7 @@ def unload(ipython: Any) -> None:
     (:mod:`jupyter_think.ipython.unloaded`); the input transformer and the configurable are taken out
     of the shell's public lists they were added to.
     """
-    from jupyter_think.ipython.magics import keep_question_marks
+    from jupyter_think.ipython.parser import keep_question_marks
     from jupyter_think.ipython.unloaded import UnloadedThinkMagics
 
     manager = set_manager(None)
