@@ -28,10 +28,14 @@ VIEW_MODULES = [
     "views.display",
     "views.export",
     "views.layout",
+    "views.listings",
     "views.render",
-    "widgets.graph",
     "views.richtext",
+    "views.shapes",
+    "views.tables",
+    "views.text",
     "views.theme",
+    "widgets.graph",
 ]
 
 

@@ -193,7 +193,7 @@ def _diff(where: CommandStore, args: argparse.Namespace) -> int:
 
 def _search(where: CommandStore, args: argparse.Namespace) -> int:
     from jupyter_think.store.search import check_limit, query_terms
-    from jupyter_think.views.display import search_table
+    from jupyter_think.views.listings import search_table
 
     sessions = None if args.session is None else [valid_ref(ref) for ref in args.session]
     words = " ".join(args.words)

@@ -24,7 +24,8 @@ from jupyter_think.ipython.errors import one_line as _one_line
 from jupyter_think.ipython.errors import user_errors as _user_errors
 from jupyter_think.ipython.parser import parse_think_line, split_note, whole_number
 from jupyter_think.manager import SessionManager, get_manager
-from jupyter_think.views.display import branch_table, card_in, search_table, thought_card
+from jupyter_think.views.display import card_in, thought_card
+from jupyter_think.views.listings import branch_table, search_table
 
 T = TypeVar("T")
 

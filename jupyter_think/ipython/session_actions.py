@@ -20,8 +20,9 @@ from jupyter_think.core.session.session import Session
 from jupyter_think.ipython.errors import one_line as _one_line
 from jupyter_think.ipython.errors import user_errors as _user_errors
 from jupyter_think.manager import SessionManager
-from jupyter_think.views.display import Card, session_table
+from jupyter_think.views.display import Card
 from jupyter_think.views.export import FORMATS, export
+from jupyter_think.views.listings import session_table
 
 
 def text_card(text: str) -> Card:
