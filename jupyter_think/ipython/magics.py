@@ -18,6 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from jupyter_think.core.ids import TRUNK, validate_ref
+from jupyter_think.core.models import Outcome
 from jupyter_think.core.session.session import Session
 from jupyter_think.ipython import session_actions
 from jupyter_think.ipython.errors import one_line as _one_line
@@ -200,7 +201,7 @@ class ThinkMagics(Magics):
         """
         head, note = split_note(line)
         args = self._parse(self.branch, head)
-        decision = "chosen" if args.chosen else "abandoned" if args.abandoned else None
+        decision: Outcome | None = "chosen" if args.chosen else "abandoned" if args.abandoned else None
         if args.chosen and args.abandoned:
             raise UsageError("give --chosen or --abandoned, not both")
         if note is not None and decision is None:
@@ -237,7 +238,7 @@ class ThinkMagics(Magics):
             )
         display(branch_table(session))
 
-    def _branch_teach(self, args: Any, decision: str | None, note: str | None) -> None:
+    def _branch_teach(self, args: Any, decision: Outcome | None, note: str | None) -> None:
         """``%branch ID --chosen|--abandoned [--note TEXT]`` and ``%branch TARGET --merge ID``."""
         if decision is not None:
             if args.branch_id is None:

@@ -242,11 +242,11 @@ class SessionSummary(BaseModel):
 
     def _repr_html_(self) -> str:
         decided = any(b.outcome for b in self.branches)
-        rows = [
-            [b.branch_id, b.from_thought, b.thoughts]
-            + ([decision_words(b.outcome, b.note)] if decided else [])
-            for b in self.branches
-        ]
+        rows: list[list[str | int]] = []
+        for b in self.branches:
+            rows.append([b.branch_id, b.from_thought, b.thoughts])
+            if decided:
+                rows[-1].append(decision_words(b.outcome, b.note))
         header = ["branch", "from", "thoughts"] + (["decision"] if decided else [])
         table = html_table(header, rows, attributes={"style": "margin:4px 0"}, sections=False) if rows else ""
         merges = "".join(

@@ -49,11 +49,9 @@ def branch_table(session: Session | SessionSnapshot) -> Card:
             targets.append(merge.into or "main")
     rows = [("*" if active is None else " ", "main", "-", snapshot.trunk, "")]
     for b in snapshot.branches.values():
-        notes = [decision_words(b.outcome, b.note)] if b.outcome else []
-        notes += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
-        rows.append(
-            ("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(notes))
-        )
+        said = [decision_words(b.outcome, b.note)] if b.outcome else []
+        said += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
+        rows.append(("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(said)))
     width = max(len(r[1]) for r in rows)
     plain = [f"Branches of {snapshot.id} (* active)"]
     cells = []

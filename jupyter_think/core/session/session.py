@@ -363,7 +363,7 @@ class Session:
 
     def apply(self, change: Change, *, remote: bool = False) -> bool:
         """Apply a change read from elsewhere (the store, another process); return True if applied.
-        One this session has already, or naming what it does not have, is skipped (see ``change_fits``)."""
+        One this session has already, or naming what it does not have, is skipped (:meth:`Changes.fits`)."""
         with self._lock:
             if not self._changes.fits(change):
                 return False
