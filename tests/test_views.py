@@ -137,7 +137,9 @@ def test_theme_colours_are_written_nowhere_but_theme_json() -> None:
     }
     colours |= {spec["color"].lower() for spec in theme["states"].values() if "color" in spec}
     colours.add(theme["labels"]["color"].lower())
-    for path in [*PACKAGE.glob("*.py"), *PACKAGE.glob("static/*.js"), *PACKAGE.glob("static/*.css")]:
+    paths = [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("static/*.js"), *PACKAGE.rglob("static/*.css")]
+    assert len(paths) > 50 and any(path.suffix == ".js" for path in paths)  # (the whole package is read)
+    for path in paths:
         written = {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}\b", path.read_text(encoding="utf-8"))}
         assert not written & colours, f"{path.name} repeats {sorted(written & colours)}"
 
