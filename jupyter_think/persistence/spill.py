@@ -32,9 +32,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from jupyter_think.core.models import Change, change_adapter
-from jupyter_think.store import Store
-from jupyter_think.store.base import encode
 from jupyter_think.persistence.refusal import describe
+from jupyter_think.store import Store
+from jupyter_think.store.codec import encode
 
 State = Literal["exit", "refused", "behind"]
 BUSY_TIMEOUT = 60.0

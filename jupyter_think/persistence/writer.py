@@ -17,13 +17,13 @@ from datetime import datetime
 
 from jupyter_think.core.models import Change
 from jupyter_think.core.session.session import Session
-from jupyter_think.store import SessionWrite, Store, Written
-from jupyter_think.store.base import encode
 from jupyter_think.persistence.follow import Follower
 from jupyter_think.persistence.messages import _cause, _warn
 from jupyter_think.persistence.queue import Pending, WriteQueue
 from jupyter_think.persistence.refusal import as_store_error, refused_for_content
 from jupyter_think.persistence.setaside import SetAside
+from jupyter_think.store import SessionWrite, Store, Written
+from jupyter_think.store.codec import encode
 
 
 class Writer:
@@ -83,7 +83,7 @@ class Writer:
                 raise self._set_aside.held_error(extra[0])
             try:
                 self._append(todo, extra)
-            except Exception as exc:  # noqa: BLE001 - a content refusal is isolated; anything else raised
+            except Exception as exc:
                 if not todo or not refused_for_content(exc):
                     raise
                 self._set_aside.isolate(todo, self._append, self._position, self._where, handled)
@@ -91,7 +91,7 @@ class Writer:
                     self._append([], extra)
             else:
                 handled += todo
-        except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
+        except Exception as exc:
             self._failed(taken, handled, extra, as_store_error(exc))
             raise as_store_error(exc) from exc
         self._queue.settle(taken)

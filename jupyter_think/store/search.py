@@ -35,7 +35,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from jupyter_think.core.models import Change, ThoughtAdded, ThoughtAmended
 
 MAX_WORD_CHARS = 100
