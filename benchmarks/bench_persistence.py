@@ -58,7 +58,7 @@ def subscriber_only(count: int, rounds: int) -> float:
             manager.session("warm").think("warm up the loop")
             manager.flush(timeout=30)
             manager.session("held")  # restored before the lock is taken
-            with manager._persistence._io_lock:  # the loop waits: no write competes for the GIL
+            with manager._persistence._writer.io:  # the loop waits: no write competes for the GIL
                 figures.append(per_thought(manager, "held", count))
             manager.flush(timeout=60)
     median = statistics.median(figures)

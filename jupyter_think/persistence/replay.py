@@ -116,9 +116,9 @@ def _replay_session(store: Store, spill: Spill, conn: Any, entries: list[Spilled
     except Exception as exc:
         if not refused_for_content(exc):
             raise
-        found = commit_longest_prefix(fresh, commit, as_store_error(exc))
-        if found is not None:
-            index, refusal = found
+        refused_at = commit_longest_prefix(fresh, commit, as_store_error(exc))
+        if refused_at is not None:
+            index, refusal = refused_at
             _set_aside(spill, conn, fresh[index:], _cause(refusal, store.location), result)
 
 
