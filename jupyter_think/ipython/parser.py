@@ -1,4 +1,4 @@
-"""Parsing the ``%think`` line: options first, then literal free text; no quoting, no expansion.
+"""Parsing the free text of a magic line: ``%think``'s options, then literal text; ``%branch``'s ``--note``.
 
 The text of a thought is kept exactly as typed — apostrophes, quotes, ``#``, backslashes, ``$x``
 and ``{x}`` — so the line is never split the shell way. It is cut into whitespace-separated tokens
@@ -15,6 +15,9 @@ and ``--retract N`` withdraws thought N (no text, only ``-s`` and ``-q``).
 
 The text is the exact substring of the line from its first token to its last (inner whitespace
 kept). A ``# comment`` after a magic is text too: a magic line cannot carry a comment.
+
+``%branch … --note TEXT`` is cut the same way (:func:`split_note`): the note is everything after
+``--note``, as typed.
 
 Pure functions (no IPython), so the rules are easy to test.
 """
@@ -226,3 +229,21 @@ def _store(into: dict[str, object], name: str, value: object) -> None:
     if name in into:
         raise ThinkArgsError(f"{_SPELLING[name]} given twice; give each option once")
     into[name] = value
+
+
+_NOTE = re.compile(r"(?:^|\s)--note(?:=|\s+|$)")
+
+
+def split_note(line: str) -> tuple[str, str | None]:
+    """Cut a ``%branch`` line at ``--note``: (the options before it, the note as typed, or None).
+
+    Example:
+        >>> split_note("alt --chosen --note it's #1, by far")
+        ('alt --chosen', "it's #1, by far")
+        >>> split_note("alt --chosen")
+        ('alt --chosen', None)
+    """
+    match = _NOTE.search(line)
+    if match is None:
+        return line, None
+    return line[: match.start()], line[match.end() :].strip()
