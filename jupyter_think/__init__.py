@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 from jupyter_think.core.ids import validate_id
 
 if TYPE_CHECKING:
+    from jupyter_think.agent.tool import SequentialThinkingTool
+    from jupyter_think.core.models import Thought, ThoughtInput
+    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
     from jupyter_think.experiments.compare import compare
+    from jupyter_think.experiments.diff import diff
     from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, experiment
     from jupyter_think.manager import SessionManager, get_manager
-    from jupyter_think.core.models import Thought, ThoughtInput
     from jupyter_think.persistence import PersistenceWarning
-    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
-    from jupyter_think.experiments.diff import diff
     from jupyter_think.store.postgres.roles import class_store_url
-    from jupyter_think.agent.tool import SequentialThinkingTool
 
 _LAZY = {
     "SessionManager": ("manager", "SessionManager"),

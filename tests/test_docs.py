@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pytest
 from kernel_harness import Kernel
-from model_server import ModelServer
 from markdown_it import MarkdownIt
+from model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])

@@ -133,7 +133,7 @@ def manager() -> Iterator[SessionManager]:
 
 def check_results(results: list[RunResult], runs: list[Plan], name: str, manager: SessionManager) -> None:
     assert [r.run for r in results] == [p.run for p in runs]
-    for result, plan in zip(results, runs):
+    for result, plan in zip(results, runs, strict=False):
         assert result.session_id == f"{name}-{plan.run}"
         assert [t.thought for t in manager.session(result.session_id).thoughts] == plan.expected()
         if plan.fail_after is None:

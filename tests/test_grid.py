@@ -18,10 +18,10 @@ import anyio
 import pytest
 
 from jupyter_think import Session, SessionManager, experiment
-from jupyter_think.experiments.run import RunTool
-from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.experiments.run import RunTool
 from jupyter_think.widgets.graph import BranchGraph
+from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 
 
 class FrontEnd:
@@ -96,7 +96,7 @@ def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionM
         return runs, front_end, grid
 
     runs, front_end, grid = anyio.run(cell)
-    for result, (count, fails, _) in zip(runs, configs):
+    for result, (count, fails, _) in zip(runs, configs, strict=False):
         card = front_end.cards[result.run]
         assert card["session"] == result.session_id
         assert card["status"] == ("error" if fails else "ok") == result.status

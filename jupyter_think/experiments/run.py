@@ -42,7 +42,6 @@ import anyio
 import anyio.to_thread
 
 from jupyter_think.core.ids import validate_id
-from jupyter_think.manager import SessionManager, get_manager
 from jupyter_think.experiments.results import (
     FINAL_STATUSES,
     RunEnded,
@@ -54,12 +53,13 @@ from jupyter_think.experiments.results import (
     results_html,
     results_text,
 )
+from jupyter_think.manager import SessionManager, get_manager
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from jupyter_think.widgets.grid import ExperimentGrid
     from jupyter_think.core.session.session import Session
+    from jupyter_think.widgets.grid import ExperimentGrid
 
 Agent = Callable[[Any, "RunTool"], Any]
 WAKE_INTERVAL = 0.2
@@ -309,7 +309,7 @@ class Experiment(Sequence[RunResult]):
             raise
         except RunEnded:
             self._end(run, "cancelled")
-        except Exception as exc:  # noqa: BLE001 - any error of an agent is recorded on its run
+        except Exception as exc:
             self._end(run, "error", error=exc)
         except BaseException as exc:  # SystemExit and the like: recorded, then they stop the experiment
             self._end(run, "error", error=exc)

@@ -292,7 +292,7 @@ class ExperimentGrid(anywidget.AnyWidget):
             if self._stale and getattr(self, "comm", None) is not None:
                 try:
                     self.finish()
-                except Exception:  # noqa: BLE001 - the comm went away (kernel shutting down): stop refreshing
+                except Exception:
                     return
 
     def _listener(self, card: RunCard) -> Callable[[SessionEvent], None]:
