@@ -1,5 +1,5 @@
 """The argument parser of ``jupyter-think``: one sub-command per action, each taking ``--dir`` or
-``--store``; the sharing and ``class`` commands are added by :mod:`.cli_class`. Importing it is
+``--store``; the sharing and ``class`` commands are added by :mod:`.classroom`. Importing it is
 cheap (``--help`` answers at once), and its usage errors never echo a password.
 
 Example:

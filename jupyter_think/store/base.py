@@ -39,11 +39,11 @@ SCHEMA_VERSION = 5
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
-3: a checksum per change (``changes.checksum``, see :mod:`.payloads`); on SQLite also, per session,
+3: a checksum per change (``changes.checksum``, see :mod:`.codec`); on SQLite also, per session,
 the highest thought number written and what a repair of a damaged file could not carry over.
 4: the full-text index rebuilt over the words :mod:`.search` makes (the same on both engines).
 5: (PostgreSQL) sessions named per owner, the owner set by the database, shares and class
-members, row-level security on every table (:mod:`.postgres_class`)."""
+members, row-level security on every table (:mod:`.postgres.roles`)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
