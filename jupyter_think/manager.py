@@ -24,6 +24,7 @@ from jupyter_think.core.session.session import Session, SessionEvent, Subscriber
 
 if TYPE_CHECKING:
     from jupyter_think.store import SearchHit, Store, StoredSession
+    from jupyter_think.store.base import State
 
 DEFAULT_SESSION = "default"
 
@@ -168,7 +169,7 @@ class SessionManager:
         ids.update(row.ref for row in self.stored_sessions())
         return sorted(ids)
 
-    def stored_sessions(self, states: tuple[str, ...] = ("live",)) -> list[StoredSession]:
+    def stored_sessions(self, states: tuple[State, ...] = ("live",)) -> list[StoredSession]:
         """The store's rows in ``states`` (``live``, ``trashed``, ``archived``): id, owner, counts, times.
 
         Empty, with a :class:`~jupyter_think.persistence.PersistenceWarning`, when the store cannot be read.
@@ -177,7 +178,7 @@ class SessionManager:
         if store is None:
             return []
         try:
-            return store.sessions(states)  # type: ignore[arg-type]
+            return store.sessions(states)
         except OSError as exc:
             import warnings
 

@@ -30,6 +30,14 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _ID_SCAN_CHARS = 64 * 1024
 """How much of a line that cannot be parsed is searched for its ``"id"``."""
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _after_blanks(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    match = _WHITESPACE.match(text, pos)
+    return pos if match is None else match.end()  # (``*`` always matches: None never comes)
+
+
 _BOM = "\ufeff"
 _JSON_KINDS = {
     int: "a JSON number",
@@ -212,22 +220,22 @@ def _scan_id(text: str) -> types.RequestId | None:
     """
     decoder = json.JSONDecoder()
     text = text[:_ID_SCAN_CHARS]
-    pos = _WHITESPACE.match(text).end()  # type: ignore[union-attr]
+    pos = _after_blanks(text, 0)
     if not text.startswith("{", pos):
         return None
     pos += 1
     try:
         while True:
-            pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos)
             key, length = decoder.raw_decode(text[pos:])
-            pos = _WHITESPACE.match(text, pos + length).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + length)
             if not isinstance(key, str) or not text.startswith(":", pos):
                 return None
-            pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + 1)
             value, length = decoder.raw_decode(text[pos:])
             if key == "id":
                 return value if type(value) in (int, str) else None
-            pos = _WHITESPACE.match(text, pos + length).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + length)
             if not text.startswith(",", pos):
                 return None
             pos += 1

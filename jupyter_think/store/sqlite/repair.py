@@ -47,7 +47,7 @@ from jupyter_think.store.sqlite.schema import QUARANTINE, errorname, migrate
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # (no fcntl on Windows: no lock file is taken there)
 
 LOCK = "repair.lock"
 LOCK_WAIT = 120.0
