@@ -21,7 +21,8 @@ from jupyter_think.core.ids import validate_id
 
 if TYPE_CHECKING:
     from jupyter_think.experiments.compare import compare
-    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, experiment
+    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, aexperiment, experiment
+    from jupyter_think.experiments.stored import load_experiment
     from jupyter_think.manager import SessionManager, get_manager
     from jupyter_think.core.models import Thought, ThoughtInput
     from jupyter_think.persistence import PersistenceWarning
@@ -44,6 +45,8 @@ _LAZY = {
     "compare": ("experiments.compare", "compare"),
     "diff": ("experiments.diff", "diff"),
     "experiment": ("experiments.run", "experiment"),
+    "aexperiment": ("experiments.run", "aexperiment"),
+    "load_experiment": ("experiments.stored", "load_experiment"),
     "Experiment": ("experiments.run", "Experiment"),
     "RunEnded": ("experiments.run", "RunEnded"),
     "RunResult": ("experiments.run", "RunResult"),
@@ -64,11 +67,13 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "aexperiment",
     "class_store_url",
     "compare",
     "diff",
     "experiment",
     "get_manager",
+    "load_experiment",
     "load_ipython_extension",
     "unload_ipython_extension",
     "validate_id",

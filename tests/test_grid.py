@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import pytest
 
-from jupyter_think import Session, SessionManager, experiment
+from jupyter_think import Session, SessionManager, aexperiment, experiment
 from jupyter_think.experiments.run import RunTool
 from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 from jupyter_think.core.models import Thought, ThoughtAdded
@@ -75,7 +75,9 @@ def steps(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionManager) -> None:
+def test_the_grid_receives_every_update_of_fifty_parallel_runs(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(7)
     configs = [(rng.randint(1, 8), rng.random() < 0.2, rng.uniform(0, 0.003)) for _ in range(50)]
 
@@ -88,14 +90,14 @@ def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionM
             raise RuntimeError(f"gave up after {count}")
         return count
 
-    async def cell() -> tuple[Any, FrontEnd, ExperimentGrid]:
-        runs = experiment("grid50", agent, configs, concurrency=8, manager=manager)
-        grid = runs.grid  # the widget exists before the runs start, as when it is displayed
-        front_end = FrontEnd(grid)
-        await runs
-        return runs, front_end, grid
+    shown: list[tuple[FrontEnd, ExperimentGrid]] = []
 
-    runs, front_end, grid = anyio.run(cell)
+    def display(grid: ExperimentGrid) -> None:  # the grid is shown before the runs start: a page follows it
+        shown.append((FrontEnd(grid), grid))
+
+    monkeypatch.setattr("IPython.display.display", display)
+    runs = anyio.run(lambda: aexperiment("grid50", agent, configs, concurrency=8, manager=manager, display=True))
+    [(front_end, grid)] = shown
     for result, (count, fails, _) in zip(runs, configs):
         card = front_end.cards[result.run]
         assert card["session"] == result.session_id

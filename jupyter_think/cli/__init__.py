@@ -1,5 +1,5 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash,
-archive, gc, recover, mcp; the sharing and ``class`` commands are in :mod:`.cli_class`.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, runs, rm,
+trash, archive, gc, recover, mcp; the sharing and ``class`` commands are in :mod:`.cli_class`.
 
 Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``; the
@@ -26,6 +26,7 @@ Examples::
     jupyter-think export Design-Review --format md -o review.md
     jupyter-think diff run-1 run-2
     jupyter-think search serializer cache
+    jupyter-think runs coins
     jupyter-think rm scratch
     jupyter-think trash restore scratch
     jupyter-think gc --days 7
@@ -50,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_think.cli import classroom as cli_class
 from jupyter_think.cli import recover as cli_recover
+from jupyter_think.cli import runs as cli_runs
 from jupyter_think.cli.common import (
     ARCHIVED,
     REFUSED,
@@ -324,6 +326,7 @@ _COMMANDS = {
     "export": _export,
     "diff": _diff,
     "search": _search,
+    "runs": cli_runs.runs,
     "rm": _rm,
     "trash": _trash,
     "archive": _archive,

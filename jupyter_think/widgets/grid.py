@@ -1,4 +1,8 @@
-"""The live grid of an experiment: one card per run (a small graph, status, counts), updating as runs think.
+"""The live grid of an experiment: one card per run, grouped by variant, updating as the runs think.
+
+A card shows the run's variant and repeat, its status, its score, a small graph of its thoughts, its
+counts, its tokens and the first line of its answer (or its error). A forked run's card marks the
+thoughts it was copied from its source with (faded, and a tick where the fork is).
 
 An anywidget whose front end is ``static/grid.js``. The kernel side follows every run's session
 (change events, from any thread: the runs' worker threads, or the persistence loop for thoughts
@@ -17,6 +21,8 @@ anywidget's widget composition (``detail`` trait, ``host.getWidget`` in the fron
 
 Without a widget front end (nbconvert, GitHub, nbval) the output is a deterministic text table
 (``text/plain``) and HTML table (``text/html``) of the runs at display time: no times, no ids.
+The grid takes the runs' results (:class:`~jupyter_think.experiments.results.RunResult`), or plain
+sessions (each its own run).
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from jupyter_think.experiments.compare import Counts, session_counts
-from jupyter_think.views.layout import LayoutBuilder
 from jupyter_think.core.models import BranchCreated, SessionReset, ThoughtAdded
+from jupyter_think.experiments.counts import Counts, session_counts
+from jupyter_think.experiments.results import RunResult, first_line
+from jupyter_think.views.layout import LayoutBuilder
 from jupyter_think.views.theme import STATUS_COLORS, THEME
 
 if TYPE_CHECKING:
@@ -47,7 +54,7 @@ REFRESH_INTERVAL = 1.0
 """Seconds between two ``snapshot`` refreshes while cards change."""
 MESSAGE_LIMIT = 300
 """Characters of an error message a card carries (the run result keeps all of it)."""
-STATUSES = ("pending", "running", "ok", "error", "cancelled")
+STATUSES = ("pending", "running", "ok", "error", "timeout", "cancelled")
 _KIND_LETTER = {"thought": "t", "revision": "r", "branch": "b", "final": "f"}
 _STATUS_COLORS = STATUS_COLORS
 
@@ -78,16 +85,53 @@ def _first_line(text: str, width: int) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-class RunCard:
-    """The grid's picture of one run: layout of its thoughts, counts, status; its card payload."""
+def score_text(score: bool | float | None, failed: str | None = None) -> str:
+    """A score as a card shows it: ``pass`` / ``fail``, a number to 3 places, ``score error``, or nothing.
 
-    def __init__(self, run: int, session: Session) -> None:
+    Example:
+        >>> score_text(True), score_text(0.8333), score_text(None), score_text(None, "KeyError")
+        ('pass', '0.833', '', 'score error')
+    """
+    if failed:
+        return "score error"
+    if score is None:
+        return ""
+    if isinstance(score, bool):
+        return "pass" if score else "fail"
+    return f"{score:.3g}"
+
+
+class RunCard:
+    """The grid's picture of one run: layout of its thoughts, counts, status, result; its card payload."""
+
+    def __init__(self, run: int, session: Session, result: RunResult | None = None) -> None:
         self.run = run
         self.session = session
+        self.variant = str(run)
+        self.repeat = 1
         self.status = "pending"
         self.message: str | None = None
+        self.score = ""
+        self.answer = ""
+        self.tokens = 0
+        self.prefix = 0
+        self.source = ""
         self.version = 0
+        if result is not None:
+            self.variant, self.repeat = result.variant, result.repeat
+            if result.fork is not None:
+                self.prefix, self.source = result.fork.thought, result.fork.session_id
+            self.update(result)
         self.rebuild()
+
+    def update(self, result: RunResult) -> None:
+        """Take the run's status, score, answer and tokens from its result now."""
+        self.status = result.status
+        message = result.message if result.status in ("error", "timeout") else result.score_error
+        self.message = None if message is None else message[:MESSAGE_LIMIT]
+        self.score = score_text(result.score, result.score_error)
+        self.answer = first_line(result.value if isinstance(result.value, str) else repr(result.value), 200) if result.status == "ok" else ""
+        self.tokens = result.usage.tokens
 
     def rebuild(self) -> None:
         """Start over from a snapshot of the session as it is now (after a reset)."""
@@ -121,8 +165,15 @@ class RunCard:
         return {
             "run": self.run,
             "session": self.session.id,
+            "variant": self.variant,
+            "repeat": self.repeat,
             "status": self.status,
             "message": self.message,
+            "score": self.score,
+            "answer": self.answer,
+            "tokens": self.tokens,
+            "prefix": self.prefix,
+            "from": self.source,
             "v": self.version,
             "counts": self.counts.as_dict(),
             "c": self.columns[start:],
@@ -136,9 +187,13 @@ class RunCard:
     def text(self, id_width: int) -> str:
         """The card's line in the text table."""
         line = f"  {self.session.id:<{id_width}}  {self.status:<9}  {counts_line(self.counts)}"
-        if self.message:
-            line += f"  {_first_line(self.message, 100)}"
-        return line
+        extras = [
+            f"score {self.score}" if self.score else "",
+            f"{self.tokens} tokens" if self.tokens else "",
+            f"from {self.source} @{self.prefix}" if self.source else "",
+            _first_line(self.message, 100) if self.message else self.answer,
+        ]
+        return "  ".join([line, *(extra for extra in extras if extra)])
 
 
 class ExperimentGrid(anywidget.AnyWidget):
@@ -147,7 +202,7 @@ class ExperimentGrid(anywidget.AnyWidget):
     Example:
         >>> from jupyter_think import Session
         >>> runs = [Session("demo-1"), Session("demo-2")]
-        >>> grid = ExperimentGrid("demo", runs)
+        >>> grid = ExperimentGrid("demo", runs)  # (an experiment gives its run results)
         >>> _ = runs[0].think("First step", total=2)
         >>> grid.set_status(1, "running")
         >>> print(grid.text())
@@ -170,7 +225,7 @@ class ExperimentGrid(anywidget.AnyWidget):
         sync=True
     )
 
-    def __init__(self, name: str, sessions: Sequence[Session], **kwargs: Any) -> None:
+    def __init__(self, name: str, runs: Sequence[RunResult | Session], **kwargs: Any) -> None:
         self.name = name
         self._state_lock = threading.RLock()
         self._stale = False  # a card changed since the last snapshot
@@ -178,9 +233,11 @@ class ExperimentGrid(anywidget.AnyWidget):
         self._refresher: threading.Thread | None = None
         self._cards: list[RunCard] = []
         self._unsubscribers: list[Callable[[], None]] = []
-        for run, session in enumerate(sessions, start=1):
+        for number, item in enumerate(runs, start=1):
+            result = item if isinstance(item, RunResult) else None
+            session = item.session if isinstance(item, RunResult) else item
             # Subscribe first, then take the picture: events the picture holds already are skipped.
-            card = RunCard(run, session)
+            card = RunCard(result.run if result is not None else number, session, result)
             with self._state_lock:
                 self._unsubscribers.append(session.subscribe(self._listener(card)))
                 card.rebuild()
@@ -192,13 +249,20 @@ class ExperimentGrid(anywidget.AnyWidget):
     # --- what the experiment tells it ------------------------------------------------------------
 
     def set_status(self, run: int, status: str, message: str | None = None) -> None:
-        """Show run ``run`` (1, 2, …) as ``pending`` / ``running`` / ``ok`` / ``error`` / ``cancelled``."""
+        """Show run ``run`` (1, 2, …) as ``pending`` / ``running`` / ``ok`` / ``error`` / ``timeout`` / ``cancelled``."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         with self._state_lock:
             card = self._cards[run - 1]
             card.status = status
             card.message = None if message is None else message[:MESSAGE_LIMIT]
+            self._changed(card)
+
+    def update_run(self, result: RunResult) -> None:
+        """Show what run ``result.run`` is now: status, score, answer, tokens (the experiment calls it)."""
+        with self._state_lock:
+            card = self._cards[result.run - 1]
+            card.update(result)
             self._changed(card)
 
     def finish(self) -> None:
@@ -236,32 +300,47 @@ class ExperimentGrid(anywidget.AnyWidget):
         with self._state_lock:
             statuses = [card.status for card in self._cards]
         parts = [f"Experiment {self.name}", _plural(len(statuses), "run")]
-        for status in ("running", "ok", "error", "cancelled", "pending"):
+        for status in ("running", "ok", "error", "timeout", "cancelled", "pending"):
             count = statuses.count(status)
             if count:
-                parts.append(f"{count} {'errors' if status == 'error' and count > 1 else status}")
+                parts.append(f"{count} {status + 's' if status in ('error', 'timeout') and count > 1 else status}")
         return " · ".join(parts)
 
+    def _grouped(self) -> bool:
+        """True when the runs have variants of their own (not one run per config): shown by variant."""
+        return any(card.repeat != 1 or card.variant != str(card.run) or card.source for card in self._cards)
+
     def text(self) -> str:
-        """The deterministic text table (``text/plain``)."""
+        """The deterministic text table (``text/plain``): by variant when the runs have variants."""
         with self._state_lock:
             width = max((len(card.session.id) for card in self._cards), default=0)
-            return "\n".join([self.headline(), *(card.text(width) for card in self._cards)])
+            lines = [self.headline()]
+            variant = None
+            grouped = self._grouped()
+            for card in self._cards:
+                if grouped and card.variant != variant:
+                    variant = card.variant
+                    lines.append(f"variant {variant}")
+                lines.append(card.text(width))
+            return "\n".join(lines)
 
     def html_table(self) -> str:
         """The deterministic HTML table (``text/html`` without a widget front end)."""
         with self._state_lock:
             rows = "".join(
-                f"<tr><td>{html.escape(card.session.id)}</td>"
+                f"<tr><td>{html.escape(card.variant)}</td><td>{html.escape(card.session.id)}</td>"
                 f'<td style="color:{_STATUS_COLORS[card.status]};font-weight:600">{card.status}</td>'
-                f"<td>{html.escape(counts_line(card.counts))}</td>"
-                f"<td>{html.escape(_first_line(card.message or '', 100))}</td></tr>"
+                f"<td>{html.escape(card.score)}</td>"
+                f"<td>{html.escape(counts_line(card.counts))}</td><td>{card.tokens or ''}</td>"
+                f"<td>{html.escape(_first_line(card.message or '', 100) or card.answer)}</td></tr>"
                 for card in self._cards
             )
+            head = "".join(
+                f"<th>{name}</th>" for name in ("variant", "run", "status", "score", "counts", "tokens", "answer")
+            )
             return (
-                '<div class="jupyter-think-grid"><b>'
-                f"{html.escape(self.headline())}</b><table><thead><tr><th>run</th><th>status</th>"
-                f"<th>counts</th><th>message</th></tr></thead><tbody>{rows}</tbody></table></div>"
+                f'<div class="jupyter-think-grid"><b>{html.escape(self.headline())}</b>'
+                f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
             )
 
     def __repr__(self) -> str:

@@ -57,6 +57,8 @@ from jupyter_think.store.base import (
     utc,
 )
 from jupyter_think.store.postgres import roles as klass
+from jupyter_think.store.postgres.experiments import PostgresExperiments
+from jupyter_think.store.postgres.experiments import migration as experiments_sql
 from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link, safe_location
 from jupyter_think.store.codec import checksum, decode_batches, decode_rows, searchable_payloads
 from jupyter_think.store.rows import RowPlan
@@ -129,6 +131,7 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
     """,
     5: klass.security_sql(SCHEMA),
+    6: experiments_sql(SCHEMA),
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
 
@@ -179,6 +182,7 @@ class PostgresStore(RowPlan, Store):
         self._read_only: str | None = None
         self._schema_version = SCHEMA_VERSION  # of the database (older only on a read-only server)
         self._me: klass.Me | None = None  # the role connected, and the name the class knows it by
+        self.experiments = PostgresExperiments(self, SCHEMA)
 
     # --- connection ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 from jupyter_think.store.base import SCHEMA_VERSION, StoreError
 from jupyter_think.store.codec import searchable_payloads
 from jupyter_think.store.search import index_text
+from jupyter_think.store.sqlite.experiments import MIGRATION as EXPERIMENTS
 
 DATABASE = "sessions.db"
 QUARANTINE = ".quarantine"
@@ -75,6 +76,7 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
     5: "",  # (PostgreSQL's sessions named per owner, shares, row-level security: a personal store has one user)
+    6: EXPERIMENTS,
 }
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``).
 

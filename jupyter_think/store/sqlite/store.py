@@ -91,6 +91,7 @@ from jupyter_think.store.sqlite.schema import (
     store_error,
     transaction,
 )
+from jupyter_think.store.sqlite.experiments import SQLiteExperiments
 from jupyter_think.store.sqlite.repair import repair
 
 BUSY_TIMEOUT = 5.0
@@ -139,6 +140,7 @@ class SQLiteStore(RowPlan, Store):
             None  # a read-only store's WAL, read from a copy
         )
         self._data_version: int | None = None
+        self.experiments = SQLiteExperiments(self)
 
     # --- connection ------------------------------------------------------------------------------
 
