@@ -297,3 +297,41 @@ def test_a_retraction_in_a_run_moves_its_card_counts(manager: SessionManager) ->
     assert front_end.cards[1]["counts"] == {"thoughts": 1, "branches": 0, "revisions": 0, "retractions": 1}
     assert front_end.cards[1]["complete"] is False
     grid.close()
+
+
+def test_cards_show_variant_repeat_score_answer_and_tokens_grouped_by_variant(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[FrontEnd, ExperimentGrid]] = []
+    monkeypatch.setattr("IPython.display.display", lambda grid: shown.append((FrontEnd(grid), grid)))
+
+    def agent(config: int, tool: RunTool) -> str:
+        for arguments in steps(config):
+            tool.call(arguments)
+        tool.record_usage(input_tokens=40 * config, output_tokens=2, model="m")  # shown live on the card
+        return f"{config} weighings\nbecause of the three outcomes"
+
+    runs = experiment(
+        "cards", agent, {"short": 1, "long": 3}, repeat=2, score=lambda r: r.repeat == 1, manager=manager, display=True
+    )
+    front_end, grid = shown[0]
+    cards = [front_end.cards[k] for k in range(1, 5)]
+    assert [(c["variant"], c["repeat"], c["status"], c["score"]) for c in cards] == [
+        ("short", 1, "ok", "pass"),
+        ("short", 2, "ok", "fail"),
+        ("long", 1, "ok", "pass"),
+        ("long", 2, "ok", "fail"),
+    ]
+    assert [(c["answer"], c["tokens"]) for c in cards][1:3] == [("1 weighings", 42), ("3 weighings", 122)]
+    assert grid.text().splitlines()[:3] == [
+        "Experiment cards · 4 runs · 4 ok",
+        "variant short",
+        "  cards-short-1  ok         1 thought · 0 branches · 0 revisions  score pass  42 tokens  1 weighings",
+    ]
+    assert "<th>variant</th>" in grid.html_table() and "<td>long</td>" in grid.html_table()
+    shown.clear()
+    forked = runs.rerun("cards-long-1", 2)
+    [card] = shown[0][0].cards.values()
+    assert (card["prefix"], card["from"], card["counts"]["thoughts"]) == (2, "cards-long-1", 5)
+    assert "from cards-long-1 @2" in shown[0][1].text()
+    assert forked[0].status == "ok"
