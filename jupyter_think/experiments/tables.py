@@ -81,7 +81,7 @@ def _result_cells(result: RunResult, columns: Sequence[str]) -> list[str]:
         "repeat": str(result.repeat),
         "session": result.session_id,
         "status": result.status,
-        "score": "error" if result.score_error else format_value(result.score),
+        "score": "error" if result.score_error else format_value(result.score, "score"),
         "thoughts": str(counts.thoughts) if counts else "-",
         "branches": str(counts.branches) if counts else "-",
         "revisions": str(counts.revisions) if counts else "-",
@@ -210,6 +210,8 @@ def format_value(value: Any, column: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
+        if column == "score":
+            return "pass" if value else "fail"
         return "yes" if value else "no"
     if column in ("duration", "seconds", "model_seconds") and isinstance(value, (int, float)):
         return f"{value:.2f} s"
