@@ -16,20 +16,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jupyter_think.views import registry as _views
 from jupyter_think.core.ids import validate_id
 
 if TYPE_CHECKING:
+    from jupyter_think.agent.tool import SequentialThinkingTool
+    from jupyter_think.core.models import Thought, ThoughtInput
+    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
     from jupyter_think.experiments.compare import compare
+    from jupyter_think.experiments.diff import diff
     from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, aexperiment, experiment
     from jupyter_think.experiments.stored import load_experiment
     from jupyter_think.manager import SessionManager, get_manager
-    from jupyter_think.core.models import Thought, ThoughtInput
     from jupyter_think.persistence import PersistenceWarning
-    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
-    from jupyter_think.experiments.diff import diff
     from jupyter_think.store.postgres.roles import class_store_url
-    from jupyter_think.agent.tool import SequentialThinkingTool
 
 _LAZY = {
     "SessionManager": ("manager", "SessionManager"),
@@ -79,13 +78,6 @@ __all__ = [
     "validate_id",
 ]
 __version__ = "0.1.0"
-
-# Which module provides each view of a session (imported on first use; see views.py).
-_views.provide("jupyter_think.views.display", "summary")
-_views.provide("jupyter_think.views.export", "markdown", "mermaid", "html")
-_views.provide("jupyter_think.views.render", "svg")
-_views.provide("jupyter_think.widgets.graph", "graph")
-_views.provide("jupyter_think.experiments.compare", "records", "dataframe")
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,6 @@ fork's copied thoughts. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +68,6 @@ forked = measured.rerun("browser-measure-careful-1", 2)"""
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gate")
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("lab")
-    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -68,12 +68,16 @@ def record_usage(response: Any, tool: SequentialThinkingTool, seconds: float | N
     given = _field(usage, "input_tokens")
     if given is None:
         given = _field(usage, "prompt_tokens")
-    cached = (_field(usage, "cache_creation_input_tokens") or 0) + (_field(usage, "cache_read_input_tokens") or 0)
+    cached = (_field(usage, "cache_creation_input_tokens") or 0) + (
+        _field(usage, "cache_read_input_tokens") or 0
+    )
     produced = _field(usage, "output_tokens")
     if produced is None:
         produced = _field(usage, "completion_tokens")
     model = _field(response, "model")
-    record(int(given or 0) + int(cached), int(produced or 0), model if isinstance(model, str) else None, seconds)
+    record(
+        int(given or 0) + int(cached), int(produced or 0), model if isinstance(model, str) else None, seconds
+    )
 
 
 def replayed_calls(tool: SequentialThinkingTool) -> list[tuple[dict[str, Any], str]]:
@@ -290,7 +294,9 @@ def openai_agent(
         prompt, extra = _prompt(config)
         messages: list[Any] = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
-        for number, (arguments, answer) in enumerate(replayed_calls(tool), start=1):  # a fork's first thoughts
+        for number, (arguments, answer) in enumerate(
+            replayed_calls(tool), start=1
+        ):  # a fork's first thoughts
             call = {"id": f"replayed_{number}", "type": "function",
                     "function": {"name": tool.name, "arguments": to_json(arguments).decode()}}  # fmt: skip
             messages += [
@@ -334,11 +340,16 @@ def anthropic_agent(
     def agent(config: Any, tool: SequentialThinkingTool) -> str:
         prompt, extra = _prompt(config)
         messages: list[Any] = [{"role": "user", "content": prompt}]
-        for number, (arguments, answer) in enumerate(replayed_calls(tool), start=1):  # a fork's first thoughts
+        for number, (arguments, answer) in enumerate(
+            replayed_calls(tool), start=1
+        ):  # a fork's first thoughts
             use = {"type": "tool_use", "id": f"replayed_{number}", "name": tool.name, "input": arguments}
             messages += [
                 {"role": "assistant", "content": [use]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": answer}]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": answer}],
+                },
             ]
         settings = {"max_tokens": max_tokens, **options, **extra}
         if system is not None:

@@ -120,7 +120,11 @@ class ScriptedModel:
 
         run = current_run.get()
         seed = run.run_session_id if run is not None else f"{request.prompt}\x00{body.get('seed', '')}"
-        plan = self.script(ScriptedRequest(request, run, random.Random(seed))) if callable(self.script) else self.script
+        plan = (
+            self.script(ScriptedRequest(request, run, random.Random(seed)))
+            if callable(self.script)
+            else self.script
+        )
         if not plan:
             return 500, {"error": {"message": "the script gave an empty plan", "type": "server_error"}}
         turn = plan[min(request.turn, len(plan) - 1)]
@@ -157,9 +161,13 @@ class ScriptedModel:
         from jupyter_think.agent.adapters import require
 
         sdk = require(package)
-        http_client = getattr(sdk, "DefaultAsyncHttpxClient" if name.startswith("Async") else "DefaultHttpxClient")
+        http_client = getattr(
+            sdk, "DefaultAsyncHttpxClient" if name.startswith("Async") else "DefaultHttpxClient"
+        )
         transport = self.transport(_http_module(http_client))
-        return getattr(sdk, name)(**self._options(options, base), http_client=http_client(transport=transport))
+        return getattr(sdk, name)(
+            **self._options(options, base), http_client=http_client(transport=transport)
+        )
 
     def openai_client(self, **options: Any) -> Any:
         """An ``openai.OpenAI`` client whose requests this model answers (no network, no key)."""
@@ -179,7 +187,12 @@ class ScriptedModel:
 
     @staticmethod
     def _options(options: dict[str, Any], prefix: str) -> dict[str, Any]:
-        return {"api_key": "scripted", "base_url": f"http://scripted.invalid{prefix}", "max_retries": 0, **options}
+        return {
+            "api_key": "scripted",
+            "base_url": f"http://scripted.invalid{prefix}",
+            "max_retries": 0,
+            **options,
+        }
 
     # --- over HTTP ----------------------------------------------------------------------------------------
 

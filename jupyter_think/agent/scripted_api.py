@@ -64,7 +64,9 @@ def read_chat(body: Mapping[str, Any]) -> Request:
     """A Chat Completions request body as a :class:`Request`."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
     prompt = next((_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
-    system = next((_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), None)
+    system = next(
+        (_text(m.get("content")) for m in messages if m.get("role") in ("system", "developer")), None
+    )
     assistant = [m for m in messages if m.get("role") == "assistant"]
     calls = tuple(
         _arguments((call.get("function") or {}).get("arguments"))
@@ -88,7 +90,9 @@ def read_responses(body: Mapping[str, Any]) -> Request:
         turns += by_model and not in_turn
         in_turn = by_model
     calls = tuple(_arguments(i.get("arguments")) for i in items if i.get("type") == "function_call")
-    return Request("responses", str(body.get("model", "")), prompt, body.get("instructions"), turns, calls, body)
+    return Request(
+        "responses", str(body.get("model", "")), prompt, body.get("instructions"), turns, calls, body
+    )
 
 
 def read_messages(body: Mapping[str, Any]) -> Request:
@@ -104,7 +108,15 @@ def read_messages(body: Mapping[str, Any]) -> Request:
         for block in m["content"]
         if isinstance(block, Mapping) and block.get("type") == "tool_use"
     )
-    return Request("messages", str(body.get("model", "")), prompt, _text(system) if system else None, len(assistant), calls, body)
+    return Request(
+        "messages",
+        str(body.get("model", "")),
+        prompt,
+        _text(system) if system else None,
+        len(assistant),
+        calls,
+        body,
+    )
 
 
 READERS = {"chat": read_chat, "responses": read_responses, "messages": read_messages}
@@ -114,14 +126,20 @@ def _raw(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
-def reply_chat(request: Request, turn: Any, usage: tuple[int, int], tool: str = "sequentialthinking") -> dict[str, Any]:
+def reply_chat(
+    request: Request, turn: Any, usage: tuple[int, int], tool: str = "sequentialthinking"
+) -> dict[str, Any]:
     """One Chat Completions response: the tool calls of ``turn`` (a list of arguments), or its text."""
     if isinstance(turn, str):
         message: dict[str, Any] = {"role": "assistant", "content": turn}
         finish = "stop"
     else:
         calls = [
-            {"id": f"call_{request.turn}_{k}", "type": "function", "function": {"name": tool, "arguments": _raw(a)}}
+            {
+                "id": f"call_{request.turn}_{k}",
+                "type": "function",
+                "function": {"name": tool, "arguments": _raw(a)},
+            }
             for k, a in enumerate(turn)
         ]
         message = {"role": "assistant", "content": None, "tool_calls": calls}
@@ -185,7 +203,12 @@ def reply_messages(
         stop = "end_turn"
     else:
         content = [
-            {"type": "tool_use", "id": f"toolu_{request.turn}_{k}", "name": tool, "input": _arguments(a) if isinstance(a, str) else a}
+            {
+                "type": "tool_use",
+                "id": f"toolu_{request.turn}_{k}",
+                "name": tool,
+                "input": _arguments(a) if isinstance(a, str) else a,
+            }
             for k, a in enumerate(turn)
         ]
         stop = "tool_use"

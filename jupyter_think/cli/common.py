@@ -263,8 +263,3 @@ def when_text(value: Any) -> str:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
-
-
-def plural(count: int, word: str) -> str:
-    """``1 thought``, ``2 thoughts``."""
-    return f"{count} {word}{'s' * (count != 1)}"

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import argparse
 
-from jupyter_think.cli.common import CommandError, CommandStore, natural_key, session_of, table, when_text, write_out
+from jupyter_think.cli.common import (
+    CommandError,
+    CommandStore,
+    natural_key,
+    session_of,
+    table,
+    when_text,
+    write_out,
+)
 
 
 def runs(where: CommandStore, args: argparse.Namespace) -> int:
@@ -24,7 +32,13 @@ def runs(where: CommandStore, args: argparse.Namespace) -> int:
             return 0
         ordered = sorted(found, key=lambda e: ("/" in e.ref, natural_key(e.ref)))
         cells = [
-            [e.ref, e.owner, str(e.runs), " · ".join(f"{n} {s}" for s, n in sorted(e.statuses.items())), when_text(e.created_at)]
+            [
+                e.ref,
+                e.owner,
+                str(e.runs),
+                " · ".join(f"{n} {s}" for s, n in sorted(e.statuses.items())),
+                when_text(e.created_at),
+            ]
             for e in ordered
         ]
         print(table(["NAME", "OWNER", "RUNS", "STATUSES", "STORED"], cells, right=(2,)))

@@ -31,13 +31,11 @@ from typing import TYPE_CHECKING, Any
 from jupyter_think.core.models import Thought
 from jupyter_think.experiments.counts import Counts, session_counts
 from jupyter_think.experiments.tables import PANDAS_HINT, Table, pandas_module
-from jupyter_think.views import registry as views
 
 if TYPE_CHECKING:
     import pandas
 
     from jupyter_think.core.session.session import Session
-    from jupyter_think.experiments.results import RunResult
 
 __all__ = ["COLUMNS", "PANDAS_HINT", "Comparison", "Counts", "compare", "session_counts", "to_records"]
 
@@ -214,7 +212,3 @@ def to_dataframe(session: Session) -> pandas.DataFrame:
         return pd.DataFrame(records)
     columns = ["session_id", "position", *Thought.model_fields]
     return pd.DataFrame(columns=columns)
-
-
-views.register("records", to_records)
-views.register("dataframe", to_dataframe)

@@ -93,7 +93,9 @@ def check_ids(name: str, session_ids: Sequence[str]) -> None:
         raise ValueError(f"experiment {name!r}: two runs would share a session id; rename a variant")
 
 
-def fork_runs(source: str, from_thought: int, variant: str, config: Any, prefix: Sequence[Thought], repeat: int) -> list[RunSpec]:
+def fork_runs(
+    source: str, from_thought: int, variant: str, config: Any, prefix: Sequence[Thought], repeat: int
+) -> list[RunSpec]:
     """The runs of a fork of session ``source`` at ``from_thought``: ``<source>-from<N>-<r>``."""
     whole(repeat, "repeat")
     fork = Fork(source, from_thought)

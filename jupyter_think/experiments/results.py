@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from jupyter_think.experiments.tool import RunEnded, RunTool, Usage, current_run
+from jupyter_think.views.text import first_line as view_first_line
+from jupyter_think.views.text import one_line
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session
@@ -114,9 +116,7 @@ def first_line(text: str, width: int = 80) -> str:
     """The first non-empty line of ``text``, its spaces collapsed, cut at ``width`` with an ellipsis.
 
     Example:
-        >>> first_line("\\n  Two weighings:\\n3 against 3")
+        >>> first_line("\\n  Two   weighings:\\n3 against 3")
         'Two weighings:'
     """
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    line = " ".join(line.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return one_line(view_first_line(text, len(text)), width)

@@ -48,7 +48,16 @@ _running: dict[tuple[int, str], Experiment] = {}  # (manager id, name) -> the ex
 _grids: dict[str, ExperimentGrid] = {}  # experiment name -> the grid of its latest run
 _registry_lock = threading.Lock()
 
-__all__ = ["Agent", "Experiment", "RunEnded", "RunResult", "RunStatus", "RunTool", "aexperiment", "experiment"]
+__all__ = [
+    "Agent",
+    "Experiment",
+    "RunEnded",
+    "RunResult",
+    "RunStatus",
+    "RunTool",
+    "aexperiment",
+    "experiment",
+]
 
 
 class _Run:
@@ -144,7 +153,7 @@ class Experiment(Sequence[RunResult]):
         if sessions is None:
             self._runs = [self._make_run(spec) for spec in specs]
         else:  # finished runs read from the store, with their sessions: nothing to think through
-            self._runs = [_Run(spec, session, None) for spec, session in zip(specs, sessions)]
+            self._runs = [_Run(spec, session, None) for spec, session in zip(specs, sessions, strict=True)]
         self._phase: Literal["ready", "running", "done"] = "ready"
         self._done = threading.Event()
         self._grid: ExperimentGrid | None = None
@@ -157,7 +166,9 @@ class Experiment(Sequence[RunResult]):
 
     def _make_run(self, spec: RunSpec) -> _Run:
         session = self.manager.session(spec.session_id)
-        tool = RunTool(self.manager, spec.session_id, variant=spec.variant, repeat=spec.repeat, prefix=spec.prefix)
+        tool = RunTool(
+            self.manager, spec.session_id, variant=spec.variant, repeat=spec.repeat, prefix=spec.prefix
+        )
         run = _Run(spec, session, tool)
         tool.on_usage = lambda: self._show_card(run)
         return run
@@ -312,8 +323,12 @@ class Experiment(Sequence[RunResult]):
             raise ValueError(f"session {session_id!r} has no thought to fork from")
         agent = agent if agent is not None else self.agent
         if agent is None:
-            raise ValueError(f"experiment {self.name!r} was loaded from the store: rerun(…, agent=your_agent)")
-        specs = fork_runs(session_id, from_thought, source.spec.variant, source.config, trunk[:from_thought], repeat)
+            raise ValueError(
+                f"experiment {self.name!r} was loaded from the store: rerun(…, agent=your_agent)"
+            )
+        specs = fork_runs(
+            session_id, from_thought, source.spec.variant, source.config, trunk[:from_thought], repeat
+        )
         return Experiment(
             f"{session_id}-from{from_thought}",
             agent,
@@ -328,7 +343,9 @@ class Experiment(Sequence[RunResult]):
             display=self.display,
         )
 
-    def rerun(self, session_id: str, from_thought: int, agent: Agent | None = None, repeat: int = 1) -> Experiment:
+    def rerun(
+        self, session_id: str, from_thought: int, agent: Agent | None = None, repeat: int = 1
+    ) -> Experiment:
         """Fork run ``session_id`` at thought ``from_thought``: ``repeat`` new runs (blocking) whose sessions
         start with a copy of its first ``from_thought`` trunk thoughts, ids ``<session_id>-from<N>-<r>``.
 
@@ -524,4 +541,3 @@ async def aexperiment(
         concurrency=concurrency, manager=manager, display=display,
     )  # fmt: skip
     return await built.arun()
-

@@ -80,7 +80,9 @@ async def execute(experiment: Experiment, wake: bool = False) -> None:
                 outer.start_soon(_keep_waking, name="wake the loop for interrupts")
             async with anyio.create_task_group() as group:
                 for run in experiment._runs:
-                    group.start_soon(_run_one, experiment, run, runs_limit, threads_limit, name=run.session.id)
+                    group.start_soon(
+                        _run_one, experiment, run, runs_limit, threads_limit, name=run.session.id
+                    )
             outer.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         raise _interrupt_of(group) from None
@@ -127,7 +129,7 @@ async def _run_one(
     except KeyboardInterrupt:
         experiment._end(run, "cancelled")
         raise
-    except BaseException as exc:  # noqa: BLE001 - any error of an agent, SystemExit too, is its run's
+    except BaseException as exc:
         experiment._end(run, "error", error=exc)
 
 
@@ -147,7 +149,7 @@ async def _score(experiment: Experiment, run: _Run, limiter: anyio.CapacityLimit
         raise
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001 - a score function's error is the score's, not the run's
+    except BaseException as exc:
         failure = describe_error(exc)
     if failure is None:
         score, failure = checked_score(score)

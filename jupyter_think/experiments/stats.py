@@ -86,7 +86,7 @@ def mean_se(values: Sequence[float]) -> tuple[float | None, float | None]:
 
 
 def proportion_se(n: int, c: int) -> float | None:
-    """The standard error of the pass rate ``c / n``: √(p(1 − p)/n) (``None`` for no runs).
+    """The standard error of the pass rate ``c / n``: √(p(1 - p)/n) (``None`` for no runs).
 
     Example:
         >>> proportion_se(4, 2)
@@ -115,7 +115,7 @@ def wilson(n: int, c: int, z: float = Z) -> tuple[float, float]:
 
 
 def newcombe(n1: int, c1: int, n2: int, c2: int, z: float = Z) -> tuple[float, float, float]:
-    """(difference, low, high): ``c1/n1 − c2/n2`` with Newcombe's hybrid score interval (method 10).
+    """(difference, low, high): ``c1/n1 - c2/n2`` with Newcombe's hybrid score interval (method 10).
 
     Example:
         >>> [round(value, 4) for value in newcombe(70, 56, 80, 48)]  # Newcombe's own example
@@ -139,7 +139,7 @@ def bootstrap_difference(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float, float]:
-    """(difference of means, low, high): the 95% percentile bootstrap of ``mean(first) − mean(second)``.
+    """(difference of means, low, high): the 95% percentile bootstrap of ``mean(first) - mean(second)``.
 
     Each side is resampled with replacement on its own, ``resamples`` times, from a
     ``random.Random(seed)``: the same values always give the same interval.
@@ -158,6 +158,6 @@ def bootstrap_difference(
         for _ in range(resamples)
     )
     tail = (1 - CONFIDENCE) / 2
-    low = draws[int(math.floor(tail * (resamples - 1)))]
-    high = draws[int(math.ceil((1 - tail) * (resamples - 1)))]
+    low = draws[math.floor(tail * (resamples - 1))]
+    high = draws[math.ceil((1 - tail) * (resamples - 1))]
     return math.fsum(first) / n1 - math.fsum(second) / n2, low, high

@@ -71,7 +71,7 @@ def encode(value: Any) -> dict[str, Any]:
         return {"json": value}
     try:
         shown = repr(value)
-    except Exception as exc:  # noqa: BLE001 - a value whose repr raises is still recorded
+    except Exception as exc:
         shown = f"<{type(value).__name__} whose repr raised {type(exc).__name__}>"
     return {"repr": shown if len(shown) <= VALUE_LIMIT else shown[: VALUE_LIMIT - 1] + "…"}
 
@@ -148,9 +148,7 @@ def save(experiment: Experiment) -> None:
     store = experiment.manager.store
     if store is None:
         return
-    runs = [
-        StoredRun(r.run, r.session_id, r.variant, r.repeat, r.status, run_payload(r)) for r in experiment
-    ]
+    runs = [StoredRun(r.run, r.session_id, r.variant, r.repeat, r.status, run_payload(r)) for r in experiment]
     store.experiments.save(experiment.name, experiment_payload(experiment), runs)
 
 
@@ -219,7 +217,10 @@ def rebuilt(
     settings = _validated(_ExperimentPayload, found.payload, found.ref, _ExperimentPayload())
     variants = {variant: decode(settings.configs.get(variant)) for variant in settings.variants}
     owner = found.ref[: -len(found.name)]  # "OWNER/" for another user's experiment, else ""
-    payloads = [_validated(_RunPayload, run.payload, f"{found.ref} run {run.run}", _RunPayload()) for run in found.runs]
+    payloads = [
+        _validated(_RunPayload, run.payload, f"{found.ref} run {run.run}", _RunPayload())
+        for run in found.runs
+    ]
     specs = [
         RunSpec(
             run.run,
@@ -229,7 +230,7 @@ def rebuilt(
             owner + run.session_id,
             fork=None if payload.fork is None else Fork(*payload.fork),
         )
-        for run, payload in zip(found.runs, payloads)
+        for run, payload in zip(found.runs, payloads, strict=True)
     ]
     experiment = Experiment(
         found.ref,
@@ -244,7 +245,7 @@ def rebuilt(
         display=False,
         sessions=[session(spec.session_id) for spec in specs],
     )
-    for state, run, payload in zip(experiment._runs, found.runs, payloads):
+    for state, run, payload in zip(experiment._runs, found.runs, payloads, strict=True):
         state.status = run.status  # type: ignore[assignment]
         state.value = decode(payload.value)
         state.message = payload.message
@@ -264,6 +265,10 @@ def _validated(model: type[Any], payload: str, where: str, default: Any) -> Any:
     except ValidationError as exc:
         from jupyter_think.store import StoreWarning
 
-        warnings.warn(f"jupyter-think: experiment {where}: what was stored does not read back ({exc.error_count()} "
-                      "errors); shown without it", StoreWarning, stacklevel=3)
+        warnings.warn(
+            f"jupyter-think: experiment {where}: what was stored does not read back ({exc.error_count()} "
+            "errors); shown without it",
+            StoreWarning,
+            stacklevel=3,
+        )
         return default

@@ -84,7 +84,9 @@ def variant_rows(
     for result in results:
         groups.setdefault(result.variant, []).append(result)
     if baseline is not None and baseline not in groups:
-        raise ValueError(f"no variant {baseline!r} to compare with; the variants are {', '.join(groups) or 'none'}")
+        raise ValueError(
+            f"no variant {baseline!r} to compare with; the variants are {', '.join(groups) or 'none'}"
+        )
     rows = []
     for variant, group in groups.items():
         n = len(group)
@@ -133,4 +135,6 @@ def _add_baseline(
         )
         scores = _scores(group)
         if scores and scores0:
-            row["score_diff"], row["score_low"], row["score_high"] = stats.bootstrap_difference(scores, scores0)
+            row["score_diff"], row["score_low"], row["score_high"] = stats.bootstrap_difference(
+                scores, scores0
+            )

@@ -49,7 +49,11 @@ def results_headline(name: str, results: Sequence[RunResult], started: bool = Tr
         counts[result.status] = counts.get(result.status, 0) + 1
     for status in ("ok", "error", "timeout", "cancelled", "running", "pending"):
         if counts.get(status):
-            word = {"error": "errors", "timeout": "timeouts"}.get(status, status) if counts[status] > 1 else status
+            word = (
+                {"error": "errors", "timeout": "timeouts"}.get(status, status)
+                if counts[status] > 1
+                else status
+            )
             parts.append(f"{counts[status]} {word}")
     return " · ".join(parts)
 
@@ -102,7 +106,9 @@ def _outcome(result: RunResult) -> str:
 def results_text(headline: str, results: Sequence[RunResult]) -> str:
     """The runs as a deterministic text table under ``headline``."""
     columns = result_columns(results)
-    return "\n".join([headline, *("  " + line for line in _aligned(columns, [_result_cells(r, columns) for r in results]))])
+    return "\n".join(
+        [headline, *("  " + line for line in _aligned(columns, [_result_cells(r, columns) for r in results]))]
+    )
 
 
 def results_html(headline: str, results: Sequence[RunResult]) -> str:
@@ -131,7 +137,9 @@ def _aligned(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(widths[i]) if is_numeric(columns[i]) else v.ljust(widths[i]) for i, v in enumerate(values)]
+        parts = [
+            v.rjust(widths[i]) if is_numeric(columns[i]) else v.ljust(widths[i]) for i, v in enumerate(values)
+        ]
         return "  ".join(parts).rstrip()
 
     return [line(list(columns)), *(line(r) for r in cells)]
@@ -175,7 +183,9 @@ class Table(list):  # type: ignore[type-arg]
         columns = [c for c in self.columns if c not in TIMED]
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(format_value(row.get(c), c))}</td>" for c in columns) + "</tr>"
+            "<tr>"
+            + "".join(f"<td>{html.escape(format_value(row.get(c), c))}</td>" for c in columns)
+            + "</tr>"
             for row in self
         )
         return f'<table class="jupyter-think-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -197,7 +207,11 @@ NUMBERS = frozenset(
 
 def is_numeric(column: str) -> bool:
     """True for a column of numbers (right-aligned): the counts, rates, pass@k and the differences."""
-    return column in NUMBERS or column.startswith(("pass", "score_")) or column.endswith(("_diff", "_low", "_high"))
+    return (
+        column in NUMBERS
+        or column.startswith(("pass", "score_"))
+        or column.endswith(("_diff", "_low", "_high"))
+    )
 
 
 def format_value(value: Any, column: str = "") -> str:

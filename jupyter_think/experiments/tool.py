@@ -167,8 +167,12 @@ class RunTool(SequentialThinkingTool):
         Ignored once the run has ended (its numbers are final)."""
         tokens_in = _count(input_tokens, "input_tokens")
         tokens_out = _count(output_tokens, "output_tokens")
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                    or not math.isfinite(seconds) or seconds < 0):
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
             raise ValueError(f"record_usage: seconds must be a number >= 0, got {seconds!r}")
         with self._usage_lock:
             if self._ended:

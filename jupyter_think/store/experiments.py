@@ -48,7 +48,9 @@ class StoredRun:
         validate_id(self.session_id, "session")
         validate_id(self.variant, "variant")
         if self.status not in RUN_STATUSES:
-            raise ValueError(f"a stored run's status is one of {', '.join(RUN_STATUSES)}, not {self.status!r}")
+            raise ValueError(
+                f"a stored run's status is one of {', '.join(RUN_STATUSES)}, not {self.status!r}"
+            )
         check_payload(self.payload)
         return self
 

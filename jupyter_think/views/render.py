@@ -25,8 +25,8 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from jupyter_think.views import registry as views
 from jupyter_think.views.layout import Edge, Layout, Node, layout
+from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
 
 if TYPE_CHECKING:
@@ -81,15 +81,6 @@ def _xml(text: str) -> str:
     return html.escape(_INVALID_XML.sub("\ufffd", text), quote=True)
 
 
-def _first_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
 def decision_words(outcome: str | None, note: str | None) -> str:
     """``chosen``, ``abandoned: the note`` (one line), or empty for an undecided branch.
 
@@ -115,8 +106,8 @@ def headline(graph: Layout, session_id: str) -> str:
     revisions = sum(1 for n in counted if n.thought.is_revision)
     retracted = len(graph.nodes) - len(counted)
     return (
-        f"Session {session_id} · {status} · {_plural(len(counted), 'thought')} · "
-        f"{_plural(len(graph.lanes) - 1, 'branch', 'branches')} · {_plural(revisions, 'revision')}"
+        f"Session {session_id} · {status} · {plural(len(counted), 'thought')} · "
+        f"{plural(len(graph.lanes) - 1, 'branch', 'branches')} · {plural(revisions, 'revision')}"
         + (f" · {retracted} retracted" if retracted else "")
     )
 
@@ -134,9 +125,6 @@ def render_svg(session: Session | SessionSnapshot) -> str:
         True
     """
     return svg_from_layout(layout(session), session.id)
-
-
-views.register("svg", render_svg)
 
 
 def svg_from_layout(graph: Layout, session_id: str) -> str:
@@ -215,7 +203,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
         bold = ' font-weight="bold"' if lane.index in graph.path else ""
         parts.append(
-            f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>'
+            f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(one_line(name, 16))}</text>'
         )
         if lane.outcome:
             parts.append(
@@ -256,7 +244,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         x, y = xy(node)
         thought = node.thought
         states = [name for name, on in (("amended", node.amended), ("retracted", node.retracted)) if on]
-        tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
+        tip = f"{thought.thought_number}/{thought.total_thoughts} {one_line(thought.thought, 200)}"
         tip += "".join(f" ({state})" for state in states)
         ring = (
             f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
@@ -297,7 +285,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         )
     for row, note in enumerate(notes):
         parts.append(
-            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(_first_line(note, 160))}</text>'
+            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(one_line(note, 160))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -323,7 +311,7 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
     if len(graph.lanes) <= 40:
         for lane in graph.lanes:
             parts.append(
-                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(_first_line(lane.name, 14))}</text>'
+                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(one_line(lane.name, 14))}</text>'
             )
     first: dict[int, Node] = {}
     last: dict[int, Node] = {}
@@ -402,7 +390,7 @@ def _node_line(node: Node, final: int | None) -> str:
     elif not thought.next_thought_needed:
         marks.append("done")
     suffix = "".join(f"  [{mark}]" for mark in marks)
-    return f"{thought.thought_number} {escape_controls(_first_line(thought.thought, 72))}{suffix}"
+    return f"{thought.thought_number} {escape_controls(one_line(thought.thought, 72))}{suffix}"
 
 
 def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
@@ -469,7 +457,7 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
         branch = "└── " if is_last else "├── "
         child_prefix = prefix + ("    " if is_last else "│   ")
         if kind == "gap":
-            lines.append(f"{prefix}{branch}… {_plural(value, 'more thought')}")
+            lines.append(f"{prefix}{branch}… {plural(value, 'more thought')}")
         elif kind == "merge":
             lines.append(f"{prefix}{branch}merged into {graph.lanes[value].name}")
         elif kind == "node":
@@ -482,7 +470,7 @@ def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
             decided = decision_words(lane.outcome, lane.note)
             lines.append(
                 f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})"
-                + (f" · {escape_controls(_first_line(decided, 80))}" if decided else "")
+                + (f" · {escape_controls(one_line(decided, 80))}" if decided else "")
             )
             stack.append((lane_items(value), 0, child_prefix))
     return "\n".join(lines)

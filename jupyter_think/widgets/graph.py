@@ -40,19 +40,18 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from jupyter_think.core.models import SessionReset
 from jupyter_think.ipython.extension import follow_manager
-from jupyter_think.views import registry as views
-from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
-from jupyter_think.views.theme import THEME
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
+from jupyter_think.core.models import SessionReset
+from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
+from jupyter_think.views.theme import THEME
 
 if TYPE_CHECKING:
-    from jupyter_think.core.session.session import Session, SessionEvent
     from jupyter_think.manager import SessionManager
+    from jupyter_think.core.session.session import Session, SessionEvent
 
 STATIC = Path(__file__).parent / "static"
 
@@ -298,5 +297,4 @@ def follow_new_manager(old: SessionManager | None, new: SessionManager) -> None:
             _open_graphs.setdefault(replacement, graph)
 
 
-views.register("graph", graph_for)
 follow_manager(follow_new_manager)

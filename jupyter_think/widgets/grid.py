@@ -39,6 +39,8 @@ import traitlets
 
 from jupyter_think.core.models import BranchCreated, SessionReset, ThoughtAdded
 from jupyter_think.experiments.results import RunResult
+from jupyter_think.views.tables import Cell, html_table
+from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import STATUS_COLORS, THEME
 from jupyter_think.widgets.grid_cards import (
     MESSAGE_LIMIT,
@@ -46,8 +48,6 @@ from jupyter_think.widgets.grid_cards import (
     THUMB_NODES,
     RunCard,
     counts_line,
-    plural,
-    short_line,
 )
 
 if TYPE_CHECKING:
@@ -193,22 +193,21 @@ class ExperimentGrid(anywidget.AnyWidget):
     def html_table(self) -> str:
         """The deterministic HTML table (``text/html`` without a widget front end)."""
         with self._state_lock:
-            rows = "".join(
-                f"<tr><td>{html.escape(card.variant)}</td><td>{html.escape(card.session.id)}</td>"
-                f'<td style="color:{_STATUS_COLORS[card.status]};font-weight:600">{card.status}</td>'
-                f"<td>{html.escape(card.score)}</td>"
-                f"<td>{html.escape(counts_line(card.counts))}</td><td>{card.tokens or ''}</td>"
-                f"<td>{html.escape(short_line(card.message or '', 100) or card.answer)}</td></tr>"
+            rows = [
+                [
+                    card.variant,
+                    card.session.id,
+                    Cell(card.status, {"style": f"color:{_STATUS_COLORS[card.status]};font-weight:600"}),
+                    card.score,
+                    counts_line(card.counts),
+                    card.tokens or "",
+                    one_line(card.message or "", 100) or card.answer,
+                ]
                 for card in self._cards
-            )
-            head = "".join(
-                f"<th>{name}</th>"
-                for name in ("variant", "run", "status", "score", "counts", "tokens", "answer")
-            )
-            return (
-                f'<div class="jupyter-think-grid"><b>{html.escape(self.headline())}</b>'
-                f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
-            )
+            ]
+            header = ["variant", "run", "status", "score", "counts", "tokens", "answer"]
+            table = html_table(header, rows)
+            return f'<div class="jupyter-think-grid"><b>{html.escape(self.headline())}</b>{table}</div>'
 
     def __repr__(self) -> str:
         return self.text()
@@ -246,7 +245,7 @@ class ExperimentGrid(anywidget.AnyWidget):
             if self._stale and getattr(self, "comm", None) is not None:
                 try:
                     self.finish()
-                except Exception:  # noqa: BLE001 - the comm went away (kernel shutting down): stop refreshing
+                except Exception:
                     return
 
     def _listener(self, card: RunCard) -> Callable[[SessionEvent], None]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_think.experiments.counts import Counts, session_counts
 from jupyter_think.experiments.results import RunResult, first_line
 from jupyter_think.views.layout import LayoutBuilder
+from jupyter_think.views.text import one_line, plural
 
 if TYPE_CHECKING:
     from jupyter_think.core.models import Thought
@@ -23,10 +24,6 @@ MESSAGE_LIMIT = 300
 """Characters of an error message a card carries (the run result keeps all of it)."""
 STATUSES = ("pending", "running", "ok", "error", "timeout", "cancelled")
 _KIND_LETTER = {"thought": "t", "revision": "r", "branch": "b", "final": "f"}
-
-
-def plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
 def counts_line(counts: Counts) -> str:
@@ -44,11 +41,6 @@ def counts_line(counts: Counts) -> str:
     if counts.retractions:
         parts.append(plural(counts.retractions, "retraction"))
     return " · ".join(parts)
-
-
-def short_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def score_text(score: bool | float | None, failed: str | None = None) -> str:
@@ -161,6 +153,6 @@ class RunCard:
             f"score {self.score}" if self.score else "",
             f"{self.tokens} tokens" if self.tokens else "",
             f"from {self.source} @{self.prefix}" if self.source else "",
-            short_line(self.message, 100) if self.message else self.answer,
+            one_line(self.message, 100) if self.message else self.answer,
         ]
         return "  ".join([line, *(extra for extra in extras if extra)])

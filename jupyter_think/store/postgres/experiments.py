@@ -3,7 +3,8 @@
 Every row has an ``owner`` the database sets (``DEFAULT current_user``, checked by a policy on insert,
 never updated): a role sees and replaces its own experiments, a member of the class's teacher group
 reads every experiment of the class (``OWNER/NAME``), and nothing else reaches them (the policies are
-in :func:`~jupyter_think.store.postgres.roles.experiment_policies_sql`). Names are unique per owner.
+in :func:`~jupyter_think.store.postgres.policies.experiment_policies_sql`, the tables in
+:mod:`.schema`). Names are unique per owner.
 """
 
 from __future__ import annotations
@@ -12,46 +13,11 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jupyter_think.core.ids import split_ref
-from jupyter_think.store.base import utc
 from jupyter_think.store.experiments import ExperimentSummary, ExperimentTable, StoredExperiment, StoredRun
-from jupyter_think.store.postgres import roles as klass
+from jupyter_think.store.postgres.rows import utc
 
 if TYPE_CHECKING:
     from jupyter_think.store.postgres.store import PostgresStore
-
-
-def migration(schema: str) -> str:
-    """Schema version 6: the two tables, their policies, and the class's groups' grants when a class exists
-    (so an upgraded class works before ``class init`` runs again)."""
-    s = schema
-    return f"""
-    CREATE TABLE {s}.experiments (
-        key BIGSERIAL PRIMARY KEY,
-        owner TEXT NOT NULL DEFAULT current_user,
-        name TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-        payload TEXT NOT NULL,
-        UNIQUE (owner, name)
-    );
-    CREATE TABLE {s}.experiment_runs (
-        experiment_key BIGINT NOT NULL REFERENCES {s}.experiments (key) ON DELETE CASCADE,
-        owner TEXT NOT NULL DEFAULT current_user,
-        run INTEGER NOT NULL,
-        session_id TEXT NOT NULL,
-        variant TEXT NOT NULL,
-        repeat INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        PRIMARY KEY (experiment_key, run)
-    );
-    CREATE INDEX experiment_runs_by_session ON {s}.experiment_runs (owner, session_id);
-    {klass.experiment_policies_sql(s)}
-    DO $$ DECLARE grp TEXT; BEGIN
-        FOR grp IN SELECT value FROM {s}.meta WHERE key IN ('students_role', 'teachers_role') LOOP
-            EXECUTE format('{klass.experiment_grants_sql(s, "%I")}', grp);
-        END LOOP;
-    END $$;
-    """
 
 
 _OWNER_NAME = "coalesce((SELECT m.user_name FROM {s}.members m WHERE m.role = e.owner), e.owner)"
@@ -76,7 +42,8 @@ class PostgresExperiments(ExperimentTable):
             with conn.transaction():
                 conn.execute(f"DELETE FROM {s}.experiments WHERE owner = current_user AND name = %s", (name,))
                 key = conn.execute(
-                    f"INSERT INTO {s}.experiments (name, payload) VALUES (%s, %s) RETURNING key", (name, payload)
+                    f"INSERT INTO {s}.experiments (name, payload) VALUES (%s, %s) RETURNING key",
+                    (name, payload),
                 ).fetchone()[0]  # type: ignore[index]
                 with conn.cursor() as cursor:
                     cursor.executemany(
@@ -94,7 +61,9 @@ class PostgresExperiments(ExperimentTable):
             if not self._ready(conn):
                 return None
             with conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # the experiment and its runs agree
+                conn.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+                )  # the experiment and its runs agree
                 found = conn.execute(
                     f"SELECT e.key, {_OWNER_NAME.format(s=s)}, e.created_at, e.payload FROM {s}.experiments e "
                     f"WHERE {where} AND e.name = %s",
@@ -108,7 +77,10 @@ class PostgresExperiments(ExperimentTable):
                     (found[0],),
                 ).fetchall()
         ref = plain if owner is None else f"{owner}/{plain}"
-        runs = tuple(StoredRun(int(run), sid, variant, int(rep), status, body) for run, sid, variant, rep, status, body in rows)
+        runs = tuple(
+            StoredRun(int(run), sid, variant, int(rep), status, body)
+            for run, sid, variant, rep, status, body in rows
+        )
         return StoredExperiment(plain, found[1], utc(found[2]), found[3], runs, ref)
 
     def list(self) -> list[ExperimentSummary]:
@@ -128,7 +100,12 @@ class PostgresExperiments(ExperimentTable):
                 statuses[status] = int(count)
         return [
             ExperimentSummary(
-                name, owner, utc(created), sum(statuses.values()), statuses, name if mine else f"{owner}/{name}"
+                name,
+                owner,
+                utc(created),
+                sum(statuses.values()),
+                statuses,
+                name if mine else f"{owner}/{name}",
             )
             for (owner, name), (mine, created, statuses) in found.items()
         ]
@@ -146,7 +123,7 @@ class PostgresExperiments(ExperimentTable):
                 "ON e.key = r.experiment_key WHERE r.owner = current_user AND r.session_id = ANY(%s)",
                 (ids,),
             ).fetchall()
-        return {session_id: name for session_id, name in rows}
+        return dict(rows)
 
     def delete(self, name: str) -> bool:
         owner, plain = split_ref(self._store.canonical(self.checked_ref(name)))
