@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
     from jupyter_think.experiments.compare import compare
     from jupyter_think.experiments.diff import diff
-    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, aexperiment, experiment
+    from jupyter_think.experiments.launch import aexperiment, experiment
+    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult
     from jupyter_think.experiments.stored import load_experiment
     from jupyter_think.manager import SessionManager, get_manager
     from jupyter_think.persistence import PersistenceWarning
@@ -43,8 +44,8 @@ _LAZY = {
     "SequentialThinkingTool": ("agent.tool", "SequentialThinkingTool"),
     "compare": ("experiments.compare", "compare"),
     "diff": ("experiments.diff", "diff"),
-    "experiment": ("experiments.run", "experiment"),
-    "aexperiment": ("experiments.run", "aexperiment"),
+    "experiment": ("experiments.launch", "experiment"),
+    "aexperiment": ("experiments.launch", "aexperiment"),
     "load_experiment": ("experiments.stored", "load_experiment"),
     "Experiment": ("experiments.run", "Experiment"),
     "RunEnded": ("experiments.run", "RunEnded"),

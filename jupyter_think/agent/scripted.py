@@ -289,8 +289,7 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (the Anthropic client's ``base_url``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     @property
     def openai_url(self) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from jupyter_think.core.models import Thought
     from jupyter_think.core.session.session import Session
+    from jupyter_think.core.session.snapshot import SessionSnapshot
 
 
 @dataclass
@@ -38,8 +39,8 @@ class Counts:
         return asdict(self)
 
 
-def session_counts(session: Session) -> Counts:
-    """The counts of a session: the one helper every table and the grid read them through.
+def session_counts(session: Session | SessionSnapshot) -> Counts:
+    """The counts of a session (or of a snapshot of one): the one helper every table and the grid read them through.
 
     A retracted thought counts only as a retraction (not as a thought, nor as a revision).
 

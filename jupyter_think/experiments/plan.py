@@ -71,7 +71,7 @@ def plan_runs(name: str, configs: object, repeat: int) -> tuple[dict[str, Any], 
     whole(repeat, "repeat")
     variants = variants_of(configs)
     plain = not isinstance(configs, Mapping) and repeat == 1
-    specs = []
+    specs: list[RunSpec] = []
     for variant, config in variants.items():
         for r in range(1, repeat + 1):
             session_id = f"{name}-{variant}" if plain else f"{name}-{variant}-{r}"
@@ -105,3 +105,12 @@ def fork_runs(
     ]
     check_ids(f"{source}-from{from_thought}", [spec.session_id for spec in specs])
     return specs
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``timeout`` as seconds (``None``: no timeout), else ``ValueError`` saying what it takes."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+        raise ValueError(f"timeout must be a number of seconds > 0, or None, got {timeout!r}")
+    return float(timeout)

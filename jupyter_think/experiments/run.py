@@ -1,6 +1,6 @@
 """Experiments: run an agent once per (variant, repeat) in parallel, each run in its own session, and measure.
 
-``experiment(name, agent, configs, repeat=…, score=…)`` calls ``agent(config, tool)`` once per
+``experiment(name, agent, configs, repeat=…, score=…)`` (:mod:`.launch`) calls ``agent(config, tool)`` once per
 variant and repeat on anyio (at most ``concurrency`` at a time; sync agents in worker threads), each
 run thinking in its own session (``<name>-<variant>-<r>``, see :mod:`.plan`) through a
 :class:`~jupyter_think.experiments.tool.RunTool`. Each session is started anew when the experiment
@@ -31,10 +31,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from jupyter_think.experiments import runner, stored
-from jupyter_think.experiments.plan import MAX_CONCURRENCY, RunSpec, fork_runs, plan_runs, whole
+from jupyter_think.experiments.plan import (
+    MAX_CONCURRENCY,
+    RunSpec,
+    check_timeout,
+    fork_runs,
+    whole,
+)
 from jupyter_think.experiments.results import FINAL_STATUSES, RunEnded, RunResult, RunStatus, describe_error
+from jupyter_think.experiments.state import RunState, in_kernel
 from jupyter_think.experiments.tables import results_headline, results_html, results_text
-from jupyter_think.experiments.tool import RunTool, Usage, check_prices
+from jupyter_think.experiments.tool import RunTool, check_prices
 from jupyter_think.manager import SessionManager, get_manager
 
 if TYPE_CHECKING:
@@ -55,63 +62,7 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "RunTool",
-    "aexperiment",
-    "experiment",
 ]
-
-
-class _Run:
-    """The mutable state of one run while the experiment goes on."""
-
-    def __init__(self, spec: RunSpec, session: Session, tool: RunTool | None) -> None:
-        self.spec = spec
-        self.session = session
-        self.tool = tool
-        self.status: RunStatus = "pending"
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.message: str | None = None
-        self.started: float | None = None
-        self.ended: float | None = None
-        self.usage: Usage | None = None  # frozen when the run ends
-        self.score: bool | float | None = None
-        self.score_error: str | None = None
-
-    @property
-    def config(self) -> Any:
-        return self.spec.config
-
-    def result(self, prices: Mapping[str, tuple[float, float]] | None = None) -> RunResult:
-        duration = None
-        if self.started is not None:
-            duration = (self.ended if self.ended is not None else time.monotonic()) - self.started
-        spec = self.spec
-        return RunResult(
-            run=spec.number,
-            session_id=self.session.id,
-            config=spec.config,
-            status=self.status,
-            value=self.value,
-            error=self.error,
-            message=self.message,
-            duration=duration,
-            session=self.session,
-            variant=spec.variant,
-            repeat=spec.repeat,
-            score=self.score,
-            score_error=self.score_error,
-            usage=self.usage if self.usage is not None else self.tool.usage(prices) if self.tool else Usage(),
-            fork=spec.fork,
-        )
-
-
-def _in_kernel() -> bool:
-    """True inside a Jupyter kernel (without importing IPython where it is not loaded yet)."""
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class Experiment(Sequence[RunResult]):
@@ -145,15 +96,17 @@ class Experiment(Sequence[RunResult]):
         self.variants = dict(variants)
         self.repeat = repeat
         self.score = score
-        self.timeout = _check_timeout(timeout)
+        self.timeout = check_timeout(timeout)
         self.prices = check_prices(prices)
         self.concurrency = whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
         self._manager = manager
-        self.display = _in_kernel() if display is None else display
+        self.display = in_kernel() if display is None else display
         if sessions is None:
             self._runs = [self._make_run(spec) for spec in specs]
         else:  # finished runs read from the store, with their sessions: nothing to think through
-            self._runs = [_Run(spec, session, None) for spec, session in zip(specs, sessions, strict=True)]
+            self._runs = [
+                RunState(spec, session, None) for spec, session in zip(specs, sessions, strict=True)
+            ]
         self._phase: Literal["ready", "running", "done"] = "ready"
         self._done = threading.Event()
         self._grid: ExperimentGrid | None = None
@@ -164,12 +117,12 @@ class Experiment(Sequence[RunResult]):
         """The manager of the runs' sessions (the process-wide one unless another was given)."""
         return self._manager if self._manager is not None else get_manager()
 
-    def _make_run(self, spec: RunSpec) -> _Run:
+    def _make_run(self, spec: RunSpec) -> RunState:
         session = self.manager.session(spec.session_id)
         tool = RunTool(
             self.manager, spec.session_id, variant=spec.variant, repeat=spec.repeat, prefix=spec.prefix
         )
-        run = _Run(spec, session, tool)
+        run = RunState(spec, session, tool)
         tool.on_usage = lambda: self._show_card(run)
         return run
 
@@ -193,7 +146,7 @@ class Experiment(Sequence[RunResult]):
 
         self._prepare()
         try:
-            await runner.execute(self, wake=_in_kernel())
+            await runner.execute(self, wake=in_kernel())
         finally:
             with anyio.CancelScope(shield=True):  # (cancelled too: what each run did is kept)
                 await anyio.to_thread.run_sync(lambda: self.save(quiet=True))
@@ -242,7 +195,7 @@ class Experiment(Sequence[RunResult]):
             _grids[self.name] = grid
         display(grid)
 
-    def _start(self, run: _Run) -> None:
+    def _start(self, run: RunState) -> None:
         with self._lock:
             run.status = "running"
             run.started = time.monotonic()
@@ -250,7 +203,7 @@ class Experiment(Sequence[RunResult]):
 
     def _end(
         self,
-        run: _Run,
+        run: RunState,
         status: RunStatus,
         *,
         value: Any = None,
@@ -271,12 +224,12 @@ class Experiment(Sequence[RunResult]):
             run.usage = tool.usage(self.prices)
         self._show_card(run)
 
-    def _scored(self, run: _Run, score: bool | float | None, failure: str | None) -> None:
+    def _scored(self, run: RunState, score: bool | float | None, failure: str | None) -> None:
         with self._lock:
             run.score, run.score_error = score, failure
         self._show_card(run)
 
-    def _show_card(self, run: _Run) -> None:
+    def _show_card(self, run: RunState) -> None:
         grid = self._grid
         if grid is not None:
             grid.update_run(run.result(self.prices))
@@ -430,114 +383,3 @@ class Experiment(Sequence[RunResult]):
 
     def _repr_html_(self) -> str:
         return results_html(self.headline(), list(self))
-
-
-def _check_timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
-        raise ValueError(f"timeout must be a number of seconds > 0, or None, got {timeout!r}")
-    return float(timeout)
-
-
-def _build(
-    name: str,
-    agent: Agent,
-    configs: Any,
-    *,
-    repeat: int,
-    score: Scorer | None,
-    timeout: float | None,
-    prices: Mapping[str, tuple[float, float]] | None,
-    concurrency: int,
-    manager: SessionManager | None,
-    display: bool | None,
-) -> Experiment:
-    if not callable(agent):
-        raise TypeError(f"agent must be a callable agent(config, tool), got {type(agent).__name__}")
-    variants, specs = plan_runs(name, configs, repeat)
-    whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
-    _check_timeout(timeout)
-    check_prices(prices)
-    return Experiment(
-        name,
-        agent,
-        specs,
-        variants=variants,
-        repeat=repeat,
-        score=score,
-        timeout=timeout,
-        prices=prices,
-        concurrency=concurrency,
-        manager=manager,
-        display=display,
-    )
-
-
-def experiment(
-    name: str,
-    agent: Agent,
-    configs: Any,
-    *,
-    repeat: int = 1,
-    score: Scorer | None = None,
-    timeout: float | None = None,
-    prices: Mapping[str, tuple[float, float]] | None = None,
-    concurrency: int = 8,
-    manager: SessionManager | None = None,
-    display: bool | None = None,
-) -> Experiment:
-    """Run ``agent(config, tool)`` once per variant and repeat, in parallel; blocks until every run has ended.
-
-    ``configs`` is a list (variants ``"1"``, ``"2"``, …) or a dict ``{variant: config}``; each variant
-    runs ``repeat`` times, run by run in session ``<name>-<variant>-<r>`` (``<name>-<k>`` for a list
-    run once), started anew, through a :class:`RunTool` bound to it. ``score(result)`` (optional)
-    gives each run that ended ``ok`` its score (``True``/``False`` or a number); ``timeout`` (seconds)
-    ends a run that takes longer (status ``timeout``); ``prices={model: (USD per 1M input tokens,
-    USD per 1M output tokens)}`` turns the runs' tokens into cost. At most ``concurrency`` runs at a
-    time; an agent's exception is recorded on its run and never stops the others. ``manager``
-    defaults to the process-wide one; ``display`` (default: in a kernel) shows the live grid.
-
-    The experiment is stored (``load_experiment(name)``); running the same name again replaces it.
-    In a coroutine, ``await aexperiment(...)`` instead.
-
-    Example:
-        >>> from jupyter_think import SessionManager
-        >>> def agent(config, tool):
-        ...     for n in range(1, config + 1):
-        ...         tool.call({"thought": f"step {n}", "thoughtNumber": n, "totalThoughts": config,
-        ...                    "nextThoughtNeeded": n < config})
-        ...     return f"{config} steps"
-        >>> runs = experiment("demo", agent, [1, 3], manager=SessionManager(persist=False))
-        >>> [(r.session_id, r.status, r.value, len(r.session)) for r in runs]
-        [('demo-1', 'ok', '1 steps', 1), ('demo-2', 'ok', '3 steps', 3)]
-    """
-    return _build(
-        name, agent, configs, repeat=repeat, score=score, timeout=timeout, prices=prices,
-        concurrency=concurrency, manager=manager, display=display,
-    ).run()  # fmt: skip
-
-
-async def aexperiment(
-    name: str,
-    agent: Agent,
-    configs: Any,
-    *,
-    repeat: int = 1,
-    score: Scorer | None = None,
-    timeout: float | None = None,
-    prices: Mapping[str, tuple[float, float]] | None = None,
-    concurrency: int = 8,
-    manager: SessionManager | None = None,
-    display: bool | None = None,
-) -> Experiment:
-    """:func:`experiment` on the running event loop: ``runs = await aexperiment(...)`` in a coroutine or a cell.
-
-    The same arguments and result. Async agents run on the caller's loop (an ``AsyncOpenAI`` client
-    made there works), sync agents in worker threads; in a kernel the grid stays interactive.
-    """
-    built = _build(
-        name, agent, configs, repeat=repeat, score=score, timeout=timeout, prices=prices,
-        concurrency=concurrency, manager=manager, display=display,
-    )  # fmt: skip
-    return await built.arun()

@@ -37,7 +37,8 @@ if sys.version_info < (3, 11):  # pragma: no cover - anyio's backport on Python 
     from exceptiongroup import BaseExceptionGroup
 
 if TYPE_CHECKING:
-    from jupyter_think.experiments.run import Experiment, _Run
+    from jupyter_think.experiments.run import Experiment
+    from jupyter_think.experiments.state import RunState
 
 WAKE_INTERVAL = 0.2
 """Seconds between wake-ups of a kernel's loop while it awaits an experiment (see :func:`_keep_waking`)."""
@@ -103,16 +104,21 @@ async def _call(function: Callable[..., Any], args: tuple[Any, ...], limiter: an
 
 
 async def _run_one(
-    experiment: Experiment, run: _Run, runs_limit: anyio.CapacityLimiter, threads_limit: anyio.CapacityLimiter
+    experiment: Experiment,
+    run: RunState,
+    runs_limit: anyio.CapacityLimiter,
+    threads_limit: anyio.CapacityLimiter,
 ) -> None:
     timeout = experiment.timeout if experiment.timeout is not None else math.inf
+    agent = experiment.agent
+    assert agent is not None  # (a loaded experiment never runs: Experiment._prepare refuses it)
     try:
         async with runs_limit:
             experiment._start(run)
             token = current_run.set(run.tool)
             try:
                 with anyio.move_on_after(timeout) as deadline:
-                    value = await _call(experiment.agent, (run.config, run.tool), threads_limit)
+                    value = await _call(agent, (run.config, run.tool), threads_limit)
             finally:
                 current_run.reset(token)
             if deadline.cancelled_caught:
@@ -133,7 +139,7 @@ async def _run_one(
         experiment._end(run, "error", error=exc)
 
 
-async def _score(experiment: Experiment, run: _Run, limiter: anyio.CapacityLimiter) -> None:
+async def _score(experiment: Experiment, run: RunState, limiter: anyio.CapacityLimiter) -> None:
     """Score a run that ended ``ok``: its score, or the error that the score function raised."""
     assert experiment.score is not None
     timeout = experiment.timeout if experiment.timeout is not None else math.inf

@@ -161,9 +161,9 @@ def refuse_held(manager: SessionManager, name: str, session_ids: Sequence[str]) 
             held.update({s.id: other.name for s in other.sessions if s.id in wanted})
     store = manager.store
     if store is not None:
-        for session_id, other in store.experiments.holding(session_ids).items():
-            if other != name:
-                held.setdefault(session_id, other)
+        for session_id, holder in store.experiments.holding(session_ids).items():
+            if holder != name:
+                held.setdefault(session_id, holder)
     if held:
         session_id = min(held, key=list(session_ids).index)
         raise ValueError(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_think.experiments.counts import session_counts
 from jupyter_think.experiments.results import RunResult, first_line
+from jupyter_think.views.tables import Cell, html_table
 from jupyter_think.views.theme import STATUS_COLORS
 
 if TYPE_CHECKING:
@@ -115,22 +116,16 @@ def results_html(headline: str, results: Sequence[RunResult]) -> str:
     """The runs as a deterministic HTML table under ``headline`` (every text escaped)."""
     columns = result_columns(results)
     status = columns.index("status")
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td style="color:{STATUS_COLORS.get(cell, "inherit")};font-weight:600">{cell}</td>'
+    rows = (
+        [
+            Cell(cell, {"style": f"color:{STATUS_COLORS.get(cell, 'inherit')};font-weight:600"})
             if i == status
-            else f"<td>{html.escape(cell)}</td>"
+            else cell
             for i, cell in enumerate(_result_cells(result, columns))
-        )
-        + "</tr>"
+        ]
         for result in results
     )
-    head = "".join(f"<th>{c}</th>" for c in columns)
-    return (
-        f'<div class="jupyter-think-experiment"><b>{html.escape(headline)}</b>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+    return f'<div class="jupyter-think-experiment"><b>{html.escape(headline)}</b>{html_table(columns, rows)}</div>'
 
 
 def _aligned(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
@@ -164,7 +159,7 @@ class Table(list):  # type: ignore[type-arg]
     ) -> None:
         super().__init__(rows)
         self.columns = list(columns) or (list(rows[0]) if rows else [])
-        self.index = index
+        self.index_column = index
         self.empty = empty
 
     def as_text(self, times: bool = False, *, duration: bool | None = None) -> str:
@@ -181,19 +176,13 @@ class Table(list):  # type: ignore[type-arg]
 
     def _repr_html_(self) -> str:
         columns = [c for c in self.columns if c not in TIMED]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(format_value(row.get(c), c))}</td>" for c in columns)
-            + "</tr>"
-            for row in self
-        )
-        return f'<table class="jupyter-think-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        rows = ([format_value(row.get(c), c) for c in columns] for row in self)
+        return html_table(columns, rows, attributes={"class": "jupyter-think-compare"})
 
     def to_dataframe(self) -> pandas.DataFrame:
-        """The same rows as a pandas ``DataFrame`` (indexed by :attr:`index` when it has one)."""
+        """The same rows as a pandas ``DataFrame`` (indexed by :attr:`index_column` when it has one)."""
         frame = pandas_module().DataFrame(list(self), columns=self.columns)
-        return frame.set_index(self.index) if self.index else frame
+        return frame.set_index(self.index_column) if self.index_column else frame
 
 
 NUMBERS = frozenset(

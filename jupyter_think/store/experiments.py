@@ -14,6 +14,7 @@ by the database; a role sees its own experiments and a teacher reads every exper
 
 from __future__ import annotations
 
+import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
@@ -122,7 +123,7 @@ class ExperimentTable(ABC):
         """Forget experiment ``name`` (its sessions stay); True when there was one."""
 
     @staticmethod
-    def checked(name: str, payload: str, runs: Sequence[StoredRun]) -> list[StoredRun]:
+    def checked(name: str, payload: str, runs: Sequence[StoredRun]) -> builtins.list[StoredRun]:
         """The runs of :meth:`save` checked before the engine is touched (``ValueError`` naming what)."""
         validate_id(name, "experiment")
         check_payload(payload)
