@@ -9,6 +9,8 @@ Prints, each figure beside its floor or its baseline measured in the same run:
   recorded by 8 threads, as at concurrency 8), for this code and for the code at commit
   ``63c2f1c`` (the turn's starting point), each measured in a child process in the same run (the old
   code is extracted with ``git archive`` into a temporary directory);
+- how long after its 1 s timeout an experiment whose sync run hangs returns (target: within the
+  timeout + 1 s; the hanging thread is released afterwards);
 - ``diff()`` of two runs of 1 000 thoughts that share half their steps.
 
 Speed targets are figures to read here, never assertions in the test suite.
@@ -26,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -168,6 +171,32 @@ def thousand_runs(repeat: int = 250, tries: int = 3) -> None:
         )
 
 
+def timeout_return(tries: int = 3, timeout: float = 1.0) -> None:
+    """Seconds an experiment takes to return when one of its sync runs hangs past ``timeout``."""
+    times = []
+    for _ in range(tries):
+        release = threading.Event()
+
+        def agent(config: str, tool: Any, release: threading.Event = release) -> str:
+            tool.call({"thought": "start", "thoughtNumber": 1, "totalThoughts": 2, "nextThoughtNeeded": True})
+            if config == "hang":
+                release.wait(60)
+            return config
+
+        with SessionManager(persist=False) as manager:
+            started = time.perf_counter()
+            runs = experiment(
+                "hang", agent, ["quick", "hang"], timeout=timeout, manager=manager, display=False
+            )
+            times.append(time.perf_counter() - started)
+            release.set()
+        assert [r.status for r in runs] == ["ok", "timeout"]
+    print(
+        f"timeout a sync run hanging past its {timeout:.0f} s timeout: the experiment returned after "
+        f"{max(times):.2f} s (worst of {tries}; target: under {timeout + 1:.0f} s)"
+    )
+
+
 def diff_cost(count: int = 1_000) -> None:
     a, b = Session("a", max_thoughts=count + 10), Session("b", max_thoughts=count + 10)
     for n in range(count):
@@ -191,10 +220,12 @@ def main() -> None:
     if parser.parse_args().tiny:
         thousand_runs(repeat=10, tries=1)
         grid_versus_baseline(per_run=10, tries=1)
+        timeout_return(tries=1)
         diff_cost(count=100)
         return
     thousand_runs()
     grid_versus_baseline()
+    timeout_return()
     diff_cost()
 
 

@@ -16,12 +16,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
 import openai
 import pytest
 
 from jupyter_think import SequentialThinkingTool, SessionManager, experiment
-from jupyter_think.agent.scripted import ScriptedModel
 from jupyter_think.agent.adapters import (
     anthropic_agent,
     anthropic_tool_results,
@@ -29,6 +27,7 @@ from jupyter_think.agent.adapters import (
     openai_tool_results,
     responses_tool,
 )
+from jupyter_think.agent.scripted import ScriptedModel
 
 FIRST = {
     "thought": "Restate: 9 coins, one heavier",
@@ -302,7 +301,9 @@ def test_tokens_are_summed_exactly_through_the_real_clients(manager: SessionMana
         ("messages", lambda model: anthropic_agent("claude-model", client=model.anthropic_client())),
     ):
         model = ScriptedModel(TURNS)
-        runs = experiment(f"tokens-{name}", make(model), ["How few?", "And with 27?"], prices=prices, manager=manager)
+        runs = experiment(
+            f"tokens-{name}", make(model), ["How few?", "And with 27?"], prices=prices, manager=manager
+        )
         assert [r.status for r in runs] == ["ok", "ok"]
         reported = [r["usage"] for r in model.requests]
         assert len(reported) == 10  # five replies per run
@@ -311,7 +312,9 @@ def test_tokens_are_summed_exactly_through_the_real_clients(manager: SessionMana
         assert [r.usage.model_calls for r in runs] == [5, 5]
         price = prices[{"chat": "gpt-model", "responses": "resp-model", "messages": "claude-model"}[name]]
         usage = runs[0].usage
-        assert usage.cost == pytest.approx((usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6)
+        assert usage.cost == pytest.approx(
+            (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6
+        )
         if name != "responses":  # the ready-made agents time each create() call
             assert usage.model_seconds > 0
 

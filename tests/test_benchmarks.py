@@ -30,6 +30,7 @@ FLOORS = {
         "load_experiment in a new process",
         "(floor 1000 ms)",
         "commit 63c2f1c",
+        "target: under 2 s",
         "diff    two runs",
     ],
     "bench_mcp.py": ["jupyter-think mcp, memory only", "x1.00 of", "one append + fdatasync"],

@@ -9,7 +9,6 @@ security, and ``class init`` run again keeps it so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -40,11 +39,11 @@ def agent(config: str, tool: RunTool) -> str:
 
 
 @pytest.fixture(scope="module")
-def room(postgres_server: Any) -> Iterator[Classroom]:
+def room(postgres_server: Any) -> Classroom:
     klass = Classroom.ready(postgres_server, ["ada", "bob"], ["tea"])
     with SessionManager(store=klass.urls["ada"], durability="sync") as ada:
         experiment("homework", agent, {"terse": "t", "careful": "c"}, repeat=2, manager=ada)
-    yield klass
+    return klass
 
 
 def sql(room: Classroom, user: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -96,7 +95,9 @@ def test_plain_sql_with_his_own_credentials_reads_and_changes_none_of_her_rows(r
             sql(room, "bob", statement, params)
         assert refused.value.sqlstate == REFUSED, statement
     after = rows_of(room)
-    for table_before, table_after in zip(before, after):  # (column 2 of both tables is the owner)
+    for table_before, table_after in zip(
+        before, after, strict=True
+    ):  # (column 2 of both tables is the owner)
         assert [row for row in table_after if row[1] == ada] == [row for row in table_before if row[1] == ada]
 
 

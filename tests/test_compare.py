@@ -9,8 +9,8 @@ import pytest
 from sessions import proof_session
 
 from jupyter_think import Session, SessionManager, compare, experiment
-from jupyter_think.experiments.compare import COLUMNS, Comparison, session_counts
 from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.experiments.compare import COLUMNS, Comparison, session_counts
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -27,7 +27,7 @@ def timed(session_id: str, texts: list[str], seconds: list[float], done: bool = 
                 created_at=T0 + timedelta(seconds=at),
             )
         )
-        for n, (text, at) in enumerate(zip(texts, seconds), start=1)
+        for n, (text, at) in enumerate(zip(texts, seconds, strict=True), start=1)
     ]
     return Session.from_changes(session_id, changes)
 

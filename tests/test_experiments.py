@@ -19,7 +19,15 @@ from typing import Any
 import anyio
 import pytest
 
-from jupyter_think import Experiment, RunEnded, RunResult, SessionManager, aexperiment, experiment, load_experiment
+from jupyter_think import (
+    Experiment,
+    RunEnded,
+    RunResult,
+    SessionManager,
+    aexperiment,
+    experiment,
+    load_experiment,
+)
 from jupyter_think.experiments.run import RunTool
 
 WAIT = 60  # seconds: a bound for waits on other threads, never reached when things work
@@ -133,7 +141,7 @@ def manager() -> Iterator[SessionManager]:
 
 def check_results(results: list[RunResult], runs: list[Plan], name: str, manager: SessionManager) -> None:
     assert [r.run for r in results] == [p.run for p in runs]
-    for result, plan in zip(results, runs):
+    for result, plan in zip(results, runs, strict=True):
         assert result.session_id == f"{name}-{plan.run}"
         assert [t.thought for t in manager.session(result.session_id).thoughts] == plan.expected()
         if plan.fail_after is None:

@@ -18,10 +18,10 @@ import anyio
 import pytest
 
 from jupyter_think import Session, SessionManager, aexperiment, experiment
-from jupyter_think.experiments.run import RunTool
-from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.experiments.run import RunTool
 from jupyter_think.widgets.graph import BranchGraph
+from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 
 
 class FrontEnd:
@@ -96,9 +96,11 @@ def test_the_grid_receives_every_update_of_fifty_parallel_runs(
         shown.append((FrontEnd(grid), grid))
 
     monkeypatch.setattr("IPython.display.display", display)
-    runs = anyio.run(lambda: aexperiment("grid50", agent, configs, concurrency=8, manager=manager, display=True))
+    runs = anyio.run(
+        lambda: aexperiment("grid50", agent, configs, concurrency=8, manager=manager, display=True)
+    )
     [(front_end, grid)] = shown
-    for result, (count, fails, _) in zip(runs, configs):
+    for result, (count, fails, _) in zip(runs, configs, strict=True):
         card = front_end.cards[result.run]
         assert card["session"] == result.session_id
         assert card["status"] == ("error" if fails else "ok") == result.status
@@ -312,7 +314,13 @@ def test_cards_show_variant_repeat_score_answer_and_tokens_grouped_by_variant(
         return f"{config} weighings\nbecause of the three outcomes"
 
     runs = experiment(
-        "cards", agent, {"short": 1, "long": 3}, repeat=2, score=lambda r: r.repeat == 1, manager=manager, display=True
+        "cards",
+        agent,
+        {"short": 1, "long": 3},
+        repeat=2,
+        score=lambda r: r.repeat == 1,
+        manager=manager,
+        display=True,
     )
     front_end, grid = shown[0]
     cards = [front_end.cards[k] for k in range(1, 5)]
@@ -335,3 +343,35 @@ def test_cards_show_variant_repeat_score_answer_and_tokens_grouped_by_variant(
     assert (card["prefix"], card["from"], card["counts"]["thoughts"]) == (2, "cards-long-1", 5)
     assert "from cards-long-1 @2" in shown[0][1].text()
     assert forked[0].status == "ok"
+
+
+def test_reading_every_card_while_runs_think_never_waits_on_a_sessions_lock() -> None:
+    """A thread recording a thought holds its session's lock while it waits for the grid's; the grid's
+    snapshot (its 1 s refresh, a front end's ``sync``) and ``update_run`` hold the grid's lock while
+    they build cards: a card never takes a session's lock there, or both threads wait for ever."""
+    sessions = [Session(f"lock-{k}", max_thoughts=500) for k in range(8)]
+    grid = ExperimentGrid("locks", sessions)
+    FrontEnd(grid)
+    recorded = threading.Event()
+    overlapping = 0
+
+    def think(mine: list[Session]) -> None:
+        for n in range(1, 101):
+            for session in mine:
+                session.think(f"step {n}", done=n == 100)
+            recorded.set()
+
+    threads = [threading.Thread(target=think, args=(sessions[k::4],), daemon=True) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    assert recorded.wait(60)
+    while any(thread.is_alive() for thread in threads):
+        grid.finish()  # every card, under the grid's lock, while the sessions record
+        overlapping += 1
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive(), "a recording thread and the grid wait for each other"
+    assert overlapping > 0  # the snapshots were built while thoughts were being recorded
+    assert [card["complete"] for card in grid.cards()] == [True] * 8
+    assert [card["counts"]["thoughts"] for card in grid.cards()] == [100] * 8
+    grid.close()

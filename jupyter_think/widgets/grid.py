@@ -258,6 +258,9 @@ class ExperimentGrid(anywidget.AnyWidget):
                 if isinstance(change, ThoughtAdded):
                     card.add(change.thought)
                     card.counts.branches = len(card.session.branch_ids)
+                    # (read here, where the recording thread holds the session's lock: a card's
+                    # payload is built under the grid's lock and must never wait for a session's)
+                    card.complete = card.session.status == "complete"
                 elif isinstance(change, BranchCreated):
                     card.builder.open_lane(change.branch_id, change.from_thought)
                     card.counts.branches = len(card.session.branch_ids)

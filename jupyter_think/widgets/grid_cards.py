@@ -107,6 +107,7 @@ class RunCard:
         for thought in snapshot.thoughts:
             self.add(thought)
         self.counts = session_counts(snapshot)  # (retracted thoughts count as retractions only)
+        self.complete = snapshot.status == "complete"
 
     def add(self, thought: Thought) -> None:
         """Place one more thought."""
@@ -143,7 +144,7 @@ class RunCard:
             "k": "".join(self.kinds[start:]),
             "skipped": start,
             "forks": forks,
-            "complete": self.session.status == "complete",
+            "complete": self.complete,
         }
 
     def text(self, id_width: int) -> str:
