@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import statistics
 
 import pytest
 
 from jupyter_think import Session, compare
 from jupyter_think.experiments.results import RunResult
 from jupyter_think.experiments.stats import (
+    _binomial_cdf,
+    _resampled_means,
     bootstrap_difference,
     mean_se,
     newcombe,
@@ -78,17 +81,37 @@ def test_the_bootstrap_is_the_same_every_time_and_holds_the_difference() -> None
     assert difference == pytest.approx(0.42) and low < difference < high
 
 
+def test_pass_fail_scores_are_resampled_through_the_binomial_distribution_exactly() -> None:
+    n, c = 7, 3
+    expected = [
+        sum(math.comb(n, j) * (c / n) ** j * (1 - c / n) ** (n - j) for j in range(k + 1))
+        for k in range(n + 1)
+    ]
+    assert _binomial_cdf(n, c / n) == pytest.approx(expected, abs=1e-12)
+    scores = [1.0] * 60 + [0.0] * 140  # resampling 200 pass/fail scores: the means' spread is the binomial's
+    means = _resampled_means(scores, 4000, random.Random(5))
+    assert statistics.fmean(means) == pytest.approx(0.3, abs=0.005)
+    assert statistics.stdev(means) == pytest.approx(math.sqrt(0.3 * 0.7 / 200), rel=0.06)
+    assert set(_resampled_means([1.0] * 5, 3, random.Random(0))) == {1.0}
+    difference, low, high = bootstrap_difference(scores, [1.0] * 100 + [0.0] * 100)
+    assert difference == pytest.approx(-0.2) and -0.32 < low < difference < high < -0.08
+
+
 # --- compare(runs, by="variant") -------------------------------------------------------------------------------
 
 
-def run(number: int, variant: str, repeat: int, status: str, score: object, thoughts: int = 2, **more: object) -> RunResult:
+def run(
+    number: int, variant: str, repeat: int, status: str, score: object, thoughts: int = 2, **more: object
+) -> RunResult:
     session = Session(f"known-{variant}-{repeat}")
     for n in range(1, thoughts + 1):
         session.think(f"step {n}", total=thoughts)
     if more.pop("branched", False):
         session.branch("alt", from_thought=1)
         session.think("another way")
-    return RunResult(number, session.id, None, status, session=session, variant=variant, repeat=repeat, score=score, **more)  # type: ignore[arg-type]
+    return RunResult(
+        number, session.id, None, status, session=session, variant=variant, repeat=repeat, score=score, **more
+    )  # type: ignore[arg-type]
 
 
 def known_runs() -> list[RunResult]:

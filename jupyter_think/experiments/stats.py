@@ -10,7 +10,8 @@ uses a fixed seed, so the same runs give the same numbers every time (a notebook
 - :func:`wilson` is the Wilson score interval of a proportion; :func:`newcombe` the interval of the
   difference of two independent proportions built from them (Newcombe 1998, method 10).
 - :func:`bootstrap_difference`: the percentile bootstrap interval of a difference of means
-  (:data:`BOOTSTRAP_RESAMPLES` resamples, seed :data:`BOOTSTRAP_SEED`).
+  (:data:`BOOTSTRAP_RESAMPLES` resamples, seed :data:`BOOTSTRAP_SEED`; a side of pass/fail scores is
+  resampled through the binomial distribution, one draw per resample).
 
 The normal quantile comes from :class:`statistics.NormalDist` (standard library): no numpy or scipy
 is needed.
@@ -22,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Sequence
@@ -142,22 +144,50 @@ def bootstrap_difference(
     """(difference of means, low, high): the 95% percentile bootstrap of ``mean(first) - mean(second)``.
 
     Each side is resampled with replacement on its own, ``resamples`` times, from a
-    ``random.Random(seed)``: the same values always give the same interval.
+    ``random.Random(seed)``: the same values always give the same interval. A side of two values only
+    (pass/fail scores) is resampled by drawing how many of its ``n`` values are the higher one from the
+    binomial distribution (what resampling ``n`` values with replacement gives, exactly), one draw per
+    resample rather than ``n``: 1 000 scored runs compare in well under a second.
 
     Example:
         >>> difference, low, high = bootstrap_difference([1.0, 0.9, 0.8, 1.0], [0.5, 0.4, 0.6, 0.5])
         >>> round(difference, 3), low < difference < high
         (0.425, True)
+        >>> bootstrap_difference([1.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0])[0]
+        0.5
     """
     if not first or not second:
         raise ValueError("a difference of means needs values on both sides")
     rng = random.Random(seed)
-    n1, n2 = len(first), len(second)
-    draws = sorted(
-        math.fsum(rng.choices(first, k=n1)) / n1 - math.fsum(rng.choices(second, k=n2)) / n2
-        for _ in range(resamples)
+    pairs = zip(
+        _resampled_means(first, resamples, rng), _resampled_means(second, resamples, rng), strict=True
     )
+    draws = sorted(a - b for a, b in pairs)
     tail = (1 - CONFIDENCE) / 2
     low = draws[math.floor(tail * (resamples - 1))]
     high = draws[math.ceil((1 - tail) * (resamples - 1))]
-    return math.fsum(first) / n1 - math.fsum(second) / n2, low, high
+    return math.fsum(first) / len(first) - math.fsum(second) / len(second), low, high
+
+
+def _resampled_means(values: Sequence[float], resamples: int, rng: random.Random) -> list[float]:
+    """The means of ``resamples`` resamples of ``values`` with replacement (see :func:`bootstrap_difference`)."""
+    n = len(values)
+    distinct = sorted(set(values))
+    if len(distinct) == 1:
+        return [float(distinct[0])] * resamples
+    if len(distinct) == 2:
+        low, high = distinct
+        cdf = _binomial_cdf(n, sum(1 for value in values if value == high) / n)
+        counts = (min(bisect.bisect_left(cdf, rng.random()), n) for _ in range(resamples))
+        return [(low * (n - k) + high * k) / n for k in counts]
+    return [math.fsum(rng.choices(values, k=n)) / n for _ in range(resamples)]
+
+
+def _binomial_cdf(n: int, p: float) -> list[float]:
+    """P(K <= k) for k = 0..n, K ~ Binomial(n, p), 0 < p < 1 (in logs: no underflow for large n)."""
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    total, cdf = 0.0, []
+    for k in range(n + 1):
+        total += math.exp(log_n - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q)
+        cdf.append(total)
+    return cdf
