@@ -33,10 +33,10 @@ _MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes
 
 def experiments_migration(schema: str) -> str:
     """Schema version 6: the two tables, their policies, and the class's groups' grants when a class exists
-    (so an upgraded class works before ``class init`` runs again)."""
+    (so an upgraded class works before ``class init`` runs again); it can run again."""
     s = schema
     return f"""
-    CREATE TABLE {s}.experiments (
+    CREATE TABLE IF NOT EXISTS {s}.experiments (
         key BIGSERIAL PRIMARY KEY,
         owner TEXT NOT NULL DEFAULT current_user,
         name TEXT NOT NULL,
@@ -44,7 +44,7 @@ def experiments_migration(schema: str) -> str:
         payload TEXT NOT NULL,
         UNIQUE (owner, name)
     );
-    CREATE TABLE {s}.experiment_runs (
+    CREATE TABLE IF NOT EXISTS {s}.experiment_runs (
         experiment_key BIGINT NOT NULL REFERENCES {s}.experiments (key) ON DELETE CASCADE,
         owner TEXT NOT NULL DEFAULT current_user,
         run INTEGER NOT NULL,
@@ -55,7 +55,7 @@ def experiments_migration(schema: str) -> str:
         payload TEXT NOT NULL,
         PRIMARY KEY (experiment_key, run)
     );
-    CREATE INDEX experiment_runs_by_session ON {s}.experiment_runs (owner, session_id);
+    CREATE INDEX IF NOT EXISTS experiment_runs_by_session ON {s}.experiment_runs (owner, session_id);
     {experiment_policies_sql(s)}
     DO $$ DECLARE grp TEXT; BEGIN
         FOR grp IN SELECT value FROM {s}.meta WHERE key IN ('students_role', 'teachers_role') LOOP

@@ -25,14 +25,14 @@ DATABASE = "sessions.db"
 QUARANTINE = ".quarantine"
 
 EXPERIMENTS = """
-CREATE TABLE experiments (
+CREATE TABLE IF NOT EXISTS experiments (
     key INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     owner TEXT NOT NULL,
     created_at REAL NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE TABLE experiment_runs (
+CREATE TABLE IF NOT EXISTS experiment_runs (
     experiment_key INTEGER NOT NULL REFERENCES experiments (key) ON DELETE CASCADE,
     run INTEGER NOT NULL,
     session_id TEXT NOT NULL,
@@ -42,9 +42,10 @@ CREATE TABLE experiment_runs (
     payload TEXT NOT NULL,
     PRIMARY KEY (experiment_key, run)
 ) WITHOUT ROWID;
-CREATE INDEX experiment_runs_by_session ON experiment_runs (session_id);
+CREATE INDEX IF NOT EXISTS experiment_runs_by_session ON experiment_runs (session_id);
 """
-"""Schema version 6: stored experiments (:mod:`.experiments` reads and writes them)."""
+"""Schema version 6: stored experiments (:mod:`.experiments` reads and writes them); it can run again
+(a store whose version number was set back keeps its experiments)."""
 
 MIGRATIONS: dict[int, str] = {
     1: """
