@@ -78,7 +78,7 @@ class SessionManager:
 
     def __init__(self, sessions_dir: str | os.PathLike[str] | None = None, **config: Any) -> None:
         try:
-            self.settings = ThinkSettings(sessions_dir=sessions_dir, **config)
+            self.settings = ThinkSettings.model_validate({"sessions_dir": sessions_dir, **config})
         except ValidationError as exc:
             raise ValueError(settings_error(exc)) from None
         self._lock = threading.RLock()
@@ -132,7 +132,11 @@ class SessionManager:
                     owner, _ = split_ref(session_id)
                     if owner is not None:  # another user's session is never made here
                         raise NoSuchSession(session_id, owner)
-                    session = Session(session_id, **self._limits())
+                    session = Session(
+                        session_id,
+                        max_thought_chars=self.settings.max_thought_chars,
+                        max_thoughts=self.settings.max_thoughts,
+                    )
                 self._adopt(session)
             return session
 
@@ -338,12 +342,6 @@ class SessionManager:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _limits(self) -> dict[str, int]:
-        return {
-            "max_thought_chars": self.settings.max_thought_chars,
-            "max_thoughts": self.settings.max_thoughts,
-        }
-
     def _adopt(self, session: Session) -> None:
         self._sessions[session.id] = session
         if self._subscribers:
@@ -362,7 +360,7 @@ _manager_lock = threading.Lock()
 
 def get_manager() -> SessionManager:
     """The process-wide manager (created on first use; works in plain Python too)."""
-    global _manager
+    global _manager  # noqa: PLW0603 (the one process-wide manager, made on first use)
     with _manager_lock:
         if _manager is None:
             _manager = SessionManager()

@@ -120,7 +120,8 @@ def run_in_background(kernel: Kernel, code: str) -> tuple[threading.Thread, list
 
 
 @pytest.mark.parametrize(
-    ("form", "error"), [("experiment", "KeyboardInterrupt"), ("await jupyter_think.aexperiment", "CancelledError")]
+    ("form", "error"),
+    [("experiment", "KeyboardInterrupt"), ("await jupyter_think.aexperiment", "CancelledError")],
 )
 def test_interrupting_the_cell_cancels_every_run_and_keeps_what_each_recorded(
     ready: Kernel, tmp_path: Path, form: str, error: str

@@ -255,7 +255,7 @@ def test_json_export_is_the_session_record_with_wire_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "fmt, start",
+    ("fmt", "start"),
     [
         ("md", "# Session demo"),
         ("markdown", "# Session demo"),

@@ -182,7 +182,10 @@ def test_measured_cards_are_grouped_by_variant_with_score_tokens_and_answer(page
                 answer: c.querySelector('.jt-run-answer').textContent}}))}}))"""
     )
     measured, forked = seen
-    assert measured["heads"] == ["variant terse · 2 runs · 2 ok · 1 pass", "variant careful · 2 runs · 2 ok · 1 pass"]
+    assert measured["heads"] == [
+        "variant terse · 2 runs · 2 ok · 1 pass",
+        "variant careful · 2 runs · 2 ok · 1 pass",
+    ]
     assert [(c["variant"], c["name"], c["session"], c["score"], c["answer"]) for c in measured["cards"]] == [
         ("terse", "#1", "browser-measure-terse-1", "pass", "Two weighings."),
         ("terse", "#2", "browser-measure-terse-2", "fail", "Three weighings, to be safe."),
@@ -191,7 +194,9 @@ def test_measured_cards_are_grouped_by_variant_with_score_tokens_and_answer(page
     ]
     assert all(c["tokens"] > 0 and c["meta"] == f"{c['tokens']} tokens" for c in measured["cards"])
     [fork] = forked["cards"]
-    assert fork["counts"].startswith("3 thoughts") and fork["meta"].endswith(" · from browser-measure-careful-1 @2")
+    assert fork["counts"].startswith("3 thoughts") and fork["meta"].endswith(
+        " · from browser-measure-careful-1 @2"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(grids).nth(1).screenshot(path=str(ARTIFACTS / "grid-measured.png"))
     page.locator(grids).nth(2).screenshot(path=str(ARTIFACTS / "grid-forked.png"))

@@ -15,12 +15,21 @@ import pytest
 from jupyter_think.store import open_store
 from jupyter_think.store.experiments import StoredRun
 
-PAYLOAD = json.dumps({"repeat": 2, "variants": ["a", "b"], "note": "caf\u00e9 \u2014 \udc80"}, ensure_ascii=True)
+PAYLOAD = json.dumps(
+    {"repeat": 2, "variants": ["a", "b"], "note": "caf\u00e9 \u2014 \udc80"}, ensure_ascii=True
+)
 
 
 def runs(name: str, statuses: list[str]) -> list[StoredRun]:
     return [
-        StoredRun(k, f"{name}-{k}", "a" if k <= 2 else "b", 1 + (k - 1) % 2, status, json.dumps({"value": {"json": [k]}}))
+        StoredRun(
+            k,
+            f"{name}-{k}",
+            "a" if k <= 2 else "b",
+            1 + (k - 1) % 2,
+            status,
+            json.dumps({"value": {"json": [k]}}),
+        )
         for k, status in enumerate(statuses, start=1)
     ]
 
@@ -51,7 +60,10 @@ def test_the_list_counts_runs_by_status_and_holding_names_the_experiment(store_l
     listed = {e.name: e for e in store.experiments.list()}
     assert (listed["ten-10"].runs, listed["ten-10"].statuses) == (3, {"ok": 2, "error": 1})
     assert (listed["empty"].runs, listed["empty"].statuses) == (0, {})
-    assert store.experiments.holding(["ten-10-2", "nobody", "ten-10-3"]) == {"ten-10-2": "ten-10", "ten-10-3": "ten-10"}
+    assert store.experiments.holding(["ten-10-2", "nobody", "ten-10-3"]) == {
+        "ten-10-2": "ten-10",
+        "ten-10-3": "ten-10",
+    }
     assert store.experiments.holding([]) == {}
 
 
@@ -73,7 +85,12 @@ def test_forgetting_an_experiment_keeps_nothing_of_it(store_location: str) -> No
         ("ok", "{}", [StoredRun(0, "ok-1", "a", 1, "ok")], "run must be a whole number from 1"),
         ("ok", "{}", [StoredRun(1, "a/b", "a", 1, "ok")], "invalid session id"),
         ("ok", "{}", [StoredRun(1, "ok-1", "a", 1, "done")], "status is one of"),
-        ("ok", "{}", [StoredRun(1, "ok-1", "a", 1, "ok"), StoredRun(1, "ok-2", "a", 2, "ok")], "its own number"),
+        (
+            "ok",
+            "{}",
+            [StoredRun(1, "ok-1", "a", 1, "ok"), StoredRun(1, "ok-2", "a", 2, "ok")],
+            "its own number",
+        ),
     ],
 )
 def test_bad_names_and_payloads_are_refused_before_the_engine(

@@ -52,7 +52,7 @@ def session() -> Iterator[Session]:
     s = Session("demo")
     s.think("Restate the problem", total=3)
     s.think("Try small cases")
-    yield s
+    return s
 
 
 def test_payload_per_added_thought_does_not_grow_with_the_session() -> None:

@@ -125,7 +125,9 @@ def _refusal(line: bytes, error: ValidationError | None = None) -> Refusal:
     except ValueError:  # a number of more digits than Python converts to an int
         return Refusal("JSON with a number too long to read", types.PARSE_ERROR, [_find_id(text)])
     if isinstance(value, list):
-        ids = [rid for item in value if isinstance(item, dict) and (rid := _usable_id(item)) is not None]
+        ids: list[int | str | None] = [
+            rid for item in value if isinstance(item, dict) and (rid := _usable_id(item)) is not None
+        ]
         what = "an empty batch" if not value else f"a batch of {len(value)} messages"
         return Refusal(
             f"{what}: batches are not supported, send one message per line", reply_to=ids or [None]
@@ -297,7 +299,7 @@ class Lines:
                 return  # a blank line carries no message
             try:
                 outcome = read_message(line)
-            except Exception as exc:  # noqa: BLE001 - one line never stops the server
+            except Exception as exc:
                 outcome = Refusal(f"unreadable ({type(exc).__name__})", types.PARSE_ERROR)
         if isinstance(outcome, Refusal):
             outcome.line_number = self.count

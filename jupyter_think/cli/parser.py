@@ -22,7 +22,7 @@ REF_HELP = "the session: its id (yours), or OWNER/ID (another user's, on a store
 class _Parser(argparse.ArgumentParser):
     """argparse, whose usage errors never echo a password given on the command line."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         from jupyter_think.store.redaction import redact, safe_location
 
         message = re.sub(r"\S*://\S*", lambda url: safe_location(url[0]), redact(message))

@@ -143,7 +143,7 @@ def _aligned(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str
 # --- rows of compare() ----------------------------------------------------------------------------------------
 
 
-class Table(list):  # type: ignore[type-arg]
+class Table(list[dict[str, Any]]):
     """Rows (dicts with the same keys) shown as a table; ``compare`` returns one when pandas is missing.
 
     The display leaves out the columns of :data:`TIMED` unless asked (``as_text(times=True)``), so a

@@ -201,7 +201,7 @@ def _reconfigure(change: Any) -> None:
     for follow in tuple(_manager_followers):
         try:
             follow(old, new)
-        except Exception as exc:  # noqa: BLE001 - a view that cannot follow must not undo the switch
+        except Exception as exc:
             warnings.warn(f"jupyter-think: a view could not follow the new store: {exc}", stacklevel=2)
 
 

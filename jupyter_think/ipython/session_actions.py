@@ -73,7 +73,7 @@ def run_cell(shell: Any, manager: SessionManager, args: Any, cell: str) -> Any:
         activation = manager.activate(args.session_id)
     with activation as session:
         namespace = shell.user_ns
-        exec(code, shell.user_global_ns, namespace)  # noqa: S102 - the user's own cell, run as IPython runs it
+        exec(code, shell.user_global_ns, namespace)
         value = eval(last, shell.user_global_ns, namespace) if last is not None else None
     if not args.quiet:
         display(session.graph())

@@ -377,7 +377,9 @@ class Store(ABC):
 
     def after_fork_in_child(self) -> None:
         """In a forked child: forget the parent's connections and locks (a lock held by one of the
-        parent's threads at the fork would never be released here); reconnect on the next call."""
+        parent's threads at the fork would never be released here); reconnect on the next call.
+        A store that holds neither keeps this default."""
+        return
 
     def __enter__(self) -> Self:
         return self

@@ -40,18 +40,18 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from jupyter_think.core.models import SessionReset
 from jupyter_think.ipython.extension import follow_manager
+from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
+from jupyter_think.views.theme import THEME
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
-from jupyter_think.core.models import SessionReset
-from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
-from jupyter_think.views.theme import THEME
 
 if TYPE_CHECKING:
-    from jupyter_think.manager import SessionManager
     from jupyter_think.core.session.session import Session, SessionEvent
+    from jupyter_think.manager import SessionManager
 
 STATIC = Path(__file__).parent / "static"
 

@@ -201,7 +201,7 @@ class _Opening:
     def _run(self, conninfo: str) -> None:
         try:
             conn = psycopg.connect(conninfo, autocommit=True)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             with self._lock:
                 self._error = exc
         else:

@@ -191,7 +191,7 @@ class PostgresSchema:
 
     def apply(self, conn: psycopg.Connection[Any], version: int) -> None:
         if MIGRATIONS[version].strip():
-            conn.execute(MIGRATIONS[version])  # type: ignore[arg-type]
+            conn.execute(MIGRATIONS[version])
 
     def set_version(self, conn: psycopg.Connection[Any], version: int) -> None:
         conn.execute(
