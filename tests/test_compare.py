@@ -27,7 +27,7 @@ def timed(session_id: str, texts: list[str], seconds: list[float], done: bool = 
                 created_at=T0 + timedelta(seconds=at),
             )
         )
-        for n, (text, at) in enumerate(zip(texts, seconds, strict=False), start=1)
+        for n, (text, at) in enumerate(zip(texts, seconds, strict=True), start=1)
     ]
     return Session.from_changes(session_id, changes)
 
@@ -102,7 +102,7 @@ def test_compare_takes_an_experiment_or_its_results() -> None:
     [
         (["cmp-1"], r"got the id 'cmp-1': pass jupyter_think.get_manager\(\).session\('cmp-1'\)"),
         ([42], "expected a Session"),
-        ("cmp-1", "takes a list of sessions"),
+        ("cmp-1", "takes an experiment, its runs or a list of sessions"),
     ],
 )
 def test_something_else_than_sessions_is_refused_with_what_to_pass(given: object, message: str) -> None:

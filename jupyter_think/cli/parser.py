@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--limit", type=int, default=50, metavar="N", help="at most N matches (default 50, at most 1000)"
     )
+    runs = command("runs", "list the stored experiments, or print one's runs and its table by variant")
+    runs.add_argument(
+        "name", nargs="?", metavar="NAME", help="an experiment: its name, or OWNER/NAME (another user's)"
+    )
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar=REF, help=REF_HELP)
     trash = command("trash", "list the trash; restore a session from it, or empty it")

@@ -30,12 +30,13 @@ import anyio.to_thread
 
 from jupyter_think.core.ids import split_ref, validate_ref
 from jupyter_think.core.models import Change, Thought, ThoughtAdded
+from jupyter_think.store.experiments import ExperimentTable
 from jupyter_think.store.search import SEARCH_WINDOW, SearchHit  # noqa: F401 (SEARCH_WINDOW: named in Store.search)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
@@ -43,7 +44,7 @@ SCHEMA_VERSION = 5
 the highest thought number written and what a repair of a damaged file could not carry over.
 4: the full-text index rebuilt over the words :mod:`.search` makes (the same on both engines).
 5: (PostgreSQL) sessions named per owner, the owner set by the database, shares and class
-members, row-level security on every table (:mod:`.postgres.roles`)."""
+members, row-level security on every table (:mod:`.postgres.policies`). 6: experiments (:mod:`.experiments`)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
@@ -235,6 +236,8 @@ class Store(ABC):
 
     location: str
     """Where the store is, for messages (a directory, or a URL without its password)."""
+    experiments: ExperimentTable
+    """The stored experiments and their runs, beside the sessions (:mod:`.experiments`)."""
 
     @property
     @abstractmethod

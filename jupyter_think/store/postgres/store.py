@@ -52,6 +52,7 @@ from jupyter_think.store.codec import decode_batches, decode_rows
 from jupyter_think.store.lifecycle import Lifecycle
 from jupyter_think.store.migrations import WORDS_INDEXED
 from jupyter_think.store.postgres import sharing
+from jupyter_think.store.postgres.experiments import PostgresExperiments
 from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link
 from jupyter_think.store.postgres.listen import notifications
 from jupyter_think.store.postgres.policies import SECURED
@@ -92,6 +93,7 @@ class PostgresStore(Store):
         sql = PostgresRows(self.canonical)
         self._rows = RowPlan(sql)
         self._lifecycle = Lifecycle(sql)
+        self.experiments = PostgresExperiments(self, SCHEMA)
 
     # --- connection ------------------------------------------------------------------------------
 
