@@ -207,16 +207,16 @@ def append_at_once(
 
 
 def closed_by_server(conn: Conn) -> bool:
-    """True when an idle connection has something to read: the server's goodbye, or the end of the
-    stream (a server that restarted or ended the session). Costs one ``poll``, no round trip."""
-    try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    except (OSError, ValueError, psycopg.OperationalError):
-        return True
-    if not readable:
-        return False
-    try:
-        conn.pgconn.consume_input()  # (a notice or a parameter's new value is read and kept)
-    except psycopg.OperationalError:
-        return True  # the stream ended
-    return conn.pgconn.status != psycopg.pq.ConnStatus.OK
+    """True when an idle connection was closed by the server (a restart, a crash, the session ended): it
+    has something to read that ends in the end of the stream. Costs a ``poll`` or two, no round trip."""
+    for _ in range(3):  # (libpq reports the end of the stream on the read after the server's last words)
+        try:
+            readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+            if not readable:
+                return False
+            conn.pgconn.consume_input()  # (a notice or a parameter's new value is read and kept)
+        except (OSError, ValueError, psycopg.OperationalError):
+            return True
+        if conn.pgconn.status != psycopg.pq.ConnStatus.OK:
+            return True
+    return False

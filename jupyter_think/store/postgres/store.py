@@ -371,7 +371,7 @@ class PostgresStore(Store):
         """Yield as soon as another connection commits a change (``LISTEN jupyter_think``, :mod:`.listen`):
         a frozen or vanished server is noticed within ``timeout``, and an unreachable one retried every
         ``interval``."""
-        return notifications(self._link.conninfo(), self.timeout, interval)
+        return notifications(self._link.conninfo(), self.timeout, interval, self._link.backend_pid)
 
     # --- trash, archive, retention (the plan is :mod:`~jupyter_think.store.lifecycle`'s) ------------
 
