@@ -106,7 +106,7 @@ def _warn_line(where: CommandStore, message: Any, category: type[Warning], *args
 
 
 def _location(args: argparse.Namespace) -> str:
-    from jupyter_think.core.config import default_store_location
+    from jupyter_think.core.locations import default_store_location
 
     if getattr(args, "store", None):
         return args.store
@@ -122,7 +122,7 @@ def _mcp(where: CommandStore, args: argparse.Namespace) -> int:
         raise CommandError(
             f"the MCP server needs the 'mcp' package: pip install 'jupyter-think[mcp]' ({exc})"
         ) from None
-    from jupyter_think.core.config import ENV_DIR, ENV_STORE
+    from jupyter_think.core.locations import ENV_DIR, ENV_STORE
 
     if args.session is not None:
         valid_ref(args.session)
