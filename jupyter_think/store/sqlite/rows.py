@@ -184,6 +184,6 @@ def stored(row: tuple[Any, ...]) -> StoredSession:
         status,
         last_seq,
         missing,
-        tuple(line for line in kept_in.split("\n") if line),
+        tuple(line for line in kept_in.split("\n") if line) if kept_in else (),
         top_number,
     )
