@@ -44,7 +44,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from jupyter_think.cli import classroom as cli_class
@@ -111,6 +110,8 @@ def _location(args: argparse.Namespace) -> str:
     if getattr(args, "store", None):
         return args.store
     if getattr(args, "dir", None):
+        from pathlib import Path  # (imported here: --help needs no pathlib)
+
         return str(Path(args.dir).expanduser().absolute())
     return default_store_location()
 
