@@ -169,10 +169,11 @@ def arguments(write: SessionWrite, owner: str | None, plain_id: str) -> tuple[An
 
 
 CALL = (
-    "SELECT {schema}.append_changes(%s::text, %s::text, %s::bigint, %s::timestamptz, %s::text, %s::text[], "
-    "%s::text[], %s::timestamptz[], %s::bigint[], %s::integer[], %s::bigint[], %s::text[], %s::text[], "
-    "%s::bigint, %s::text[])"
+    "SELECT {schema}.append_changes(%b::text, %b::text, %b::bigint, %b::timestamptz, %b::text, %b::text[], "
+    "%b::text[], %b::timestamptz[], %b::bigint[], %b::integer[], %b::bigint[], %b::text[], %b::text[], "
+    "%b::bigint, %b::text[])"
 )
+"""The call, its arguments sent in binary (text arrays need no quoting)."""
 
 
 def append_at_once(
