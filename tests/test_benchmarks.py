@@ -21,7 +21,14 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 FLOORS = {
     "bench_core.py": ["bare BaseModel(9 fields)", "think/bare ="],
-    "bench_import.py": ["import pydantic", "import jupyter_think", "target:"],
+    "bench_commit.py": ["one-row commit (ms)", "SQLite", "PostgreSQL", "<= 2x"],
+    "bench_import.py": [
+        "import pydantic",
+        "import jupyter_think",
+        "target:",
+        "python -c pass",
+        "plain SELECT and print",
+    ],
     "bench_persistence.py": ["persist=False, burst of 100", "loop (async), burst of 100", "sync mode:"],
     "bench_search.py": ["SQLite    PostgreSQL", "rare word (1 thought) (ms)", "target: under 50 ms"],
     "bench_store.py": ["bare pydantic Thought(...)", "the same on", "think() with the loop / bare pydantic"],
@@ -50,7 +57,7 @@ def test_the_benchmark_runs_in_tiny_mode_and_prints_its_figures_beside_their_flo
     extra: list[str] = []
     if name == "bench_search.py":  # (an empty database to fill)
         extra = ["--postgres", request.getfixturevalue("postgres_server").new_database()]
-    elif name == "bench_store.py":  # (a server: a fresh database for each measurement)
+    elif name in ("bench_store.py", "bench_commit.py"):  # (a server: fresh databases made on it)
         extra = ["--postgres", request.getfixturevalue("postgres_server").url()]
     done = run(BENCHMARKS / name, "--tiny", *extra)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

@@ -32,6 +32,7 @@ from jupyter_think.core.models import BranchDecided, Thought, ThoughtAdded, Thou
 from jupyter_think.ipython.extension import notebook_session_id
 from jupyter_think.store import SessionNotFound, SessionWrite, open_store
 from jupyter_think.store.base import NotWritable
+from jupyter_think.store.postgres import commit
 from jupyter_think.store.postgres.roles import (
     MAX_USER_CHARS,
     ClassError,
@@ -653,6 +654,43 @@ def test_plain_sql_changes_neither_schema_nor_roster_nor_settings(
     with room.untouched(attacker, ("ada", "bob", TEACHER)):
         outcome = attempt(room.url(attacker), attack, **facts_for(room, "bob/homework"))
     assert outcome == attack.outcome
+
+
+@pytest.mark.parametrize("owner", ["bob", None])
+def test_the_one_round_trip_function_writes_nothing_into_another_students_session(
+    room: Classroom, owner: str | None
+) -> None:
+    """``append_changes`` runs as its caller: called by hand with bob's session (by name, or by his row's
+    key under her own id) it finds no row of his to write and refuses, changing nothing."""
+    write = SessionWrite(
+        "homework", [a_thought("Ada's forged thought")], expected_key=room.keys["bob/homework"]
+    )
+    with room.untouched("ada", ("bob",)), psycopg.connect(room.url("ada"), autocommit=True) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(commit.CALL.format(schema=SCHEMA), commit.arguments(write, owner, "homework"))
+    assert refused.value.sqlstate == commit.PLAN_NEEDED
+
+
+def test_a_class_made_before_the_one_round_trip_function_gets_it_when_its_owner_connects(
+    postgres_server: Any,
+) -> None:
+    """Students keep writing (the full plan) until the owner's next connection creates the function and
+    lets the class's groups run it."""
+    made = classroom.Classroom.ready(postgres_server, ["ada"])
+    ada = made.urls["ada"]
+    with psycopg.connect(made.superuser_url, autocommit=True) as conn:
+        conn.execute(f"DROP FUNCTION {SCHEMA}.{commit.SIGNATURE}")
+    with SessionManager(store=ada, durability="sync") as manager:
+        manager.session("homework").think("Written by the full plan")
+    with psycopg.connect(ada) as conn:
+        assert not commit.usable(conn, SCHEMA)
+    with open_store(made.admin_url) as owner:  # (the owner connects)
+        owner.sessions()
+    with psycopg.connect(ada) as conn:
+        assert commit.usable(conn, SCHEMA)
+    with SessionManager(store=ada, durability="sync") as manager:
+        manager.session("homework").think("Written in one round trip")
+    assert texts_of(ada, "homework") == ["Written by the full plan", "Written in one round trip"]
 
 
 def test_the_teacher_reads_every_table_of_the_class_by_sql(room: Classroom) -> None:

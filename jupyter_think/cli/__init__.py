@@ -46,7 +46,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from jupyter_think.cli import classroom as cli_class
@@ -109,11 +108,13 @@ def _warn_line(where: CommandStore, message: Any, category: type[Warning], *args
 
 
 def _location(args: argparse.Namespace) -> str:
-    from jupyter_think.core.config import default_store_location
+    from jupyter_think.core.locations import default_store_location
 
     if getattr(args, "store", None):
         return args.store
     if getattr(args, "dir", None):
+        from pathlib import Path  # (imported here: --help needs no pathlib)
+
         return str(Path(args.dir).expanduser().absolute())
     return default_store_location()
 
@@ -125,7 +126,7 @@ def _mcp(where: CommandStore, args: argparse.Namespace) -> int:
         raise CommandError(
             f"the MCP server needs the 'mcp' package: pip install 'jupyter-think[mcp]' ({exc})"
         ) from None
-    from jupyter_think.core.config import ENV_DIR, ENV_STORE
+    from jupyter_think.core.locations import ENV_DIR, ENV_STORE
 
     if args.session is not None:
         valid_ref(args.session)

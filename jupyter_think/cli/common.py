@@ -16,9 +16,12 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
+from itertools import chain
 from typing import IO, TYPE_CHECKING, Any
 
 from jupyter_think.core.ids import split_ref, validate_ref
+from jupyter_think.views.escape import escape_controls, has_controls
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session
@@ -31,6 +34,9 @@ REFUSED = 1
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
 TRASHED: tuple[State, ...] = ("trashed",)
 ARCHIVED: tuple[State, ...] = ("archived",)
+
+
+_NUMBERS = re.compile(r"(\d+)")
 
 
 class CommandError(Exception):
@@ -150,8 +156,6 @@ def session_of(loaded: LoadedChanges, *, titled: bool = True) -> Session:
 
 def shown(text: str) -> str:
     """Store text for one line of a terminal: every control character (newlines too) shown escaped."""
-    from jupyter_think.views.render import escape_controls
-
     return escape_controls(text, keep="")
 
 
@@ -162,11 +166,9 @@ def natural_key(text: str) -> tuple[Any, ...]:
         >>> sorted(["run-10", "run-9", "run-9b"], key=natural_key)
         ['run-9', 'run-9b', 'run-10']
     """
-    parts = re.split(r"(\d+)", text)
-    return (
-        tuple(int(part) if index % 2 else part.casefold() for index, part in enumerate(parts)),
-        text,
-    )
+    parts: list[Any] = _NUMBERS.split(text.casefold())  # (words at even places, numbers at odd ones)
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts), text
 
 
 def session_order(row: StoredSession) -> tuple[Any, ...]:
@@ -178,8 +180,6 @@ def session_order(row: StoredSession) -> tuple[Any, ...]:
 
 def write_out(text: str, *, terminal: bool) -> None:
     """Print ``text`` (with a final newline); for a terminal, control characters shown escaped."""
-    from jupyter_think.views.render import escape_controls
-
     if terminal:
         text = escape_controls(text)
     if not text.endswith("\n"):
@@ -201,14 +201,17 @@ def table(header: Sequence[str], cells: Sequence[Sequence[str]], right: Sequence
         ada         no
         tea\\x1b[2J  yes
     """
-    rows = [[shown(value) for value in row] for row in cells]
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(header), *(line(row) for row in rows)])
+    if has_controls("".join(chain.from_iterable(cells))):  # (one scan; escaped only when there is something)
+        rows = [[shown(value) for value in row] for row in cells]
+    else:
+        rows = [list(row) for row in cells]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    widths = [
+        max(len(title), max(map(len, column), default=0))
+        for title, column in zip(header, columns, strict=True)
+    ]
+    line = "  ".join(f"{{:{'>' if i in right else '<'}{width}}}" for i, width in enumerate(widths)).format
+    return "\n".join([line(*header).rstrip(), *(line(*row).rstrip() for row in rows)])
 
 
 def format_table(
@@ -247,6 +250,12 @@ def format_table(
     return table(header, cells, right=(header.index("THOUGHTS"), header.index("BRANCHES")))
 
 
+@lru_cache(maxsize=4096)
+def _minute_text(minute: int) -> str:
+    """Minute ``minute`` since the epoch as ``2026-01-02 03:04 UTC`` (a list's rows share minutes)."""
+    return datetime.fromtimestamp(minute * 60, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def when_text(value: Any) -> str:
     """A time as ``2026-01-02 03:04 UTC`` (``-`` for none)."""
     if value is None:
@@ -261,5 +270,5 @@ def when_text(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return _minute_text(int(value.timestamp()) // 60)
     return str(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from jupyter_think.cli.common import CommandError, CommandStore
 from jupyter_think.views.text import plural
@@ -52,6 +51,8 @@ def recover(where: CommandStore, args: argparse.Namespace) -> int:
         )
         where.say(f"Still refused: session {entry.session_id} {entry.describe()}: {entry.cause}{waiting}")
     if args.export is not None:
+        from pathlib import Path  # (imported here: --help needs no pathlib)
+
         target = Path(args.export).expanduser()
         try:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jupyter_think.cli.common import (
@@ -62,6 +61,8 @@ def _export(where: CommandStore, args: argparse.Namespace) -> int:
     if args.output is None:
         write_out(text, terminal=sys.stdout.isatty())
         return 0
+    from pathlib import Path  # (imported here: --help needs no pathlib)
+
     target = Path(args.output).expanduser()
     if target.is_dir():
         target = target / f"{file_stem(row.ref)}{SUFFIXES[kind]}"

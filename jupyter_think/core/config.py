@@ -20,9 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupyter_think.core.limits import MAX_TEXT_CHARS
-
-ENV_STORE = "JUPYTER_THINK_STORE"
-ENV_DIR = "JUPYTER_THINK_DIR"
+from jupyter_think.core.locations import ENV_DIR, ENV_STORE, default_store_location  # noqa: F401 (public here)
 
 
 class ThinkSettings(BaseModel):
@@ -111,25 +109,6 @@ def settings_error(error: ValidationError) -> str:
         shown = f" (got {got!r})" if got is not None and len(repr(got)) <= 40 else ""
         parts.append(f"{name} {message}{shown}")
     return "; ".join(parts)
-
-
-def default_store_location(
-    store: str | None = None, sessions_dir: str | os.PathLike[str] | None = None
-) -> str:
-    """The store location by the precedence in the module docstring (``store``, ``sessions_dir``:
-    the configured values, each overridden by its environment variable).
-
-    Example:
-        >>> default_store_location(store="postgresql://db/think")  # unless $JUPYTER_THINK_STORE is set
-        'postgresql://db/think'
-    """
-    for value in (os.environ.get(ENV_STORE), store, os.environ.get(ENV_DIR), sessions_dir):
-        if value:
-            text = os.fspath(value)
-            return text if "://" in text else str(Path(text).expanduser())
-    from jupyter_core.paths import jupyter_data_dir
-
-    return str(Path(jupyter_data_dir()) / "think" / "sessions")
 
 
 def overriding_environment(name: str) -> str | None:

@@ -23,18 +23,16 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
-
-import anyio
-import anyio.to_thread
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from jupyter_think.core.ids import split_ref, validate_ref
-from jupyter_think.core.models import Change, Thought, ThoughtAdded
 from jupyter_think.store.experiments import ExperimentTable
 from jupyter_think.store.search import SEARCH_WINDOW, SearchHit  # noqa: F401 (SEARCH_WINDOW: named in Store.search)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the models are imported where a change is made or read: `list` needs none)
     from typing_extensions import Self
+
+    from jupyter_think.core.models import Change, Thought
 
 SCHEMA_VERSION = 6
 """The version of the tables this package writes; an engine migrates older ones on open.
@@ -50,7 +48,7 @@ State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
 LIVE: tuple[State, ...] = ("live",)
 
-Entry = Thought | Change
+Entry: TypeAlias = "Thought | Change"
 """A loaded change: a bare :class:`Thought` stands for the :class:`ThoughtAdded` that recorded it."""
 
 
@@ -206,6 +204,8 @@ class LoadedChanges:
 
 def as_change(entry: Entry) -> Change:
     """The change an :data:`Entry` stands for."""
+    from jupyter_think.core.models import Thought, ThoughtAdded
+
     return ThoughtAdded(thought=entry) if isinstance(entry, Thought) else entry
 
 
@@ -366,6 +366,8 @@ class Store(ABC):
         an engine that can push (PostgreSQL's ``LISTEN/NOTIFY``) yields as soon as it hears.
         A refusing engine is retried at the same pace; errors never escape.
         """
+        import anyio.to_thread
+
         while True:
             try:
                 changed = await anyio.to_thread.run_sync(self.changed)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from jupyter_think.store.base import SCHEMA_VERSION
-from jupyter_think.store.codec import searchable_payloads
 
 WORDS_INDEXED = 4
 """The schema version whose migration rebuilds the search index from the stored payloads."""
@@ -58,6 +57,8 @@ def fill_top_numbers(sql: SchemaSQL[Any], conn: Any) -> None:
 def reindex(sql: SchemaSQL[Any], conn: Any) -> None:
     """Back-fill of :data:`WORDS_INDEXED`: index the text of every stored thought and amendment (a row
     that is damaged or does not validate is left out, with a warning; it is not loaded either)."""
+    from jupyter_think.store.codec import searchable_payloads
+
     names = sql.session_ids(conn)
     for chunk in sql.stored_texts(conn, REINDEX_BATCH):
         texts = searchable_payloads(chunk, names)

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from jupyter_think.core.models import Change, SessionReset, Thought, ThoughtAdded
 from jupyter_think.store.base import Segment, SessionWrite, State, StoredSession, Written
+
+if TYPE_CHECKING:  # (imported where a write is planned: a store opened to list sessions needs no models)
+    from jupyter_think.core.models import Change, SessionReset, Thought
 
 Conn = TypeVar("Conn")
 """The engine's connection type (``sqlite3.Connection``, ``psycopg.Connection``)."""
@@ -130,6 +132,8 @@ class RowPlan(Generic[Conn]):
 
 def change_time(change: Change) -> datetime:
     """When a change was made (the thought's ``created_at``, else the change's own time)."""
+    from jupyter_think.core.models import ThoughtAdded
+
     if isinstance(change, ThoughtAdded):
         return change.thought.created_at
     found = getattr(change, "created_at", None) or getattr(change, "at", None)
@@ -146,6 +150,8 @@ def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None
         >>> [(reset is not None, len(run)) for reset, run in split_at_resets([SessionReset()])]
         [(True, 0)]
     """
+    from jupyter_think.core.models import SessionReset
+
     runs: list[tuple[SessionReset | None, list[Change]]] = [(None, [])]
     for change in changes:
         if isinstance(change, SessionReset):
@@ -170,6 +176,8 @@ class RowCounts:
     @classmethod
     def of(cls, changes: Iterable[Change | Thought]) -> RowCounts:
         """The counts of ``changes`` (a bare :class:`Thought` counts as the change that added it)."""
+        from jupyter_think.core.models import Thought, ThoughtAdded
+
         counts = cls()
         for change in changes:
             if isinstance(change, (ThoughtAdded, Thought)):

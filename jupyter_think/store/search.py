@@ -33,9 +33,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_think.core.models import Change, ThoughtAdded, ThoughtAmended
+if TYPE_CHECKING:
+    from jupyter_think.core.models import Change
+
 
 MAX_WORD_CHARS = 100
 """Characters of a word that are indexed and compared (PostgreSQL index keys hold about 2.7 kB)."""
@@ -255,6 +257,8 @@ def _gap(text: str, start: int, end: int) -> str:
 def searchable(change: Change) -> tuple[int, str] | None:
     """(thought number, text) a change adds to the full-text index, or ``None``: a thought's text, and
     the new text of an amended thought (so a search finds the corrected words; the earlier ones stay found)."""
+    from jupyter_think.core.models import ThoughtAdded, ThoughtAmended
+
     if isinstance(change, ThoughtAdded):
         return change.thought.thought_number, change.thought.thought
     if isinstance(change, ThoughtAmended):

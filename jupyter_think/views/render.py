@@ -25,6 +25,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
+from jupyter_think.views.escape import escape_controls
 from jupyter_think.views.layout import Edge, Layout, Node, layout
 from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
@@ -43,37 +44,6 @@ TOP: int = GEOMETRY["top"]
 RADIUS: int = GEOMETRY["radius"]
 OVERVIEW_WIDTH = 1100
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-_CONTROLS = re.compile(
-    "[\x00-\x1f\x7f-\x9f"  # C0 controls (ESC starts ANSI sequences), DEL, C1 controls (CSI, OSC...)
-    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
-    "\u2028\u2029"  # line and paragraph separators
-    "\ud800-\udfff]"  # lone surrogates (cannot be encoded for the terminal at all)
-)
-
-
-def _escape_one(match: re.Match[str]) -> str:
-    code = ord(match[0])
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def escape_controls(text: str, keep: str = "\n\t") -> str:
-    r"""``text`` with every control character shown as a visible escape, for a terminal.
-
-    C0 and C1 controls, DEL, bidi controls (embeddings, overrides, isolates, marks), line and
-    paragraph separators and lone surrogates become ``\x1b``, ``\u202e``...; the characters in
-    ``keep`` (newline and tab by default) stay. Everything else, backslashes included, is unchanged.
-
-    Example:
-        >>> print(escape_controls("red \x1b[31mtext\x1b[0m, \u202eevil\u202c\nnext line"))
-        red \x1b[31mtext\x1b[0m, \u202eevil\u202c
-        next line
-        >>> print(escape_controls("one\ntwo", keep=""))
-        one\x0atwo
-    """
-    if keep:
-        return _CONTROLS.sub(lambda m: m[0] if m[0] in keep else _escape_one(m), text)
-    return _CONTROLS.sub(_escape_one, text)
 
 
 def _xml(text: str) -> str:

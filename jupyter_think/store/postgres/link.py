@@ -127,6 +127,11 @@ class Link:
             self._owner = None
             self._lock.release()
 
+    def backend_pid(self) -> int | None:
+        """The server process of the connection now (``None``: none open); read without waiting for a call."""
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.info.backend_pid
+
     def still_answering(self) -> None:
         """The server just answered a long task (a migration): give it another :attr:`timeout`."""
         if self._ticket is not None:

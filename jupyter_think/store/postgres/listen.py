@@ -6,13 +6,15 @@ Every transaction that changes a session sends ``NOTIFY jupyter_think`` (no payl
 session hears another machine's commit at once. When no notification came for ``timeout`` seconds it
 asks the server for a sign of life (``SELECT 1``, given up after ``timeout``), so a frozen or vanished
 server is noticed and the connection made anew. While the server is unreachable it retries every
-``interval`` and yields after reconnecting (changes may have been missed meanwhile).
+``interval`` and yields after reconnecting (changes may have been missed meanwhile). A notification sent
+by the follower's own store connection (``own_pid``) is not heard: the writer knows what it wrote, and a
+sync writer's next commit need not wait for a re-read of its last one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -22,7 +24,9 @@ from jupyter_think.store.postgres.schema import CHANNEL
 from jupyter_think.store.postgres.watchdog import WATCHDOG
 
 
-async def notifications(conninfo: str, timeout: float, interval: float) -> AsyncIterator[None]:
+async def notifications(
+    conninfo: str, timeout: float, interval: float, own_pid: Callable[[], int | None] = lambda: None
+) -> AsyncIterator[None]:
     """Yield whenever another connection may have committed (see the module docstring); never ends."""
     while True:
         try:
@@ -36,8 +40,8 @@ async def notifications(conninfo: str, timeout: float, interval: float) -> Async
             heard_at = time.monotonic()
             while True:
                 heard = False
-                async for _ in aconn.notifies(timeout=interval, stop_after=1):
-                    heard = True
+                async for notice in aconn.notifies(timeout=interval, stop_after=1):
+                    heard = notice.pid != own_pid()
                 if heard:
                     heard_at = time.monotonic()
                     yield

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from jupyter_think.store.postgres.commit import routine_sql
+
 SECURED = 5
 """The schema version that brought row-level security, members and shares."""
 
@@ -132,6 +134,7 @@ def policies_sql(schema: str) -> str:
     DROP POLICY IF EXISTS purgeable ON {s}.sessions;
     CREATE POLICY purgeable ON {s}.sessions FOR DELETE USING (owner = current_user);
     {child_policies}
+    {routine_sql(schema)}
     ALTER TABLE {s}.shares ENABLE ROW LEVEL SECURITY;
     ALTER TABLE {s}.shares FORCE ROW LEVEL SECURITY;
     DROP POLICY IF EXISTS mine ON {s}.shares;

@@ -17,6 +17,7 @@ import psycopg
 
 from jupyter_think.store.base import SCHEMA_VERSION, StoreError
 from jupyter_think.store.migrations import upgrade
+from jupyter_think.store.postgres.commit import ensure_routine, usable
 from jupyter_think.store.postgres.policies import (
     experiment_grants_sql,
     experiment_policies_sql,
@@ -180,6 +181,19 @@ def migrate(conn: psycopg.Connection[Any], location: str, still_answering: Calla
         found = version(conn)  # another process may have migrated meanwhile
         with unrestricted(conn, SCHEMA):
             upgrade(PostgresSchema(still_answering), conn, found)
+
+
+def commits_at_once(conn: psycopg.Connection[Any]) -> bool:
+    """True when this role may store a batch in one round trip (:mod:`.commit`); the tables' owner
+    creates the function first in a store made before it (idempotent, under the migration lock)."""
+    if usable(conn, SCHEMA):
+        return True
+    if not may_migrate(conn, SCHEMA):
+        return False
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        ensure_routine(conn, SCHEMA)
+    return usable(conn, SCHEMA)
 
 
 class PostgresSchema:

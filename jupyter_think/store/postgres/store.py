@@ -51,13 +51,13 @@ from jupyter_think.store.base import (
 from jupyter_think.store.codec import decode_batches, decode_rows
 from jupyter_think.store.lifecycle import Lifecycle
 from jupyter_think.store.migrations import WORDS_INDEXED
-from jupyter_think.store.postgres import sharing
+from jupyter_think.store.postgres import commit, sharing
 from jupyter_think.store.postgres.experiments import PostgresExperiments
 from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link
 from jupyter_think.store.postgres.listen import notifications
 from jupyter_think.store.postgres.policies import SECURED
 from jupyter_think.store.postgres.rows import OWNER_NAME, ROW, PostgresRows, named, notify, stored
-from jupyter_think.store.postgres.schema import CHANNEL, SCHEMA, migrate, version
+from jupyter_think.store.postgres.schema import CHANNEL, SCHEMA, commits_at_once, migrate, version
 from jupyter_think.store.redaction import safe_location
 from jupyter_think.store.rows import RowPlan
 from jupyter_think.store.search import check_limit, query_terms, snippet
@@ -90,6 +90,7 @@ class PostgresStore(Store):
         self._read_only: str | None = None
         self._schema_version = SCHEMA_VERSION  # of the database (older only on a read-only server)
         self._me: sharing.Me | None = None  # the role connected, and the name the class knows it by
+        self._at_once = False  # the role may store a batch in one round trip (:mod:`.commit`)
         sql = PostgresRows(self.canonical)
         self._rows = RowPlan(sql)
         self._lifecycle = Lifecycle(sql)
@@ -128,8 +129,10 @@ class PostgresStore(Store):
         if self._read_only is None:
             migrate(conn, self.location, self._link.still_answering)
             self._schema_version = SCHEMA_VERSION
+            self._at_once = commits_at_once(conn)
         else:
             self._schema_version = version(conn)
+            self._at_once = False
         self._me = sharing.who_am_i(conn, SCHEMA) if self._schema_version >= SECURED else None
 
     def _refuse_if_read_only(self) -> None:
@@ -149,6 +152,19 @@ class PostgresStore(Store):
         results: list[Written | None] = [None] * len(writes)
         with self._connection() as conn:
             self._refuse_if_read_only()
+            if self._at_once and all(commit.takes(write) for write in writes):
+                try:
+                    found = commit.append_at_once(
+                        conn,
+                        SCHEMA,
+                        [(writes[index], *self._owner_and_id(writes[index].session_id)) for index in order],
+                    )
+                except psycopg.Error as exc:
+                    if exc.sqlstate != commit.PLAN_NEEDED:
+                        raise
+                else:
+                    by_order = dict(zip(order, found, strict=True))
+                    return [by_order[index] for index in range(len(writes))]
             committing = False
             try:
                 with conn.transaction():
@@ -160,6 +176,10 @@ class PostgresStore(Store):
                 exc.commit_unknown = committing  # type: ignore[attr-defined]
                 raise
         return [result for result in results if result is not None]
+
+    def _owner_and_id(self, session_id: str) -> tuple[str | None, str]:
+        """(owner's name, or None for this role's own session; the plain id) of a session to write."""
+        return split_ref(self.canonical(session_id))
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -354,7 +374,7 @@ class PostgresStore(Store):
         """Yield as soon as another connection commits a change (``LISTEN jupyter_think``, :mod:`.listen`):
         a frozen or vanished server is noticed within ``timeout``, and an unreachable one retried every
         ``interval``."""
-        return notifications(self._link.conninfo(), self.timeout, interval)
+        return notifications(self._link.conninfo(), self.timeout, interval, self._link.backend_pid)
 
     # --- trash, archive, retention (the plan is :mod:`~jupyter_think.store.lifecycle`'s) ------------
 

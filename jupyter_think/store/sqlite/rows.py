@@ -13,14 +13,15 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_think.core.models import Change
 from jupyter_think.store.base import State, StoredSession
-from jupyter_think.store.codec import checksum, encode
 from jupyter_think.store.rows import RowCounts, change_time
 from jupyter_think.store.search import searchable
 from jupyter_think.store.sqlite.schema import INDEX_TEXT, ROW
+
+if TYPE_CHECKING:
+    from jupyter_think.core.models import Change
 
 
 class SQLiteRows:
@@ -63,6 +64,8 @@ class SQLiteRows:
     def insert(
         self, conn: sqlite3.Connection, key: int, run: Sequence[Change], status: str | None = None
     ) -> tuple[int, int]:
+        from jupyter_think.store.codec import checksum, encode
+
         last_seq, last_activity = conn.execute(
             "SELECT last_seq, last_activity FROM sessions WHERE key = ?", (key,)
         ).fetchone()
@@ -161,7 +164,7 @@ def _now() -> float:
 
 
 def _time(value: float) -> datetime:
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return datetime.fromtimestamp(value, timezone.utc)
 
 
 def stored(row: tuple[Any, ...]) -> StoredSession:
@@ -181,6 +184,6 @@ def stored(row: tuple[Any, ...]) -> StoredSession:
         status,
         last_seq,
         missing,
-        tuple(line for line in kept_in.split("\n") if line),
+        tuple(line for line in kept_in.split("\n") if line) if kept_in else (),
         top_number,
     )

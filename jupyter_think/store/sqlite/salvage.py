@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_think.core.models import Thought
 from jupyter_think.store.base import STATES, Entry
-from jupyter_think.store.codec import decode
 from jupyter_think.store.rows import RowCounts
 from jupyter_think.store.search import searchable
 from jupyter_think.store.sqlite.schema import INDEX_TEXT, columns
@@ -204,6 +202,8 @@ def _carry_session(
     rows = [
         (seq, stored[seq][1], stored[seq][3]) for seq in sorted(stored) if isinstance(stored[seq][1], bytes)
     ]
+    from jupyter_think.store.codec import decode
+
     good_seqs, entries, _ = decode(row["id"], rows, kept=f"it is kept in {kept}")
     counts = RowCounts.of(entries)
     had = max([int(row["last_seq"]), *good_seqs])
@@ -235,6 +235,8 @@ def _insert(
     entries: list[Entry],
     counts: RowCounts,
 ) -> None:
+    from jupyter_think.core.models import Thought
+
     fresh.execute(
         f"INSERT INTO sessions (key, {', '.join(_SESSION_COLUMNS)}) VALUES (?{', ?' * len(_SESSION_COLUMNS)})",
         (key, *(row[name] for name in _SESSION_COLUMNS)),

@@ -32,8 +32,8 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jupyter_think.core.models import Change
 from jupyter_think.store.base import (
     LIVE,
     LOAD_BATCH,
@@ -49,7 +49,6 @@ from jupyter_think.store.base import (
     Written,
     warn_damaged,
 )
-from jupyter_think.store.codec import decode_batches, decode_rows
 from jupyter_think.store.lifecycle import Lifecycle
 from jupyter_think.store.migrations import WORDS_INDEXED
 from jupyter_think.store.rows import RowPlan
@@ -58,6 +57,9 @@ from jupyter_think.store.sqlite.experiments import SQLiteExperiments
 from jupyter_think.store.sqlite.file import BUSY_TIMEOUT, DatabaseFile, once_more
 from jupyter_think.store.sqlite.rows import SQLiteRows, one, stored
 from jupyter_think.store.sqlite.schema import ROW, refused
+
+if TYPE_CHECKING:  # (the models and the codec are imported where changes are read: `list` needs neither)
+    from jupyter_think.core.models import Change
 
 
 class SQLiteStore(Store):
@@ -103,6 +105,8 @@ class SQLiteStore(Store):
 
     @once_more
     def load(self, session_id: str, *, state: State = "live", key: int | None = None) -> LoadedChanges | None:
+        from jupyter_think.store.codec import decode_batches
+
         session_id = self.canonical(session_id)
         with self._file.connection(write=False) as conn:
             if conn is None:
@@ -134,6 +138,8 @@ class SQLiteStore(Store):
 
     @once_more
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
+        from jupyter_think.store.codec import decode_rows
+
         with self._file.connection(write=False) as conn:
             if conn is None:
                 return []
