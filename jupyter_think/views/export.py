@@ -17,10 +17,10 @@ import html
 import re
 from typing import TYPE_CHECKING, Literal
 
+from jupyter_think.core.models import Thought
 from jupyter_think.views import registry as views
 from jupyter_think.views.display import decision_words, plural, summarize, thought_heading
 from jupyter_think.views.layout import layout
-from jupyter_think.core.models import Thought
 from jupyter_think.views.render import escape_controls, render_svg
 from jupyter_think.views.richtext import markdown_html
 from jupyter_think.views.theme import LINE_COLORS, STATES

@@ -48,6 +48,7 @@ from jupyter_think.widgets.feed import (
 from jupyter_think.widgets.feed import GraphFeed
 from jupyter_think.core.models import SessionReset
 from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
+from jupyter_think.views.richtext import ALLOWLIST
 from jupyter_think.views.theme import THEME
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class BranchGraph(anywidget.AnyWidget):
     theme = traitlets.Dict(help="Colours of the kinds of thoughts and the graph's sizes (theme.json).").tag(
         sync=True
     )
+    allowlist = traitlets.Dict(
+        help="The HTML a thought's text may become (allowlist.json): the front end checks it again."
+    ).tag(sync=True)
     max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
     labels = traitlets.Bool(True, help="Show each thought's first words under its node.").tag(sync=True)
 
@@ -94,7 +98,7 @@ class BranchGraph(anywidget.AnyWidget):
         self._session: weakref.ref[Session] | None = None
         self._feed: GraphFeed | None = None
         state = self._bind(session, push=False)
-        super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, **kwargs)
+        super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, allowlist=ALLOWLIST, **kwargs)
         self.on_msg(self._on_front_end_message)
         _live.add(self)
 

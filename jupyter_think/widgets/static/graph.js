@@ -8,7 +8,7 @@
 // shows the graph as it was after each step: a node is drawn once its step is shown, retracted,
 // amended, decided and merged from the step those changes were made. The side pane shows the
 // selected thought, or the replay's step, with its text as Markdown rendered by the kernel
-// (markdown-it-py, raw HTML off) and kept to an allowlist of elements and attributes.
+// (markdown-it-py, raw HTML off; $…$ maths as MathML) and kept to the kernel's allow-list.
 //
 // The page holds a graph's data only while one of its views is shown: the Store is dropped with the
 // last view (a closed widget, a cleared output, a re-run cell), and the model keeps no second copy of
@@ -32,35 +32,43 @@ const NO_PATH = new Set();
 const liveStores = (globalThis.jupyterThinkGraphs ??= new Set());
 const stores = new Map(); // model key -> { store, views }
 
-// What the pane keeps of the kernel's Markdown HTML: CommonMark's elements, and links and
-// images whose address is http(s), mailto, relative, or (images only) a data: raster image.
-const ALLOWED = new Set([
-  "P", "EM", "STRONG", "CODE", "PRE", "A", "IMG", "UL", "OL", "LI", "BLOCKQUOTE",
-  "H1", "H2", "H3", "H4", "H5", "H6", "HR", "BR",
-]);
-const SAFE_URL = /^(?:https?:|mailto:|#|\/|\.|[^:]*$)/i;
-const SAFE_IMAGE = /^(?:https?:|\/|\.|[^:]*$|data:image\/(?:png|gif|jpeg|webp);)/i;
+// What the pane keeps of the kernel's HTML: the `allowlist` trait (the kernel's allowlist.json, which
+// already cleaned it): CommonMark's elements and MathML's, each with its attributes, addresses that
+// match the list's patterns, lengths that are short. Anything else becomes its text.
+function allowlistOf(model) {
+  const list = model.get("allowlist") ?? {};
+  return {
+    elements: new Set(list.elements ?? []),
+    attributes: Object.fromEntries(Object.entries(list.attributes ?? {}).map(([name, attrs]) => [name, new Set(attrs)])),
+    urls: Object.fromEntries(Object.entries(list.urls ?? {}).map(([name, pattern]) => [name, new RegExp(pattern, "i")])),
+    lengths: new Set(list.lengths ?? []),
+    length: new RegExp(list.length ?? "^$"),
+    classes: new RegExp(list.class ?? "^$"),
+  };
+}
 
-function safeHtml(html) {
+function safeHtml(html, allowed) {
   const template = document.createElement("template");
   template.innerHTML = html;
   const walk = (parent) => {
     for (const child of Array.from(parent.childNodes)) {
       if (child.nodeType === Node.TEXT_NODE) continue;
-      if (child.nodeType !== Node.ELEMENT_NODE || !ALLOWED.has(child.tagName)) {
+      const name = child.localName;
+      if (child.nodeType !== Node.ELEMENT_NODE || !allowed.elements.has(name)) {
         child.replaceWith(document.createTextNode(child.textContent ?? ""));
         continue;
       }
+      const names = allowed.attributes[name] ?? new Set();
       for (const attr of Array.from(child.attributes)) {
+        const value = attr.value.trim();
         const keep =
-          (child.tagName === "A" && attr.name === "href" && SAFE_URL.test(attr.value.trim())) ||
-          (child.tagName === "IMG" && attr.name === "src" && SAFE_IMAGE.test(attr.value.trim())) ||
-          (child.tagName === "IMG" && attr.name === "alt") ||
-          (child.tagName === "OL" && attr.name === "start") ||
-          (child.tagName === "CODE" && attr.name === "class");
+          names.has(attr.name) &&
+          (!(attr.name in allowed.urls) || allowed.urls[attr.name].test(value)) &&
+          (!allowed.lengths.has(attr.name) || allowed.length.test(value)) &&
+          (attr.name !== "class" || allowed.classes.test(value));
         if (!keep) child.removeAttribute(attr.name);
       }
-      if (child.tagName === "A") {
+      if (name === "a") {
         child.setAttribute("target", "_blank");
         child.setAttribute("rel", "noopener noreferrer");
       }
@@ -356,6 +364,7 @@ class GraphView {
     this.store = store;
     this.root = root;
     this.theme = themeOf(model);
+    this.allowed = allowlistOf(model);
     this.step = null; // null: show everything (live); else how many steps of the timeline are shown
     this.follow = true;
     this.filter = "";
@@ -860,7 +869,7 @@ class GraphView {
   showText(target, text, struck) {
     target.classList.toggle("jt-struck", struck);
     if (text && typeof text.html === "string") {
-      target.replaceChildren(safeHtml(text.html));
+      target.replaceChildren(safeHtml(text.html, this.allowed));
       target.classList.add("jt-markdown");
     } else {
       target.classList.remove("jt-markdown");
