@@ -247,6 +247,33 @@ def format_table(
     return table(header, cells, right=(header.index("THOUGHTS"), header.index("BRANCHES")))
 
 
+def trash_table(rows: Sequence[Any]) -> str:
+    """The table of ``trash``: each trashed copy with its ROW (what ``trash restore ID --row N`` takes),
+    when and by whom it was trashed (a user, or ``retention``), newest first among copies of one id.
+
+    Example:
+        >>> from jupyter_think.store import StoredSession
+        >>> at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        >>> print(trash_table([StoredSession(7, "notes", "ada", "trashed", at, at, at, 3, 0, "open", 4,
+        ...                                  trashed_by="retention")]))
+        ROW  ID     OWNER  THOUGHTS  TRASHED               BY
+          7  notes  ada           3  2026-01-02 03:04 UTC  retention
+    """
+    header = ["ROW", "ID", "OWNER", "THOUGHTS", "TRASHED", "BY"]
+    cells = [
+        [
+            str(row.key),
+            row.ref,
+            row.owner,
+            str(row.thoughts),
+            when_text(row.state_changed_at),
+            row.trashed_by or "-",
+        ]
+        for row in sorted(rows, key=session_order)
+    ]
+    return table(header, cells, right=(0, 3))
+
+
 def when_text(value: Any) -> str:
     """A time as ``2026-01-02 03:04 UTC`` (``-`` for none)."""
     if value is None:

@@ -29,6 +29,7 @@ from jupyter_think.ipython.errors import user_errors as _user_errors
 from jupyter_think.manager import SessionManager, get_manager
 from jupyter_think.core.session.session import Session
 from jupyter_think.ipython.parser import parse_think_line, whole_number
+from jupyter_think.cli.common import natural_key
 
 T = TypeVar("T")
 
@@ -528,7 +529,7 @@ class ThinkMagics(Magics):
         manager = self.manager
         stored = {row.ref: row.thoughts for row in manager.stored_sessions()}
         rows = []
-        for session_id in sorted(set(stored) | set(manager.loaded())):
+        for session_id in sorted(set(stored) | set(manager.loaded()), key=natural_key):
             loaded = manager.is_loaded(session_id)
             count = len(manager.session(session_id)) if loaded else stored[session_id]
             rows.append((session_id, "memory" if loaded else "store", count, session_id == manager.active_id))

@@ -19,6 +19,12 @@ its earlier texts when it was amended. Colours and sizes come from the ``theme``
 (``static/theme.json``, also read by the Python renderers); ``labels`` says whether nodes show
 their first words.
 
+A graph can follow a presenter (``follow_presenter``, also a checkbox on the widget): it moves to the
+step that the presenter view of the same session shows, in this kernel or another, on this machine or
+another sharing the store (:mod:`jupyter_think.persistence.presenter`). The presenter view of a graph
+that does not follow sends each step it shows to the kernel, which writes it to the store
+(:meth:`BranchGraph.present`); on a class store only the session's owner moves the followers.
+
 A graph follows its session by id: when ``%config ThinkConfig.store`` (or ``sessions_dir``)
 switches the store, the extension tells the live graphs, and each one of a session of the old
 manager binds to the session with the same id in the new manager (:meth:`BranchGraph.follow`).
@@ -87,6 +93,15 @@ class BranchGraph(anywidget.AnyWidget):
     ).tag(sync=True)
     max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
     labels = traitlets.Bool(True, help="Show each thought's first words under its node.").tag(sync=True)
+    follow_presenter = traitlets.Bool(
+        False, help="Move to the step the presenter view of this session shows (in any kernel on the store)."
+    ).tag(sync=True)
+    presenter = traitlets.Dict(
+        help="Where the presenter is: {'step': N, 'steps': M} (empty until a presenter view shows a step)."
+    ).tag(sync=True)
+    presenter_note = traitlets.Unicode(
+        "", help="Why this graph cannot follow or move a presenter, when it cannot (shown by the checkbox)."
+    ).tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         self._session_id = session.id
@@ -99,6 +114,10 @@ class BranchGraph(anywidget.AnyWidget):
         self._feed: GraphFeed | None = None
         state = self._bind(session, push=False)
         super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, allowlist=ALLOWLIST, **kwargs)
+        self._stop_following: Any = None
+        self._wanted: tuple[int, int] | None = None  # the step the presenter view showed last, not yet sent
+        self._presenting = False
+        self.observe(self._on_follow_presenter, names="follow_presenter")
         self.on_msg(self._on_front_end_message)
         _live.add(self)
 
@@ -155,9 +174,89 @@ class BranchGraph(anywidget.AnyWidget):
             unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
+        stop, self._stop_following = self._stop_following, None
+        if stop is not None:
+            stop()
         _live.discard(self)
         super().close()
         self.set_trait("snapshot", {})  # the kernel's copy of what the front end was sent
+
+    # --- the presenter --------------------------------------------------------------------------------
+
+    def present(self, step: int, steps: int | None = None) -> bool:
+        """Show the class ``step``: every graph of this session that follows the presenter moves there.
+
+        ``steps`` is how many steps this graph holds (default: all of them now). The presenter view
+        calls this at each step; False when the step could not be shared (see ``presenter_note``).
+
+        Example:
+            >>> from jupyter_think import Session
+            >>> graph = BranchGraph(Session("alone")); graph.present(0)
+            False
+            >>> graph.presenter_note
+            'this session is not kept in a store: save it in one (jupyter_think.get_manager()) to present it'
+            >>> graph.close()
+        """
+        steps = self._graph().steps if steps is None else steps
+        board = self._board()
+        if board is None:
+            return False
+        moved = board.present(self._session_id, step, steps)
+        if not moved:
+            self.presenter_note = "the class does not follow: only the session's owner moves them, once it is saved in the store"
+        elif self.presenter_note:
+            self.presenter_note = ""
+        return moved
+
+    def _present_later(self, step: int, steps: int) -> None:
+        """Present off the kernel's thread (a store may be slow), the latest step only, in order."""
+        with self._state_lock:
+            self._wanted = (step, steps)
+            if self._presenting:
+                return
+            self._presenting = True
+        threading.Thread(target=self._present_latest, name="jupyter-think-present", daemon=True).start()
+
+    def _present_latest(self) -> None:
+        while True:
+            with self._state_lock:
+                wanted, self._wanted = self._wanted, None
+                if wanted is None:
+                    self._presenting = False
+                    return
+            self.present(*wanted)
+
+    def _board(self) -> Any:
+        """The presenter board of the store that keeps this graph's session, else None (and say why)."""
+        from jupyter_think.manager import get_manager
+        from jupyter_think.persistence.presenter import board_for
+
+        session = self.session
+        manager = get_manager()
+        kept = (
+            session is not None
+            and manager.store is not None
+            and manager.is_loaded(self._session_id)
+            and manager.session(self._session_id) is session
+        )
+        if not kept:
+            self.presenter_note = "this session is not kept in a store: save it in one (jupyter_think.get_manager()) to present it"
+            return None
+        return board_for(manager.store_location, manager.settings.store_timeout)
+
+    def _on_follow_presenter(self, change: dict[str, Any]) -> None:
+        stop, self._stop_following = self._stop_following, None
+        if stop is not None:
+            stop()
+        if not change["new"]:
+            return
+        board = self._board()
+        if board is None:
+            return
+        self._stop_following = board.follow(self._session_id, self._presenter_moved)
+
+    def _presenter_moved(self, position: Any) -> None:
+        self.presenter = {"step": position.step, "steps": position.steps}
 
     @property
     def following(self) -> bool:
@@ -246,6 +345,14 @@ class BranchGraph(anywidget.AnyWidget):
                 reply = self._feed.detail(content.get("i"))
                 if reply is not None:
                     self._push(reply)
+            elif content.get("type") == "present":
+                step, steps = content.get("step"), content.get("steps")
+                if _whole(step) and _whole(steps) and 0 <= step <= steps < 2**31:
+                    self._present_later(step, steps)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _live: weakref.WeakSet[BranchGraph] = weakref.WeakSet()

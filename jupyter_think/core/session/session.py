@@ -442,9 +442,16 @@ class Session(TeachingMixin):
         """The thoughts as a pandas ``DataFrame``, one row per :meth:`to_records` dict (needs pandas)."""
         return views.render("dataframe", self)
 
-    def graph(self) -> Any:
-        """The live branch-graph widget for this session (falls back to SVG without a front end)."""
-        return views.render("graph", self)
+    def graph(self, *, follow_presenter: bool = False) -> Any:
+        """The live branch-graph widget for this session (falls back to SVG without a front end).
+
+        ``follow_presenter``: the graph moves to the step that the presenter view of this session
+        shows, in any kernel on the same store (a class following its teacher).
+        """
+        widget = views.render("graph", self)
+        if follow_presenter:
+            widget.follow_presenter = True
+        return widget
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self) if cycle else self.summary().as_text())

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from jupyter_think.store.postgres.presenter import presenter_grants_sql, presenter_sql
+
 SECRET_ENV = "JUPYTER_THINK_CLASS_SECRET"
 MIN_SECRET_CHARS = 16
 MAX_USER_CHARS = 255
@@ -156,7 +158,16 @@ def class_store_url(base_url: str, user: str, secret: str | None = None) -> str:
 SESSION_TABLES = ("changes", "branches", "thought_text")
 """Tables whose rows belong to a session (``session_key``): readable with it, appended by its writers."""
 
-OWNER_UPDATABLE = ("state", "state_changed_at", "last_activity", "last_seq", "thoughts", "branches", "status")
+OWNER_UPDATABLE = (
+    "state",
+    "state_changed_at",
+    "last_activity",
+    "last_seq",
+    "thoughts",
+    "branches",
+    "status",
+    "trashed_by",
+)
 """The columns of ``sessions`` a writer updates (never ``key``, ``id``, ``owner``, ``created_at``)."""
 
 
@@ -280,6 +291,7 @@ def policies_sql(schema: str) -> str:
     ALTER TABLE {s}.meta ENABLE ROW LEVEL SECURITY;
     DROP POLICY IF EXISTS readable ON {s}.meta;
     CREATE POLICY readable ON {s}.meta FOR SELECT USING (true);
+    {presenter_sql(s)}
     REVOKE ALL ON SCHEMA {s} FROM PUBLIC;
     REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC;
     REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC;
@@ -299,6 +311,7 @@ def grants_sql(schema: str, role: str) -> str:
     GRANT UPDATE ({updatable}) ON {s}.sessions TO {role};
     GRANT SELECT, INSERT, DELETE ON {s}.shares TO {role};
     GRANT UPDATE (can_write) ON {s}.shares TO {role};
+    {presenter_grants_sql(s, role)}
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {role};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {role};
     """

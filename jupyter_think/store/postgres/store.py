@@ -57,6 +57,7 @@ from jupyter_think.store.base import (
     utc,
 )
 from jupyter_think.store.postgres import roles as klass
+from jupyter_think.store.postgres.presenter import presenter_sql
 from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link, safe_location
 from jupyter_think.store.codec import checksum, decode_batches, decode_rows, searchable_payloads
 from jupyter_think.store.rows import RowPlan
@@ -129,6 +130,9 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
     """,
     5: klass.security_sql(SCHEMA),
+    6: "",  # (experiments: issue 22 fills it)
+    7: f"ALTER TABLE {SCHEMA}.sessions ADD COLUMN IF NOT EXISTS trashed_by TEXT NOT NULL DEFAULT '';"
+    + presenter_sql(SCHEMA),
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
 
@@ -162,8 +166,10 @@ _OWNER_NAME = (
 _ROW = (
     "key, id, " + _OWNER_NAME + ", state, created_at, last_activity, state_changed_at, thoughts, branches, "
     "status, last_seq, "
-    f"CASE WHEN sessions.owner = current_user THEN id ELSE {_OWNER_NAME} || '/' || id END"
+    f"CASE WHEN sessions.owner = current_user THEN id ELSE {_OWNER_NAME} || '/' || id END, trashed_by"
 )
+_MY_NAME = f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = current_user), current_user)"
+"""The connected role as the class knows it (what ``trashed_by`` records)."""
 """A session row as :func:`_stored` reads it (also in ``RETURNING``): the owner's name and how this role
 names the session (``ID`` when it is its own, else ``OWNER/ID``)."""
 
@@ -667,22 +673,23 @@ class PostgresStore(RowPlan, Store):
                 if key is None:
                     raise SessionNotFound(session_id)
                 found = conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now() WHERE key = %s "
-                    f"RETURNING {_ROW}",
+                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now(), "
+                    f"trashed_by = {_MY_NAME} WHERE key = %s RETURNING {_ROW}",
                     (key,),
                 ).fetchone()
                 _notify(conn)
         return _stored(found)
 
-    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+    def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         session_id = self._own(session_id, "restore it")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
                 row = conn.execute(
                     f"SELECT key FROM {SCHEMA}.sessions WHERE owner = current_user AND id = %s AND state = %s "
+                    "AND (%s::bigint IS NULL OR key = %s) "
                     "ORDER BY state_changed_at DESC, key DESC LIMIT 1 FOR UPDATE",
-                    (session_id, state),
+                    (session_id, state, key, key),
                 ).fetchone()
                 if row is None:
                     raise SessionNotFound(session_id, state)
@@ -724,7 +731,8 @@ class PostgresStore(RowPlan, Store):
             self._refuse_if_read_only()
             with conn.transaction():
                 rows = conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now() "
+                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now(), "
+                    "trashed_by = 'retention' "
                     f"WHERE owner = current_user AND state = 'live' AND last_activity < %s AND NOT (id = ANY(%s)) "
                     f"RETURNING {_ROW}",
                     (cutoff, [self.canonical(session_id) for session_id in keep]),
@@ -751,7 +759,8 @@ def _notify(conn: psycopg.Connection[Any]) -> None:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredSession:
-    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref = row
+    (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref,
+     trashed_by) = row  # fmt: skip
     return StoredSession(
         int(key),
         session_id,
@@ -764,6 +773,7 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
         int(branches),
         status,
         int(last_seq),
+        trashed_by=trashed_by,
         ref=ref,
     )
 

@@ -579,18 +579,21 @@ class SQLiteStore(RowPlan, Store):
             if key is None:
                 raise SessionNotFound(session_id)
             conn.execute(
-                "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?", (_now(), key)
+                "UPDATE sessions SET state = 'trashed', state_changed_at = ?, trashed_by = ? WHERE key = ?",
+                (_now(), default_owner(), key),
             )
             return _stored(conn.execute(f"SELECT {ROW} FROM sessions WHERE key = ?", (key,)).fetchone())
 
     @_once_more
-    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+    def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         session_id = self.canonical(session_id)
+        chosen = key
         with self._writing() as conn:
             key = _one(
                 conn,
-                "SELECT key FROM sessions WHERE id = ? AND state = ? ORDER BY state_changed_at DESC, key DESC",
-                (session_id, state),
+                "SELECT key FROM sessions WHERE id = ? AND state = ? AND (? IS NULL OR key = ?) "
+                "ORDER BY state_changed_at DESC, key DESC",
+                (session_id, state, chosen, chosen),
             )
             if key is None:
                 raise SessionNotFound(session_id, state)
@@ -642,7 +645,8 @@ class SQLiteStore(RowPlan, Store):
             now = _now()
             for row in rows:
                 conn.execute(
-                    "UPDATE sessions SET state = 'trashed', state_changed_at = ? WHERE key = ?",
+                    "UPDATE sessions SET state = 'trashed', state_changed_at = ?, trashed_by = 'retention' "
+                    "WHERE key = ?",
                     (now, row[0]),
                 )
         return [_stored(row) for row in rows]
@@ -666,7 +670,7 @@ def _time(value: float) -> datetime:
 
 def _stored(row: tuple[Any, ...]) -> StoredSession:
     (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq,
-     missing, kept_in, top_number) = row  # fmt: skip
+     missing, kept_in, top_number, trashed_by) = row  # fmt: skip
     return StoredSession(
         key,
         session_id,
@@ -682,4 +686,5 @@ def _stored(row: tuple[Any, ...]) -> StoredSession:
         missing,
         tuple(line for line in kept_in.split("\n") if line),
         top_number,
+        trashed_by,
     )
