@@ -70,7 +70,7 @@ def test_on_a_class_store_only_the_lessons_owner_moves_the_class(
         env = {"JUPYTER_THINK_STORE": klass.urls[user], "JUPYTERHUB_USER": user}
         return Kernel(env=env, cwd=str(tmp_path))
 
-    with kernel_of("tea") as teacher, kernel_of("ada") as ada, kernel_of("bob") as bob:  # noqa: SIM117
+    with kernel_of("tea") as teacher, kernel_of("ada") as ada, kernel_of("bob") as bob:
         assert teacher.execute(LESSON).ok
         assert teacher.execute(f"{MANAGER}.store.share('lesson', None)").ok  # share --class
         for student in (ada, bob):

@@ -183,6 +183,37 @@ def _decision_lines(graph: Layout) -> list[str]:
     return lines
 
 
+TITLE_BOTTOM = 21
+"""Where the title line (baseline 16, 11 px bold) ends: revision arcs of the first lane stay under it."""
+LABEL_BOTTOM = RADIUS + 4 + LABELS["lines"] * (LABELS["size"] + 2) + 4
+"""How far under its lane's node centre a node's label reaches."""
+
+
+def _lift(x1: int, x2: int, lane: int) -> float:
+    """How high a revision arc rises above its nodes (``lane``: the upper one): higher the longer it is,
+    but never into the title (first lane) or into the labels of the lane above."""
+    ceiling = TITLE_BOTTOM if lane == 0 else TOP + (lane - 1) * ROW_HEIGHT + NODE_Y + LABEL_BOTTOM
+    room = TOP + lane * ROW_HEIGHT + NODE_Y - RADIUS - ceiling - 2
+    # (a cubic whose control points are `lift` above its ends rises 3/4 of the way to them)
+    return RADIUS + max(4, min(8 + abs(x2 - x1) / 6, room / 0.75))
+
+
+def _between_lanes(x1: float, y1: float, x2: float, y2: float, *, stub: bool = False) -> str:
+    """A fork or merge edge drawn as a line on a map: along its first lane, down (or up) through the gap
+    between two columns of labels, then along its second lane, so it crosses no label. ``stub``: a merge
+    waiting for its target's next thought ends at the gap."""
+    gap = x2 - COLUMN_WIDTH / 2
+    if y1 == y2:
+        return f"M{x1:g} {y1:g} H{x2:g}"
+    turn = min(8, abs(y2 - y1) / 2, COLUMN_WIDTH / 4)
+    down = 1 if y2 > y1 else -1
+    path = (
+        f"M{x1:g} {y1:g} H{gap - turn:g} Q{gap:g} {y1:g} {gap:g} {y1 + down * turn:g} "
+        f"V{y2 - down * turn:g} Q{gap:g} {y2:g} {gap + turn:g} {y2:g}"
+    )
+    return path if stub else f"{path} H{x2:g}"
+
+
 def _detailed_svg(graph: Layout, session_id: str) -> str:
     label = headline(graph, session_id)
     notes = _decision_lines(graph)
@@ -231,24 +262,23 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
                 f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(lane)}/>"
             )
         elif edge.kind in ("fork", "merge"):
-            mid = (x1 + x2) / 2
             parts.append(
-                f'<path class="{edge.kind}" d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
+                f'<path class="{edge.kind}" d="{_between_lanes(x1, y1, x2, y2)}" fill="none" '
                 f"{stroke(edge, LINE_COLORS[edge.kind], 2)}"
                 + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
                 + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
             )
         else:
-            lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
+            lift = _lift(x1, x2, min(nodes[edge.source].lane, nodes[edge.target].lane))
             parts.append(
                 f'<path class="revision" d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" '
                 f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(lane)}/>'
             )
     for source, target_lane in graph.waiting:  # a merge whose target has no thought yet: a stub
         x1, y1 = xy(nodes[source])
-        x2, y2 = x1 + COLUMN_WIDTH // 2, TOP + target_lane * ROW_HEIGHT + NODE_Y
+        x2, y2 = x1 + COLUMN_WIDTH, TOP + target_lane * ROW_HEIGHT + NODE_Y
         parts.append(
-            f'<path class="merge" d="M{x1} {y1} C{x2} {y1} {x1} {y2} {x2} {y2}" fill="none" '
+            f'<path class="merge" d="{_between_lanes(x1, y1, x2, y2, stub=True)}" fill="none" '
             f'stroke="{LINE_COLORS["merge"]}" stroke-width="2" stroke-dasharray="6 3"/>'
         )
     mark = STATES["amended"]["mark"]
