@@ -50,7 +50,7 @@ class Position:
 
 
 class PresenterTable(ABC):
-    """The ``presenter`` rows of one store, through a connection of its own (not thread-safe)."""
+    """The ``presenter`` rows of one store, through a connection of its own (one thread at a time)."""
 
     @abstractmethod
     def move(self, session_id: str, step: int, steps: int) -> bool:
@@ -93,7 +93,10 @@ class _SqlitePresenter(PresenterTable):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            # The board serialises every use under its lock, but from whichever thread presents.
+            self._conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
             self._conn.execute("PRAGMA foreign_keys = ON")
         return self._conn
 

@@ -224,7 +224,10 @@ class BranchGraph(anywidget.AnyWidget):
                 if wanted is None:
                     self._presenting = False
                     return
-            self.present(*wanted)
+            try:
+                self.present(*wanted)
+            except Exception as exc:  # a thread of its own: say it on the widget, keep presenting
+                self.presenter_note = f"the class does not follow: {exc}"
 
     def _board(self) -> Any:
         """The presenter board of the store that keeps this graph's session, else None (and say why)."""

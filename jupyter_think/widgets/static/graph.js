@@ -587,6 +587,7 @@ class GraphView {
   presenterMoved() {
     const at = this.model.get("presenter") ?? {};
     this.backButton.hidden = !(this.model.get("follow_presenter") && this.away);
+    this.backButton.textContent = typeof at.step === "number" ? `↩ presenter (step ${at.step})` : "↩ presenter";
     if (!this.model.get("follow_presenter") || this.away || typeof at.step !== "number") return;
     this.presenterStep = at.step;
     if (this.shown() !== Math.min(at.step, this.store.steps) || this.step === null) {
