@@ -1,6 +1,7 @@
 """Per-call cost of recording a thought, side by side with a bare pydantic model construction.
 
-Run: ``.venv/bin/python benchmarks/bench_core.py [--repeat N] [--number N]``
+Run: ``.venv/bin/python benchmarks/bench_core.py [--repeat N] [--number N] [--tiny]`` (``--tiny``: a
+second's smoke run, the same figures from few calls)
 
 Prints, from one run, the median cost per call (microseconds) of
 
@@ -64,7 +65,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds; the median is reported")
     parser.add_argument("--number", type=int, default=2000, help="calls per round")
+    parser.add_argument("--tiny", action="store_true", help="2 rounds of 200 calls: a smoke run")
     options = parser.parse_args(argv)
+    if options.tiny:
+        options.repeat, options.number = 2, 200
     text = "Consider the smaller case first, then generalise the argument to n."
     arguments = {"thought": text, "thoughtNumber": 3, "totalThoughts": 5, "nextThoughtNeeded": True}
     state: dict[str, Any] = {}

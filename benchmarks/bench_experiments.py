@@ -8,11 +8,14 @@ Prints:
 - compare(): 1 000 sessions of 100 thoughts (100 000 thoughts), as rows and as a DataFrame;
 - diff(): two runs of 1 000 thoughts that share half their steps.
 
-No thresholds: these are figures to read. Run: ``.venv/bin/python benchmarks/bench_experiments.py``.
+No thresholds: these are figures to read, each beside the same work without the part measured. Run:
+``.venv/bin/python benchmarks/bench_experiments.py [--tiny]`` (``--tiny``: 5 runs and small sizes, a
+smoke run of a second or two).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import threading
@@ -58,7 +61,7 @@ def record(sessions: list[Session], per_run: int) -> float:
     return time.perf_counter() - started
 
 
-def grid_cost(per_run: int = 200) -> None:
+def grid_cost(per_run: int = 200, run_sizes: tuple[int, ...] = (10, 1_000)) -> None:
     total = RUNS * per_run
     bare = [Session(f"bare-{k}", max_thoughts=per_run + 10) for k in range(RUNS)]
     without = record(bare, per_run)
@@ -73,7 +76,7 @@ def grid_cost(per_run: int = 200) -> None:
         f"          with the grid  {with_grid / total * 1e6:8.1f} µs per thought "
         f"(+{(with_grid - without) / total * 1e6:.1f} µs), {len(sizes)} messages"
     )
-    for count in (10, 1_000):
+    for count in run_sizes:
         session = Session("size", max_thoughts=count + 10)
         grid = ExperimentGrid("size", [session])
         sizes = measure_sends(grid)
@@ -85,7 +88,7 @@ def grid_cost(per_run: int = 200) -> None:
         )
 
 
-def experiment_wall_time(per_run: int = 40) -> None:
+def experiment_wall_time(per_run: int = 40, attempts: int = 3) -> None:
     def agent(config: int, tool: Any) -> int:
         for n in range(1, per_run + 1):
             tool.call(
@@ -100,7 +103,7 @@ def experiment_wall_time(per_run: int = 40) -> None:
 
     for with_grid in (False, True):
         times = []
-        for attempt in range(3):
+        for _ in range(attempts):
             with SessionManager(persist=False) as manager:
                 grid = None
                 if with_grid:  # a grid following the runs' sessions from the start, as when displayed
@@ -117,7 +120,8 @@ def experiment_wall_time(per_run: int = 40) -> None:
                     grid.close()
         label = "with a grid   " if with_grid else "without a grid"
         print(
-            f"experiment {RUNS} runs x {per_run} thoughts, {label}: {statistics.median(times) * 1000:7.1f} ms (median of 3)"
+            f"experiment {RUNS} runs x {per_run} thoughts, {label}: {statistics.median(times) * 1000:7.1f} ms "
+            f"(median of {attempts})"
         )
 
 
@@ -166,8 +170,22 @@ def diff_cost(count: int = 1_000) -> None:
     )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    global RUNS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="5 runs and small sizes: a smoke run")
+    if parser.parse_args().tiny:
+        RUNS = 5
+        grid_cost(per_run=20, run_sizes=(10, 100))
+        experiment_wall_time(per_run=10, attempts=1)
+        compare_cost(sessions=20, per_session=60)
+        diff_cost(count=100)
+        return
     grid_cost()
     experiment_wall_time()
     compare_cost()
     diff_cost()
+
+
+if __name__ == "__main__":
+    main()

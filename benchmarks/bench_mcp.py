@@ -26,7 +26,10 @@ down in-process (no MCP): the tool on a memory-only manager, on a group-committe
 last thought is committed), on a durable-before-reply store, and the disk's fdatasync latency, so a
 shortfall can be attributed.
 
-    .venv/bin/python benchmarks/bench_mcp.py [--calls 2000] [--rounds 3] [--chain 10]
+    .venv/bin/python benchmarks/bench_mcp.py [--calls 2000] [--rounds 3] [--chain 10] [--tiny]
+
+``--tiny`` is a smoke run of a few seconds: 60 calls, one round, and the reference server only when
+it is installed already (nothing is fetched); without it the ratios are to the memory-only server.
 """
 
 from __future__ import annotations
@@ -219,7 +222,7 @@ def stored_thoughts(store: Path) -> int:
         return sum(len(manager.session(session_id)) for session_id in manager.sessions())
 
 
-def breakdown(items: list[dict[str, Any]]) -> dict[str, float]:
+def breakdown(items: list[dict[str, Any]], probes: int = 200) -> dict[str, float]:
     """Microseconds per call of the parts of one jupyter-think call, measured in this process."""
     from jupyter_think import SessionManager
     from jupyter_think.agent.mcp_server import connection_tool
@@ -244,11 +247,11 @@ def breakdown(items: list[dict[str, Any]]) -> dict[str, float]:
     }
     with tempfile.TemporaryFile(dir=HERE) as probe:
         start = time.perf_counter()
-        for _ in range(200):
+        for _ in range(probes):
             probe.write(b"x" * 400 + b"\n")
             probe.flush()
             os.fdatasync(probe.fileno())
-        figures["one append + fdatasync on this disk"] = (time.perf_counter() - start) / 200 * 1e6
+        figures["one append + fdatasync on this disk"] = (time.perf_counter() - start) / probes * 1e6
     return figures
 
 
@@ -261,15 +264,19 @@ LABELS = {
 }
 
 
-async def main_async(calls: int, rounds: int, chain: int) -> None:
+async def main_async(
+    calls: int, rounds: int, chain: int, with_reference: bool = True, probes: int = 200
+) -> None:
     items = workload(calls, chain)
-    entry = ensure_reference()
+    entry = ensure_reference() if with_reference else None
+    floor = "reference" if entry is not None else "memory"
+    labels = {name: label for name, label in LABELS.items() if entry is not None or name != "reference"}
     default = default_durability()
     from jupyter_think.core.config import ThinkSettings
 
     assert ThinkSettings().flush_interval == FLUSH_INTERVAL, "FLUSH_INTERVAL is not jupyter-think's default"
     assert default == "async", f"jupyter-think mcp defaults to --durability {default}"
-    results: dict[str, list[float]] = {name: [] for name in LABELS}
+    results: dict[str, list[float]] = {name: [] for name in labels}
     live_counts: dict[str, list[int]] = {"group": [], "sync": []}
     for round_number in range(1, rounds + 1):
         with tempfile.TemporaryDirectory(prefix="bench-mcp-") as tmp:
@@ -285,8 +292,9 @@ async def main_async(calls: int, rounds: int, chain: int) -> None:
                 "sync": ours(stores["sync"], "sync"),
                 "memory": ours_in_memory(),
                 "sdk-stdio": ours_on_sdk_stdio(),
-                "reference": reference(entry),
             }
+            if entry is not None:
+                servers["reference"] = reference(entry)
             clients = await measure_side_by_side(servers, items, while_running)
             for name, client in clients.items():
                 assert client.errors == 0, f"{client.errors} error results from {LABELS[name]}"
@@ -298,33 +306,37 @@ async def main_async(calls: int, rounds: int, chain: int) -> None:
             f"round {round_number}: jupyter-think group commit {results['group'][-1]:5.0f},"
             f" sync {results['sync'][-1]:5.0f}, memory only {results['memory'][-1]:5.0f}"
             f" (SDK stdio_server {results['sdk-stdio'][-1]:5.0f})"
-            f"   reference {results['reference'][-1]:5.0f} calls/s",
+            + (f"   reference {results['reference'][-1]:5.0f}" if entry is not None else "")
+            + " calls/s",
             flush=True,
         )
     median = {name: statistics.median(rates) for name, rates in results.items()}
     ratios = {
-        name: statistics.median(r / ref for r, ref in zip(rates, results["reference"]))
+        name: statistics.median(r / ref for r, ref in zip(rates, results[floor]))
         for name, rates in results.items()
     }
+    of = "of the reference" if floor == "reference" else "of memory only (no reference server)"
     print(
         f"\n{calls} calls ({calls // chain} chains of {chain}) over stdio with the official Python client,"
         f" median of {rounds} round(s):"
     )
-    for name, label in LABELS.items():
+    for name, label in labels.items():
         print(
-            f"  {label:<42} {median[name]:6.0f} calls/s  {1e6 / median[name]:6.0f} us/call"
-            f"   x{ratios[name]:.2f} of the reference"
+            f"  {label:<42} {median[name]:6.0f} calls/s  {1e6 / median[name]:6.0f} us/call   x{ratios[name]:.2f} {of}"
         )
+    if entry is None:
+        print("\nNo reference server in this run: the target (against the reference) is not judged.")
     verdict = "meets" if ratios["group"] >= TARGET else "MISSES"
-    print(
-        f"\nDefault of `jupyter-think mcp`: group commit (--durability {default}); it {verdict} the target"
-        f" of x{TARGET:.2f} (x{ratios['group']:.2f} of the reference's throughput)."
-        " Why it is the default: every thought is"
-        f" acknowledged at once and committed within flush_interval ({FLUSH_INTERVAL:g} s), many thoughts per"
-        " transaction, and all are flushed when the server exits (stdin closed or SIGTERM); a SIGKILL or power"
-        f" loss can lose at most the last {FLUSH_INTERVAL:g} s. --durability sync (a commit before each reply)"
-        f" stays available; it waits for the disk on every call (x{ratios['sync']:.2f} of the reference)."
-    )
+    if entry is not None:
+        print(
+            f"\nDefault of `jupyter-think mcp`: group commit (--durability {default}); it {verdict} the target"
+            f" of x{TARGET:.2f} (x{ratios['group']:.2f} of the reference's throughput)."
+            " Why it is the default: every thought is"
+            f" acknowledged at once and committed within flush_interval ({FLUSH_INTERVAL:g} s), many thoughts per"
+            " transaction, and all are flushed when the server exits (stdin closed or SIGTERM); a SIGKILL or power"
+            f" loss can lose at most the last {FLUSH_INTERVAL:g} s. --durability sync (a commit before each reply)"
+            f" stays available; it waits for the disk on every call (x{ratios['sync']:.2f} of the reference)."
+        )
     print(
         f"After every run with a store, all {calls + 20} thoughts sent (warm-up included) were read back"
         f" from disk once the server had exited. Read {FLUSH_INTERVAL + 0.1:g} s after the last reply,"
@@ -333,7 +345,7 @@ async def main_async(calls: int, rounds: int, chain: int) -> None:
         f" of {calls + 20}."
     )
     print("\nOne jupyter-think call in-process, without MCP (us per call):")
-    for name, micros in (await anyio.to_thread.run_sync(breakdown, items)).items():
+    for name, micros in (await anyio.to_thread.run_sync(breakdown, items, probes)).items():
         print(f"  {name:<42} {micros:7.0f}")
 
 
@@ -344,7 +356,11 @@ def main() -> None:
     parser.add_argument(
         "--chain", type=int, default=CHAIN, help="thoughts per chain (each chain is a session)"
     )
+    parser.add_argument("--tiny", action="store_true", help="60 calls, one round: a smoke run (see above)")
     args = parser.parse_args()
+    if args.tiny:
+        anyio.run(main_async, 60, 1, args.chain, REFERENCE_ENTRY.exists(), 20)
+        return
     anyio.run(main_async, args.calls, args.rounds, args.chain)
 
 

@@ -1,6 +1,7 @@
 """What persistence costs the caller of ``Session.think()``: in memory, with the loop, in sync mode.
 
-Run: ``python benchmarks/bench_persistence.py [--thoughts N]``. Prints microseconds per thought
+Run: ``python benchmarks/bench_persistence.py [--thoughts N] [--rounds N] [--tiny]`` (``--tiny``: one
+round of 100 thoughts, a smoke run). Prints microseconds per thought
 as seen by the caller (the median of several rounds), and how long the loop then needs to make
 everything durable. "burst" thinks back to back (the loop batches); "paced" leaves 1 ms between
 thoughts, so every thought wakes the loop on its own.
@@ -58,7 +59,7 @@ def subscriber_only(count: int, rounds: int) -> float:
             manager.session("warm").think("warm up the loop")
             manager.flush(timeout=30)
             manager.session("held")  # restored before the lock is taken
-            with manager._persistence._io_lock:  # the loop waits: no write competes for the GIL
+            with manager._persistence._writer.io:  # the loop waits: no write competes for the GIL
                 figures.append(per_thought(manager, "held", count))
             manager.flush(timeout=60)
     median = statistics.median(figures)
@@ -70,7 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thoughts", type=int, default=2000, help="thoughts per round (burst)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tiny", action="store_true", help="one round of 100 thoughts: a smoke run")
     args = parser.parse_args()
+    if args.tiny:
+        args.thoughts, args.rounds = 100, 1
     count, rounds = args.thoughts, args.rounds
     paced = max(count // 10, 50)
 

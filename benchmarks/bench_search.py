@@ -1,6 +1,7 @@
 """Benchmark of search: 100 000 thoughts in 1 000 sessions, on both engines side by side.
 
-Run: ``python benchmarks/bench_search.py [--sessions 1000] [--per-session 100] [--postgres URL]``.
+Run: ``python benchmarks/bench_search.py [--sessions 1000] [--per-session 100] [--postgres URL] [--tiny]``
+(``--tiny``: 2 000 thoughts, a smoke run).
 Without ``--postgres`` a private PostgreSQL server is started for the run (``tests/pg_server.py``).
 Prints, for SQLite and PostgreSQL, the median milliseconds of one ``store.search`` (first 50 hits) for
 a rare word, a word in every tenth thought, a word in every thought, and two words together, and the
@@ -23,10 +24,34 @@ from jupyter_think import Thought
 from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.store import SessionWrite, Store, open_store
 
-WORDS = (
-    "cache serializer latency budget query index page render network thread lock queue retry batch "
-    "schema migration token parser buffer socket cluster replica shard vector model prompt"
-).split()
+WORDS = [
+    "cache",
+    "serializer",
+    "latency",
+    "budget",
+    "query",
+    "index",
+    "page",
+    "render",
+    "network",
+    "thread",
+    "lock",
+    "queue",
+    "retry",
+    "batch",
+    "schema",
+    "migration",
+    "token",
+    "parser",
+    "buffer",
+    "socket",
+    "cluster",
+    "replica",
+    "shard",
+    "vector",
+    "model",
+    "prompt",
+]
 QUERIES = {
     "rare word (1 thought)": "xylophone",
     "word in 1 of 10 thoughts": "serializer",
@@ -35,11 +60,11 @@ QUERIES = {
 }
 
 
-def thought_text(rng: random.Random, session: int, number: int) -> str:
+def thought_text(rng: random.Random, session: int, number: int, sessions: int) -> str:
     words = rng.sample(WORDS, 8)
     if number % 10 == 0:
         words.append("serializer latency")
-    if session == 500 and number == 50:
+    if session == sessions // 2 and number == 50:
         words.append("xylophone")
     return f"step {number}: " + " ".join(words)
 
@@ -54,7 +79,7 @@ def fill(store: Store, sessions: int, per_session: int) -> float:
             changes = [
                 ThoughtAdded(
                     thought=Thought(
-                        thought=thought_text(rng, session, number),
+                        thought=thought_text(rng, session, number, sessions),
                         thought_number=number,
                         total_thoughts=per_session,
                         next_thought_needed=number < per_session,
@@ -96,8 +121,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--per-session", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--postgres", metavar="URL", default=None)
+    parser.add_argument("--postgres", metavar="URL", default=None, help="an empty database to fill")
+    parser.add_argument("--tiny", action="store_true", help="20 sessions of 100 thoughts: a smoke run")
     args = parser.parse_args()
+    if args.tiny:
+        args.sessions, args.rounds = 20, 3
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as root:
         results["SQLite"] = run_engine(

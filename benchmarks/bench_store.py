@@ -1,7 +1,10 @@
 """Benchmark of the session store on both engines, side by side in one run.
 
-Run: ``python benchmarks/bench_store.py [--chars 300] [--postgres URL]``. Without ``--postgres`` a
-private PostgreSQL server is started for the run (``tests/pg_server.py``, Debian's postgresql).
+Run: ``python benchmarks/bench_store.py [--chars 300] [--postgres URL] [--tiny]``. ``--postgres`` names a
+server (a role that may create databases): each measurement gets a fresh database on it, dropped at
+the end; without it a private PostgreSQL server is started for the run (``tests/pg_server.py``,
+Debian's postgresql). ``--tiny`` is a smoke run of a few seconds (a 1 000-thought big session, one
+short stall round): the same figures, not to be read as measurements.
 Prints, for SQLite and for PostgreSQL:
 
 - the durable cost of appending one thought (one committed transaction) to a 100-thought and to a
@@ -23,18 +26,22 @@ Prints, for SQLite and for PostgreSQL:
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import gc
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from typing_extensions import Self
 
 from jupyter_think import SessionManager, Thought
 from jupyter_think.core.models import ThoughtAdded
@@ -74,6 +81,8 @@ print(json.dumps(statistics.median(samples)))
 """Run in a checkout of the baseline: the median committed single-thought append into a 100-thought session."""
 STALL_ROUNDS = 5
 """Rounds of the stall measurement: the table shows the median round's longest stall and the worst."""
+STALL_SECONDS = 3.0
+"""Seconds of paced think() calls in one stall round."""
 
 
 def body(chars: int) -> str:
@@ -185,7 +194,7 @@ class FullCollections:
             else:
                 self.passes.append((self._start, time.perf_counter()))
 
-    def __enter__(self) -> FullCollections:
+    def __enter__(self) -> Self:
         gc.callbacks.append(self)
         return self
 
@@ -199,7 +208,7 @@ class FullCollections:
         return max((b - a for a, b in self.passes), default=0.0)
 
 
-def stall_under_load(location: str | None, chars: int, seconds: float = 3.0) -> tuple[float, float, float]:
+def stall_under_load(location: str | None, chars: int) -> tuple[float, float, float]:
     """think() in a paced loop while another session floods the loop with big batches (``location``
     None: the same in memory, no store). Returns milliseconds: the longest think() that no full garbage
     collection overlapped, the longest of all, and the longest full collection (Python's own pause,
@@ -224,7 +233,7 @@ def stall_under_load(location: str | None, chars: int, seconds: float = 3.0) -> 
         worker = threading.Thread(target=flooding, daemon=True)
         worker.start()
         calls: list[tuple[float, float]] = []
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + STALL_SECONDS
         while time.monotonic() < deadline:
             start = time.perf_counter()
             paced.think(text)
@@ -240,9 +249,10 @@ def stall_under_load(location: str | None, chars: int, seconds: float = 3.0) -> 
 
 @contextmanager
 def postgres(url: str | None) -> Iterator[Callable[[], str]]:
-    """A function giving a fresh database URL per call (a private server unless ``url`` is given)."""
+    """A function giving a fresh, empty database URL per call: on the server of ``url`` (its role may
+    create databases; they are dropped at the end), else on a private server started for the run."""
     if url is not None:
-        yield lambda: url
+        yield from _databases_on(url)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from pg_server import PostgresServer
@@ -293,6 +303,27 @@ def run_engine(
     }
 
 
+def _databases_on(url: str) -> Iterator[Callable[[], str]]:
+    import psycopg
+
+    parts = urlsplit(url)
+    made: list[str] = []
+
+    def new_database() -> str:
+        name = f"bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # (a name made here: nothing to quote)
+        made.append(name)
+        return urlunsplit(parts._replace(path=f"/{name}"))
+
+    try:
+        yield new_database
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name in made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def checkout(rev: str) -> Iterator[Path]:
     """The package directory of commit ``rev`` of this repository, extracted to a temporary directory."""
@@ -320,7 +351,7 @@ def baseline_append(package_root: Path, location: str, chars: int, appends: int)
 
 
 def main() -> None:
-    global BIG
+    global BIG, STALL_ROUNDS, STALL_SECONDS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=300, help="characters per thought")
     parser.add_argument("--appends", type=int, default=200, help="single-thought appends timed per session")
@@ -337,7 +368,11 @@ def main() -> None:
     parser.add_argument(
         "--big", type=int, default=BIG, help="thoughts in the big session (default: %(default)s)"
     )
+    parser.add_argument("--tiny", action="store_true", help="a smoke run of a few seconds (small sizes)")
     args = parser.parse_args()
+    if args.tiny:
+        args.big, args.appends, args.thoughts = 1_000, 10, 100
+        STALL_ROUNDS, STALL_SECONDS = 1, 0.3
     BIG = args.big
 
     bare = statistics.median(bare_pydantic(args.chars, args.thoughts) for _ in range(5))

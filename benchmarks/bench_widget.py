@@ -14,7 +14,8 @@ Prints:
   scroll, a replay step, a zoom step, the presenter view and a live update take at that size; and
   the graph data the page holds after the cell is re-run three times and after the graph is closed.
 
-Run: ``.venv/bin/python benchmarks/bench_widget.py`` (``--no-browser`` skips the browser part).
+Run: ``.venv/bin/python benchmarks/bench_widget.py`` (``--no-browser`` skips the browser part; ``--tiny`` is
+a smoke run of a few seconds: 1 000 thoughts for 10 000, the browser part skipped).
 """
 
 from __future__ import annotations
@@ -47,13 +48,22 @@ def build(session, count):
             session.think(f"Thought {i} " + "z" * 60)
     return session
 """
+SMALL, LARGE = 100, 10_000
+"""The session sizes compared (``--tiny``: 100 and 1 000)."""
+
+
+def spaced(count: int) -> str:
+    """``10 000``: a count as the figures print it."""
+    return f"{count:,}".replace(",", " ")
+
+
 namespace: dict = {}
 exec(BUILD, namespace)  # noqa: S102 - the same code builds the session here and in the kernel
 build = namespace["build"]
 
 
 def layout_times() -> None:
-    for count in (100, 1_000, 10_000):
+    for count in sorted({SMALL, 1_000, LARGE}):
         session = build(Session("bench", max_thoughts=count), count)
         runs = []
         for _ in range(5):
@@ -67,7 +77,7 @@ def layout_times() -> None:
 
 def bytes_per_thought() -> dict[int, int]:
     sizes = {}
-    for count in (100, 10_000):
+    for count in (SMALL, LARGE):
         session = build(Session("bench", max_thoughts=count + 1), count)
         graph = BranchGraph(session)
         sent: list[int] = []
@@ -84,16 +94,16 @@ def bytes_per_thought() -> dict[int, int]:
             f"bytes sent for one added thought at {count:>6} thoughts, labels on: {sizes[count]} ({len(sent)} message)"
         )
         graph.close()
-    ratio = sizes[10_000] / sizes[100]
+    ratio = sizes[LARGE] / sizes[SMALL]
     print(
-        f"ratio 10 000 / 100: {ratio:.3f} ({'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'}: must be within 10 %)"
+        f"ratio {spaced(LARGE)} / {SMALL}: {ratio:.3f} ({'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'}: must be within 10 %)"
     )
     return sizes
 
 
 def snapshot_cost() -> None:
-    """What showing a graph of 10 000 thoughts costs the kernel: its first snapshot, labels included."""
-    session = build(Session("bench", max_thoughts=10_000), 10_000)
+    """What showing a graph of LARGE thoughts costs the kernel: its first snapshot, labels included."""
+    session = build(Session("bench", max_thoughts=LARGE), LARGE)
     runs = []
     for _ in range(3):
         started = time.perf_counter()
@@ -102,7 +112,7 @@ def snapshot_cost() -> None:
         size = len(json.dumps(graph.snapshot, separators=(",", ":")))
         graph.close()
     print(
-        f"widget snapshot at 10 000 thoughts (labels on): built in {min(runs) * 1000:.0f} ms, {size / 1e6:.2f} MB"
+        f"widget snapshot at {spaced(LARGE)} thoughts (labels on): built in {min(runs) * 1000:.0f} ms, {size / 1e6:.2f} MB"
     )
 
 
@@ -128,9 +138,9 @@ CHANGES = {
 
 
 def bytes_per_change() -> None:
-    """Bytes of the one message each kind of change sends, at 100 and at 10 000 thoughts."""
+    """Bytes of the one message each kind of change sends, at SMALL and at LARGE thoughts."""
     sizes: dict[str, dict[int, int]] = {kind: {} for kind in CHANGES}
-    for count in (100, 10_000):
+    for count in (SMALL, LARGE):
         session = teaching_session(count)
         graph = BranchGraph(session)
         sent: list[int] = []
@@ -147,16 +157,16 @@ def bytes_per_change() -> None:
             sizes[kind][count] = sum(sent)
         graph.close()
     for kind, by_count in sizes.items():
-        ratio = by_count[10_000] / by_count[100]
+        ratio = by_count[LARGE] / by_count[SMALL]
         print(
-            f"bytes sent for one {kind + ':':<25} {by_count[100]:>5} at 100, {by_count[10_000]:>5} at 10 000 thoughts "
+            f"bytes sent for one {kind + ':':<25} {by_count[SMALL]:>5} at {SMALL}, {by_count[LARGE]:>5} at {spaced(LARGE)} thoughts "
             f"(ratio {ratio:.3f}, {'OK' if abs(ratio - 1) <= 0.10 else 'FAIL'})"
         )
 
 
 def detail_answers() -> None:
     """What a click on a node costs the kernel: the full text and its Markdown rendered to HTML."""
-    session = build(Session("bench", max_thoughts=10_010), 10_000)
+    session = build(Session("bench", max_thoughts=LARGE + 10), LARGE)
     long_markdown = (
         "A **long** thought with `code`, a [link](https://example.org) and a list:\n" + "- item\n" * 280
     )
@@ -178,7 +188,7 @@ def detail_answers() -> None:
             graph._on_front_end_message(graph, {"type": "text", "gen": 0, "i": index}, [])
             runs.append(time.perf_counter() - started)
         print(
-            f"click -> detail ({label}) at 10 000 thoughts: median {statistics.median(runs) * 1000:.2f} ms, "
+            f"click -> detail ({label}) at {spaced(LARGE)} thoughts: median {statistics.median(runs) * 1000:.2f} ms, "
             f"{sent[-1]} bytes"
         )
     graph.close()
@@ -325,11 +335,14 @@ def browser_times() -> None:
 
 
 if __name__ == "__main__":
+    tiny = "--tiny" in sys.argv
+    if tiny:
+        LARGE = 1_000
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     layout_times()
     snapshot_cost()
     bytes_per_thought()
     bytes_per_change()
     detail_answers()
-    if "--no-browser" not in sys.argv:
+    if "--no-browser" not in sys.argv and not tiny:
         browser_times()

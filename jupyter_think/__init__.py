@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jupyter_think.views import registry as _views
 from jupyter_think.core.ids import validate_id
 
 if TYPE_CHECKING:
@@ -74,13 +73,6 @@ __all__ = [
     "validate_id",
 ]
 __version__ = "0.1.0"
-
-# Which module provides each view of a session (imported on first use; see views.py).
-_views.provide("jupyter_think.views.display", "summary")
-_views.provide("jupyter_think.views.export", "markdown", "mermaid", "html")
-_views.provide("jupyter_think.views.render", "svg")
-_views.provide("jupyter_think.widgets.graph", "graph")
-_views.provide("jupyter_think.experiments.compare", "records", "dataframe")
 
 
 def __getattr__(name: str) -> Any:

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from jupyter_think.cli.common import natural_key
 from jupyter_think.core.config import ThinkSettings, default_store_location, settings_error
 from jupyter_think.core.errors import NoSuchSession
-from jupyter_think.core.ids import split_ref, validate_ref
+from jupyter_think.core.ids import natural_key, split_ref, validate_ref
 from jupyter_think.core.models import SessionRecord
 from jupyter_think.core.session.session import Session, SessionEvent, Subscriber
 

@@ -1,11 +1,15 @@
-"""A class on the test PostgreSQL server, set up as an admin would: through the ``jupyter-think`` command.
+"""A class on the test PostgreSQL server, set up as an admin would: the one helper every class test uses.
 
 :class:`Classroom` makes a fresh database owned by an admin role (LOGIN CREATEROLE, not a superuser)
-whose password holds ``@:/%?`` (percent-encoded in its URL), reached over TCP with scram; the users'
-login roles are made by ``jupyter-think class add``, so every test that reads or writes as a student
-or a teacher goes through row-level security (a superuser would bypass it). :func:`run` runs the
-installed console script with the class secret set and fails the test when a connection was left
-for the garbage collector (psycopg's ``ResourceWarning``, shown by ``PYTHONWARNINGS``).
+whose password holds ``@:/%?`` (percent-encoded in its URL), reached over TCP with scram. The class is
+set up through the ``jupyter-think`` command (:meth:`Classroom.set_up`: ``class init``, ``class add``)
+or, where the command itself is not under test, through the same functions in this process
+(:meth:`Classroom.ready`: quicker). The users' login roles are ordinary roles, so every test that
+reads or writes as a student or a teacher goes through row-level security; :attr:`Classroom.superuser_url`
+is the superuser's view (it bypasses row-level security: what an attack must leave unchanged).
+:func:`run` runs the installed console script with the class secret set and fails the test when a
+connection was left for the garbage collector (psycopg's ``ResourceWarning``, shown by
+``PYTHONWARNINGS``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_think import SessionManager
-from jupyter_think.store.postgres.roles import class_store_url
+from jupyter_think.store import open_store
+from jupyter_think.store.postgres.roles import add_members, class_store_url, init_class
+from jupyter_think.store.postgres.store import SCHEMA
 
 SCRIPT = Path(sys.executable).parent / "jupyter-think"
 SECRET = "the-class-secret-of-the-tests-0123456789"
@@ -87,6 +93,31 @@ class Classroom:
                 )
             )
         self.admin_url = server.tcp_url(self.database, self.admin, self.admin_password)
+        self.superuser_url = server.url(self.database)
+        """The superuser's URL of the class's database (row-level security does not apply to it)."""
+        self.users: list[str] = []
+        """The users set up by :meth:`ready` (students, then teachers)."""
+
+    @classmethod
+    def ready(cls, server: Any, students: list[str], teachers: list[str] = []) -> Classroom:  # noqa: B006 (never changed)
+        """A class set up in this process by the admin (``class init`` and ``class add``'s functions)."""
+        room = cls(server)
+        store = open_store(room.admin_url)
+        try:
+            with store.connection() as conn:  # type: ignore[attr-defined]
+                init_class(conn, SCHEMA)
+                for users, teacher in ((students, False), (teachers, True)):
+                    if users:
+                        add_members(conn, SCHEMA, list(users), teacher=teacher, secret=SECRET)
+        finally:
+            store.close()
+        room.users = [*students, *teachers]
+        return room
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Each user's store URL, by name (the users of :meth:`ready`)."""
+        return {user: self.url(user) for user in self.users}
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """A command run with the admin's URL."""

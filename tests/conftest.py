@@ -1,6 +1,6 @@
-"""Shared fixtures: real kernels (see ``kernel_harness.py``) with a private store and IPython directory,
-and stores on both engines (``store_location``: a SQLite directory, or a database on a real PostgreSQL
-server started for the run, see ``pg_server.py``)."""
+"""Shared fixtures, defined once: real kernels (``kernel_harness.py``), stores on both engines
+(``store_location``: a SQLite directory, or a database on a real PostgreSQL server started for the run,
+``pg_server.py``), and a real JupyterLab with Chromium for the browser tests (``lab_harness.py``)."""
 
 from __future__ import annotations
 
@@ -13,39 +13,60 @@ import pytest
 
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # silence jupyter_core's platformdirs warning
 
-from kernel_harness import Kernel  # noqa: E402
+from kernel_harness import Kernel
+from lab_harness import Browser, Lab
+
+# --- real kernels ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    """One kernel per test module, with its own empty store (JUPYTER_THINK_DIR) and IPYTHONDIR."""
-    root = tmp_path_factory.mktemp("kernel")
-    env = {"JUPYTER_THINK_DIR": str(root / "store"), "IPYTHONDIR": str(root / "ipython")}
-    with Kernel(env=env, cwd=str(root)) as running:
-        yield running
+class Kernels:
+    """Kernels started under ``root``, each with its own env; :meth:`shutdown` stops them all.
 
-
-@pytest.fixture
-def make_kernel(tmp_path: Path) -> Iterator[Callable[..., Kernel]]:
-    """A factory for kernels with their own env: ``make_kernel(env={...})``; all are shut down after.
-
-    By default each kernel gets ``JUPYTER_THINK_DIR=<tmp>/store`` and an empty ``IPYTHONDIR``;
-    ``env`` overrides them. ``start=False`` returns the kernel unstarted.
+    By default a kernel gets ``JUPYTER_THINK_DIR=<root>/store`` and ``IPYTHONDIR=<root>/ipython``;
+    ``env`` overrides them (a ``JUPYTER_THINK_STORE`` URL wins over the directory, as in the product).
     """
-    started: list[Kernel] = []
 
-    def make(env: dict[str, str] | None = None, cwd: str | None = None, start: bool = True) -> Kernel:
-        merged = {"JUPYTER_THINK_DIR": str(tmp_path / "store"), "IPYTHONDIR": str(tmp_path / "ipython")}
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.started: list[Kernel] = []
+
+    def __call__(
+        self, env: dict[str, str] | None = None, cwd: str | None = None, start: bool = True
+    ) -> Kernel:
+        merged = {"JUPYTER_THINK_DIR": str(self.root / "store"), "IPYTHONDIR": str(self.root / "ipython")}
         merged.update(env or {})
-        kernel = Kernel(env=merged, cwd=cwd or str(tmp_path))
-        started.append(kernel)
+        kernel = Kernel(env=merged, cwd=cwd or str(self.root))
+        self.started.append(kernel)
         if start:
             kernel.start()
         return kernel
 
-    yield make
-    for kernel in started:
-        kernel.shutdown()
+    def shutdown(self) -> None:
+        for kernel in self.started:
+            kernel.shutdown()
+
+
+@pytest.fixture(scope="module")
+def kernel(module_kernels: Kernels) -> Kernel:
+    """One kernel per test module, with its own empty store (JUPYTER_THINK_DIR) and IPYTHONDIR."""
+    return module_kernels()
+
+
+@pytest.fixture(scope="module")
+def module_kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernels]:
+    """A factory of kernels that live as long as the test module: ``module_kernels(env={...})``."""
+    kernels = Kernels(tmp_path_factory.mktemp("kernel"))
+    yield kernels
+    kernels.shutdown()
+
+
+@pytest.fixture
+def make_kernel(tmp_path: Path) -> Iterator[Callable[..., Kernel]]:
+    """A factory of kernels for one test: ``make_kernel(env={...})``; all are shut down after it.
+    ``start=False`` returns the kernel unstarted."""
+    kernels = Kernels(tmp_path)
+    yield kernels
+    kernels.shutdown()
 
 
 # --- stores on real engines ---------------------------------------------------------------------------
@@ -66,12 +87,41 @@ def postgres_server() -> Iterator[Any]:
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
     """The engine a conformance test runs on: each test runs once per engine."""
-    return request.param
+    return str(request.param)
 
 
 @pytest.fixture
 def store_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty store on ``engine``: a directory (SQLite) or a new database (PostgreSQL)."""
     if engine == "postgres":
-        return request.getfixturevalue("postgres_server").new_database()
+        return str(request.getfixturevalue("postgres_server").new_database())
     return str(tmp_path / "store")
+
+
+# --- a real browser -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One JupyterLab per test module, with its own empty store; a module overrides this fixture (taking
+    it as its argument) to add settings or notebooks."""
+    root = tmp_path_factory.mktemp("lab")
+    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module (Debian's, through Playwright)."""
+    with Browser() as running:
+        yield running
+
+
+@pytest.fixture
+def no_console_errors(browser: Browser) -> Iterator[None]:
+    """Fails the test on a browser console error of its own: a front end that throws leaves an empty
+    output and no error box. Browser test modules use it for every test
+    (``pytest.mark.usefixtures("no_console_errors")``)."""
+    browser.errors.clear()
+    yield
+    assert browser.errors == []

@@ -1,6 +1,6 @@
 """The branch-graph widget seen in a real browser: JupyterLab + Debian's Chromium (SPEC §7).
 
-One JupyterLab and one browser for the module (see ``lab_harness.py``). The notebook builds a
+One JupyterLab and one browser for the module (``lab`` and ``browser`` of conftest.py, see ``lab_harness.py``). The notebook builds a
 session with a trunk, two branches, a revision, a very long thought, a thought in Markdown and a
 thought holding ``<script>``, then shows ``s.graph()``. Tests read the page as a user would: nodes
 drawn per lane, click, replay, filter, and thoughts that arrive after display.
@@ -23,10 +23,10 @@ from lab_harness import Browser, Lab, run_cell, wait_cell_done
 
 from jupyter_think.views.theme import KIND_COLORS
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("no_console_errors")]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-EXTENSION = Path(__file__).resolve().parent.parent / "src" / "jupyter_think" / "extension.py"
+EXTENSION = Path(__file__).resolve().parent.parent / "jupyter_think" / "ipython" / "extension.py"
 
 BUILD = """import jupyter_think
 s = jupyter_think.get_manager().session("{session_id}")
@@ -64,27 +64,6 @@ big.graph()"""
 _numbers = itertools.count(1)
 
 GRAPH = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-graph"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("lab")
-    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_console_errors(browser: Browser) -> Iterator[None]:
-    """Every test fails on a console error: a front end that throws leaves an empty output, no error box."""
-    browser.errors.clear()
-    yield
-    assert browser.errors == []
 
 
 def open_graph(lab: Lab, browser: Browser, *more_cells: str) -> tuple[Any, str]:

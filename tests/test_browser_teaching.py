@@ -22,7 +22,7 @@ from lab_harness import Browser, Lab, run_cell, wait_cell_done
 from jupyter_think.views.layout import label_lines
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, STATES, THEME
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("no_console_errors")]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 GRAPH = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-graph"
@@ -98,26 +98,6 @@ for i in range(2, 10_001):
         big.think(f"Thought {{i}} of ten thousand")
 big.graph()"""
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("lab")
-    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_console_errors(browser: Browser) -> Iterator[None]:
-    browser.errors.clear()
-    yield
-    assert browser.errors == []
 
 
 def open_notebook(lab: Lab, browser: Browser, cells: list[str], nodes: int) -> tuple[Any, str]:

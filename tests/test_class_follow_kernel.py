@@ -1,6 +1,6 @@
 """A teacher's kernel follows a student's session live on a class store, with only his own credentials.
 
-Two real kernels on one class (``make_class``): ada's, with her own URL in ``$JUPYTER_THINK_STORE`` (as
+Two real kernels on one class (``Classroom.ready``): ada's, with her own URL in ``$JUPYTER_THINK_STORE`` (as
 the hub's ``pre_spawn_hook`` sets it), thinking in her notebook ``homework.ipynb``; the teacher's, with
 his. The teacher opens ``%session ada/homework``: ada's thoughts arrive in his session and its graph as
 she makes them, without opening it again (the wait is a poll with a generous deadline, never a sleep
@@ -10,12 +10,11 @@ that assumes speed), and anything he tries to add to it is refused in one line.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from class_store import SECRET, make_class
+from classroom import SECRET, Classroom
 from kernel_harness import Kernel
 
 from jupyter_think.store import open_store
@@ -39,9 +38,9 @@ class Lesson:
 
 
 @pytest.fixture(scope="module")
-def lesson(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lesson]:
+def lesson(postgres_server: Any, module_kernels: Any, tmp_path_factory: pytest.TempPathFactory) -> Lesson:
     root = tmp_path_factory.mktemp("follow")
-    klass = make_class(postgres_server, ["ada"], ["tea"])
+    klass = Classroom.ready(postgres_server, ["ada"], ["tea"])
 
     def kernel_of(user: str, notebook: str) -> Kernel:
         """A kernel as the hub starts it for ``user``: her own URL, her notebook."""
@@ -51,22 +50,14 @@ def lesson(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
             "JPY_SESSION_NAME": str(root / user / notebook),
             "JUPYTER_DATA_DIR": str(root / "data"),
         }
-        return Kernel(env=env, cwd=str(root))
+        return module_kernels(env=env, cwd=str(root))
 
     ada, teacher = kernel_of("ada", "homework.ipynb"), kernel_of("tea", "lesson.ipynb")
-    try:
-        ada.start()
-        teacher.start()
-        started = ada.execute("%load_ext jupyter_think\n%think -t 3 Restate the problem\n%session --flush")
-        assert started.ok, str(started)
-        opened = teacher.execute(
-            f"%load_ext jupyter_think\n%session ada/homework\ngraph = {FOLLOWED}.graph()"
-        )
-        assert opened.ok, str(opened)
-        yield Lesson(ada, teacher, klass.urls["ada"], derive_password(SECRET, klass.database, "ada"))
-    finally:
-        ada.shutdown()
-        teacher.shutdown()
+    started = ada.execute("%load_ext jupyter_think\n%think -t 3 Restate the problem\n%session --flush")
+    assert started.ok, str(started)
+    opened = teacher.execute(f"%load_ext jupyter_think\n%session ada/homework\ngraph = {FOLLOWED}.graph()")
+    assert opened.ok, str(opened)
+    return Lesson(ada, teacher, klass.urls["ada"], derive_password(SECRET, klass.database, "ada"))
 
 
 def followed_thoughts(kernel: Kernel, count: int) -> list[str]:

@@ -1,6 +1,6 @@
 """Who may see what on a class store, tried for real the way a student (or a teacher) would.
 
-One class per module (``make_class``): students ada, bob and cyd, teacher tea, each connecting over TCP
+One class per module (``classroom.Classroom.ready``): students ada, bob and cyd, teacher tea, each connecting over TCP
 with her own scram password, as ``class_store_url`` gives it. Every attack is made with the attacker's
 own URL — through the product (``SessionManager``, the store API, magics in a real kernel) and through
 plain SQL (psycopg) — and asserts both the refusal and that nothing but the attacker's own rows is
@@ -20,18 +20,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import classroom
 import psycopg
 import pytest
-from class_store import SECRET, ClassStore, make_class
+from classroom import SECRET
 from kernel_harness import Kernel
 
 from jupyter_think import SessionManager
 from jupyter_think.core.errors import NoSuchSession, ReadOnlySession
-from jupyter_think.ipython.extension import notebook_session_id
 from jupyter_think.core.models import BranchDecided, Thought, ThoughtAdded, ThoughtAmended, ThoughtRetracted
+from jupyter_think.ipython.extension import notebook_session_id
 from jupyter_think.store import SessionNotFound, SessionWrite, open_store
 from jupyter_think.store.base import NotWritable
-from jupyter_think.store.postgres.store import CHANNEL, SCHEMA
 from jupyter_think.store.postgres.roles import (
     MAX_USER_CHARS,
     ClassError,
@@ -39,6 +39,7 @@ from jupyter_think.store.postgres.roles import (
     group_roles,
     login_role,
 )
+from jupyter_think.store.postgres.store import CHANNEL, SCHEMA
 
 STUDENTS = ["ada", "bob", "cyd"]
 TEACHER = "tea"
@@ -53,7 +54,7 @@ REFUSED = "42501"  # insufficient_privilege: what PostgreSQL answers a role for 
 class Classroom:
     """The class, its users' sessions as the fixture made them, and the superuser's view of its rows."""
 
-    store: ClassStore
+    store: classroom.Classroom
     keys: dict[str, int]
     """``OWNER/ID`` -> the row key of each session the fixture made (attacks by plain SQL guess keys)."""
 
@@ -68,7 +69,7 @@ class Classroom:
         return SessionManager(store=self.url(user), durability=settings.pop("durability", "sync"), **settings)
 
     def superuser(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.store.admin_url, autocommit=True)
+        return psycopg.connect(self.store.superuser_url, autocommit=True)
 
     def rows(self, *, but: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the schema and its security (tables, policies, functions), as the superuser sees
@@ -171,7 +172,7 @@ def room(postgres_server: Any, data_dir: Path) -> Classroom:
     """The class with the sessions the attacks aim at: ada's and bob's homework (bob's with a branch and
     an amendment), bob's notes shared with ada to read, bob's homework shared with cyd, bob's draft in
     his trash, the teacher's lesson."""
-    store = make_class(postgres_server, STUDENTS, [TEACHER])
+    store = classroom.Classroom.ready(postgres_server, STUDENTS, [TEACHER])
     room = Classroom(store, {})
     with room.manager("ada") as ada:
         ada.session("homework").think("Ada's answer: the invariant is fortytwo", total=2)
@@ -897,9 +898,9 @@ def test_a_listening_student_hears_that_something_changed_and_nothing_else(room:
 # --- a share taken back while the grantee's kernel writes into it ----------------------------------------
 
 
-def bobs_kernel(room: Classroom, tmp_path: Path, shared: str, *, sync: bool) -> Kernel:
-    """Bob's kernel (his notebook ``mine.ipynb``) with ada's session ``shared`` open to write, one thought
-    of his saved in it; the caller shuts it down."""
+def bobs_kernel(room: Classroom, make_kernel: Any, tmp_path: Path, shared: str, *, sync: bool) -> Kernel:
+    """Bob's kernel (his notebook ``mine.ipynb``, from the test's ``make_kernel``) with ada's session
+    ``shared`` open to write, one thought of his saved in it."""
     with room.manager("ada") as ada:
         ada.session(shared).think("Ada's first line")
         ada.store.share(shared, "bob", write=True)
@@ -908,8 +909,7 @@ def bobs_kernel(room: Classroom, tmp_path: Path, shared: str, *, sync: bool) -> 
         "JUPYTER_DATA_DIR": str(tmp_path / "data"),
         "JPY_SESSION_NAME": str(tmp_path / "mine.ipynb"),
     }
-    kernel = Kernel(env=env, cwd=str(tmp_path))
-    kernel.start()
+    kernel = make_kernel(env=env, cwd=str(tmp_path))
     durability = "%config ThinkConfig.durability = 'sync'\n" if sync else ""
     opened = kernel.execute(
         f"{durability}%load_ext jupyter_think\n%think -s ada/{shared} Bob's line\n%session --flush"
@@ -921,27 +921,25 @@ def bobs_kernel(room: Classroom, tmp_path: Path, shared: str, *, sync: bool) -> 
 
 @pytest.mark.kernel
 def test_after_unshare_the_grantees_open_session_sets_her_thought_aside_and_saves_the_rest(
-    room: Classroom, tmp_path: Path
+    room: Classroom, make_kernel: Any, tmp_path: Path
 ) -> None:
     """Bob's kernel has ada's session open to write when she takes the share back. His next thought there
     is shown in his kernel but never reaches her session: it is set aside (kept in his spill file;
     ``%session --flush`` names it until ``jupyter-think recover`` stores it, should she share again, or
     exports and discards it), and his own sessions keep saving."""
-    kernel = bobs_kernel(room, tmp_path, "taken-back", sync=False)
-    try:
-        with room.manager("ada") as ada:
-            ada.store.unshare("taken-back", "bob")
-        after = kernel.execute("%think -s ada/taken-back Bob writes after the unshare\n%think Bob's own work")
-        assert after.ok, str(after)
-        flushed = refusal(kernel, "%session --flush")
-        deadline = time.monotonic() + WAIT
-        while texts_of(room.url("bob"), "mine") is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        shown = kernel.value(
-            "[t.thought for t in __import__('jupyter_think').get_manager().session('ada/taken-back').thoughts]"
-        )
-    finally:
-        kernel.shutdown()
+    kernel = bobs_kernel(room, make_kernel, tmp_path, "taken-back", sync=False)
+    with room.manager("ada") as ada:
+        ada.store.unshare("taken-back", "bob")
+    after = kernel.execute("%think -s ada/taken-back Bob writes after the unshare\n%think Bob's own work")
+    assert after.ok, str(after)
+    flushed = refusal(kernel, "%session --flush")
+    deadline = time.monotonic() + WAIT
+    while texts_of(room.url("bob"), "mine") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    shown = kernel.value(
+        "[t.thought for t in __import__('jupyter_think').get_manager().session('ada/taken-back').thoughts]"
+    )
+    kernel.shutdown()  # (its exit saves what it can: the set-aside thought must not reach her session then either)
     assert "set aside" in flushed and "'ada/taken-back'" in flushed
     assert (
         "ada/taken-back is not there for you to write to" in flushed
@@ -954,18 +952,16 @@ def test_after_unshare_the_grantees_open_session_sets_her_thought_aside_and_save
 
 @pytest.mark.kernel
 def test_after_unshare_a_sync_grantees_thought_is_refused_in_one_line(
-    room: Classroom, tmp_path: Path
+    room: Classroom, make_kernel: Any, tmp_path: Path
 ) -> None:
-    kernel = bobs_kernel(room, tmp_path, "taken-back-sync", sync=True)
-    try:
-        with room.manager("ada") as ada:
-            ada.store.unshare("taken-back-sync", "bob")
-        refused = refusal(kernel, "%think -s ada/taken-back-sync Bob writes after the unshare")
-        shown = kernel.value(
-            "[t.thought for t in __import__('jupyter_think').get_manager().session('ada/taken-back-sync').thoughts]"
-        )
-    finally:
-        kernel.shutdown()
+    kernel = bobs_kernel(room, make_kernel, tmp_path, "taken-back-sync", sync=True)
+    with room.manager("ada") as ada:
+        ada.store.unshare("taken-back-sync", "bob")
+    refused = refusal(kernel, "%think -s ada/taken-back-sync Bob writes after the unshare")
+    shown = kernel.value(
+        "[t.thought for t in __import__('jupyter_think').get_manager().session('ada/taken-back-sync').thoughts]"
+    )
+    kernel.shutdown()
     assert (
         "ada/taken-back-sync is not there for you to write to" in refused
         and "nothing was recorded" in refused
@@ -978,7 +974,7 @@ def test_after_unshare_a_sync_grantees_thought_is_refused_in_one_line(
 
 
 @pytest.fixture(scope="module")
-def ada_kernel(room: Classroom, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+def ada_kernel(room: Classroom, module_kernels: Any, tmp_path_factory: pytest.TempPathFactory) -> Kernel:
     """Ada's kernel: her URL, and a hub that (wrongly, or by her hand) says she is bob."""
     root = tmp_path_factory.mktemp("ada-kernel")
     env = {
@@ -987,9 +983,9 @@ def ada_kernel(room: Classroom, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "JUPYTER_DATA_DIR": str(root / "data"),
         "JPY_SESSION_NAME": str(root / "homework.ipynb"),
     }
-    with Kernel(env=env, cwd=str(root)) as kernel:
-        assert kernel.execute("%load_ext jupyter_think").ok
-        yield kernel
+    kernel = module_kernels(env=env, cwd=str(root))
+    assert kernel.execute("%load_ext jupyter_think").ok
+    return kernel
 
 
 @pytest.mark.kernel
@@ -1062,8 +1058,8 @@ PAIRS = {
 
 
 @pytest.fixture(scope="module")
-def namesakes(postgres_server: Any, data_dir: Path) -> ClassStore:
-    return make_class(postgres_server, [user for pair in PAIRS.values() for user, _ in pair])
+def namesakes(postgres_server: Any, data_dir: Path) -> classroom.Classroom:
+    return classroom.Classroom.ready(postgres_server, [user for pair in PAIRS.values() for user, _ in pair])
 
 
 class _Shell:
@@ -1075,7 +1071,7 @@ class _Shell:
 
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_namesakes_each_get_their_own_notebook_session(
-    namesakes: ClassStore, pair: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    namesakes: classroom.Classroom, pair: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     ids = {}
@@ -1088,7 +1084,7 @@ def test_namesakes_each_get_their_own_notebook_session(
         with SessionManager(store=namesakes.urls[user]) as manager:
             assert manager.sessions() == [session_id]
             assert [t.thought for t in manager.session(session_id).thoughts] == [f"mine, says {user}"]
-    with psycopg.connect(namesakes.admin_url) as conn:
+    with psycopg.connect(namesakes.superuser_url) as conn:
         rows = conn.execute(
             f"SELECT owner, id FROM {SCHEMA}.sessions WHERE owner = ANY(%s)",
             ([login_role(namesakes.database, user) for user in ids],),
@@ -1098,7 +1094,7 @@ def test_namesakes_each_get_their_own_notebook_session(
     )
 
 
-def test_a_user_name_longer_than_a_class_takes_is_refused_in_one_line(namesakes: ClassStore) -> None:
+def test_a_user_name_longer_than_a_class_takes_is_refused_in_one_line(namesakes: classroom.Classroom) -> None:
     store = open_store(namesakes.admin_url)
     try:
         with store.connection() as conn, pytest.raises(ClassError) as refused:  # type: ignore[attr-defined]
@@ -1110,27 +1106,22 @@ def test_a_user_name_longer_than_a_class_takes_is_refused_in_one_line(namesakes:
 
 @pytest.mark.kernel
 def test_two_namesakes_kernels_on_notebooks_of_one_name_write_their_own_sessions(
-    namesakes: ClassStore, tmp_path: Path
+    namesakes: classroom.Classroom, make_kernel: Any, tmp_path: Path
 ) -> None:
     kernels = []
-    try:
-        for user in ("学生一", "学生二"):
-            env = {
-                "JUPYTER_THINK_STORE": namesakes.urls[user],
-                "JUPYTERHUB_USER": user,
-                "JPY_SESSION_NAME": str(tmp_path / "kernel.ipynb"),
-                "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-            }
-            kernel = Kernel(env=env, cwd=str(tmp_path))
-            kernels.append(kernel)
-            kernel.start()
-            assert kernel.execute(f"%load_ext jupyter_think\n%think kernel of {user}\n%session --flush").ok
-        for user, kernel in zip(("学生一", "学生二"), kernels):
-            assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "kernel"
-            assert texts_of(namesakes.urls[user], "kernel") == [f"kernel of {user}"]
-    finally:
-        for kernel in kernels:
-            kernel.shutdown()
+    for user in ("学生一", "学生二"):
+        env = {
+            "JUPYTER_THINK_STORE": namesakes.urls[user],
+            "JUPYTERHUB_USER": user,
+            "JPY_SESSION_NAME": str(tmp_path / "kernel.ipynb"),
+            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        }
+        kernel = make_kernel(env=env, cwd=str(tmp_path))
+        kernels.append(kernel)
+        assert kernel.execute(f"%load_ext jupyter_think\n%think kernel of {user}\n%session --flush").ok
+    for user, kernel in zip(("学生一", "学生二"), kernels):
+        assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "kernel"
+        assert texts_of(namesakes.urls[user], "kernel") == [f"kernel of {user}"]
 
 
 @pytest.mark.kernel
@@ -1140,18 +1131,19 @@ def test_in_her_kernel_a_student_shares_her_session_with_one_user_the_class_and_
     """``%session ID --share USER [--write]``, ``--share --class`` and ``--unshare``: each grants exactly
     what it says, and the one-line card says so."""
     assert ada_kernel.execute("%session poster --new\n%think Ada's poster, step one\n%session --flush").ok
-    with room.manager("bob") as bob:
-        with pytest.raises(ValueError, match="no session 'ada/poster' that you can read"):
-            bob.session("ada/poster")
+    with (
+        room.manager("bob") as bob,
+        pytest.raises(ValueError, match="no session 'ada/poster' that you can read"),
+    ):
+        bob.session("ada/poster")
     shared = ada_kernel.execute("%session poster --share bob")
     assert shared.ok and "Session poster is shared with bob (read only)." in shared.plain
     with room.manager("bob") as bob:
         poster = bob.session("ada/poster")
         assert [t.thought for t in poster.thoughts] == ["Ada's poster, step one"]
         assert poster.read_only == "ada/poster belongs to ada; you can read it, not change it"
-    with room.manager("cyd") as cyd:
-        with pytest.raises(ValueError, match="no session 'ada/poster'"):
-            cyd.session("ada/poster")
+    with room.manager("cyd") as cyd, pytest.raises(ValueError, match="no session 'ada/poster'"):
+        cyd.session("ada/poster")
     assert ada_kernel.execute("%session poster --share --class").ok
     with room.manager("cyd") as cyd:
         assert [t.thought for t in cyd.session("ada/poster").thoughts] == ["Ada's poster, step one"]
@@ -1162,9 +1154,8 @@ def test_in_her_kernel_a_student_shares_her_session_with_one_user_the_class_and_
     unshared = ada_kernel.execute("%session poster --unshare bob\n%session poster --unshare --class")
     assert unshared.ok and "Session poster is no longer shared with bob." in unshared.plain
     for user in ("bob", "cyd"):
-        with room.manager(user) as other:
-            with pytest.raises(ValueError, match="no session 'ada/poster'"):
-                other.session("ada/poster")
+        with room.manager(user) as other, pytest.raises(ValueError, match="no session 'ada/poster'"):
+            other.session("ada/poster")
     assert refusal(ada_kernel, "%session poster --share") == (
         "name one user or --class: %session [ID] --share USER, or --share --class"
     )

@@ -134,9 +134,9 @@ def test_on_a_class_store_each_students_notebook_session_is_her_own(
 ) -> None:
     """Two students' homework.ipynb on one class store: each kernel's session is ``homework``, each her own
     (names that fold into one id elsewhere: an e-mail address and its dotted twin)."""
-    from class_store import make_class
+    from classroom import Classroom
 
-    klass = make_class(postgres_server, ["ada@x.org", "ada.x.org"])
+    klass = Classroom.ready(postgres_server, ["ada@x.org", "ada.x.org"])
     notebook = {"JPY_SESSION_NAME": str(tmp_path / "homework.ipynb")}
     kernels = {
         user: make_kernel(env={**notebook, "JUPYTERHUB_USER": user, "JUPYTER_THINK_STORE": url})

@@ -56,7 +56,7 @@ def test_runs_agree_then_diverge_and_each_goes_its_own_way() -> None:
 
 def test_text_form_shows_both_runs_side_by_side() -> None:
     thirds, halves = halves_and_thirds()
-    assert diff(thirds, halves).as_text(width=30) == "\n".join(  # noqa: FLY002 - one line per row
+    assert diff(thirds, halves).as_text(width=30) == "\n".join(
         [
             "Diff thirds vs halves · 5 steps · agree on 1 · 1 near · diverge at step 2",
             "  step  thirds                          halves",

@@ -14,9 +14,10 @@ from html.parser import HTMLParser
 import pytest
 
 from jupyter_think import Session, SessionManager
-from jupyter_think.views.display import branch_table, session_table, thought_card
+from jupyter_think.views.display import thought_card
 from jupyter_think.views.export import export
-from jupyter_think.views.render import render_text
+from jupyter_think.views.listings import branch_table, session_table
+from jupyter_think.views.tree import render_text
 from jupyter_think.views.richtext import markdown_html
 
 SCRIPT = "<script>alert('x')</script>"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from disk_faults import fill, tmpfs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from disk_faults import fill, tmpfs
 from kernel_harness import ExecResult, Kernel
 
 pytestmark = pytest.mark.kernel
@@ -586,21 +586,37 @@ def test_profile_autoloads_with_its_config_and_the_session_follows_jpy_session_n
     assert "at most 20" in (too_long.evalue or "")
 
 
-def test_default_session_follows_the_notebook_variables_and_unload_removes_the_magics(
+def test_default_session_follows_the_notebook_variables_and_unload_leaves_the_magics_inert(
     make_kernel: Callable[..., Kernel],
 ) -> None:
     kernel = make_kernel(env={"JPY_SESSION_NAME": ""})
     ok(kernel, "__session__ = '/home/me/notes/Sprint 12 retro.ipynb'\n%load_ext jupyter_think")
     assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "Sprint-12-retro"
+    ok(kernel, "%think -q kept before unloading")
     ok(kernel, "%unload_ext jupyter_think")
-    gone = kernel.execute("%think after unload")
-    assert gone.ename == "UsageError" and "not found" in (gone.evalue or "")
+    for magic in (
+        "%think after unload",
+        "%%think\nafter unload",
+        "%branch",
+        "%session --list",
+        "%%session x\n1",
+    ):
+        gone = kernel.execute(magic)
+        assert gone.ename == "UsageError", magic
+        assert "jupyter-think is unloaded: run %load_ext jupyter_think" in (gone.evalue or ""), magic
+    assert (
+        kernel.value("__import__('jupyter_think.manager').manager._manager is None") is True
+    )  # none restarted
+    assert kernel.value("'ThinkConfig' in [type(c).__name__ for c in get_ipython().configurables]") is False
     ok(
         kernel,
         "del __session__\n__vsc_ipynb_file__ = 'c:\\\\work\\\\API plan.ipynb'\n%load_ext jupyter_think",
     )
     assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "API-plan"
     assert ok(kernel, "%think back again").plain == "Thought 1/1\n  back again"
+    assert ok(kernel, "%think -q -s Sprint-12-retro again\n%session Sprint-12-retro").plain.startswith(
+        "Session Sprint-12-retro · open · 2 thoughts"
+    )
 
 
 # --- displays ---------------------------------------------------------------------------------------
@@ -611,7 +627,7 @@ def test_displays_are_deterministic_and_escaped(think: Kernel, session_id: str) 
     second = ok(think, f'%%session {session_id}-twin --quiet\n%think -t 2 <b>bold?</b> & "quotes"')
     assert first.plain == second.plain == 'Thought 1/2\n  <b>bold?</b> & "quotes"'
     assert first.html == second.html
-    assert "&lt;b&gt;bold?&lt;/b&gt; &amp; &quot;quotes&quot;" in first.html
+    assert '&lt;b&gt;bold?&lt;/b&gt; &amp; "quotes"' in first.html  # (quotes need no escape in text)
     for shown in (first, ok(think, "%session"), ok(think, "%branch"), ok(think, "%session --list")):
         assert not re.search(r"0x[0-9a-f]{6,}|\d{4}-\d\d-\d\dT", shown.plain + shown.html)
 

@@ -37,16 +37,15 @@ def mermaid_bundle() -> Path:
 
 
 @pytest.fixture(scope="module")
-def mermaid() -> Iterator[Any]:
+def mermaid(browser: Browser) -> Iterator[Any]:
     """A blank page in Chromium with Mermaid loaded (strict security, as GitHub and most sites use)."""
-    with Browser() as browser:
-        page = browser.context.new_page()
-        page.route("**/*", lambda route: route.abort())  # nothing from the network
-        page.set_content("<!DOCTYPE html><html><body><div id='out'></div></body></html>")
-        page.add_script_tag(path=str(mermaid_bundle()))
-        page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
-        yield page
-        assert browser.errors == []
+    page = browser.context.new_page()
+    page.route("**/*", lambda route: route.abort())  # nothing from the network
+    page.set_content("<!DOCTYPE html><html><body><div id='out'></div></body></html>")
+    page.add_script_tag(path=str(mermaid_bundle()))
+    page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+    yield page
+    assert browser.errors == []
 
 
 DRAW = """async (text) => {
@@ -131,7 +130,9 @@ STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(STORABLE, min_size=1).filter(lambda text: not text.isspace()), min_size=1, max_size=4))
+@given(
+    st.lists(st.text(STORABLE, min_size=1).filter(lambda text: not text.isspace()), min_size=1, max_size=4)
+)
 def test_any_thought_text_is_drawn_as_the_export_promises(mermaid: Any, texts: list[str]) -> None:
     session = Session("any")
     for text in texts:

@@ -18,14 +18,13 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lab_harness import NOTEBOOK, Browser, Lab, wait_idle
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("no_console_errors")]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -42,29 +41,14 @@ EXPECTED_NODES = {
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = tmp_path_factory.mktemp("notebooks-lab")
-    with Lab(env={"JUPYTER_THINK_DIR": str(root / "store")}, root=root) as running:
-        tracker = running.base / "settings" / "@jupyterlab" / "notebook-extension"
-        tracker.mkdir(parents=True, exist_ok=True)
-        (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-        for name in EXPECTED_NODES:
-            shutil.copy(NOTEBOOKS / name, running.root_dir / name)
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_console_errors(browser: Browser) -> Iterator[None]:
-    """Every test fails on a console error of its own (a front end that throws shows nothing)."""
-    browser.errors.clear()
-    yield
-    assert browser.errors == []
+def lab(lab: Lab) -> Lab:
+    """The module's JupyterLab (conftest.py's) with notebook windowing off and the notebooks copied in."""
+    tracker = lab.base / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    for name in EXPECTED_NODES:
+        shutil.copy(NOTEBOOKS / name, lab.root_dir / name)
+    return lab
 
 
 def run_all(page: Any, timeout: float = 120) -> None:

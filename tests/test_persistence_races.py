@@ -17,16 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_store_conformance import thought
 
 from jupyter_think import SessionManager
 from jupyter_think.store import SessionWrite, open_store
 from jupyter_think.store.sqlite.store import SQLiteStore
 
-from test_store_conformance import thought
-
 
 def texts(session: Any) -> list[str]:
     return [t.thought for t in session.thoughts]
+
+
+def waiting_for_the_write_lock(store: Any) -> threading.Event:
+    """An event set when the store's connection begins a write transaction (``BEGIN IMMEDIATE``): the
+    writer then holds the store's locks and waits for SQLite's, which the test holds."""
+    began = threading.Event()
+    connection = store._file._conn  # (no public hook: SQLite's trace says when a statement begins)
+    assert connection is not None, "the store is not connected yet"
+    connection.set_trace_callback(lambda sql: began.set() if sql == "BEGIN IMMEDIATE" else None)
+    return began
 
 
 def wait_for(condition: Any, timeout: float = 60.0) -> None:
@@ -52,10 +61,9 @@ def test_a_forked_child_can_use_the_store_while_the_parent_waits_inside_a_store_
         manager.flush(timeout=30)
         other = sqlite3.connect(tmp_path / "sessions.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the loop's next commit waits for this lock, holding the store's
+        inside = waiting_for_the_write_lock(manager.store)
         session.think("second")
-        time.sleep(
-            0.3
-        )  # (the loop is inside the store call now, or soon: either way the child must not wait)
+        assert inside.wait(60), "the loop never began its commit"  # it holds the store's locks now
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: a store call must not wait for the parent's lock, held at the fork
@@ -89,13 +97,15 @@ def test_a_loop_stopped_while_another_thread_thinks_keeps_waking_up(tmp_path: Pa
         assert persistence is not None
         other = sqlite3.connect(tmp_path / "sessions.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
+        inside = waiting_for_the_write_lock(manager.store)
         session.think("second")  # the loop takes it and waits for the lock
-        time.sleep(0.3)
+        assert inside.wait(60), "the loop never began its commit"
+        loop = persistence._loop
         stopper = threading.Thread(target=persistence.before_fork)  # what os.fork() runs first
         stopper.start()
-        time.sleep(0.2)
+        wait_for(lambda: not loop.running)  # stopped: the stopper now waits for the stuck thread to end
         session.think("third")  # meanwhile: starts a new loop thread
-        time.sleep(0.3)
+        wait_for(lambda: loop.running)
         other.execute("COMMIT")
         stopper.join()
         persistence.after_fork_in_parent()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from class_store import make_class
+from classroom import Classroom
 from kernel_harness import Kernel
 
 from jupyter_think.store.presenter import Position, open_presenter
@@ -64,7 +64,7 @@ def test_a_second_kernel_follows_the_presenter_on_one_sqlite_store(
 def test_on_a_class_store_only_the_lessons_owner_moves_the_class(
     postgres_server: Any, tmp_path: Path
 ) -> None:
-    klass = make_class(postgres_server, ["ada", "bob"], ["tea"])
+    klass = Classroom.ready(postgres_server, ["ada", "bob"], ["tea"])
 
     def kernel_of(user: str) -> Kernel:
         env = {"JUPYTER_THINK_STORE": klass.urls[user], "JUPYTERHUB_USER": user}

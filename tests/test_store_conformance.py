@@ -372,7 +372,7 @@ def test_a_thought_row_in_another_valid_form_loads_the_same(store_location: str,
 
 def test_a_thought_is_stored_as_the_json_of_its_change() -> None:
     """The fast form is the change's own JSON (rows written before it existed load fast too)."""
-    from jupyter_think.store.base import encode
+    from jupyter_think.store.codec import encode
 
     change = thought("exactly this")
     assert encode(change) == change.model_dump_json(by_alias=True, exclude_none=True)

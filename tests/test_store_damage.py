@@ -449,8 +449,9 @@ def test_a_writer_waiting_for_the_lock_while_the_file_is_replaced_writes_into_th
     writer = SQLiteStore(tmp_path)
     writer.sessions()  # connected to the file there now
     beginning = threading.Event()
-    assert writer._conn is not None
-    writer._conn.set_trace_callback(lambda sql: beginning.set() if sql == "BEGIN IMMEDIATE" else None)
+    connection = writer._file._conn  # (no public hook: the trace shows when it asks for the lock)
+    assert connection is not None
+    connection.set_trace_callback(lambda sql: beginning.set() if sql == "BEGIN IMMEDIATE" else None)
     database = tmp_path / "sessions.db"
     holder = sqlite3.connect(database, isolation_level=None)
     with sqlite3.connect(tmp_path / "fresh.db") as fresh:

@@ -18,9 +18,11 @@ from pathlib import Path
 from sessions import lesson_session
 
 from jupyter_think import Session, SessionManager
-from jupyter_think.views.display import branch_table, card_in
+from jupyter_think.views.display import card_in
 from jupyter_think.views.layout import label_lines, layout
-from jupyter_think.views.render import render_svg, render_text
+from jupyter_think.views.listings import branch_table
+from jupyter_think.views.render import render_svg
+from jupyter_think.views.tree import render_text
 from jupyter_think.views.theme import LABELS, LINE_COLORS, STATES, THEME
 from jupyter_think.widgets.graph import BranchGraph
 

@@ -1,5 +1,6 @@
 """The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash,
-archive, gc, recover, mcp; the sharing and ``class`` commands are in :mod:`.cli_class`.
+archive, gc, recover, mcp — one module per group: :mod:`.sessions` (reading), :mod:`.trash`, :mod:`.recover`,
+and the sharing and ``class`` commands in :mod:`.classroom`; this module runs one of them.
 
 Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``; the
@@ -38,40 +39,20 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 import warnings
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_think.cli import classroom as cli_class
 from jupyter_think.cli import recover as cli_recover
-from jupyter_think.cli.common import (
-    ARCHIVED,
-    REFUSED,
-    STATES,
-    TRASHED,
-    USAGE_ERROR,
-    CommandError,
-    CommandStore,
-    format_table,
-    natural_key,
-    plural,
-    session_order,
-    trash_table,
-    valid_ref,
-    when_text,
-    write_out,
-)
+from jupyter_think.cli import sessions as cli_sessions
+from jupyter_think.cli import trash as cli_trash
+from jupyter_think.cli.common import REFUSED, USAGE_ERROR, CommandError, CommandStore, valid_ref
 from jupyter_think.cli.parser import build_parser
-from jupyter_think.core.ids import file_stem
-
-if TYPE_CHECKING:
-    from jupyter_think.store.base import State
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,180 +115,6 @@ def _location(args: argparse.Namespace) -> str:
     return default_store_location()
 
 
-def _list(where: CommandStore, args: argparse.Namespace) -> int:
-    states: tuple[State, ...] = STATES if args.all else ("live",)
-    store = where.store()
-    rows = store.sessions(states)
-    if not rows:
-        where.say(f"No sessions in {store.location}.")
-        return 0
-    from dataclasses import replace
-
-    marked = [replace(row, status=f"{row.status} DAMAGED") if row.damaged else row for row in rows]
-    print(format_table(marked, with_state=args.all))
-    for row in rows:  # a session that lost changes to a damaged database: how many, and where they are
-        if row.damaged:
-            said = f"DAMAGED {row.id}: {row.missing} of its {row.last_seq} changes could not be read"
-            print(f"{said} (kept in {' and '.join(row.kept_in)})")
-    return 0
-
-
-def _show(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.views.render import render_text
-
-    session, _ = where.load(args.session_id)
-    write_out(render_text(session), terminal=True)
-    return 0
-
-
-def _export(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.views.export import FORMATS, SUFFIXES, export
-
-    kind = FORMATS.get(args.fmt.lower())
-    if kind is None:
-        raise CommandError(f"unknown format {args.fmt!r}: use md, json, mermaid, html or svg")
-    session, row = where.load(args.session_id, titled=kind != "json")
-    text = export(session, kind)
-    if args.output is None:
-        write_out(text, terminal=sys.stdout.isatty())
-        return 0
-    target = Path(args.output).expanduser()
-    if target.is_dir():
-        target = target / f"{file_stem(row.ref)}{SUFFIXES[kind]}"
-    try:
-        # A lone surrogate (possible in text an agent sent) cannot be UTF-8: written as an escape (\udc80).
-        target.write_text(text, encoding="utf-8", errors="backslashreplace")
-    except OSError as exc:
-        raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
-    where.say(f"Wrote {kind} export of {row.ref} to {target}")
-    return 0
-
-
-def _diff(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.experiments.diff import diff
-
-    first, _ = where.load(args.first)
-    second, _ = where.load(args.second)
-    write_out(diff(first, second).as_text(), terminal=True)
-    return 0
-
-
-def _search(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.views.display import search_table
-    from jupyter_think.store.search import check_limit, query_terms
-
-    sessions = None if args.session is None else [valid_ref(ref) for ref in args.session]
-    words = " ".join(args.words)
-    try:
-        check_limit(args.limit)
-        query_terms(words)
-    except ValueError as exc:
-        raise CommandError(str(exc).replace("the search limit", "--limit")) from None
-    hits = where.store().search(words, sessions, args.limit)
-    write_out(search_table(hits, words).plain, terminal=True)
-    return 0
-
-
-def _rm(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.store import SessionNotFound
-
-    ref = valid_ref(args.session_id)
-    store = where.writing()
-    try:
-        row = store.trash(ref)
-    except SessionNotFound:
-        raise CommandError(where.unknown(ref)) from None
-    where.say(f"Moved session {row.ref} ({plural(row.thoughts, 'thought')}) to the trash.")
-    where.say(f"To restore it: jupyter-think trash restore {row.ref}")
-    return 0
-
-
-def _trash(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.store import SessionNotFound
-
-    action = getattr(args, "trash_action", None)
-    if action == "restore":
-        ref = valid_ref(args.session_id)
-        chosen = getattr(args, "row", None)
-        if chosen is not None and not 1 <= chosen < 2**63:
-            raise CommandError(f"--row must be a ROW number that `jupyter-think trash` shows, not {chosen}")
-        try:
-            row = where.writing().restore(ref, "trashed", key=chosen)
-        except SessionNotFound:
-            which = f"row {chosen} of " if chosen is not None else ""
-            raise CommandError(
-                f"no {which}session {ref!r} in your trash; `jupyter-think trash` lists it"
-            ) from None
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-            raise CommandError(exc.strerror or str(exc)) from None
-        where.say(f"Restored session {row.ref} ({plural(row.thoughts, 'thought')}).")
-        return 0
-    if action == "empty":
-        days = args.older_than
-        if days is not None and not (0 <= days <= 1_000_000):
-            raise CommandError(f"--older-than must be a number of days from 0 to 1000000, not {days}")
-        purged = where.writing().purge_trash(None if days is None else timedelta(days=days))
-        if not purged:
-            print("The trash holds nothing to delete.")
-        for row in sorted(purged, key=session_order):
-            where.say(
-                f"Deleted {row.ref} ({plural(row.thoughts, 'thought')}, trashed {when_text(row.state_changed_at)})"
-            )
-        return 0
-    rows = where.store().sessions(TRASHED)
-    if not rows:
-        print("The trash is empty.")
-        return 0
-    print(trash_table(rows))
-    print("Restore one: jupyter-think trash restore ID --row N", file=sys.stderr)
-    return 0
-
-
-def _archive(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.store import SessionNotFound
-
-    if getattr(args, "archive_action", None) == "restore":
-        ref = valid_ref(args.session_id)
-        try:
-            row = where.writing().restore(ref, "archived")
-        except SessionNotFound:
-            raise CommandError(
-                f"no session {ref!r} in your archive; `jupyter-think archive` lists it"
-            ) from None
-        where.say(
-            f"Restored the archived session {row.ref} ({plural(row.thoughts, 'thought')}); the one it replaced is archived."
-        )
-        return 0
-    rows = where.store().sessions(ARCHIVED)
-    if not rows:
-        print("The archive is empty.")
-        return 0
-    print(format_table(rows, when="state_changed_at", when_title="ARCHIVED"))
-    return 0
-
-
-def _gc(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.persistence.retention import clean_up
-
-    days = 30.0 if args.days is None else args.days
-    trash_days = 30.0 if args.trash_days is None else args.trash_days
-    for option, value in (("--days", days), ("--trash-days", trash_days)):
-        if not (0 <= value <= 1_000_000):  # also refuses nan and inf
-            raise CommandError(f"{option} must be a number of days from 0 to 1000000, not {value}")
-    cleaned = clean_up(where.writing(), days, trash_days, keep=())
-    if days == 0:
-        print("Retention is 0 days: no session is moved to the trash.")
-    elif not cleaned.trashed:
-        print(f"No session idle for more than {days:g} days.")
-    for session_id in sorted(cleaned.trashed, key=natural_key):
-        where.say(f"Moved {session_id} to the trash (idle more than {days:g} days)")
-    for session_id in sorted(cleaned.purged, key=natural_key):
-        where.say(f"Deleted {session_id} from the trash (trashed more than {trash_days:g} days ago)")
-    return 0
-
-
 def _mcp(where: CommandStore, args: argparse.Namespace) -> int:
     try:
         from jupyter_think.agent import mcp_server
@@ -327,15 +134,8 @@ def _mcp(where: CommandStore, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
-    "list": _list,
-    "show": _show,
-    "export": _export,
-    "diff": _diff,
-    "search": _search,
-    "rm": _rm,
-    "trash": _trash,
-    "archive": _archive,
-    "gc": _gc,
+    **cli_sessions.COMMANDS,
+    **cli_trash.COMMANDS,
     "recover": cli_recover.recover,
     "mcp": _mcp,
     **cli_class.COMMANDS,

@@ -7,7 +7,7 @@ students and ``class add NAME… --teacher`` for the teachers. Each user gets a 
 own whose password is derived from the class secret (``$JUPYTER_THINK_CLASS_SECRET``);
 ``class url NAME`` prints the URL that user's kernels connect with — the one command that shows a
 password (JupyterHub's ``pre_spawn_hook`` calls :func:`jupyter_think.class_store_url` instead).
-PostgreSQL's row-level security does the rest (:mod:`.store.postgres_class`): a student sees her
+PostgreSQL's row-level security does the rest (:mod:`jupyter_think.store.postgres.policies`): a student sees her
 own sessions and those shared with her, a teacher reads the whole class.
 
 Any user shares their own sessions: ``share ID USER|--class [--write]``, ``unshare ID USER|--class``;

@@ -12,13 +12,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
-from jupyter_think.core.ids import split_ref, validate_ref
+from jupyter_think.core.ids import natural_key, split_ref, validate_ref
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session
@@ -155,20 +154,6 @@ def shown(text: str) -> str:
     return escape_controls(text, keep="")
 
 
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key that orders the numbers inside names by value: ``ten-2`` before ``ten-10``.
-
-    Example:
-        >>> sorted(["run-10", "run-9", "run-9b"], key=natural_key)
-        ['run-9', 'run-9b', 'run-10']
-    """
-    parts = re.split(r"(\d+)", text)
-    return (
-        tuple(int(part) if index % 2 else part.casefold() for index, part in enumerate(parts)),
-        text,
-    )
-
-
 def session_order(row: StoredSession) -> tuple[Any, ...]:
     """Your own sessions first, then other users' by owner; ids in natural order (a stable sort keeps
     the store's newest-first order among rows of one id)."""
@@ -290,8 +275,3 @@ def when_text(value: Any) -> str:
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
-
-
-def plural(count: int, word: str) -> str:
-    """``1 thought``, ``2 thoughts``."""
-    return f"{count} {word}{'s' * (count != 1)}"

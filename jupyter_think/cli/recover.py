@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from jupyter_think.cli.common import CommandError, CommandStore, plural
+from jupyter_think.cli.common import CommandError, CommandStore
+from jupyter_think.views.text import plural
 
 
 def recover(where: CommandStore, args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """Settings: one pydantic model, :class:`ThinkSettings`, and where the session store is.
 
-Every setting is declared once, here, with its type, bounds and help. The ``%config ThinkConfig``
-traitlets class is generated from these fields when the extension loads
-(:mod:`jupyter_think.ipython.config`), so ``import jupyter_think`` never imports traitlets.
+Every setting is declared here with its type, bounds and help. The ``%config ThinkConfig``
+traitlets class (:mod:`jupyter_think.ipython.config`, imported when the extension loads, so
+``import jupyter_think`` never imports traitlets) has one trait per field, of the same name and
+default, whose help is the field's description.
 
 The store is chosen by one location: ``$JUPYTER_THINK_STORE``, else ``ThinkConfig.store``, else the
 directory ``$JUPYTER_THINK_DIR``, else ``ThinkConfig.sessions_dir``, else

@@ -19,7 +19,7 @@ class SessionEvent(NamedTuple):
     session_id: str
     change: Change
     remote: bool
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index: subscribers read the count by this name
 
 
 Subscriber = Callable[[SessionEvent], None]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -49,7 +49,7 @@ from jupyter_think.core.limits import Note, ThoughtId, ThoughtNumber, ThoughtTex
 from jupyter_think.core.limits import number_problem as number_problem
 from jupyter_think.core.limits import text_problem as text_problem
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 """Version of every JSON document this package writes (session records, journal entries)."""
 
 

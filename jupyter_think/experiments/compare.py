@@ -20,13 +20,13 @@ Example:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from jupyter_think.views import registry as views
 from jupyter_think.core.models import Thought
+from jupyter_think.views.tables import html_table
+from jupyter_think.views.text import one_line
 
 if TYPE_CHECKING:
     import pandas
@@ -206,12 +206,8 @@ class Comparison(list):  # type: ignore[type-arg]
 
     def _repr_html_(self) -> str:
         columns = [c for c in COLUMNS if c != "duration"]
-        head = "".join(f"<th>{c}</th>" for c in columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c), c))}</td>" for c in columns) + "</tr>"
-            for row in self
-        )
-        return f'<table class="jupyter-think-compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        rows = ([_cell(row.get(c), c) for c in columns] for row in self)
+        return html_table(columns, rows, attributes={"class": "jupyter-think-compare"})
 
     def to_dataframe(self) -> pandas.DataFrame:
         """The same rows as a pandas ``DataFrame`` indexed by session id (needs pandas)."""
@@ -227,13 +223,8 @@ def _cell(value: Any, column: str) -> str:
     if column == "duration":
         return f"{value:.2f} s"
     if column == "conclusion":
-        return _short(str(value), 60)
+        return one_line(str(value), 60)
     return str(value)
-
-
-def _short(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _pandas() -> Any:
@@ -274,7 +265,3 @@ def to_dataframe(session: Session) -> pandas.DataFrame:
         return pd.DataFrame(records)
     columns = ["session_id", "position", *Thought.model_fields]
     return pd.DataFrame(columns=columns)
-
-
-views.register("records", to_records)
-views.register("dataframe", to_dataframe)

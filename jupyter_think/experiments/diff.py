@@ -34,6 +34,8 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Literal
 
 from jupyter_think.experiments.compare import as_session
+from jupyter_think.views.tables import Cell, Html, Row, html_table
+from jupyter_think.views.text import shorten
 
 if TYPE_CHECKING:
     from jupyter_think.core.models import Thought
@@ -257,24 +259,31 @@ class SessionDiff:
         printer.text(self.as_text())
 
     def _repr_html_(self) -> str:
-        rows = []
-        for index, step in enumerate(self.steps, start=1):
-            color = _ROW_COLORS[step.kind]
-            rows.append(
-                f'<tr style="background:{color}" data-kind="{step.kind}">'
-                f'<td style="text-align:right">{index}</td><td title="{step.kind}">{MARKS[step.kind]}</td>'
-                f"{_html_cell(step.a)}{_html_cell(step.b)}</tr>"
+        rows = [
+            Row(
+                [
+                    Cell(index, {"style": "text-align:right"}),
+                    Cell(
+                        Html(MARKS[step.kind]), {"title": step.kind}
+                    ),  # (the mark as it always was: < and > raw)
+                    _html_cell(step.a),
+                    _html_cell(step.b),
+                ],
+                {"style": f"background:{_ROW_COLORS[step.kind]}", "data-kind": step.kind},
             )
+            for index, step in enumerate(self.steps, start=1)
+        ]
+        table = html_table(
+            ["step", "", self.a_id, self.b_id],
+            rows,
+            attributes={"style": "border-collapse:collapse;margin:4px 0;width:100%;table-layout:fixed"},
+            widths=["3em", "1.5em", None, None],
+        )
         after = "".join(f"<li>{html.escape(line)}</li>" for line in self.after())
         after_html = f"<div><b>After they part</b><ul>{after}</ul></div>" if after else ""
         return (
             '<div class="jupyter-think-diff" style="font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">'
-            f"<div><b>{html.escape(self.headline())}</b></div>"
-            '<table style="border-collapse:collapse;margin:4px 0;width:100%;table-layout:fixed">'
-            '<colgroup><col style="width:3em"><col style="width:1.5em"><col><col></colgroup>'
-            f"<thead><tr><th>step</th><th></th><th>{html.escape(self.a_id)}</th>"
-            f"<th>{html.escape(self.b_id)}</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{after_html}"
+            f"<div><b>{html.escape(self.headline())}</b></div>{table}{after_html}"
             '<div style="color:#666">= same · ~ near · ! different · &lt; only in the first · '
             "&gt; only in the second</div></div>"
         )
@@ -311,8 +320,7 @@ def _visible(text: str) -> str:
 
 
 def _line(text: str, width: int) -> str:
-    line = _visible(text)
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return shorten(_visible(text), width)
 
 
 def _tags(thought: Thought) -> str:
@@ -336,12 +344,13 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - len(text))
 
 
-def _html_cell(thought: Thought | None) -> str:
+def _html_cell(thought: Thought | None) -> Cell | str:
     if thought is None:
-        return "<td></td>"
-    text = thought.thought if len(thought.thought) <= 400 else thought.thought[:399] + "…"
-    return (
-        '<td style="vertical-align:top;padding:2px 6px">'
-        f"<b>{thought.thought_number}{html.escape(_tags(thought))}</b> "
-        f'<span style="white-space:pre-wrap">{html.escape(text)}</span></td>'
+        return ""
+    return Cell(
+        Html(
+            f"<b>{thought.thought_number}{html.escape(_tags(thought))}</b> "
+            f'<span style="white-space:pre-wrap">{html.escape(shorten(thought.thought, 400))}</span>'
+        ),
+        {"style": "vertical-align:top;padding:2px 6px"},
     )

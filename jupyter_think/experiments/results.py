@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from jupyter_think.experiments.compare import session_counts
-from jupyter_think.views.theme import STATUS_COLORS
 from jupyter_think.agent.tool import SequentialThinkingTool
+from jupyter_think.experiments.compare import session_counts
+from jupyter_think.views.tables import Cell, html_table
+from jupyter_think.views.text import one_line
+from jupyter_think.views.theme import STATUS_COLORS
 
 if TYPE_CHECKING:
-    from jupyter_think.manager import SessionManager
     from jupyter_think.core.session.session import Session
+    from jupyter_think.manager import SessionManager
 
 RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
 FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
@@ -149,9 +151,9 @@ def _rows(results: Sequence[RunResult]) -> list[tuple[str, ...]]:
     for result in results:
         counts = session_counts(result.session)
         if result.status == "ok":
-            outcome = _short(repr(result.value), 60)
+            outcome = one_line(repr(result.value), 60)
         elif result.status == "error":
-            outcome = _short(result.message or "", 60)
+            outcome = one_line(result.message or "", 60)
         else:
             outcome = "-"
         rows.append(
@@ -183,24 +185,14 @@ def results_text(headline: str, results: Sequence[RunResult]) -> str:
 
 def results_html(headline: str, results: Sequence[RunResult]) -> str:
     """The runs as a deterministic HTML table under ``headline`` (every text escaped)."""
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td style="color:{STATUS_COLORS.get(cell, "inherit")};font-weight:600">{cell}</td>'
+    rows = (
+        [
+            Cell(cell, {"style": f"color:{STATUS_COLORS.get(cell, 'inherit')};font-weight:600"})
             if i == 2
-            else f"<td>{html.escape(cell)}</td>"
+            else cell
             for i, cell in enumerate(row)
-        )
-        + "</tr>"
+        ]
         for row in _rows(results)
     )
-    head = "".join(f"<th>{h}</th>" for h in _HEADER)
-    return (
-        f'<div class="jupyter-think-experiment"><b>{html.escape(headline)}</b>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
-
-
-def _short(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    table = html_table(_HEADER, rows)
+    return f'<div class="jupyter-think-experiment"><b>{html.escape(headline)}</b>{table}</div>'

@@ -1,63 +1,62 @@
 """``%config ThinkConfig``: the traitlets face of :class:`~jupyter_think.core.config.ThinkSettings`.
 
-The traits are generated from the settings model's fields (type, default, help), so each setting
-is declared once. Only the extension imports this module (traitlets is not imported by
+One trait per settings field, of the same name and default; each trait's help is its field's
+description, so the words are written once (tests/test_config.py checks that no field and trait
+drift apart). Only the extension imports this module (traitlets is not imported by
 ``import jupyter_think``). Values are validated by :class:`ThinkSettings` when they change (see
 :mod:`jupyter_think.ipython.extension`), so the bounds live in one place too.
 
 Examples:
     %config ThinkConfig                       # the settings and their help
     %config ThinkConfig.durability = "sync"
+    %config ThinkConfig.markdown = False      # thoughts shown as typed (2**n stays 2**n), maths typeset
     %config ThinkConfig.store = "postgresql://think@db.example/class"
 """
 
 from __future__ import annotations
 
-import types
-import typing
 from typing import Any
 
-from pydantic.fields import FieldInfo
-from traitlets import Bool, Enum, Float, Int, TraitType, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from jupyter_think.core.config import ThinkSettings
 
 
-def _trait(field: FieldInfo) -> TraitType[Any, Any]:
-    """The traitlets trait for one settings field (optional paths and URLs are empty strings)."""
-    annotation = field.annotation
-    default = field.default
-    options = {"help": field.description or ""}
-    if typing.get_origin(annotation) is typing.Literal:
-        return Enum(list(typing.get_args(annotation)), default, **options).tag(config=True)
-    if annotation is bool:
-        return Bool(default, **options).tag(config=True)
-    if annotation is int:
-        return Int(default, **options).tag(config=True)
-    if annotation is float:
-        return Float(float(default), **options).tag(config=True)
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return Unicode("" if default is None else str(default), **options).tag(config=True)
-    raise TypeError(f"no trait for setting of type {annotation!r}")  # pragma: no cover - a new field type
+def _help(name: str) -> str:
+    """The description of settings field ``name`` (the trait's help)."""
+    return ThinkSettings.model_fields[name].description or ""
 
 
-def _build_config_class() -> type[Configurable]:
-    traits = {name: _trait(field) for name, field in ThinkSettings.model_fields.items()}
+class ThinkConfig(Configurable):
+    """Settings of the jupyter-think extension (%config ThinkConfig); one trait per ThinkSettings field.
 
-    def settings(self: Configurable) -> dict[str, Any]:
-        """The traits as :class:`ThinkSettings` keyword arguments (empty strings are unset)."""
+    An empty ``store`` or ``sessions_dir`` is unset (the environment and the default decide).
+    """
+
+    store = Unicode("", help=_help("store")).tag(config=True)
+    sessions_dir = Unicode("", help=_help("sessions_dir")).tag(config=True)
+    persist = Bool(True, help=_help("persist")).tag(config=True)
+    max_thought_chars = Int(100_000, help=_help("max_thought_chars")).tag(config=True)
+    max_thoughts = Int(10_000, help=_help("max_thoughts")).tag(config=True)
+    flush_interval = Float(0.2, help=_help("flush_interval")).tag(config=True)
+    durability = Enum(["async", "sync"], "async", help=_help("durability")).tag(config=True)
+    store_timeout = Float(10.0, help=_help("store_timeout")).tag(config=True)
+    retention_days = Float(30.0, help=_help("retention_days")).tag(config=True)
+    markdown = Bool(True, help=_help("markdown")).tag(config=True)
+    trash_days = Float(30.0, help=_help("trash_days")).tag(config=True)
+
+    reverting = False
+    """True while the extension puts back a value the settings refused (its observer ignores that)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The traits as :class:`ThinkSettings` keyword arguments (empty strings are unset).
+
+        Example:
+            >>> ThinkConfig(durability="sync").settings()["durability"]
+            'sync'
+            >>> "store" in ThinkConfig().settings()
+            False
+        """
         values = {name: getattr(self, name) for name in ThinkSettings.model_fields}
         return {name: value for name, value in values.items() if value != ""}
-
-    namespace: dict[str, Any] = {
-        "__doc__": "Settings of the jupyter-think extension (%config ThinkConfig); one trait per ThinkSettings field.",
-        "__module__": __name__,
-        "settings": settings,
-        **traits,
-    }
-    return type("ThinkConfig", (Configurable,), namespace)
-
-
-ThinkConfig = _build_config_class()
-"""The ``%config ThinkConfig`` class (a traitlets ``Configurable``), one trait per settings field."""

@@ -8,7 +8,6 @@ worded for a person typing magics (``-n 1``, ``%branch alt --from N``). Any othe
 from __future__ import annotations
 
 import errno
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 

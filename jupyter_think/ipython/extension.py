@@ -5,7 +5,8 @@
 registers the magics and makes the notebook's own session active. A ``%config ThinkConfig.<name>``
 change is validated by :class:`~jupyter_think.core.config.ThinkSettings`: a bad value is refused in one
 line and changes nothing; a good one rebuilds the manager. ``%unload_ext jupyter_think`` flushes
-to the store, stops the manager and removes the magics. ``%reload_ext jupyter_think`` (an unload,
+to the store, stops the manager and leaves the magics inert (each says to load the extension again:
+IPython has no public API that removes a magic). ``%reload_ext jupyter_think`` (an unload,
 then a load) keeps the session that was active. Views that hold sessions (the live graphs) follow
 a rebuilt manager through :func:`follow_manager`.
 """
@@ -25,8 +26,8 @@ from jupyter_think.core.config import (
     overriding_environment,
     settings_error,
 )
-from jupyter_think.ipython.config import ThinkConfig
 from jupyter_think.core.ids import id_from_notebook_path
+from jupyter_think.ipython.config import ThinkConfig
 from jupyter_think.manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
 from jupyter_think.views.richtext import use_markdown
 
@@ -85,7 +86,8 @@ def _config(ipython: Any) -> ThinkConfig | None:
 def load(ipython: Any) -> None:
     """Register config and magics, build the manager, activate the notebook's session (idempotent)."""
     from jupyter_think.ipython.loading_cell import record_help_lines
-    from jupyter_think.ipython.magics import ThinkMagics, keep_question_marks
+    from jupyter_think.ipython.magics import ThinkMagics
+    from jupyter_think.ipython.parser import keep_question_marks
 
     if _config(ipython) is not None:  # loaded already: changing nothing is what "harmless" means
         return
@@ -170,7 +172,7 @@ def _reconfigure(change: Any) -> None:
     from IPython.core.error import UsageError
 
     config = change["owner"]
-    if getattr(config, "_reverting", False):
+    if config.reverting:
         return
     if change["name"] == "markdown":  # how thoughts are shown, not where they are kept: no new manager
         use_markdown(change["new"])
@@ -179,11 +181,11 @@ def _reconfigure(change: Any) -> None:
         ThinkSettings(**config.settings())
         new = manager_for(config)
     except (ValidationError, ValueError, ImportError) as exc:
-        config._reverting = True
+        config.reverting = True
         try:
             config.set_trait(change["name"], change["old"])
         finally:
-            config._reverting = False
+            config.reverting = False
         message = settings_error(exc) if isinstance(exc, ValidationError) else " ".join(str(exc).split())
         raise UsageError(f"ThinkConfig.{change['name']} kept at {change['old']!r}: {message}") from None
     variable = overriding_environment(change["name"])
@@ -206,13 +208,19 @@ def _reconfigure(change: Any) -> None:
     for follow in tuple(_manager_followers):
         try:
             follow(old, new)
-        except Exception as exc:  # a view that cannot follow must not undo the switch
+        except Exception as exc:
             warnings.warn(f"jupyter-think: a view could not follow the new store: {exc}", stacklevel=2)
 
 
 def unload(ipython: Any) -> None:
-    """Flush and stop the manager, then remove the magics and the config from the shell."""
-    from jupyter_think.ipython.magics import ThinkMagics, keep_question_marks
+    """Flush and stop the manager, leave the magics inert (saying so), remove the config from the shell.
+
+    Only public IPython APIs: no API removes a magic, so inert ones are registered in their place
+    (:mod:`jupyter_think.ipython.unloaded`); the input transformer and the configurable are taken out
+    of the shell's public lists they were added to.
+    """
+    from jupyter_think.ipython.parser import keep_question_marks
+    from jupyter_think.ipython.unloaded import UnloadedThinkMagics
 
     manager = set_manager(None)
     if manager is not None:
@@ -224,12 +232,7 @@ def unload(ipython: Any) -> None:
             warnings.warn(
                 f"jupyter-think: unloaded, but the last changes are not on disk: {exc}", stacklevel=2
             )
-    magics = ipython.magics_manager
-    registered = magics.registry.pop(ThinkMagics.__name__, None)
-    if registered is not None:
-        for kind, names in registered.magics.items():
-            for name in names:
-                magics.magics[kind].pop(name, None)
+    ipython.register_magics(UnloadedThinkMagics(ipython))
     if keep_question_marks in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(keep_question_marks)
     config = _config(ipython)

@@ -1,7 +1,7 @@
 """The cell that loads the extension: its ``%think …?`` lines were read by IPython as help requests.
 
 IPython rewrites a whole cell before running any of it, and at that moment the extension (with its
-:func:`~jupyter_think.ipython.magics.keep_question_marks` transformer) is not loaded yet. So in::
+:func:`~jupyter_think.ipython.parser.keep_question_marks` transformer) is not loaded yet. So in::
 
     %load_ext jupyter_think
     %think Is the cache slow?
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jupyter_think.ipython.magics import _THINK_QUESTION
+from jupyter_think.ipython.parser import THINK_QUESTION
 
 _LOAD = re.compile(r"[ \t]*%load_ext[ \t]+(?:[\w.]+[ \t]+)*jupyter_think\b")
 _HELP_CALL = re.compile(r"get_ipython\(\)\.run_line_magic\('(?P<magic>pinfo2?)', '(?P<target>[^'\\]*)'\)")
@@ -45,7 +45,7 @@ def help_lines(cell: str) -> list[tuple[str, str, str]]:
         if not loaded:
             loaded = _LOAD.match(line) is not None
             continue
-        match = _THINK_QUESTION.fullmatch(line.rstrip())
+        match = THINK_QUESTION.fullmatch(line.rstrip())
         if match is None:
             continue
         call = _HELP_CALL.search(transformer.transform_cell(line.strip() + "\n"))
@@ -86,7 +86,7 @@ def record_help_lines(ipython: Any) -> None:
             else:
                 magics[name] = original
         ipython.events.unregister("post_run_cell", restore)
-        for _, _, text in pending:
+        for _indent, _line, text in pending:
             print(
                 f"jupyter-think: IPython read `%think {text}` as a help request before the extension was "
                 "loaded, so it was not recorded; run that line again (the extension is loaded now)."

@@ -16,6 +16,10 @@ and ``--retract N`` withdraws thought N (no text, only ``-s`` and ``-q``).
 The text is the exact substring of the line from its first token to its last (inner whitespace
 kept). A ``# comment`` after a magic is text too: a magic line cannot carry a comment.
 
+Also here, as pure functions of text: :func:`keep_question_marks`, the input transformer that keeps a
+``%think`` line ending in ``?`` a thought (not a help request), and :func:`split_note`, which cuts a
+``%branch`` line at its literal ``--note``.
+
 Pure functions (no IPython), so the rules are easy to test.
 """
 
@@ -226,3 +230,51 @@ def _store(into: dict[str, object], name: str, value: object) -> None:
     if name in into:
         raise ThinkArgsError(f"{_SPELLING[name]} given twice; give each option once")
     into[name] = value
+
+
+# --- the other magic lines -------------------------------------------------------------------------
+
+THINK_QUESTION = re.compile(r"(?P<indent>[ \t]*)%think[ \t]+(?P<line>.*\?)[ \t]*")
+"""A ``%think …?`` line: IPython would read its last word as a help request."""
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """Input transformer: a ``%think`` line ending in ``?`` records a thought, not a help request.
+
+    IPython reads a line whose last token is ``?`` as ``object?``; this rewrites such ``%think``
+    lines into the magic call first. Cell magics (``%%...``) keep their body untouched.
+
+    Example:
+        >>> keep_question_marks(["%think Is n even?\\n"])
+        ["get_ipython().run_line_magic('think', 'Is n even?')\\n"]
+    """
+    if lines and lines[0].lstrip().startswith("%%"):
+        return lines
+    transformed = []
+    for line in lines:
+        body = line.rstrip("\r\n")
+        match = THINK_QUESTION.fullmatch(body)
+        if match is None:
+            transformed.append(line)
+            continue
+        call = f"{match['indent']}get_ipython().run_line_magic('think', {match['line']!r})"
+        transformed.append(call + line[len(body) :])
+    return transformed
+
+
+_NOTE = re.compile(r"(?:^|\s)--note(?:=|\s+|$)")
+
+
+def split_note(line: str) -> tuple[str, str | None]:
+    """Cut a ``%branch`` line at ``--note``: (the options before it, the note as typed, or None).
+
+    Example:
+        >>> split_note("alt --chosen --note it's #1, by far")
+        ('alt --chosen', "it's #1, by far")
+        >>> split_note("alt --chosen")
+        ('alt --chosen', None)
+    """
+    match = _NOTE.search(line)
+    if match is None:
+        return line, None
+    return line[: match.start()], line[match.end() :].strip()

@@ -28,35 +28,33 @@ as it was — nothing is acknowledged that is not stored.
 from __future__ import annotations
 
 import errno
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from jupyter_think.core.config import ThinkSettings
-from jupyter_think.core.models import BranchActivated, Change
+from jupyter_think.core.models import Change
 from jupyter_think.core.session.session import Session, SessionEvent
-from jupyter_think.store import SessionNotFound, Store, StoreWarning, open_store
-from jupyter_think.store.postgres.watchdog import deadline_in
 from jupyter_think.persistence import process
-from jupyter_think.persistence.follow import Follower
+from jupyter_think.persistence.follow import Follower, Foreign
 from jupyter_think.persistence.loop import LoopThread
-from jupyter_think.persistence.messages import PersistenceWarning, _warn
-from jupyter_think.persistence.queue import Pending, WriteQueue
-from jupyter_think.persistence.replay import recover_command
+from jupyter_think.persistence.messages import PersistenceWarning, _cause, _warn
+from jupyter_think.persistence.queue import WriteQueue
 from jupyter_think.persistence.retention import Cleaned, clean_up
 from jupyter_think.persistence.setaside import SetAside
 from jupyter_think.persistence.spill import Spill
 from jupyter_think.persistence.writer import Writer
+from jupyter_think.store import SessionNotFound, Store, StoreWarning, open_store
 
 __all__ = ["Persistence", "PersistenceWarning", "StoreWarning"]
 
 
-class Persistence(Writer, LoopThread):
-    """Keeps the sessions of one store, from a daemon thread (see the module docstring).
+class Persistence:
+    """Keeps the sessions of one store, from a daemon thread (see the module docstring): it has the
+    queue, the :class:`~.writer.Writer` that commits it, the :class:`~.follow.Follower` of other
+    writers and the :class:`~.loop.LoopThread` that runs them.
 
     Example:
         >>> from jupyter_think import SessionManager
@@ -72,24 +70,32 @@ class Persistence(Writer, LoopThread):
         self.location = location
         self.settings = settings
         self.store: Store = open_store(location, timeout=settings.store_timeout)
-        self._queue = WriteQueue()
-        self._follower = Follower()
-        self._io = threading.RLock()  # every store call: the writer, sync writers, the follower
         self._state = threading.Lock()  # what is tracked (held briefly, never across a store call)
-        self._thread_lock = threading.Lock()  # starting and stopping the loop thread (never held for I/O)
         self._tracked: dict[str, tuple[Session, Callable[[], None]]] = {}
         self._closed = False
-        self._urgent = False
-        self._thread: threading.Thread | None = None
-        self._generation = 0  # a loop runs while this equals the number it started with
-        self._wake_socks: tuple[socket.socket, socket.socket] | None = None
         self._read_only_said = False
         self._restart_after_fork = False
-        self._unsure: dict[str, tuple[int | None, int]] = {}  # session -> (row, seq) when a write failed
+        self._follower = Follower()
         self._set_aside = SetAside(Spill.for_store(self.store))
+        self._start_parts()
         process.register(self)
         if self._set_aside.replay_pending:  # an earlier process kept changes at exit: they go in first
-            self._ensure_thread()
+            self._loop.ensure()
+
+    def _start_parts(self) -> None:
+        """A new queue, writer and loop thread (at the start, and in a forked child)."""
+        self._queue = WriteQueue()
+        self._writer = Writer(self.store, self._queue, self._follower, self._set_aside, self._session_of)
+        self._loop = LoopThread(self, self._queue, self.store, self.settings)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` began: no change is taken any more."""
+        return self._closed
+
+    def _session_of(self, session_id: str) -> Session | None:
+        tracked = self._tracked.get(session_id)
+        return None if tracked is None else tracked[0]
 
     # --- what the manager calls ------------------------------------------------------------------
 
@@ -99,9 +105,9 @@ class Persistence(Writer, LoopThread):
         Raises ``OSError`` when the store cannot be read: a session is never started empty
         because its store could not be read.
         """
-        self._catch_up_now()  # (what an earlier process kept at exit belongs in what is loaded)
+        self._writer.catch_up_now()  # (what an earlier process kept at exit belongs in what is loaded)
         try:
-            # (not under _io: a session being restored is not tracked, so no write of ours can race
+            # (not under the store lock: a session being restored is not tracked, so no write of ours can race
             # with the read; what others commit meanwhile is fetched from the cursor set below)
             loaded = self.store.load(session_id)
             read_only = self.store.read_only
@@ -157,7 +163,7 @@ class Persistence(Writer, LoopThread):
             if not self._follower.follows(session.id):
                 self._follower.start(session.id)
         if not self._closed:
-            self._ensure_thread()
+            self._loop.ensure()
 
     def trash(self, session_id: str) -> bool:
         """Commit ``session_id``'s pending changes, then move it to the store's trash; stop writing it.
@@ -170,12 +176,12 @@ class Persistence(Writer, LoopThread):
         if tracked is not None:
             tracked[1]()
         try:
-            with self._io:
+            with self._writer.io:
                 self._set_aside.catch_up(self.store)  # (a replay after the trash would restore it)
                 pending = self._queue.take(only=session_id)
                 if pending:
                     # raises: nothing trashed, nothing forgotten (a change refused for what it holds: set aside)
-                    self._commit(pending)
+                    self._writer.commit(pending)
                 try:
                     self.store.trash(session_id)
                     moved = True
@@ -203,11 +209,11 @@ class Persistence(Writer, LoopThread):
         if nothing_pending:
             self._raise_set_aside()
             return
-        self._urgent = True
-        if self._ensure_thread():
-            self._wake()
+        self._loop.urgent = True
+        if self._loop.ensure():
+            self._loop.wake()
         else:  # no thread can start (interpreter shutdown): write in the caller
-            self._write_pending()
+            self._writer.write_pending()
 
         def failure(error: OSError) -> OSError:
             return OSError(
@@ -255,12 +261,13 @@ class Persistence(Writer, LoopThread):
         for _, stop in tracked:
             stop()
         created = {session.id: session.created_at for session, _ in tracked}  # (for a row a replay creates)
-        self._stop_thread(timeout=2.0)
-        locked = self._io.acquire(timeout=2.0)  # (a store call stuck on a frozen server must not hang exit)
+        self._loop.stop(timeout=2.0)
+        io = self._writer.io
+        locked = io.acquire(timeout=2.0)  # (a store call stuck on a frozen server must not hang exit)
         try:
             if locked and failure is None and self._queue.has_work():  # made while the flush ended
                 try:
-                    self._commit(self._queue.take())
+                    self._writer.commit(self._queue.take())
                 except OSError as exc:
                     failure = exc
             left = self._queue.take_all()
@@ -268,48 +275,32 @@ class Persistence(Writer, LoopThread):
                 self.store.close()
         finally:
             if locked:
-                self._io.release()
+                io.release()
         if left:
-            raise self._keep_at_exit(left, failure, created)
-        self._raise_set_aside()  # (named, and kept already)
+            cause = (
+                self._cause(self._queue.last_error if self._queue.failing else failure) or "no answer in time"
+            )
+            code = (failure.errno if failure is not None else None) or errno.EIO
 
-    def _keep_at_exit(
-        self, left: list[Pending], failure: OSError | None, created: dict[str, datetime]
-    ) -> OSError:
-        """Keep ``left`` in the spill file; the ``OSError`` that says where (or that it could not)."""
-        cause = self._cause(self._queue.last_error if self._queue.failing else failure) or "no answer in time"
-        sessions = ", ".join(map(repr, dict.fromkeys(item.session_id for item in left)))
-        code = (failure.errno if failure is not None else None) or errno.EIO
-        spill = self._set_aside.spill
-        try:
-            self._set_aside.keep_at_exit(
-                left, lambda sid: (self._follower.expected_key(sid), created.get(sid)), cause
-            )
-        except OSError as exc:
-            return OSError(
-                code,
-                f"{len(left)} change(s) of session(s) {sessions} could not be saved to "
-                f"{self.store.location} ({cause}) nor kept in {spill.path} ({exc.strerror or exc}): "
-                "they are lost when this process exits",
-            )
-        return OSError(
-            code,
-            f"{len(left)} change(s) of session(s) {sessions} could not be saved to {self.store.location} "
-            f"({cause}); they are kept in {spill.path}: the next process opening this store saves them first, "
-            f"or run {recover_command(spill.location)}",
-        )
+            def where(session_id: str) -> tuple[int | None, datetime | None]:
+                return self._follower.expected_key(session_id), created.get(session_id)
+
+            raise self._set_aside.keep_at_exit(left, where, cause, code)
+        self._raise_set_aside()  # (named, and kept already)
 
     def status(self) -> dict[str, Any]:
         """Pending changes, the last seq seen per session, the current error, whether the loop runs."""
         queue = self._queue
-        seqs = self._follower.last_seq()  # (not under _io: the status answers while a store call hangs)
+        seqs = (
+            self._follower.last_seq()
+        )  # (not under the store lock: the status answers while a store call hangs)
         return {
             "pending": queue.pending(),
             "set_aside": self._set_aside.count,
             "durable_seq": seqs,
             "last_error": self._cause(queue.last_error) if queue.failing and queue.last_error else None,
             "failed_attempts": queue.failed_attempts,
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self._loop.running,
             "durability": self.settings.durability,
             "store": self.store.location,
         }
@@ -320,7 +311,7 @@ class Persistence(Writer, LoopThread):
         Never moves a session loaded by any manager of this process on this store.
         """
         keep = process.loaded_anywhere(self.location)
-        with self._io:
+        with self._writer.io:
             return clean_up(self.store, self.settings.retention_days, self.settings.trash_days, keep)
 
     def loaded_ids(self) -> set[str]:
@@ -335,53 +326,28 @@ class Persistence(Writer, LoopThread):
         if event.remote or self._closed or self.settings.durability == "sync":
             return
         if self._queue.put(event.session_id, event.change):
-            self._ensure_thread()
-            self._wake()
+            self._loop.ensure()
+            self._loop.wake()
 
     def _write_ahead(self, session_id: str, change: Change) -> None:
-        """Sync durability: commit ``change`` (after anything still queued) before the session applies it.
-
-        Waiting for the loop's store call and making this one end within ``store_timeout`` together."""
-        with deadline_in(self.settings.store_timeout) as deadline, self._io_until(deadline):
-            if self._closed:
-                return
-            earlier = self._queue.take(only=session_id)
-            try:
-                self._commit(earlier, extra=(session_id, change))
-            except OSError as exc:
-                outcome = (
-                    "the server did not confirm the commit, so it may or may not be recorded: look before "
-                    "saying it again"
-                    if exc.errno in (errno.ECONNRESET, errno.ECONNABORTED)
-                    else "nothing was recorded"
-                )
-                raise OSError(
-                    exc.errno or errno.EIO,
-                    f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
-                    f"{outcome} (durability is 'sync')",
-                ) from exc
-
-    @contextmanager
-    def _io_until(self, deadline: float) -> Iterator[None]:
-        """``_io``, waited for until ``deadline`` at most (a store call of the loop may hang on a frozen server)."""
-        if not self._io.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
-            raise OSError(
-                errno.ETIMEDOUT,
-                f"jupyter-think could not commit to {self.store.location}: another call to the store is still "
-                f"waiting for it after {self.settings.store_timeout:g} s (store_timeout); nothing was recorded "
-                "(durability is 'sync')",
-            )
-        try:
-            yield
-        finally:
-            self._io.release()
+        """Sync durability: commit ``change`` before the session applies it (:meth:`.Writer.write_ahead`)."""
+        self._writer.write_ahead(session_id, change, self.settings.store_timeout, lambda: self._closed)
 
     # --- following other processes -------------------------------------------------------------------
 
-    def _fetch_foreign(self) -> list[Any]:
+    def catch_up_now(self) -> None:
+        """Replay what an earlier process kept at exit, if anything (for the loop)."""
+        self._writer.catch_up_now()
+
+    def write_pending(self) -> None:
+        """Commit everything queued (for the loop)."""
+        self._writer.write_pending()
+
+    def fetch_foreign(self) -> list[Foreign]:
+        """What other processes committed to the tracked sessions (for the loop)."""
         with self._state:
             ids = list(self._tracked)
-        with self._io:
+        with self._writer.io:
             try:
                 return self._follower.fetch(self.store, ids)
             except OSError:
@@ -390,45 +356,34 @@ class Persistence(Writer, LoopThread):
                 _warn(f"could not read the changes other processes made: {exc!r}")
                 return []
 
-    def _apply_foreign(self, found: list[Any]) -> None:
+    def apply_foreign(self, found: list[Foreign]) -> None:
         """Apply what others committed (loop thread, no store lock held: sessions take their own lock)."""
         for foreign in found:
             with self._state:
                 tracked = self._tracked.get(foreign.session_id)
             if tracked is None:
                 continue
-            session = tracked[0]
             try:
-                if foreign.reset is not None:
-                    session.apply(foreign.reset, remote=True)
-                for change in foreign.changes:
-                    if isinstance(change, BranchActivated):
-                        continue  # each process keeps its own active branch
-                    session.apply(change, remote=True)
-                if foreign.reset is not None:
-                    # what was made here and is not committed yet goes to the fresh row: keep it in view
-                    for change in self._queue.pending_changes(foreign.session_id):
-                        session.apply(change, remote=True)
+                foreign.apply_to(tracked[0], self._queue.pending_changes(foreign.session_id))
             except Exception as exc:  # noqa: BLE001 - the loop never dies on one session's change
                 _warn(f"could not apply a change of session {foreign.session_id!r} made elsewhere: {exc!r}")
 
     # --- fork -------------------------------------------------------------------------------------------
 
     def before_fork(self) -> None:
-        self._restart_after_fork = self._thread is not None and not self._closed
-        self._stop_thread(timeout=2.0)
+        self._restart_after_fork = self._loop.running and not self._closed
+        self._loop.stop(timeout=2.0)
 
     def after_fork_in_parent(self) -> None:
         if self._restart_after_fork:
-            self._ensure_thread()
+            self._loop.ensure()
 
     def after_fork_in_child(self) -> None:
         """The parent commits what it queued; the child starts clean and restarts the loop lazily."""
-        self._io = threading.RLock()
         self._state = threading.Lock()
-        self._thread_lock = threading.Lock()
-        self._queue = WriteQueue()
-        self._unsure = {}
         self._set_aside.after_fork_in_child()
         self.store.after_fork_in_child()
-        self._thread = self._wake_socks = None
+        self._start_parts()
+
+    def _cause(self, error: BaseException | None) -> str:
+        return _cause(error, self.store.location)

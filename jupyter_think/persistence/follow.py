@@ -14,10 +14,11 @@ this process restores it (the store does that).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from jupyter_think.core.models import Change, SessionReset
+from jupyter_think.core.models import BranchActivated, Change, SessionReset
+from jupyter_think.core.session.session import Session
 from jupyter_think.store import Store, Written
 
 
@@ -43,6 +44,20 @@ class Foreign:
     session_id: str
     changes: list[Change]
     reset: SessionReset | None = None
+
+    def apply_to(self, session: Session, pending: Sequence[Change]) -> None:
+        """Apply these changes to ``session`` as remote (never written again). The active branch stays
+        this process's own; after a reset made elsewhere, what was made here and is not committed yet
+        (``pending``) goes to the fresh row too: it is applied again, to stay in view."""
+        if self.reset is not None:
+            session.apply(self.reset, remote=True)
+        for change in self.changes:
+            if isinstance(change, BranchActivated):
+                continue  # each process keeps its own active branch
+            session.apply(change, remote=True)
+        if self.reset is not None:
+            for change in pending:
+                session.apply(change, remote=True)
 
 
 class Follower:

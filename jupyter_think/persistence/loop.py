@@ -4,10 +4,10 @@ and retention — and how it is started, woken and stopped.
 The writer sleeps until a change arrives (one byte on a socket pair wakes it), lets a burst gather
 for ``flush_interval / 4``, then commits everything queued in one transaction (in a worker thread, so
 the follower keeps listening); after a failure it waits for the back-off, or for a ``flush()`` that
-asks now. The follower applies what other processes commit (``Store.watch``: SQLite polled, PostgreSQL
-pushed). Retention runs five seconds after the start, then hourly. :class:`LoopThread` is mixed into
-:class:`~jupyter_think.persistence.Persistence`, which provides the work (``_catch_up_now``,
-``_write_pending``, ``_fetch_foreign``, ``_apply_foreign``, ``run_retention``).
+asks now (:attr:`LoopThread.urgent`). The follower applies what other processes commit
+(``Store.watch``: SQLite polled, PostgreSQL pushed). Retention runs five seconds after the start,
+then hourly. A :class:`~jupyter_think.persistence.Persistence` has one :class:`LoopThread` and gives
+it the work (:class:`LoopWork`).
 """
 
 from __future__ import annotations
@@ -15,41 +15,74 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
 
+from jupyter_think.core.config import ThinkSettings
 from jupyter_think.persistence import retention
-from jupyter_think.persistence.messages import _warn
+from jupyter_think.persistence.messages import _cause, _warn
+from jupyter_think.persistence.queue import WriteQueue
+from jupyter_think.persistence.retention import Cleaned
+from jupyter_think.store import Store
 
 POLL_INTERVAL = 0.2
 """Seconds between two looks for changes by other processes (SQLite; PostgreSQL is pushed)."""
 
 
+class LoopWork(Protocol):
+    """What the loop's tasks do, given by the persistence that owns the loop."""
+
+    @property
+    def closed(self) -> bool:
+        """True once the persistence is closed: no loop starts any more."""
+
+    def catch_up_now(self) -> None:
+        """Replay what an earlier process kept at exit (never raises)."""
+
+    def write_pending(self) -> None:
+        """Commit everything queued in one transaction (never raises: a failure is queued again)."""
+
+    def fetch_foreign(self) -> list[Any]:
+        """What other processes committed to the tracked sessions (in a worker thread)."""
+
+    def apply_foreign(self, found: list[Any]) -> None:
+        """Apply what :meth:`fetch_foreign` found (in the loop's thread)."""
+
+    def run_retention(self) -> Cleaned:
+        """Move idle sessions to the trash, empty old trash."""
+
+
 class LoopThread:
-    """Starting, waking and stopping the loop thread, and its tasks (a mixin of ``Persistence``)."""
+    """Starting, waking and stopping the loop thread of one store, and its tasks."""
 
-    _thread: threading.Thread | None
-    _thread_lock: threading.Lock
-    _wake_socks: tuple[socket.socket, socket.socket] | None
-    _generation: int
-    _closed: bool
-    _urgent: bool
-    _queue: Any
-    store: Any
-    settings: Any
-    _catch_up_now: Any
+    def __init__(self, work: LoopWork, queue: WriteQueue, store: Store, settings: ThinkSettings) -> None:
+        self._work = work
+        self._queue = queue
+        self._store = store
+        self._settings = settings
+        self.urgent = False
+        """Set by a ``flush()``: the next write goes now, without waiting for a burst or a back-off."""
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()  # starting and stopping (never held for I/O)
+        self._generation = 0  # a loop runs while this equals the number it started with
+        self._wake_socks: tuple[socket.socket, socket.socket] | None = None
 
-    def _ensure_thread(self) -> bool:
-        """Start the loop thread unless it runs; False when no thread can start."""
+    @property
+    def running(self) -> bool:
+        """True while the loop thread is alive."""
         thread = self._thread
-        if thread is not None and thread.is_alive():
+        return thread is not None and thread.is_alive()
+
+    def ensure(self) -> bool:
+        """Start the loop thread unless it runs; False when no thread can start."""
+        if self.running:
             return True
         with self._thread_lock:
-            if self._closed:
+            if self._work.closed:
                 return False
-            if self._thread is not None and self._thread.is_alive():
+            if self.running:
                 return True
             self._generation += 1
             socks = socket.socketpair()
@@ -70,13 +103,29 @@ class LoopThread:
             self._wake_socks, self._thread = socks, thread
             return True
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Wake the writer (a change arrived, or a flush asks)."""
         socks = self._wake_socks
         if socks is not None:
             try:
                 socks[1].send(b"\0")
             except OSError:  # buffer full (a wake is pending anyway) or closed by a stop
                 pass
+
+    def stop(self, timeout: float) -> None:
+        """Stop the loop thread and wait up to ``timeout`` seconds for it (a new one may start later)."""
+        with self._thread_lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._generation += 1
+            self.wake()
+            # (cleared here, under the lock: a loop started while this one is joined has its own sockets)
+            self._thread = self._wake_socks = None
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # --- the tasks -------------------------------------------------------------------------------------
 
     async def _main(self, socks: tuple[socket.socket, socket.socket], generation: int) -> None:
         try:
@@ -91,7 +140,7 @@ class LoopThread:
 
     async def _write_task(self, wake: socket.socket, generation: int) -> None:
         queue = self._queue
-        await anyio.to_thread.run_sync(self._catch_up_now)  # what an earlier process kept at exit, first
+        await anyio.to_thread.run_sync(self._work.catch_up_now)  # what an earlier process kept at exit, first
         while self._generation == generation:
             timeout = None
             if queue.failing and queue.has_work():
@@ -105,46 +154,36 @@ class LoopThread:
                 pass
             if self._generation != generation or not queue.has_work():
                 continue
-            if not self._urgent:
+            if not self.urgent:
                 if queue.failing and time.monotonic() < queue.retry_at:
                     continue
                 if not queue.failing:  # let a burst gather into one transaction
-                    await anyio.sleep(self.settings.flush_interval / 4)
-            self._urgent = False
-            await anyio.to_thread.run_sync(self._write_pending)
+                    await anyio.sleep(self._settings.flush_interval / 4)
+            self.urgent = False
+            await anyio.to_thread.run_sync(self._work.write_pending)
 
     async def _follow_task(self, generation: int) -> None:
-        async for _ in self.store.watch(POLL_INTERVAL):
+        async for _ in self._store.watch(POLL_INTERVAL):
             if self._generation != generation:
                 return
-            found = await anyio.to_thread.run_sync(self._fetch_foreign)
+            found = await anyio.to_thread.run_sync(self._work.fetch_foreign)
             if found:
-                self._apply_foreign(found)
+                self._work.apply_foreign(found)
 
     async def _retention_task(self) -> None:
         await anyio.sleep(retention.RETENTION_FIRST)
         while True:
             try:
-                cleaned = await anyio.to_thread.run_sync(self.run_retention)
+                cleaned = await anyio.to_thread.run_sync(self._work.run_retention)
             except Exception as exc:  # noqa: BLE001 - the loop never dies; retried at the next turn
-                _warn(f"retention clean-up of {self.store.location} failed: {self._cause(exc)}")
+                _warn(
+                    f"retention clean-up of {self._store.location} failed: {_cause(exc, self._store.location)}"
+                )
             else:
                 if cleaned.trashed:
-                    days = self.settings.retention_days
+                    days = self._settings.retention_days
                     _warn(
                         f"moved {len(cleaned.trashed)} session(s) idle for more than {days:g} days to the trash: "
                         f"{', '.join(cleaned.trashed)}"
                     )
             await anyio.sleep(retention.RETENTION_EVERY)
-
-    def _stop_thread(self, timeout: float) -> None:
-        with self._thread_lock:
-            thread = self._thread
-            if thread is None:
-                return
-            self._generation += 1
-            self._wake()
-            # (cleared here, under the lock: a loop started while this one is joined has its own sockets)
-            self._thread = self._wake_socks = None
-        if thread is not threading.current_thread():
-            thread.join(timeout)

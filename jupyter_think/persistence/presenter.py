@@ -71,7 +71,7 @@ class PresenterBoard:
                 return self._writer.move(session_id, step, steps)
             except ValueError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg or OS errors alike: the store refused
+            except Exception as exc:
                 self._drop_writer()
                 self._warn(f"the presenter's step was not saved ({' '.join(str(exc).split())})")
                 return False
@@ -83,7 +83,7 @@ class PresenterBoard:
                 if self._writer is None:
                     self._writer = open_presenter(self.location, self.timeout)
                 return self._writer.positions([session_id]).get(session_id)
-            except Exception:  # noqa: BLE001 - as in present(): the watcher catches up once it can read
+            except Exception:
                 self._drop_writer()
                 return None
 
@@ -130,7 +130,7 @@ class PresenterBoard:
                 moved = table.positions(followed)
                 self._tell(moved)
                 table.wait(WAIT)
-            except Exception:  # noqa: BLE001 - the store refuses now: try again in a second
+            except Exception:
                 if table is not None:
                     table.close()
                     table = None
@@ -149,7 +149,7 @@ class PresenterBoard:
         for callback, position in calls:
             try:
                 callback(position)
-            except Exception as exc:  # noqa: BLE001 - one broken follower must not stop the others
+            except Exception as exc:
                 self._warn(f"a graph could not follow the presenter ({exc})")
 
     def _drop_writer(self) -> None:

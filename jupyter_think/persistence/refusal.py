@@ -75,7 +75,7 @@ def commit_longest_prefix(
         middle = (lo + hi) // 2
         try:
             commit(items[lo:middle])
-        except Exception as exc:  # noqa: BLE001 - a refusal narrows the search; anything else is raised
+        except Exception as exc:
             if not refused_for_content(exc):
                 raise
             hi, refusal = middle, as_store_error(exc)
@@ -83,7 +83,7 @@ def commit_longest_prefix(
         lo = middle
         try:  # the rest of the refused run, on its own (it goes in when the refusal needed both halves)
             commit(items[lo:hi])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not refused_for_content(exc):
                 raise
             refusal = as_store_error(exc)
@@ -94,7 +94,7 @@ def commit_longest_prefix(
         hi = len(items)
         try:
             commit(items[lo:hi])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not refused_for_content(exc):
                 raise
             refusal = as_store_error(exc)

@@ -17,11 +17,11 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jupyter_think.store import SessionWrite, Store, is_url
-from jupyter_think.store.base import encode
 from jupyter_think.persistence.messages import _cause
 from jupyter_think.persistence.refusal import as_store_error, commit_longest_prefix, refused_for_content
 from jupyter_think.persistence.spill import Spill, Spilled
+from jupyter_think.store import SessionWrite, Store, is_url
+from jupyter_think.store.codec import encode
 
 
 @dataclass
@@ -113,12 +113,12 @@ def _replay_session(store: Store, spill: Spill, conn: Any, entries: list[Spilled
 
     try:
         commit(fresh)
-    except Exception as exc:  # noqa: BLE001 - a refusal is narrowed down; anything else is raised
+    except Exception as exc:
         if not refused_for_content(exc):
             raise
-        found = commit_longest_prefix(fresh, commit, as_store_error(exc))
-        if found is not None:
-            index, refusal = found
+        refused_at = commit_longest_prefix(fresh, commit, as_store_error(exc))
+        if refused_at is not None:
+            index, refusal = refused_at
             _set_aside(spill, conn, fresh[index:], _cause(refusal, store.location), result)
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from jupyter_think.core.models import Change
-from jupyter_think.store import Store
 from jupyter_think.persistence.messages import _cause, _warn
 from jupyter_think.persistence.queue import Pending
 from jupyter_think.persistence.refusal import (
@@ -28,6 +27,7 @@ from jupyter_think.persistence.refusal import (
 )
 from jupyter_think.persistence.replay import caught_up_line, recover_command, refused_words, replay
 from jupyter_think.persistence.spill import Spill, Spilled, SpillError, ToSpill
+from jupyter_think.store import Store
 
 Where = Callable[[str], tuple[int | None, datetime | None]]
 """Session id -> (the row its writer knows, when the session was created): what a kept change needs."""
@@ -129,7 +129,7 @@ class SetAside:
         for session_id, its in _by_session(items).items():
             try:
                 committing(its)
-            except Exception as exc:  # noqa: BLE001 - a refusal is narrowed down; anything else is raised
+            except Exception as exc:
                 if not refused_for_content(exc):
                     raise
                 found = commit_longest_prefix(its, committing, as_store_error(exc))
@@ -212,9 +212,26 @@ class SetAside:
 
     # --- exit ---
 
-    def keep_at_exit(self, items: list[Pending], where: Where, cause: str) -> None:
-        """Keep what could not be saved before the loop stops (raises ``OSError`` when the file refuses)."""
-        self.spill.keep_at_exit(_to_spill(items, where), cause)
+    def keep_at_exit(self, items: list[Pending], where: Where, cause: str, code: int) -> OSError:
+        """Keep what the store did not take before the loop stops (``cause``: why); the ``OSError`` (errno
+        ``code``) that says where it is kept — or that it is lost, when the spill file refuses too."""
+        sessions = ", ".join(map(repr, dict.fromkeys(item.session_id for item in items)))
+        spill = self.spill
+        try:
+            spill.keep_at_exit(_to_spill(items, where), cause)
+        except OSError as exc:
+            return OSError(
+                code,
+                f"{len(items)} change(s) of session(s) {sessions} could not be saved to "
+                f"{spill.location} ({cause}) nor kept in {spill.path} ({exc.strerror or exc}): "
+                "they are lost when this process exits",
+            )
+        return OSError(
+            code,
+            f"{len(items)} change(s) of session(s) {sessions} could not be saved to {spill.location} "
+            f"({cause}); they are kept in {spill.path}: the next process opening this store saves them first, "
+            f"or run {recover_command(spill.location)}",
+        )
 
     def after_fork_in_child(self) -> None:
         self._mine = set()  # the parent's kept changes are the parent's to report

@@ -15,8 +15,6 @@ behind it). ``jupyter-think recover`` replays them all (:mod:`.replay`).
 from __future__ import annotations
 
 import errno
-import getpass
-import hashlib
 import json
 import os
 import sqlite3
@@ -32,9 +30,10 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from jupyter_think.core.models import Change, change_adapter
-from jupyter_think.store import Store
-from jupyter_think.store.base import encode
 from jupyter_think.persistence.refusal import describe
+from jupyter_think.persistence.spill_place import spill_path
+from jupyter_think.store import Store
+from jupyter_think.store.codec import encode
 
 State = Literal["exit", "refused", "behind"]
 BUSY_TIMEOUT = 60.0
@@ -149,9 +148,8 @@ class Spill:
     @classmethod
     def for_store(cls, store: Store) -> Spill:
         """The spill file of ``store`` (nothing is created before the first change is kept)."""
-        kind, identity = store_identity(store)
-        digest = hashlib.sha256(identity.encode("utf-8", "backslashreplace")).hexdigest()[:24]
-        return cls(spill_directory() / f"{kind}-{digest}.db", identity, store.location)
+        path, identity = spill_path(store)
+        return cls(path, identity, store.location)
 
     def __repr__(self) -> str:
         return f"<Spill {self.path}>"
@@ -305,52 +303,6 @@ class Spill:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def spill_directory() -> Path:
-    """``<jupyter data dir>/think/spill`` (``$JUPYTER_DATA_DIR`` moves it)."""
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "think" / "spill"
-
-
-def store_identity(store: Store) -> tuple[str, str]:
-    """(engine, who and where): what makes two stores the same for their spill file.
-
-    A SQLite store: its resolved directory and the OS user. PostgreSQL: host, port, database and
-    user from the URL or libpq's environment (never the password).
-
-    Example:
-        >>> from jupyter_think.store.postgres.store import PostgresStore
-        >>> store_identity(PostgresStore("postgresql://ada:secret@db.example:5433/class"))
-        ('postgresql', 'postgresql host=db.example port=5433 dbname=class user=ada')
-    """
-    url = getattr(store, "url", None)
-    if not isinstance(url, str):
-        return "sqlite", f"sqlite directory={store.location} uid={_uid()}"
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(url)
-    except ProgrammingError:  # (a URL libpq cannot read: the store says so at its first call)
-        return "postgresql", f"postgresql {store.location}"
-    user = params.get("user") or os.environ.get("PGUSER") or _user_name()
-    host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "(default socket)"
-    port = params.get("port") or os.environ.get("PGPORT") or "5432"
-    database = params.get("dbname") or os.environ.get("PGDATABASE") or user
-    return "postgresql", f"postgresql host={host} port={port} dbname={database} user={user}"
-
-
-def _uid() -> str:
-    return f"{os.getuid()} ({_user_name()})" if hasattr(os, "getuid") else _user_name()
-
-
-def _user_name() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _where(session_id: str | None, ids: Sequence[int] | None) -> tuple[str, tuple[Any, ...]]:

@@ -1,58 +1,77 @@
 """The writing half of the persistence loop: one transaction per batch, and what a refusal leaves.
 
-:class:`Writer` is mixed into :class:`~jupyter_think.persistence.Persistence`. A batch is committed
-in one transaction; before it, what an earlier process kept at exit is replayed, and the changes of
+A :class:`~jupyter_think.persistence.Persistence` has one :class:`Writer`, which holds the lock every
+store call takes (``io``: the loop's writes, sync writers, the follower). A batch is committed in
+one transaction; before it, what an earlier process kept at exit is replayed, and the changes of
 a session held behind a refused change are kept behind it (:mod:`.setaside`). When the store
 refuses the batch for a change's content, the change is isolated and set aside and every other
 change is committed; when it refuses for any other reason (down, full, read-only, busy), the batch
 goes back to the queue and is retried, and a change whose commit was unconfirmed is not written
-twice (:meth:`Writer._stored_already`).
+twice (:meth:`Writer._stored_already`). In ``sync`` durability, :meth:`Writer.write_ahead` commits a
+change from the caller's thread before the session applies it.
 """
 
 from __future__ import annotations
 
+import errno
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from jupyter_think.core.models import Change
 from jupyter_think.core.session.session import Session
-from jupyter_think.store import SessionWrite, Store, Written
-from jupyter_think.store.base import encode
 from jupyter_think.persistence.follow import Follower
 from jupyter_think.persistence.messages import _cause, _warn
 from jupyter_think.persistence.queue import Pending, WriteQueue
 from jupyter_think.persistence.refusal import as_store_error, refused_for_content
 from jupyter_think.persistence.setaside import SetAside
+from jupyter_think.store import SessionWrite, Store, Written
+from jupyter_think.store.codec import encode
+from jupyter_think.store.postgres.watchdog import deadline_in
 
 
 class Writer:
-    """Committing batches (a mixin of ``Persistence``; every method runs under ``_io``)."""
+    """Commits the batches of one persistence loop (see the module docstring); every store call
+    holds :attr:`io`.
 
-    store: Store
-    _queue: WriteQueue
-    _follower: Follower
-    _io: threading.RLock
-    _tracked: dict[str, tuple[Session, Callable[[], None]]]
-    _unsure: dict[str, tuple[int | None, int]]
-    _set_aside: SetAside
+    ``session_of`` gives the tracked session of an id (``None``: not tracked): a row a write creates
+    takes its creation time, and ``list`` its status, from it."""
 
-    def _write_pending(self) -> None:
+    def __init__(
+        self,
+        store: Store,
+        queue: WriteQueue,
+        follower: Follower,
+        set_aside: SetAside,
+        session_of: Callable[[str], Session | None],
+    ) -> None:
+        self.store = store
+        self._queue = queue
+        self._follower = follower
+        self._set_aside = set_aside
+        self._session_of = session_of
+        self.io = threading.RLock()
+        """Held around every store call (the writer, sync writers, the follower)."""
+        self._unsure: dict[str, tuple[int | None, int]] = {}  # session -> (row, seq) when a write failed
+
+    def write_pending(self) -> None:
         """Commit everything queued in one transaction; on failure keep it queued and warn once."""
-        with self._io:
+        with self.io:
             taken = self._queue.take()
             if not taken:
                 return
             try:
-                self._commit(taken)
+                self.commit(taken)
             except OSError:
                 return  # reported by _commit; queued again
 
-    def _catch_up_now(self) -> None:
+    def catch_up_now(self) -> None:
         """Replay what an earlier process kept at exit, if anything (a refusing store: at the next write)."""
         if not self._set_aside.replay_pending:
             return
-        with self._io:
+        with self.io:
             try:
                 self._set_aside.catch_up(self.store)
             except OSError:
@@ -60,8 +79,8 @@ class Writer:
             except Exception as exc:  # noqa: BLE001 - the loop never dies; the next write tries again
                 _warn(f"could not save what an earlier process kept for {self.store.location}: {exc!r}")
 
-    def _commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
-        """Commit ``taken`` (and ``extra``, a sync write) in one transaction; under ``_io``.
+    def commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
+        """Commit ``taken`` (and ``extra``, a sync write) in one transaction; under :attr:`io`.
 
         Raises the store's ``OSError``; not for a change of ``taken`` refused for its content (it is
         set aside, and the rest committed), but for ``extra`` refused for any reason.
@@ -83,7 +102,7 @@ class Writer:
                 raise self._set_aside.held_error(extra[0])
             try:
                 self._append(todo, extra)
-            except Exception as exc:  # noqa: BLE001 - a content refusal is isolated; anything else raised
+            except Exception as exc:
                 if not todo or not refused_for_content(exc):
                     raise
                 self._set_aside.isolate(todo, self._append, self._position, self._where, handled)
@@ -91,7 +110,7 @@ class Writer:
                     self._append([], extra)
             else:
                 handled += todo
-        except Exception as exc:  # noqa: BLE001 - an OSError from the store; anything else is wrapped as one
+        except Exception as exc:
             self._failed(taken, handled, extra, as_store_error(exc))
             raise as_store_error(exc) from exc
         self._queue.settle(taken)
@@ -128,12 +147,12 @@ class Writer:
             by_session.setdefault(extra[0], []).append(extra[1])
         writes = []
         for session_id, changes in by_session.items():
-            tracked = self._tracked.get(session_id)
-            created_at = tracked[0].created_at if tracked is not None else None
+            session = self._session_of(session_id)
+            created_at = session.created_at if session is not None else None
             # the status the list shows, as the session sees it (a retracted or chosen conclusion);
             # a sync write runs before its change is applied: its status comes from the change
             ahead = extra is not None and extra[0] == session_id
-            status = tracked[0].status if tracked is not None and not ahead else None
+            status = session.status if session is not None and not ahead else None
             expected = self._follower.expected_key(session_id)
             writes.append(SessionWrite(session_id, changes, expected, created_at, status))
         results = self.store.append(writes) if writes else []
@@ -144,8 +163,8 @@ class Writer:
     def _where(self, session_id: str) -> tuple[int | None, datetime | None]:
         """(the row this process writes ``session_id`` to, when the session was created): what a kept
         change needs."""
-        tracked = self._tracked.get(session_id)
-        return self._follower.expected_key(session_id), tracked[0].created_at if tracked is not None else None
+        session = self._session_of(session_id)
+        return self._follower.expected_key(session_id), session.created_at if session is not None else None
 
     def _position(self, session_id: str) -> int | None:
         """The seq the next change of ``session_id`` would take in the store (``None``: unknown)."""
@@ -183,6 +202,48 @@ class Writer:
                     if number is not None:
                         found.add(number)
         return found
+
+    def write_ahead(
+        self, session_id: str, change: Change, timeout: float, closed: Callable[[], bool]
+    ) -> None:
+        """Sync durability: commit ``change`` (after anything still queued) before the session applies it
+        (nothing once ``closed()``: the loop has stopped, later changes stay in memory).
+
+        Waiting for the loop's store call and making this one end within ``timeout`` (``store_timeout``)
+        together; raises ``OSError`` saying whether anything may have been recorded."""
+        with deadline_in(timeout) as deadline, self._io_until(deadline, timeout):
+            if closed():
+                return
+            earlier = self._queue.take(only=session_id)
+            try:
+                self.commit(earlier, extra=(session_id, change))
+            except OSError as exc:
+                outcome = (
+                    "the server did not confirm the commit, so it may or may not be recorded: look before "
+                    "saying it again"
+                    if exc.errno in (errno.ECONNRESET, errno.ECONNABORTED)
+                    else "nothing was recorded"
+                )
+                raise OSError(
+                    exc.errno or errno.EIO,
+                    f"jupyter-think could not commit to {self.store.location}: {self._cause(exc)}; "
+                    f"{outcome} (durability is 'sync')",
+                ) from exc
+
+    @contextmanager
+    def _io_until(self, deadline: float, timeout: float) -> Iterator[None]:
+        """:attr:`io`, waited for until ``deadline`` at most (a store call of the loop may hang on a frozen server)."""
+        if not self.io.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise OSError(
+                errno.ETIMEDOUT,
+                f"jupyter-think could not commit to {self.store.location}: another call to the store is still "
+                f"waiting for it after {timeout:g} s (store_timeout); nothing was recorded "
+                "(durability is 'sync')",
+            )
+        try:
+            yield
+        finally:
+            self.io.release()
 
     def _cause(self, error: BaseException | None) -> str:
         return _cause(error, self.store.location)

@@ -18,21 +18,22 @@ on: ``EROFS`` (read-only), ``ENOSPC`` (full), ``EBUSY`` (locked), ``ECONNREFUSED
 from __future__ import annotations
 
 import errno
-import getpass
-import os
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.to_thread
 
 from jupyter_think.core.ids import split_ref, validate_ref
-from jupyter_think.core.models import Change, SessionReset, Thought, ThoughtAdded
-from jupyter_think.store.search import SEARCH_WINDOW, SearchHit, searchable  # noqa: F401 (their home is .search)
+from jupyter_think.core.models import Change, Thought, ThoughtAdded
+from jupyter_think.store.search import SEARCH_WINDOW, SearchHit  # noqa: F401 (SEARCH_WINDOW: named in Store.search)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 SCHEMA_VERSION = 7
 """The version of the tables this package writes; an engine migrates older ones on open.
@@ -48,11 +49,7 @@ members, row-level security on every table (:mod:`.postgres_class`). 6: (experim
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
-
-THOUGHT_PAYLOAD = '{"kind":"thought","thought":'
-"""How the payload of a thought's change begins: this prefix, the thought's JSON, then ``}``. A store
-loads such rows as bare thoughts (no wrapper object per thought: half the time and garbage-collector
-work of a restore); any other form is validated as a change."""
+LIVE: tuple[State, ...] = ("live",)
 
 Entry = Thought | Change
 """A loaded change: a bare :class:`Thought` stands for the :class:`ThoughtAdded` that recorded it."""
@@ -279,7 +276,7 @@ class Store(ABC):
         """Row ``key``, whatever its state; ``None`` when it was purged."""
 
     @abstractmethod
-    def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
+    def sessions(self, states: Collection[State] = LIVE) -> list[StoredSession]:
         """The rows in ``states``, by id then newest first."""
 
     @abstractmethod
@@ -384,7 +381,7 @@ class Store(ABC):
         """In a forked child: forget the parent's connections and locks (a lock held by one of the
         parent's threads at the fork would never be released here); reconnect on the next call."""
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -394,108 +391,6 @@ class Store(ABC):
         return f"<{type(self).__name__} {self.location}>"
 
 
-# --- helpers shared by the engines ---------------------------------------------------------------------
-
-
-def default_owner() -> str:
-    """Who owns new sessions: ``$JUPYTERHUB_USER``, else the OS user name (else the uid)."""
-    owner = os.environ.get("JUPYTERHUB_USER")
-    if owner:
-        return owner
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` as an aware UTC datetime (naive values are taken as UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
-def encode(change: Change) -> str:
-    """The payload of a change: its JSON under the wire names (a thought's unset optional fields left
-    out: smaller rows, faster loads; they validate back to the same model). A thought's payload is
-    :data:`THOUGHT_PAYLOAD`, the thought, ``}`` — the form :mod:`.payloads` loads fastest."""
-    if isinstance(change, ThoughtAdded):
-        return THOUGHT_PAYLOAD + change.thought.model_dump_json(by_alias=True, exclude_none=True) + "}"
-    return change.model_dump_json(by_alias=True)
-
-
-def change_time(change: Change) -> datetime:
-    """When a change was made (the thought's ``created_at``, else the change's own time)."""
-    if isinstance(change, ThoughtAdded):
-        return change.thought.created_at
-    return getattr(change, "created_at", None) or getattr(change, "at")
-
-
 LOAD_BATCH = 2000
 """Rows a load fetches and validates at a time: a few thousand payloads still fit the processor's
 caches, where one call over a 100 000-row session spends more time on memory than on validation."""
-
-
-def split_at_resets(changes: Sequence[Change]) -> list[tuple[SessionReset | None, list[Change]]]:
-    """Cut a change list at each reset: [(the reset before the run or None, the run's changes)].
-
-    Example:
-        >>> from jupyter_think.core.models import SessionReset
-        >>> [(reset is not None, len(run)) for reset, run in split_at_resets([SessionReset()])]
-        [(True, 0)]
-    """
-    runs: list[tuple[SessionReset | None, list[Change]]] = [(None, [])]
-    for change in changes:
-        if isinstance(change, SessionReset):
-            runs.append((change, []))
-        else:
-            runs[-1][1].append(change)
-    if not runs[0][1] and len(runs) > 1:
-        runs.pop(0)
-    return runs
-
-
-@dataclass
-class RowCounts:
-    """What an append adds to a row's list columns: counted thoughts (a retraction takes one away),
-    new branch ids, the last status, the highest thought number."""
-
-    thoughts: int = 0
-    branch_ids: set[str] = field(default_factory=set)
-    status: str | None = None
-    top_number: int = 0
-
-    @classmethod
-    def of(cls, changes: Iterable[Change | Thought]) -> RowCounts:
-        """The counts of ``changes`` (a bare :class:`Thought` counts as the change that added it)."""
-        counts = cls()
-        for change in changes:
-            if isinstance(change, (ThoughtAdded, Thought)):
-                thought = change.thought if isinstance(change, ThoughtAdded) else change
-                counts.thoughts += 1
-                counts.top_number = max(counts.top_number, thought.thought_number)
-                counts.status = "open" if thought.next_thought_needed else "complete"
-                if thought.branch_id is not None and thought.branch_from_thought is not None:
-                    counts.branch_ids.add(thought.branch_id)
-            elif change.kind == "branch":
-                counts.branch_ids.add(change.branch_id)  # type: ignore[union-attr]
-            elif change.kind == "retract":
-                counts.thoughts -= 1
-        return counts
-
-
-def age_cutoff(older_than: timedelta | None) -> datetime | None:
-    """The time before which something is older than ``older_than`` (``None``: no limit)."""
-    return None if older_than is None else datetime.now(timezone.utc) - older_than
-
-
-_MOVED = frozenset({"decode_batches", "decode_changes", "decode_rows", "searchable_payloads"})
-
-
-def __getattr__(name: str) -> Any:
-    """The payload decoders moved to :mod:`.payloads` (which imports this module): still importable here."""
-    if name in _MOVED:
-        from jupyter_think.store import codec as payloads
-
-        return getattr(payloads, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Deterministic displays: a thought card, a session summary, branch and session tables.
+"""Deterministic displays: a thought card and a session summary (the tables are in listings.py).
 
 Each display object gives ``text/plain`` (no times, ids or addresses, so nbval can compare it) and
 a styled ``text/html``. A thought's text is Markdown: ``text/html`` shows it rendered (CommonMark,
@@ -14,16 +14,16 @@ the chosen path (see :mod:`jupyter_think.core.session.snapshot`).
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from jupyter_think.core.models import Thought
-from jupyter_think.views import registry as views
 from jupyter_think.views.render import decision_words, escape_controls
 from jupyter_think.views.richtext import markdown_html
+from jupyter_think.views.tables import html_table
+from jupyter_think.views.text import first_line, plural
 from jupyter_think.views.theme import KIND_COLORS, STATES, thought_kind
 
 if TYPE_CHECKING:
@@ -37,16 +37,6 @@ NO_TYPESETTER = "tex2jax_ignore mathjax_ignore"
 """Classes that keep JupyterLab's MathJax off a thought: its maths is MathML already, and a price
 (``$5 and $10``) is not maths."""
 _RETRACTED_STYLE = "text-decoration:line-through;color:{color};opacity:{opacity}"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 thought``, ``2 thoughts``, ``1 branch``, ``0 branches``.
-
-    Example:
-        >>> plural(1, "revision"), plural(2, "branch", "branches")
-        ('1 revision', '2 branches')
-    """
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def thought_heading(
@@ -241,7 +231,7 @@ class SessionSummary(BaseModel):
         for merge in self.merges:
             lines.append(f"  merged: {merge.as_text()}")
         if self.conclusion is not None:
-            lines.append(f"  conclusion: {escape_controls(_first_line(self.conclusion))}")
+            lines.append(f"  conclusion: {escape_controls(first_line(self.conclusion))}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -255,19 +245,13 @@ class SessionSummary(BaseModel):
 
     def _repr_html_(self) -> str:
         decided = any(b.outcome for b in self.branches)
-        rows = "".join(
-            f"<tr><td>{html.escape(b.branch_id)}</td><td>{b.from_thought}</td><td>{b.thoughts}</td>"
-            + (f"<td>{html.escape(decision_words(b.outcome, b.note))}</td>" if decided else "")
-            + "</tr>"
-            for b in self.branches
-        )
-        table = (
-            '<table style="margin:4px 0"><tr><th>branch</th><th>from</th><th>thoughts</th>'
-            + ("<th>decision</th>" if decided else "")
-            + f"</tr>{rows}</table>"
-            if rows
-            else ""
-        )
+        rows: list[list[str | int]] = []
+        for b in self.branches:
+            rows.append([b.branch_id, b.from_thought, b.thoughts])
+            if decided:
+                rows[-1].append(decision_words(b.outcome, b.note))
+        header = ["branch", "from", "thoughts"] + (["decision"] if decided else [])
+        table = html_table(header, rows, attributes={"style": "margin:4px 0"}, sections=False) if rows else ""
         merges = "".join(
             f'<div class="jupyter-think-merge">merged: {html.escape(m.as_text())}</div>' for m in self.merges
         )
@@ -284,11 +268,6 @@ class SessionSummary(BaseModel):
             f"estimate {self.total_estimate} · active: {html.escape(self.active_branch or 'main')}</div>"
             f"{table}{merges}{conclusion}</div>"
         )
-
-
-def _first_line(text: str, width: int = 100) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def summarize(session: Session | SessionSnapshot) -> SessionSummary:
@@ -331,134 +310,4 @@ def summarize(session: Session | SessionSnapshot) -> SessionSummary:
             MergeSummary(branch_id=m.branch_id, into=m.into or "main", after=m.thought_number)
             for m in snapshot.merges
         ],
-    )
-
-
-views.register("summary", summarize)
-
-
-def branch_table(session: Session | SessionSnapshot) -> Card:
-    """The table ``%branch`` shows: the trunk and each branch, fork point, size (counted thoughts),
-    which is active, and each branch's decision and merges.
-
-    Example:
-        >>> from jupyter_think import Session
-        >>> s = Session("t"); _ = s.think("Guess"); _ = s.branch("proof", from_thought=1)
-        >>> _ = s.think("A proof"); _ = s.decide("proof", "chosen", note="short"); _ = s.merge("proof")
-        >>> print(branch_table(s))
-        Branches of t (* active)
-        * main   from   -  1 thought
-          proof  from   1  1 thought  chosen: short · merged into main
-    """
-    snapshot = session.snapshot()
-    active = snapshot.active_branch
-    retracted = snapshot.retracted
-
-    def size(thoughts: Sequence[Thought]) -> int:
-        return len(thoughts) if not retracted else sum(1 for t in thoughts if t.id not in retracted)
-
-    merged: dict[str, list[str]] = {}
-    for merge in snapshot.merges:
-        targets = merged.setdefault(merge.branch_id, [])
-        if (merge.into or "main") not in targets:
-            targets.append(merge.into or "main")
-    rows = [("*" if active is None else " ", "main", "-", snapshot.trunk, "")]
-    for b in snapshot.branches.values():
-        notes = [decision_words(b.outcome, b.note)] if b.outcome else []
-        notes += [f"merged into {', '.join(merged[b.id])}"] if b.id in merged else []
-        rows.append(
-            ("*" if active == b.id else " ", b.id, str(b.from_thought), b.thoughts, " · ".join(notes))
-        )
-    width = max(len(r[1]) for r in rows)
-    plain = [f"Branches of {snapshot.id} (* active)"]
-    cells = []
-    for mark, name, fork, thoughts, notes in rows:
-        counted = size(thoughts)
-        withdrawn = f"{len(thoughts) - counted} retracted" if len(thoughts) != counted else ""
-        shown = plural(counted, "thought") + (f", {withdrawn}" if withdrawn else "")
-        plain.append(
-            f"{mark} {name:<{width}}  from {fork:>3}  {shown}"
-            + (f"  {escape_controls(notes)}" if notes else "")
-        )
-        cells.append((mark, name, fork, f"{counted} ({withdrawn})" if withdrawn else str(counted), notes))
-    decided = any(r[4] for r in rows)
-    body = "".join(
-        f"<tr><td>{'●' if mark == '*' else ''}</td><td>{html.escape(name)}</td><td>{fork}</td><td>{count}</td>"
-        + (f"<td>{html.escape(notes)}</td>" if decided else "")
-        + "</tr>"
-        for mark, name, fork, count, notes in cells
-    )
-    html_text = (
-        f'<div class="jupyter-think-branches"><b>Branches of {html.escape(snapshot.id)}</b>'
-        "<table><tr><th>active</th><th>branch</th><th>from</th><th>thoughts</th>"
-        + ("<th>outcome</th>" if decided else "")
-        + f"</tr>{body}</table></div>"
-    )
-    return Card("\n".join(plain), html_text)
-
-
-def session_table(rows: Sequence[tuple[str, str, int, bool]]) -> Card:
-    """The table ``%session --list`` shows; rows are (id, where: memory or store, thoughts, active).
-
-    Another user's session (a teacher's view of the class, a session shared with you) shows as
-    ``OWNER/ID``: its owner is in its name."""
-    if not rows:
-        return Card("No sessions yet.", "<div>No sessions yet.</div>")
-    width = max(len(r[0]) for r in rows)
-    plain = ["Sessions (* active)"]
-    for session_id, where, count, active in rows:
-        shown = plural(count, "thought")
-        plain.append(f"{'*' if active else ' '} {escape_controls(session_id):<{width}}  {where:<6}  {shown}")
-    body = "".join(
-        f"<tr><td>{'●' if active else ''}</td><td>{html.escape(sid)}</td><td>{where}</td>"
-        f"<td>{count}</td></tr>"
-        for sid, where, count, active in rows
-    )
-    html_text = (
-        '<div class="jupyter-think-sessions"><table><tr><th>active</th><th>session</th><th>where</th>'
-        f"<th>thoughts</th></tr>{body}</table></div>"
-    )
-    return Card("\n".join(plain), html_text)
-
-
-def search_table(hits: Sequence[Any], words: str) -> Card:
-    """The matches ``%session --search`` shows: session, thought number and snippet, best first.
-
-    Matched words are in [brackets] in ``text/plain`` and highlighted in ``text/html``.
-
-    Example:
-        >>> from jupyter_think.store import SearchHit
-        >>> print(search_table([SearchHit("design", 2, 2, "Measure the [cache]", 1.0)], "cache").plain)
-        Search "cache" · 1 match
-          design  #2  Measure the [cache]
-    """
-    head = f'Search "{words}" · {plural(len(hits), "match", "matches")}'
-    if not hits:
-        return Card(head, f"<div>{html.escape(head)}</div>")
-    width = max(len(hit.session_id) for hit in hits)
-    number_width = max(len(str(hit.thought_number)) for hit in hits) + 1
-    lines = [head]
-    for hit in hits:
-        snippet = " ".join(escape_controls(hit.snippet).split())
-        lines.append(
-            f"  {hit.session_id:<{width}}  {'#' + str(hit.thought_number):<{number_width}}  {snippet}"
-        )
-    rows = "".join(
-        f"<tr><td>{html.escape(hit.session_id)}</td><td>{hit.thought_number}</td>"
-        f"<td>{_marked(hit.snippet)}</td></tr>"
-        for hit in hits
-    )
-    body = (
-        f'<div class="jupyter-think-search"><div><b>{html.escape(head)}</b></div><table>'
-        f"<tr><th>session</th><th>thought</th><th>where</th></tr>{rows}</table></div>"
-    )
-    return Card("\n".join(lines), body)
-
-
-def _marked(snippet: str) -> str:
-    """A snippet's [matches] as <mark> elements, everything else escaped."""
-    parts = re.split(r"\[([^\[\]]*)\]", snippet)
-    return "".join(
-        html.escape(part) if i % 2 == 0 else f"<mark>{html.escape(part)}</mark>"
-        for i, part in enumerate(parts)
     )

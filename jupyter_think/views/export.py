@@ -18,11 +18,11 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from jupyter_think.core.models import Thought
-from jupyter_think.views import registry as views
-from jupyter_think.views.display import decision_words, plural, summarize, thought_heading
+from jupyter_think.views.display import decision_words, summarize, thought_heading
 from jupyter_think.views.layout import layout
 from jupyter_think.views.render import escape_controls, render_svg
 from jupyter_think.views.richtext import markdown_html
+from jupyter_think.views.text import plural
 from jupyter_think.views.theme import LINE_COLORS, STATES
 
 if TYPE_CHECKING:
@@ -283,8 +283,3 @@ def to_html(session: Session | SessionSnapshot) -> str:
         f"<h1>Session {title}</h1><p>{counts}</p>"
         f"{render_svg(snapshot)}{outcome}{conclusion}<ol>{items}</ol></body></html>\n"
     )
-
-
-views.register("markdown", to_markdown)
-views.register("mermaid", to_mermaid)
-views.register("html", to_html)

@@ -1,4 +1,4 @@
-"""Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
+"""Static renderings of a session's branch graph: an inline SVG (the text tree is :mod:`.tree`).
 
 Both are pure functions of a :class:`~jupyter_think.views.layout.Layout`; colours and sizes come from
 :mod:`jupyter_think.views.theme` (shared with the widget's front end). They are what a notebook
@@ -25,8 +25,8 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from jupyter_think.views import registry as views
 from jupyter_think.views.layout import Edge, Layout, Node, layout
+from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
 
 if TYPE_CHECKING:
@@ -81,15 +81,6 @@ def _xml(text: str) -> str:
     return html.escape(_INVALID_XML.sub("\ufffd", text), quote=True)
 
 
-def _first_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
 def decision_words(outcome: str | None, note: str | None) -> str:
     """``chosen``, ``abandoned: the note`` (one line), or empty for an undecided branch.
 
@@ -115,8 +106,8 @@ def headline(graph: Layout, session_id: str) -> str:
     revisions = sum(1 for n in counted if n.thought.is_revision)
     retracted = len(graph.nodes) - len(counted)
     return (
-        f"Session {session_id} · {status} · {_plural(len(counted), 'thought')} · "
-        f"{_plural(len(graph.lanes) - 1, 'branch', 'branches')} · {_plural(revisions, 'revision')}"
+        f"Session {session_id} · {status} · {plural(len(counted), 'thought')} · "
+        f"{plural(len(graph.lanes) - 1, 'branch', 'branches')} · {plural(revisions, 'revision')}"
         + (f" · {retracted} retracted" if retracted else "")
     )
 
@@ -134,9 +125,6 @@ def render_svg(session: Session | SessionSnapshot) -> str:
         True
     """
     return svg_from_layout(layout(session), session.id)
-
-
-views.register("svg", render_svg)
 
 
 def svg_from_layout(graph: Layout, session_id: str) -> str:
@@ -246,7 +234,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         name = lane.name if lane.branch_id is None else f"{lane.name} (from {lane.from_thought})"
         bold = ' font-weight="bold"' if lane.index in graph.path else ""
         parts.append(
-            f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(_first_line(name, 16))}</text>'
+            f'<text x="8" y="{y + 4}" fill="#333"{bold}{fade(lane.index)}>{_xml(one_line(name, 16))}</text>'
         )
         if lane.outcome:
             parts.append(
@@ -255,24 +243,24 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
     nodes = graph.nodes
     for edge in graph.edges:
         (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
-        lane = nodes[edge.target].lane
+        row = nodes[edge.target].lane
         if edge.kind == "sequence":
             parts.append(
                 f'<line class="sequence" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
-                f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(lane)}/>"
+                f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(row)}/>"
             )
         elif edge.kind in ("fork", "merge"):
             parts.append(
                 f'<path class="{edge.kind}" d="{_between_lanes(x1, y1, x2, y2)}" fill="none" '
                 f"{stroke(edge, LINE_COLORS[edge.kind], 2)}"
                 + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
-                + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
+                + f"{fade(row if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
             )
         else:
             lift = _lift(x1, x2, min(nodes[edge.source].lane, nodes[edge.target].lane))
             parts.append(
                 f'<path class="revision" d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" '
-                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(lane)}/>'
+                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(row)}/>'
             )
     for source, target_lane in graph.waiting:  # a merge whose target has no thought yet: a stub
         x1, y1 = xy(nodes[source])
@@ -286,7 +274,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         x, y = xy(node)
         thought = node.thought
         states = [name for name, on in (("amended", node.amended), ("retracted", node.retracted)) if on]
-        tip = f"{thought.thought_number}/{thought.total_thoughts} {_first_line(thought.thought, 200)}"
+        tip = f"{thought.thought_number}/{thought.total_thoughts} {one_line(thought.thought, 200)}"
         tip += "".join(f" ({state})" for state in states)
         ring = (
             f'<circle cx="{x}" cy="{y}" r="{RADIUS + 4}" fill="none" stroke="{LINE_COLORS["final"]}" stroke-width="2"/>'
@@ -327,7 +315,7 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
         )
     for row, note in enumerate(notes):
         parts.append(
-            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(_first_line(note, 160))}</text>'
+            f'<text class="decision" x="8" y="{graph_height + (row + 1) * line_height}" fill="#333">{_xml(one_line(note, 160))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -353,7 +341,7 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
     if len(graph.lanes) <= 40:
         for lane in graph.lanes:
             parts.append(
-                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(_first_line(lane.name, 14))}</text>'
+                f'<text x="8" y="{y_of(lane.index) + 4}" fill="#333">{_xml(one_line(lane.name, 14))}</text>'
             )
     first: dict[int, Node] = {}
     last: dict[int, Node] = {}
@@ -390,129 +378,3 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-# --- text tree ---------------------------------------------------------------------------------------
-
-
-def render_text(session: Session | SessionSnapshot) -> str:
-    """The deterministic text tree of a session's graph (the widget's ``text/plain``).
-
-    Example:
-        >>> from jupyter_think import Session
-        >>> s = Session("demo")
-        >>> _ = s.think("Restate", total=3); _ = s.think("Small cases")
-        >>> _ = s.branch("alt", from_thought=1); _ = s.think("Another angle")
-        >>> _ = s.switch_branch("main"); _ = s.think("Done", done=True)
-        >>> print(render_text(s))
-        Session demo · complete · 4 thoughts · 1 branch · 0 revisions
-        main
-        ├── 1 Restate
-        │   └── branch alt (from 1)
-        │       └── 2 Another angle
-        ├── 2 Small cases
-        └── 3 Done  [final]
-    """
-    return text_tree(layout(session), session.id)
-
-
-def _node_line(node: Node, final: int | None) -> str:
-    thought = node.thought
-    marks = []
-    if node.retracted:
-        marks.append("retracted")
-    if node.amended:
-        marks.append("amended")
-    if thought.is_revision:
-        marks.append(f"revises {thought.revises_thought}" if thought.revises_thought else "revision")
-    if thought.needs_more_thoughts:
-        marks.append("needs more")
-    if node.index == final:
-        marks.append("final")
-    elif not thought.next_thought_needed:
-        marks.append("done")
-    suffix = "".join(f"  [{mark}]" for mark in marks)
-    return f"{thought.thought_number} {escape_controls(_first_line(thought.thought, 72))}{suffix}"
-
-
-def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
-    """The text tree of a layout: each lane's thoughts, branches hanging under their fork point.
-
-    Above :data:`DETAIL_LIMIT` thoughts, only the first and last ``keep`` thoughts of each lane
-    (and the fork points) are listed; a line says how many were left out.
-    """
-    lane_nodes: list[list[Node]] = [[] for _ in graph.lanes]
-    for node in graph.nodes:
-        lane_nodes[node.lane].append(node)
-    forks: dict[int, list[int]] = {}  # node index -> lanes forking there
-    loose: list[int] = []  # branch lanes whose fork point is unknown: listed at the end of main
-    for lane in graph.lanes[1:]:
-        if lane.fork is None:
-            loose.append(lane.index)
-        else:
-            forks.setdefault(lane.fork, []).append(lane.index)
-    elide = len(graph.nodes) > DETAIL_LIMIT
-    merged_from: dict[int, list[int]] = {}  # node index -> lanes it was merged into
-    for edge in graph.edges:
-        if edge.kind == "merge":
-            merged_from.setdefault(edge.source, []).append(graph.nodes[edge.target].lane)
-    for source, target_lane in graph.waiting:
-        merged_from.setdefault(source, []).append(target_lane)
-    lines = [headline(graph, session_id), "main"]
-
-    def lane_items(lane_index: int) -> list[tuple[str, int]]:
-        """("node", index) / ("gap", count) / ("lane", lane index) entries of one lane, in order."""
-        members = lane_nodes[lane_index]
-        items: list[tuple[str, int]] = []
-        gap = 0
-        for position, node in enumerate(members):
-            shown = (
-                not elide
-                or position < keep
-                or position >= len(members) - keep
-                or node.index in forks
-                or node.index in merged_from
-            )
-            if not shown:
-                gap += 1
-                continue
-            if gap:
-                items.append(("gap", gap))
-                gap = 0
-            items.append(("node", node.index))
-            items += [("merge", target) for target in merged_from.get(node.index, ())]
-        if gap:
-            items.append(("gap", gap))
-        if lane_index == 0:
-            items += [("lane", index) for index in loose]
-        return items
-
-    # Depth-first with an explicit stack (branches of branches can nest deeply).
-    stack: list[tuple[list[tuple[str, int]], int, str]] = [(lane_items(0), 0, "")]
-    while stack:
-        items, position, prefix = stack.pop()
-        if position >= len(items):
-            continue
-        stack.append((items, position + 1, prefix))
-        kind, value = items[position]
-        is_last = position == len(items) - 1
-        branch = "└── " if is_last else "├── "
-        child_prefix = prefix + ("    " if is_last else "│   ")
-        if kind == "gap":
-            lines.append(f"{prefix}{branch}… {_plural(value, 'more thought')}")
-        elif kind == "merge":
-            lines.append(f"{prefix}{branch}merged into {graph.lanes[value].name}")
-        elif kind == "node":
-            lines.append(prefix + branch + _node_line(graph.nodes[value], graph.final))
-            children = [("lane", index) for index in forks.get(value, [])]
-            if children:
-                stack.append((children, 0, child_prefix))
-        else:
-            lane = graph.lanes[value]
-            decided = decision_words(lane.outcome, lane.note)
-            lines.append(
-                f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})"
-                + (f" · {escape_controls(_first_line(decided, 80))}" if decided else "")
-            )
-            stack.append((lane_items(value), 0, child_prefix))
-    return "\n".join(lines)

@@ -41,25 +41,25 @@ import uuid
 import warnings
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import anywidget
 import traitlets
 
-from jupyter_think.views import registry as views
+from jupyter_think.core.models import SessionReset
 from jupyter_think.ipython.extension import follow_manager
+from jupyter_think.views.render import headline, svg_as_image, svg_from_layout
+from jupyter_think.views.tree import text_tree
+from jupyter_think.views.richtext import ALLOWLIST
+from jupyter_think.views.theme import THEME
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
-from jupyter_think.core.models import SessionReset
-from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
-from jupyter_think.views.richtext import ALLOWLIST
-from jupyter_think.views.theme import THEME
 
 if TYPE_CHECKING:
-    from jupyter_think.manager import SessionManager
     from jupyter_think.core.session.session import Session, SessionEvent
+    from jupyter_think.manager import SessionManager
 
 STATIC = Path(__file__).parent / "static"
 
@@ -354,7 +354,7 @@ class BranchGraph(anywidget.AnyWidget):
                     self._present_later(step, steps)
 
 
-def _whole(value: object) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -412,5 +412,4 @@ def follow_new_manager(old: SessionManager | None, new: SessionManager) -> None:
             _open_graphs.setdefault(replacement, graph)
 
 
-views.register("graph", graph_for)
 follow_manager(follow_new_manager)

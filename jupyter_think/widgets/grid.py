@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from jupyter_think.core.models import BranchCreated, SessionReset, ThoughtAdded
 from jupyter_think.experiments.compare import Counts, session_counts
 from jupyter_think.views.layout import LayoutBuilder
-from jupyter_think.core.models import BranchCreated, SessionReset, ThoughtAdded
+from jupyter_think.views.tables import Cell, html_table
+from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import STATUS_COLORS, THEME
 
 if TYPE_CHECKING:
@@ -52,10 +54,6 @@ _KIND_LETTER = {"thought": "t", "revision": "r", "branch": "b", "final": "f"}
 _STATUS_COLORS = STATUS_COLORS
 
 
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
 def counts_line(counts: Counts) -> str:
     """``5 thoughts · 1 branch · 1 revision`` (and retractions when there are any).
 
@@ -64,18 +62,13 @@ def counts_line(counts: Counts) -> str:
         '1 thought · 2 branches · 0 revisions'
     """
     parts = [
-        _plural(counts.thoughts, "thought"),
-        _plural(counts.branches, "branch", "branches"),
-        _plural(counts.revisions, "revision"),
+        plural(counts.thoughts, "thought"),
+        plural(counts.branches, "branch", "branches"),
+        plural(counts.revisions, "revision"),
     ]
     if counts.retractions:
-        parts.append(_plural(counts.retractions, "retraction"))
+        parts.append(plural(counts.retractions, "retraction"))
     return " · ".join(parts)
-
-
-def _first_line(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 class RunCard:
@@ -137,7 +130,7 @@ class RunCard:
         """The card's line in the text table."""
         line = f"  {self.session.id:<{id_width}}  {self.status:<9}  {counts_line(self.counts)}"
         if self.message:
-            line += f"  {_first_line(self.message, 100)}"
+            line += f"  {one_line(self.message, 100)}"
         return line
 
 
@@ -235,7 +228,7 @@ class ExperimentGrid(anywidget.AnyWidget):
         """``Experiment NAME · N runs · …`` with the number of runs in each status."""
         with self._state_lock:
             statuses = [card.status for card in self._cards]
-        parts = [f"Experiment {self.name}", _plural(len(statuses), "run")]
+        parts = [f"Experiment {self.name}", plural(len(statuses), "run")]
         for status in ("running", "ok", "error", "cancelled", "pending"):
             count = statuses.count(status)
             if count:
@@ -251,18 +244,17 @@ class ExperimentGrid(anywidget.AnyWidget):
     def html_table(self) -> str:
         """The deterministic HTML table (``text/html`` without a widget front end)."""
         with self._state_lock:
-            rows = "".join(
-                f"<tr><td>{html.escape(card.session.id)}</td>"
-                f'<td style="color:{_STATUS_COLORS[card.status]};font-weight:600">{card.status}</td>'
-                f"<td>{html.escape(counts_line(card.counts))}</td>"
-                f"<td>{html.escape(_first_line(card.message or '', 100))}</td></tr>"
+            rows = [
+                [
+                    card.session.id,
+                    Cell(card.status, {"style": f"color:{_STATUS_COLORS[card.status]};font-weight:600"}),
+                    counts_line(card.counts),
+                    one_line(card.message or "", 100),
+                ]
                 for card in self._cards
-            )
-            return (
-                '<div class="jupyter-think-grid"><b>'
-                f"{html.escape(self.headline())}</b><table><thead><tr><th>run</th><th>status</th>"
-                f"<th>counts</th><th>message</th></tr></thead><tbody>{rows}</tbody></table></div>"
-            )
+            ]
+            table = html_table(["run", "status", "counts", "message"], rows)
+            return f'<div class="jupyter-think-grid"><b>{html.escape(self.headline())}</b>{table}</div>'
 
     def __repr__(self) -> str:
         return self.text()

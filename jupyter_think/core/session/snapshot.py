@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from jupyter_think.core.models import BranchDecided, BranchMerged, Change, Outcome, Thought, ThoughtAdded
 
@@ -46,7 +46,7 @@ TimelineEntry = Thought | Change
 """What a session keeps per change: a recorded :class:`Thought` itself, or any other change."""
 
 
-def _nothing() -> Mapping[str, object]:
+def _nothing() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
@@ -152,9 +152,9 @@ class SessionSnapshot:
     branches: Mapping[str, Branch]
     active_branch: str | None
     change_count: int
-    amended: Mapping[str, tuple[str, ...]] = field(default_factory=_nothing)  # type: ignore[assignment]
+    amended: Mapping[str, tuple[str, ...]] = field(default_factory=_nothing)
     retracted: frozenset[str] = frozenset()
-    decisions: Mapping[str, BranchDecided] = field(default_factory=_nothing)  # type: ignore[assignment]
+    decisions: Mapping[str, BranchDecided] = field(default_factory=_nothing)
     merges: tuple[BranchMerged, ...] = ()
     entries: tuple[TimelineEntry, ...] = ()
 

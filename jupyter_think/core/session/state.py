@@ -1,82 +1,124 @@
-"""The state of a session and how each change alters it: bookkeeping with no lock and no events.
+"""The thoughts of a session and where each stands: the one component that holds them.
 
-:class:`SessionState` holds what a session is made of (thoughts in arrival order with their current
-text, lanes, branches, the active branch, the timeline, amendments, retractions, decisions, merges)
-and the one function that applies a change to it (``_change_state``). It also turns the state into
-a :class:`~jupyter_think.core.models.SessionRecord` and back, and into a :class:`SessionSnapshot`.
-:class:`~jupyter_think.core.session.session.Session` adds the lock, the entry points and the subscribers; every
-method here runs under its lock.
+:class:`SessionState` keeps the thoughts in arrival order with their current text, the trunk and
+each branch's members, the numbers per lane (a :class:`~jupyter_think.core.session.lanes.LaneIndex`),
+the branches and the active one, and the timeline (every change since the session (re)started, a
+thought as it was recorded). Every read and write of them goes through its methods, so how they
+are stored can change here alone. It is bookkeeping: no lock, no events, no checks (the session
+checks a change and holds its lock while the state takes it).
+
+Example:
+    >>> from jupyter_think.core.models import Thought, utc_now
+    >>> state = SessionState(utc_now())
+    >>> state.insert(Thought(thought="Guess", thought_number=1, total_thoughts=2, next_thought_needed=True))
+    >>> state.create_branch("alt", 1, utc_now())
+    >>> len(state), state.branch_ids, state.next_number("alt", 1)
+    (1, ('alt',), 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 
-from jupyter_think.core.session.lanes import LaneIndex
 from jupyter_think.core.models import (
     BranchActivated,
     BranchCreated,
     BranchDecided,
     BranchInfo,
-    BranchMerged,
-    Change,
     PlacedChange,
     SessionRecord,
-    SessionReset,
+    TeachingChange,
     Thought,
     ThoughtAdded,
-    ThoughtAmended,
-    ThoughtRetracted,
 )
-from jupyter_think.core.session.snapshot import (
-    Branch,
-    SessionSnapshot,
-    TimelineEntry,
-    conclusion_index,
-    lane_of,
-    path_lanes,
-)
+from jupyter_think.core.session.lanes import Lane, LaneIndex
+from jupyter_think.core.session.snapshot import Branch, lane_of
 
-TEACHING = (ThoughtAmended, ThoughtRetracted, BranchDecided, BranchMerged)
+Placed = BranchCreated | BranchActivated | TeachingChange
+"""A change other than a thought, as the timeline keeps it (a record places it among the thoughts)."""
 
 
 class SessionState:
-    """The state of one session (see the module docstring). ``id`` is the session's id."""
+    """The thoughts, lanes, branches and timeline of one session (see the module docstring)."""
 
-    id: str
-    _change_count: int
+    def __init__(self, created_at: datetime) -> None:
+        if created_at.utcoffset() is None:
+            raise ValueError("created_at must carry its time zone, e.g. datetime.now(timezone.utc)")
+        self.clear(created_at)
 
-    def _reset_state(self, created_at: datetime) -> None:
+    def clear(self, created_at: datetime) -> None:
+        """Hold no thought, as a session made at ``created_at`` (a new one, or one started anew)."""
         self.created_at = created_at
         self.last_activity = created_at
+        self.active_branch: str | None = None
+        """The branch new thoughts go to; ``None`` for the trunk."""
         self._thoughts: list[Thought] = []  # arrival order, current (amended) text
         self._trunk: list[Thought] = []
+        self._members: dict[str, list[Thought]] = {}
         self._where: dict[str, tuple[int, int]] = {}  # thought id -> (place in _thoughts, place in its lane)
         self._index = LaneIndex()
         self._branches: dict[str, BranchInfo] = {}
-        self._members: dict[str, list[Thought]] = {}
-        self._active_branch: str | None = None
-        self._timeline: list[TimelineEntry] = []  # every change since (re)start; a thought as recorded
-        self._texts: dict[str, list[str]] = {}  # amended thought id -> every text it had, recorded first
-        self._originals: dict[str, Thought] = {}  # amended thought id -> the thought as recorded
-        self._retracted: dict[str, ThoughtRetracted] = {}
-        self._decisions: dict[str, BranchDecided] = {}
-        self._merges: list[BranchMerged] = []
-        self._applied: set[Change] = set()  # teaching changes applied (one read twice is skipped)
+        self._timeline: list[Thought | Placed] = []
 
-    # --- reading ---------------------------------------------------------------------------------------
+    # --- thoughts ------------------------------------------------------------------------------------
 
-    def _current(self, thought_id: str) -> Thought:
+    def __len__(self) -> int:
+        return len(self._thoughts)
+
+    def thoughts(self) -> tuple[Thought, ...]:
+        """Every thought in arrival order, with its current text."""
+        return tuple(self._thoughts)
+
+    def recent(self, count: int) -> tuple[Thought, ...]:
+        """The last ``count`` thoughts in arrival order."""
+        return tuple(self._thoughts[-count:]) if count > 0 else ()
+
+    def last(self) -> Thought | None:
+        """The latest thought, or ``None`` in an empty session."""
+        return self._thoughts[-1] if self._thoughts else None
+
+    def trunk(self) -> tuple[Thought, ...]:
+        """The thoughts that joined no branch, in arrival order."""
+        return tuple(self._trunk)
+
+    def members(self, branch_id: str) -> tuple[Thought, ...]:
+        """The thoughts of branch ``branch_id`` in arrival order (empty for an unknown branch)."""
+        return tuple(self._members.get(branch_id, ()))
+
+    def last_on(self, lane: Lane, counted: Callable[[Thought], bool] | None = None) -> Thought | None:
+        """The latest thought on ``lane`` (``None``: the trunk), or the latest ``counted`` one; else ``None``."""
+        thoughts = self._trunk if lane is None else self._members.get(lane, ())
+        if counted is None:
+            return thoughts[-1] if thoughts else None
+        return next((thought for thought in reversed(thoughts) if counted(thought)), None)
+
+    def has(self, thought_id: str) -> bool:
+        """True when a thought with this id is in the session."""
+        return thought_id in self._where
+
+    def current(self, thought_id: str) -> Thought:
         """The thought with id ``thought_id`` as it is now (its current text)."""
         return self._thoughts[self._where[thought_id][0]]
 
-    def _branch_views(self) -> Mapping[str, Branch]:
-        branches = {}
+    def timeline(self) -> tuple[Thought | Placed, ...]:
+        """Every change since the session (re)started; a thought as it was recorded."""
+        return tuple(self._timeline)
+
+    # --- branches and numbers ------------------------------------------------------------------------
+
+    @property
+    def branch_ids(self) -> tuple[str, ...]:
+        """The branch ids in creation order."""
+        return tuple(self._branches)
+
+    def branch_views(self, decision_on: Callable[[str], BranchDecided | None]) -> Mapping[str, Branch]:
+        """Branch id -> a read-only :class:`Branch` with its members and latest decision, in creation order."""
+        views = {}
         for branch_id, info in self._branches.items():
-            decision = self._decisions.get(branch_id)
-            branches[branch_id] = Branch(
+            decision = decision_on(branch_id)
+            views[branch_id] = Branch(
                 branch_id,
                 info.from_thought,
                 tuple(self._members[branch_id]),
@@ -84,168 +126,139 @@ class SessionState:
                 decision.outcome if decision is not None else None,
                 decision.note if decision is not None else None,
             )
-        return MappingProxyType(branches)
+        return MappingProxyType(views)
 
-    def _ordered_decisions(self) -> Mapping[str, BranchDecided]:
-        return MappingProxyType({b: self._decisions[b] for b in self._branches if b in self._decisions})
+    def has_branch(self, branch_id: str | None) -> bool:
+        """True when ``branch_id`` names a branch of the session."""
+        return branch_id in self._branches
 
-    def _conclusion(self) -> Thought | None:
-        thoughts = self._thoughts
-        if not thoughts:
-            return None
-        if not self._retracted and not self._decisions:
-            return None if thoughts[-1].next_thought_needed else thoughts[-1]
-        outcomes = {branch_id: d.outcome for branch_id, d in self._decisions.items()}
-        path = path_lanes(self._branches, outcomes, ((m.branch_id, m.into) for m in self._merges))
-        retracted = self._retracted
-        index = conclusion_index(thoughts, lambda t: t.id not in retracted, lambda t: lane_of(t) in path)
-        return None if index is None else thoughts[index]
+    def fork_of(self, branch_id: str) -> int:
+        """The thought number branch ``branch_id`` forks at."""
+        return self._branches[branch_id].from_thought
 
-    def _snapshot(self) -> SessionSnapshot:
-        return SessionSnapshot(
-            self.id,
-            tuple(self._thoughts),
-            tuple(self._trunk),
-            self._branch_views(),
-            self._active_branch,
-            self._change_count,
-            amended=MappingProxyType({key: tuple(texts) for key, texts in self._texts.items()}),
-            retracted=frozenset(self._retracted),
-            decisions=self._ordered_decisions(),
-            merges=tuple(self._merges),
-            entries=tuple(self._timeline),
-        )
+    def has_number(self, number: int) -> bool:
+        """True when some thought (on any lane) has this number."""
+        return number in self._index.numbers
 
-    # --- records ---------------------------------------------------------------------------------------
+    def numbers(self) -> set[int]:
+        """Every thought number of the session (a copy)."""
+        return set(self._index.numbers)
 
-    def _record(self) -> SessionRecord:
-        placed = []
-        recorded = 0
-        for entry in self._timeline:
-            if isinstance(entry, Thought):
-                recorded += 1
-            else:
-                placed.append(PlacedChange(after=recorded, change=entry))
-        originals = self._originals
-        return SessionRecord(
-            id=self.id,
-            created_at=self.created_at,
-            last_activity=self.last_activity,
-            active_branch=self._active_branch,
-            thoughts=[originals.get(t.id, t) for t in self._thoughts] if originals else list(self._thoughts),
-            branches=dict(self._branches),
-            changes=placed,
-        )
+    def lane_numbers(self, lane: Lane) -> set[int]:
+        """The numbers recorded on ``lane`` (a copy)."""
+        return set(self._index.lane_numbers.get(lane, ()))
 
-    def _load(self, record: SessionRecord) -> None:
-        """Rebuild the state from a record (into a fresh state): thoughts and placed changes in order."""
-        self._branches = dict(record.branches)
-        self._members = {branch_id: [] for branch_id in record.branches}
-        placed = record.changes
-        next_placed = 0
-        for position, thought in enumerate(record.thoughts):
-            while next_placed < len(placed) and placed[next_placed].after <= position:
-                self._replay(placed[next_placed].change)
-                next_placed += 1
-            self._insert(thought)
-        for rest in placed[next_placed:]:
-            self._replay(rest.change)
-        self._active_branch = record.active_branch if record.active_branch in self._branches else None
-        self.last_activity = record.last_activity
+    def number_taken(self, lane: Lane, number: int) -> bool:
+        """True when ``number`` is recorded on ``lane`` already."""
+        return number in self._index.lane_numbers.get(lane, ())
 
-    # --- changing ---------------------------------------------------------------------------------------
+    def next_number(self, lane: Lane, fork: int | None) -> int:
+        """The number of the next thought on ``lane``: after its highest, and after its fork point."""
+        return max(self._index.lane_top.get(lane, 0), fork or 0) + 1
 
-    def _applicable(self, change: ThoughtAmended | ThoughtRetracted | BranchDecided | BranchMerged) -> bool:
-        """True when a teaching change read from elsewhere fits this session and is new to it."""
-        if change in self._applied:
-            return False
-        if isinstance(change, ThoughtAmended):
-            return change.thought_id in self._where
-        if isinstance(change, ThoughtRetracted):
-            return change.thought_id in self._where and change.thought_id not in self._retracted
-        if isinstance(change, BranchDecided):
-            return change.branch_id in self._branches
-        return (
-            change.branch_id in self._branches
-            and (change.into is None or change.into in self._branches)
-            and change.into != change.branch_id
-            and change.thought_id in self._where
-        )
+    def continue_after(self, number: int) -> None:
+        """Number the trunk's next thought after ``number`` at least."""
+        if number > self._index.lane_top.get(None, 0):
+            self._index.lane_top[None] = number
 
-    def _replay(self, change: Change) -> None:
-        """Apply a change of a record without events (one that does not fit is left out)."""
-        if isinstance(change, TEACHING) and not self._applicable(change):
-            return
-        self._change_state(change)
+    def find(self, lane: Lane, number: int) -> str | None:
+        """The id of the thought ``number`` means on ``lane`` (see :mod:`~jupyter_think.core.session.lanes`)."""
+        return self._index.find(lane, number, self._forks())
 
-    def _insert(self, thought: Thought) -> None:
+    def reachable(self, lane: Lane) -> set[int]:
+        """Every number that means a thought on ``lane``."""
+        return self._index.reachable(lane, self._forks())
+
+    def _forks(self) -> dict[str, tuple[int, Lane]]:
+        """Branch id -> (its fork number, the lane holding its fork point)."""
+
+        def lane_of_id(thought_id: str) -> Lane:
+            return lane_of(self.current(thought_id))
+
+        return {
+            branch_id: (info.from_thought, self._index.fork_lane(info.from_thought, lane_of_id))
+            for branch_id, info in self._branches.items()
+        }
+
+    # --- changing ------------------------------------------------------------------------------------
+
+    def insert(self, thought: Thought) -> None:
+        """Add a recorded thought to its lane (a branch it names with its fork point is made)."""
         position = len(self._thoughts)
         self._thoughts.append(thought)
         self._timeline.append(thought)
-        if thought.branch_id is not None and thought.branch_from_thought is not None:
-            lane_id: str | None = thought.branch_id
-            members = self._members.get(lane_id)
+        branch_id, fork = thought.branch_id, thought.branch_from_thought
+        if branch_id is not None and fork is not None:
+            members = self._members.get(branch_id)
             if members is None:
-                self._branches[lane_id] = BranchInfo(
-                    from_thought=thought.branch_from_thought, created_at=thought.created_at
-                )
-                members = self._members[lane_id] = []
+                self._branches[branch_id] = BranchInfo(from_thought=fork, created_at=thought.created_at)
+                members = self._members[branch_id] = []
+            lane: Lane = branch_id
         else:
-            lane_id = None
+            lane = None
             members = self._trunk
         self._where[thought.id] = (position, len(members))
         members.append(thought)
-        self._index.add(thought.id, thought.thought_number, lane_id)
+        self._index.add(thought.id, thought.thought_number, lane)
 
-    def _change_state(self, change: Change) -> datetime:
-        """Change the state as ``change`` says (checked already); return when it was made."""
+    def apply(self, change: ThoughtAdded | BranchCreated | BranchActivated) -> datetime:
+        """Take a thought, a new branch or a switch of branch; return when it was made."""
         if isinstance(change, ThoughtAdded):
-            self._insert(change.thought)
+            self.insert(change.thought)
             return change.thought.created_at
-        if isinstance(change, SessionReset):
-            self._reset_state(change.at)
-            return change.at
         self._timeline.append(change)
         if isinstance(change, BranchCreated):
-            if change.branch_id not in self._branches:
-                self._branches[change.branch_id] = BranchInfo(
-                    from_thought=change.from_thought, created_at=change.created_at
-                )
-                self._members[change.branch_id] = []
+            self.create_branch(change.branch_id, change.from_thought, change.created_at)
             return change.created_at
-        if isinstance(change, BranchActivated):
-            self._active_branch = change.branch_id if change.branch_id in self._branches else None
-            return change.at
-        self._applied.add(change)
-        if isinstance(change, ThoughtAmended):
-            self._amend_text(change.thought_id, change.text)
-        elif isinstance(change, ThoughtRetracted):
-            self._retracted[change.thought_id] = change
-        elif isinstance(change, BranchDecided):
-            self._decisions[change.branch_id] = change
-        elif isinstance(change, BranchMerged):
-            self._merges.append(change)
-            self._index.merge(change.branch_id, change.into, change.thought_number)
-            self._active_branch = change.into
-        else:  # pragma: no cover - the Change union is closed
-            raise TypeError(f"unknown change {change!r}")
+        self.active_branch = change.branch_id if change.branch_id in self._branches else None
         return change.at
 
-    def _amend_text(self, thought_id: str, text: str) -> None:
-        """Show ``text`` as the thought's text everywhere; keep the earlier texts."""
-        position, lane_position = self._where[thought_id]
-        current = self._thoughts[position]
-        if thought_id not in self._originals:
-            self._originals[thought_id] = current
-            self._texts[thought_id] = [current.thought]
-        self._texts[thought_id].append(text)
-        amended = current.model_copy(update={"thought": text})
-        self._thoughts[position] = amended
-        lane = lane_of(current)
-        (self._trunk if lane is None else self._members[lane])[lane_position] = amended
+    def create_branch(self, branch_id: str, from_thought: int, created_at: datetime) -> None:
+        """Make branch ``branch_id`` forking at ``from_thought`` (an existing one is kept)."""
+        if branch_id not in self._branches:
+            self._branches[branch_id] = BranchInfo(from_thought=from_thought, created_at=created_at)
+            self._members[branch_id] = []
 
-    def _touch(self, at: datetime) -> None:
-        """Count one change made at ``at``."""
-        if at > self.last_activity:
-            self.last_activity = at
-        self._change_count += 1
+    def note(self, change: TeachingChange) -> None:
+        """Put a change the teaching history took on the timeline."""
+        self._timeline.append(change)
+
+    def set_text(self, thought_id: str, text: str) -> Thought:
+        """Show ``text`` as the thought's text everywhere; return the thought as it was."""
+        position, lane_position = self._where[thought_id]
+        before = self._thoughts[position]
+        amended = before.model_copy(update={"thought": text})
+        self._thoughts[position] = amended
+        lane = lane_of(before)
+        (self._trunk if lane is None else self._members[lane])[lane_position] = amended
+        return before
+
+    def merge_lane(self, branch_id: str, into: str | None, number: int) -> None:
+        """Branch ``branch_id`` was merged into ``into``: it is active, its next thought follows ``number``."""
+        self._index.merge(branch_id, into, number)
+        self.active_branch = into
+
+    def touch(self, at: datetime) -> None:
+        """A change was made at ``at``."""
+        self.last_activity = max(self.last_activity, at)
+
+    # --- records -------------------------------------------------------------------------------------
+
+    def record(self, session_id: str) -> SessionRecord:
+        """The state as a record: the thoughts as recorded, every other change placed among them."""
+        thoughts = []
+        placed = []
+        for entry in self._timeline:
+            if isinstance(entry, Thought):
+                thoughts.append(entry)
+            else:
+                placed.append(PlacedChange(after=len(thoughts), change=entry))
+        return SessionRecord(
+            id=session_id,
+            created_at=self.created_at,
+            last_activity=self.last_activity,
+            active_branch=self.active_branch,
+            thoughts=thoughts,
+            branches=dict(self._branches),
+            changes=placed,
+        )

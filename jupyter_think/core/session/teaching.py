@@ -1,13 +1,35 @@
-"""The teaching changes of a session: amend or retract a thought, decide a branch, merge a branch back.
+"""The teaching history of a session: amendments, retractions, decisions between branches, merges.
 
-:class:`TeachingMixin` gives :class:`~jupyter_think.core.session.session.Session` its people's entry points for
-them (strict: a refused request raises a typed :class:`~jupyter_think.core.errors.ThinkError` and
-changes nothing) and the read side (decisions, merges, retracted thoughts, the conclusion). Each
-request becomes one change (:mod:`jupyter_think.core.models`) applied by the session's ``_apply``, so it
-is stored, restored, followed across processes and sent to subscribers like a thought.
+:class:`TeachingHistory` turns a person's request into one checked change
+(:mod:`jupyter_think.core.models`), takes the change when the session applies it (so it is stored,
+restored, followed across processes and sent to subscribers like a thought), and answers the read
+side: decisions, merges, retracted thoughts, earlier texts, the conclusion. The session holds one
+and calls it under its lock; a thought's text itself is in the
+:class:`~jupyter_think.core.session.state.SessionState`. The agent tool makes none of these changes.
 
 People name a thought by number: on the active lane, the latest thought with that number (see
-:mod:`jupyter_think.core.session.lanes`), as for revisions. The agent tool makes none of these changes.
+:mod:`jupyter_think.core.session.lanes`), as for revisions. Each request is refused with a typed
+:class:`~jupyter_think.core.errors.ThinkError` before anything changes:
+
+* ``amend(number, text)`` corrects a typo (a change of mind is a revision, a new thought): the
+  thought keeps its number and place, its earlier texts stay in its history. Refused:
+  :class:`~jupyter_think.core.errors.InvalidThought` for a number that names no thought (a boolean, 0,
+  above ``MAX_NUMBER``) and for an empty text or one holding a NUL or a lone surrogate,
+  :class:`~jupyter_think.core.errors.NoSuchThought` when the lane has no such thought,
+  :class:`~jupyter_think.core.errors.ThoughtIsRetracted`, :class:`~jupyter_think.core.errors.ThoughtTooLong`.
+* ``retract(number)`` withdraws a thought: it stays, marked, and no longer counts. Refused as for an
+  amendment, and when it is retracted already.
+* ``decide(branch, outcome, note)``: the latest decision on a branch wins (deciding again the same way
+  changes nothing). With a branch chosen, the path to the conclusion is the trunk and the chosen
+  branches (drawn bold); abandoned lanes are faded and their thoughts are not the conclusion. A
+  blank note is no note; a note that is not text, is longer than ``MAX_NOTE_CHARS`` or holds a NUL
+  or a lone surrogate raises :class:`~jupyter_think.core.errors.InvalidValue`.
+* ``merge(branch, into)``: the target (the trunk or a branch) becomes active and continues from the
+  branch's last counted thought: its next thought follows that one (a merge edge in the graph) and
+  is numbered after it. Refused: :class:`~jupyter_think.core.errors.TrunkCannot` for ``main`` as the
+  branch, :class:`~jupyter_think.core.errors.MergeIntoItself`, :class:`~jupyter_think.core.errors.UnknownBranch`
+  for an unknown branch or target, :class:`~jupyter_think.core.errors.NothingToMerge` for a branch
+  without a counted thought.
 
 Example:
     >>> from jupyter_think import Session
@@ -22,13 +44,18 @@ Example:
     Traceback (most recent call last):
     ...
     jupyter_think.core.errors.ThoughtIsRetracted: thought 2 on the trunk of session 'class' is retracted already
+    >>> _ = s.branch("proof", from_thought=1); _ = s.think("By Fermat")
+    >>> s.decide("proof", "chosen", note="short and complete").outcome
+    'chosen'
+    >>> _ = s.merge("proof")
+    >>> s.active_branch is None, s.think("Go on from the proof").thought_number
+    (True, 3)
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from types import MappingProxyType
 
 from pydantic import ValidationError
 
@@ -36,26 +63,24 @@ from jupyter_think.core.errors import (
     BadOutcome,
     InvalidThought,
     InvalidValue,
-    MergeIntoItself,
     NothingToMerge,
     ThoughtTooLong,
-    TrunkCannot,
-    UnknownBranch,
 )
-from jupyter_think.core.ids import TRUNK, validate_id
 from jupyter_think.core.limits import MAX_NOTE_CHARS, number_problem, text_problem
 from jupyter_think.core.models import (
     OUTCOMES,
-    BranchActivated,
     BranchDecided,
     BranchMerged,
-    Change,
     Outcome,
+    TeachingChange,
     Thought,
     ThoughtAmended,
     ThoughtRetracted,
 )
-from jupyter_think.core.session.references import References
+from jupyter_think.core.session.snapshot import conclusion_index, lane_of, path_lanes
+from jupyter_think.core.session.state import SessionState
+
+TEACHING = (ThoughtAmended, ThoughtRetracted, BranchDecided, BranchMerged)
 
 
 def check_numbers(**numbers: object) -> None:
@@ -78,160 +103,144 @@ def check_numbers(**numbers: object) -> None:
         raise InvalidThought(problems)
 
 
-class TeachingMixin(References):
-    """``amend``, ``retract``, ``decide`` and ``merge``, and what they leave to read."""
+class TeachingHistory:
+    """The teaching changes a session took, and the checks that make a request one of them."""
 
-    if TYPE_CHECKING:  # what the session adds to its state
-        max_thought_chars: int
-        _lock: threading.RLock
+    def __init__(self) -> None:
+        self.clear()
 
-        def _apply(self, change: Change, *, remote: bool = False) -> None: ...
+    def clear(self) -> None:
+        """Forget every teaching change (the session starts anew)."""
+        self._texts: dict[str, list[str]] = {}  # amended thought id -> every text it had, recorded first
+        self._retracted: dict[str, ThoughtRetracted] = {}
+        self._decisions: dict[str, BranchDecided] = {}
+        self._merges: list[BranchMerged] = []
+        self._applied: set[TeachingChange] = set()  # so one read twice is skipped
 
-    # --- people's entry points ------------------------------------------------------------------------
+    # --- requests into changes (nothing changes here) ---------------------------------------------------
 
-    def amend(self, number: int, text: str) -> Thought:
-        """Correct the text of thought ``number`` on the active lane (a typo, not a change of mind).
+    @staticmethod
+    def amendment(thought: Thought, text: object, max_chars: int) -> ThoughtAmended | None:
+        """The change that gives ``thought`` the text ``text`` (``None`` when it has it already)."""
+        if not isinstance(text, str) or not text or text.isspace():
+            raise InvalidThought([("thought", "must not be empty or only whitespace", text)])
+        if len(text) > max_chars:
+            raise ThoughtTooLong(len(text), max_chars)
+        if text == thought.thought:
+            return None
+        try:
+            return ThoughtAmended(thought_id=thought.id, thought_number=thought.thought_number, text=text)
+        except ValidationError as exc:
+            raise InvalidThought.from_error(exc) from None
 
-        The thought keeps its number and place and is marked amended; its earlier texts stay in its
-        history (``snapshot().earlier_texts(thought)``, the JSON export). A revision, a change of
-        mind, is a new thought: :meth:`revise`. Returns the thought with its new text.
+    def decision(self, branch_id: str, outcome: Outcome, note: str | None) -> BranchDecided:
+        """The change that decides branch ``branch_id`` (its current decision when that says the same)."""
+        if outcome not in OUTCOMES:
+            raise BadOutcome(outcome)
+        if note is not None and not isinstance(note, str):
+            raise InvalidValue([("note", "must be text (or None for no note)", note)])
+        if note is not None and (not note or note.isspace()):
+            note = None
+        if note is not None and (problem := text_problem(note, MAX_NOTE_CHARS)) is not None:
+            raise InvalidValue([("note", problem, note)])
+        current = self._decisions.get(branch_id)
+        if current is not None and (current.outcome, current.note) == (outcome, note):
+            return current
+        return BranchDecided(branch_id=branch_id, outcome=outcome, note=note)
 
-        Raises :class:`~jupyter_think.core.errors.InvalidThought` for a ``number`` that names no thought
-        (a boolean, 0, above ``MAX_NUMBER``), :class:`~jupyter_think.core.errors.NoSuchThought` when the
-        lane has no such thought, :class:`~jupyter_think.core.errors.ThoughtIsRetracted` for a retracted
-        one, and :class:`~jupyter_think.core.errors.InvalidThought` / :class:`~jupyter_think.core.errors.ThoughtTooLong`
-        for a text that is empty, too long, or holds a NUL or a lone surrogate.
-        """
-        check_numbers(number=number)
-        with self._lock:
-            thought = self._thought_to_change(number, "amend")
-            if not isinstance(text, str) or not text or text.isspace():
-                raise InvalidThought([("thought", "must not be empty or only whitespace", text)])
-            if len(text) > self.max_thought_chars:
-                raise ThoughtTooLong(len(text), self.max_thought_chars)
-            if text == thought.thought:
-                return thought
-            try:
-                change = ThoughtAmended(
-                    thought_id=thought.id, thought_number=thought.thought_number, text=text
-                )
-            except ValidationError as exc:
-                raise InvalidThought.from_error(exc) from None
-            self._apply(change)
-            return self._current(thought.id)
+    def merging(self, session_id: str, state: SessionState, branch_id: str, into: str | None) -> BranchMerged:
+        """The change that merges branch ``branch_id`` into ``into`` from its last counted thought
+        (the earlier merge when nothing new is in the branch since)."""
+        source = state.last_on(branch_id, lambda thought: thought.id not in self._retracted)
+        if source is None:
+            raise NothingToMerge(session_id, branch_id)
+        for earlier in reversed(self._merges):
+            if earlier.branch_id == branch_id and earlier.into == into:
+                if earlier.thought_id == source.id:
+                    return earlier
+                break
+        return BranchMerged(
+            branch_id=branch_id, into=into, thought_id=source.id, thought_number=source.thought_number
+        )
 
-    def retract(self, number: int) -> Thought:
-        """Withdraw thought ``number`` on the active lane: it stays in the history, marked, and no
-        longer counts (summary, conclusion, counts, the tool's ``thoughtHistoryLength``).
+    def is_new(self, change: TeachingChange) -> bool:
+        """True when the session has not taken ``change`` yet."""
+        return change not in self._applied
 
-        Raises :class:`~jupyter_think.core.errors.InvalidThought` for a ``number`` that names no thought,
-        :class:`~jupyter_think.core.errors.NoSuchThought` when the lane has no such thought and
-        :class:`~jupyter_think.core.errors.ThoughtIsRetracted` when it is retracted already.
-        """
-        check_numbers(number=number)
-        with self._lock:
-            thought = self._thought_to_change(number, "retract")
-            self._apply(ThoughtRetracted(thought_id=thought.id, thought_number=thought.thought_number))
-            return thought
+    # --- taking changes ---------------------------------------------------------------------------------
 
-    def decide(self, branch_id: str, outcome: Outcome, note: str | None = None) -> BranchDecided:
-        """Record that branch ``branch_id`` was ``"chosen"`` or ``"abandoned"``, with an optional note.
+    def applicable(self, change: TeachingChange, state: SessionState) -> bool:
+        """True when a teaching change read from elsewhere fits the session and is new to it."""
+        if change in self._applied:
+            return False
+        if isinstance(change, ThoughtAmended):
+            return state.has(change.thought_id)
+        if isinstance(change, ThoughtRetracted):
+            return state.has(change.thought_id) and change.thought_id not in self._retracted
+        if isinstance(change, BranchDecided):
+            return state.has_branch(change.branch_id)
+        return (
+            state.has_branch(change.branch_id)
+            and (change.into is None or state.has_branch(change.into))
+            and change.into != change.branch_id
+            and state.has(change.thought_id)
+        )
 
-        The latest decision on a branch wins (deciding again the same way changes nothing). With a
-        branch chosen, the path to the conclusion is the trunk and the chosen branches (drawn bold);
-        abandoned lanes are drawn faded and their thoughts are not the conclusion. A blank note is
-        no note; a note that is not text, is longer than ``MAX_NOTE_CHARS`` (10 000 characters) or
-        holds a NUL or a lone surrogate raises :class:`~jupyter_think.core.errors.InvalidValue`.
+    def apply(self, change: TeachingChange, state: SessionState) -> None:
+        """Take a teaching change (checked already); an amendment changes the text in ``state``."""
+        state.note(change)
+        self._applied.add(change)
+        if isinstance(change, ThoughtAmended):
+            before = state.set_text(change.thought_id, change.text)
+            self._texts.setdefault(change.thought_id, [before.thought]).append(change.text)
+        elif isinstance(change, ThoughtRetracted):
+            self._retracted[change.thought_id] = change
+        elif isinstance(change, BranchDecided):
+            self._decisions[change.branch_id] = change
+        elif isinstance(change, BranchMerged):
+            self._merges.append(change)
+            state.merge_lane(change.branch_id, change.into, change.thought_number)
+        else:  # pragma: no cover - the teaching changes are a closed union
+            raise TypeError(f"unknown change {change!r}")
 
-        Example:
-            >>> from jupyter_think import Session
-            >>> s = Session("d"); _ = s.think("Guess"); _ = s.branch("proof", from_thought=1)
-            >>> s.decide("proof", "chosen", note="short and complete").outcome
-            'chosen'
-        """
-        with self._lock:
-            branch_id = self._known_branch(branch_id, "decide")
-            if outcome not in OUTCOMES:
-                raise BadOutcome(outcome)
-            if note is not None and not isinstance(note, str):
-                raise InvalidValue([("note", "must be text (or None for no note)", note)])
-            if note is not None and (not note or note.isspace()):
-                note = None
-            if note is not None and (problem := text_problem(note, MAX_NOTE_CHARS)) is not None:
-                raise InvalidValue([("note", problem, note)])
-            current = self._decisions.get(branch_id)
-            if current is not None and (current.outcome, current.note) == (outcome, note):
-                return current
-            change = BranchDecided(branch_id=branch_id, outcome=outcome, note=note)
-            self._apply(change)
-            return change
+    # --- the read side -----------------------------------------------------------------------------------
 
-    def merge(self, branch_id: str, into: str | None = TRUNK) -> BranchMerged:
-        """Merge branch ``branch_id`` back into ``into`` (``"main"`` or ``None``: the trunk, or a branch).
+    def is_retracted(self, thought_id: str) -> bool:
+        """True when the thought with this id is retracted."""
+        return thought_id in self._retracted
 
-        The target becomes active and continues from the branch's last counted thought: its next
-        thought follows that one (a merge edge in the graph) and is numbered after it. Merging again
-        with nothing new in the branch changes nothing.
+    def retracted(self) -> frozenset[str]:
+        """The ids of the retracted thoughts."""
+        return frozenset(self._retracted)
 
-        Raises :class:`~jupyter_think.core.errors.TrunkCannot` for ``main`` as the branch,
-        :class:`~jupyter_think.core.errors.MergeIntoItself`, :class:`~jupyter_think.core.errors.UnknownBranch`
-        for an unknown branch or target, :class:`~jupyter_think.core.errors.NothingToMerge` for a branch
-        without a counted thought.
+    def decisions(self, branch_ids: tuple[str, ...]) -> Mapping[str, BranchDecided]:
+        """Branch id -> its latest decision, in the order of ``branch_ids`` (creation order)."""
+        return MappingProxyType({b: self._decisions[b] for b in branch_ids if b in self._decisions})
 
-        Example:
-            >>> from jupyter_think import Session
-            >>> s = Session("m"); _ = s.think("Start", total=3)
-            >>> _ = s.branch("idea", from_thought=1); _ = s.think("Try it")
-            >>> _ = s.merge("idea")
-            >>> s.active_branch is None, s.think("Go on from the idea").thought_number
-            (True, 3)
-        """
-        with self._lock:
-            if branch_id == TRUNK:
-                raise TrunkCannot("merge")
-            branch_id = self._known_branch(branch_id, "merge")
-            target = None if into is None or into == TRUNK else validate_id(into, "branch")
-            if target == branch_id:
-                raise MergeIntoItself(branch_id)
-            if target is not None and target not in self._branches:
-                raise UnknownBranch(self.id, target, "merge into", tuple(self._branches))
-            source = next(
-                (t for t in reversed(self._members[branch_id]) if t.id not in self._retracted), None
-            )
-            if source is None:
-                raise NothingToMerge(self.id, branch_id)
-            for earlier in reversed(self._merges):
-                if earlier.branch_id == branch_id and earlier.into == target:
-                    if earlier.thought_id == source.id:  # nothing new to merge: only go back to the target
-                        if self._active_branch != target:
-                            self._apply(BranchActivated(branch_id=target))
-                        return earlier
-                    break
-            change = BranchMerged(
-                branch_id=branch_id, into=target, thought_id=source.id, thought_number=source.thought_number
-            )
-            self._apply(change)
-            return change
+    def decision_on(self, branch_id: str) -> BranchDecided | None:
+        """The latest decision on a branch, or ``None``."""
+        return self._decisions.get(branch_id)
 
-    # --- the read side ------------------------------------------------------------------------------
-
-    @property
-    def decisions(self) -> Mapping[str, BranchDecided]:
-        """Branch id -> its latest decision (outcome, note, time), in branch creation order."""
-        with self._lock:
-            return self._ordered_decisions()
-
-    @property
     def merges(self) -> tuple[BranchMerged, ...]:
         """Every merge, in order."""
         return tuple(self._merges)
 
-    @property
-    def retracted(self) -> frozenset[str]:
-        """The ids of the retracted thoughts (they stay in :attr:`thoughts`)."""
-        return frozenset(self._retracted)
+    def amended(self) -> Mapping[str, tuple[str, ...]]:
+        """Amended thought id -> every text it had, the recorded one first and the current one last."""
+        return MappingProxyType({key: tuple(texts) for key, texts in self._texts.items()})
 
-    @property
-    def history_length(self) -> int:
-        """How many thoughts count: all recorded minus the retracted ones (the tool's ``thoughtHistoryLength``)."""
-        return len(self._thoughts) - len(self._retracted)
+    def counted(self, total: int) -> int:
+        """How many of ``total`` recorded thoughts count (the retracted ones do not)."""
+        return total - len(self._retracted)
+
+    def conclusion(self, state: SessionState) -> Thought | None:
+        """The last counted thought on the path to the conclusion, when it ends the thinking."""
+        if not self._retracted and not self._decisions:
+            last = state.last()
+            return None if last is None or last.next_thought_needed else last
+        thoughts = state.thoughts()
+        outcomes = {branch_id: d.outcome for branch_id, d in self._decisions.items()}
+        path = path_lanes(state.branch_ids, outcomes, ((m.branch_id, m.into) for m in self._merges))
+        retracted = self._retracted
+        index = conclusion_index(thoughts, lambda t: t.id not in retracted, lambda t: lane_of(t) in path)
+        return None if index is None else thoughts[index]

@@ -27,8 +27,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from jupyter_think.store.base import StoreError
-from jupyter_think.store.redaction import redact, safe_location  # noqa: F401 (safe_location: postgres.py takes it from here)
 from jupyter_think.store.postgres.watchdog import WATCHDOG, call_deadline
+from jupyter_think.store.redaction import redact, safe_location  # noqa: F401 (safe_location: postgres.py takes it from here)
 
 STORE_TIMEOUT = 10.0
 """Seconds a call waits on the server by default (``ThinkConfig.store_timeout``)."""
@@ -75,7 +75,7 @@ class Link:
             ("keepalives_count", "3"),
         ):
             params.setdefault(name, value)
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -3,7 +3,7 @@
 One row per session: the step its owner's presenter view shows. Readable by whoever may read the
 session (its owner, those it is shared with, the class's teachers); written only by the session's
 owner, so a lesson shared with the class (``share --class``) is moved by its teacher's presenter alone.
-:func:`presenter_sql` is idempotent: it is migration 7, and :func:`.roles.policies_sql` (which
+:func:`presenter_sql` is idempotent: it is migration 7, and :func:`.policies.policies_sql` (which
 ``class init`` runs again) includes it.
 
 Example:

@@ -2,28 +2,26 @@
 
 Chosen by a URL, ``postgresql://user@host/db`` (``$JUPYTER_THINK_STORE`` or
 ``%config ThinkConfig.store``), the way JupyterHub takes ``db_url``. The tables live in the schema
-``jupyter_think`` (created on first use, migrated under an advisory lock). A writer locks the
-session's row (``SELECT … FOR UPDATE``) to number its changes, so concurrent writers on many
-machines never collide; sessions are written in id order, so two batches cannot deadlock. Each
-transaction that changes a session sends ``NOTIFY jupyter_think, '<session id>'``: a kernel
-following the session hears it at once through :meth:`PostgresStore.watch`, on psycopg's async
-connection.
+``jupyter_think``, created on first use and upgraded under an advisory lock (:mod:`.schema`). A
+writer locks the session's row to number its changes (:mod:`.rows`, which follows the plans of
+:mod:`~jupyter_think.store.rows` and :mod:`~jupyter_think.store.lifecycle`); sessions are written in
+id order, so two batches cannot deadlock. Each transaction that changes a session sends ``NOTIFY
+jupyter_think``: a kernel following the session hears it at once (:mod:`.listen`).
 
 A server that is down or refuses (read-only standby, full disk, a broken connection) gives a
 :class:`~jupyter_think.store.base.StoreError`; the next call reconnects. No call waits on the server
 longer than the store's ``timeout`` (``ThinkConfig.store_timeout``): a frozen server is given up
-client-side (:mod:`.postgres_link`), and the LISTEN connection of :meth:`PostgresStore.watch` asks
-the server for a sign of life whenever it has been quiet that long.
+client-side (:mod:`.link`). Who may see what is the database's to decide (:mod:`.policies`); this
+store says it in words.
 """
 
 from __future__ import annotations
 
 import errno
-import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from functools import partial
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 try:
@@ -34,110 +32,35 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
 from jupyter_think.core.ids import split_ref, validate_ref
 from jupyter_think.core.models import Change
 from jupyter_think.store.base import (
+    LIVE,
     LOAD_BATCH,
     SCHEMA_VERSION,
     SEARCH_WINDOW,
     Head,
     LoadedChanges,
-    NotWritable,
     SearchHit,
-    RowCounts,
     SessionNotFound,
-    Share,
     SessionWrite,
+    Share,
     State,
     Store,
     StoredSession,
     StoreError,
     Written,
-    age_cutoff,
-    change_time,
-    encode,
-    searchable,
-    utc,
 )
-from jupyter_think.store.postgres import roles as klass
-from jupyter_think.store.postgres.presenter import presenter_sql
+from jupyter_think.store.codec import decode_batches, decode_rows
+from jupyter_think.store.lifecycle import Lifecycle
+from jupyter_think.store.migrations import WORDS_INDEXED
+from jupyter_think.store.postgres import sharing
 from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link, safe_location
-from jupyter_think.store.codec import checksum, decode_batches, decode_rows, searchable_payloads
+from jupyter_think.store.postgres.listen import notifications
+from jupyter_think.store.postgres.policies import SECURED
+from jupyter_think.store.postgres.rows import OWNER_NAME, ROW, PostgresRows, named, notify, stored
+from jupyter_think.store.postgres.schema import CHANNEL, SCHEMA, migrate, version
 from jupyter_think.store.rows import RowPlan
 from jupyter_think.store.search import check_limit, query_terms, snippet
-from jupyter_think.store.search import words as words_of
-from jupyter_think.store.postgres.watchdog import WATCHDOG
 
-SCHEMA = "jupyter_think"
-CHANNEL = "jupyter_think"
-WORDS_INDEXED = 4
-"""The schema version whose migration rebuilds the search index from the stored payloads."""
-_MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes ("jthink")
-
-_MIGRATIONS: dict[int, str] = {
-    1: f"""
-    CREATE TABLE {SCHEMA}.sessions (
-        key BIGSERIAL PRIMARY KEY,
-        id TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('live', 'trashed', 'archived')),
-        created_at TIMESTAMPTZ NOT NULL,
-        last_activity TIMESTAMPTZ NOT NULL,
-        state_changed_at TIMESTAMPTZ NOT NULL,
-        last_seq BIGINT NOT NULL DEFAULT 0,
-        thoughts BIGINT NOT NULL DEFAULT 0,
-        branches BIGINT NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'open'
-    );
-    CREATE UNIQUE INDEX sessions_live_id ON {SCHEMA}.sessions (id) WHERE state = 'live';
-    CREATE INDEX sessions_by_id ON {SCHEMA}.sessions (id, state, state_changed_at);
-    CREATE INDEX sessions_by_activity ON {SCHEMA}.sessions (state, last_activity);
-    CREATE TABLE {SCHEMA}.changes (
-        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
-        seq BIGINT NOT NULL,
-        kind TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (session_key, seq)
-    );
-    CREATE TABLE {SCHEMA}.branches (
-        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
-        branch_id TEXT NOT NULL,
-        PRIMARY KEY (session_key, branch_id)
-    );
-    """,
-    2: f"""
-    CREATE TABLE {SCHEMA}.thought_text (
-        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
-        seq BIGINT NOT NULL,
-        thought_number BIGINT NOT NULL,
-        body TEXT NOT NULL,
-        tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', body)) STORED,
-        PRIMARY KEY (session_key, seq)
-    );
-    CREATE INDEX thought_text_tsv ON {SCHEMA}.thought_text USING GIN (tsv);
-    """,
-    3: f"""
-    ALTER TABLE {SCHEMA}.changes ADD COLUMN IF NOT EXISTS checksum BIGINT;
-    """,
-    4: f"""
-    DROP TABLE IF EXISTS {SCHEMA}.thought_text;
-    CREATE TABLE {SCHEMA}.thought_text (
-        session_key BIGINT NOT NULL REFERENCES {SCHEMA}.sessions (key) ON DELETE CASCADE,
-        seq BIGINT NOT NULL,
-        thought_number BIGINT NOT NULL,
-        body TEXT NOT NULL,
-        words TEXT[] NOT NULL,
-        PRIMARY KEY (session_key, seq)
-    );
-    CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
-    """,
-    5: klass.security_sql(SCHEMA),
-    6: "",  # (experiments: issue 22 fills it)
-    7: f"ALTER TABLE {SCHEMA}.sessions ADD COLUMN IF NOT EXISTS trashed_by TEXT NOT NULL DEFAULT '';"
-    + presenter_sql(SCHEMA),
-}
-"""Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
-
-3: ``changes.checksum``, the CRC-32 of the payload (:mod:`.payloads`; ``NULL`` in rows written
-before: unverified)."""
+__all__ = ["CHANNEL", "SCHEMA", "PostgresStore"]
 
 
 class _Bytes(psycopg.adapt.Loader):
@@ -154,27 +77,7 @@ def _payload_cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
     return cursor
 
 
-_INDEX_TEXT = (
-    f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "
-    "VALUES (%s, %s, %s, %s, %s)"
-)
-"""Index one text: (session key, seq, thought number, text, its words as :func:`.search.words` makes them)."""
-_OWNER_NAME = (
-    f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = sessions.owner), sessions.owner)"
-)
-"""The owner as the class knows them (the user name given to ``class add``), else the role."""
-_ROW = (
-    "key, id, " + _OWNER_NAME + ", state, created_at, last_activity, state_changed_at, thoughts, branches, "
-    "status, last_seq, "
-    f"CASE WHEN sessions.owner = current_user THEN id ELSE {_OWNER_NAME} || '/' || id END, trashed_by"
-)
-_MY_NAME = f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = current_user), current_user)"
-"""The connected role as the class knows it (what ``trashed_by`` records)."""
-"""A session row as :func:`_stored` reads it (also in ``RETURNING``): the owner's name and how this role
-names the session (``ID`` when it is its own, else ``OWNER/ID``)."""
-
-
-class PostgresStore(RowPlan, Store):
+class PostgresStore(Store):
     """Sessions in a PostgreSQL database given by ``url`` (see the module docstring)."""
 
     def __init__(self, url: str, *, timeout: float = STORE_TIMEOUT) -> None:
@@ -184,7 +87,10 @@ class PostgresStore(RowPlan, Store):
         self._link = Link(url, self.location, timeout, self._set_up)
         self._read_only: str | None = None
         self._schema_version = SCHEMA_VERSION  # of the database (older only on a read-only server)
-        self._me: klass.Me | None = None  # the role connected, and the name the class knows it by
+        self._me: sharing.Me | None = None  # the role connected, and the name the class knows it by
+        sql = PostgresRows(self.canonical)
+        self._rows = RowPlan(sql)
+        self._lifecycle = Lifecycle(sql)
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -217,73 +123,19 @@ class PostgresStore(RowPlan, Store):
             else None
         )
         if self._read_only is None:
-            self._migrate(conn)
+            migrate(conn, self.location, self._link.still_answering)
             self._schema_version = SCHEMA_VERSION
         else:
-            self._schema_version = self._version(conn)
-        self._me = klass.who_am_i(conn, SCHEMA) if self._schema_version >= klass.SECURED else None
+            self._schema_version = version(conn)
+        self._me = sharing.who_am_i(conn, SCHEMA) if self._schema_version >= SECURED else None
 
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        version = self._version(conn)
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                errno.EPROTO,
-                f"{self.location} was written by a newer jupyter-think (schema {version}, this one knows "
-                f"{SCHEMA_VERSION}); upgrade jupyter-think",
-            )
-        if not klass.may_migrate(conn, SCHEMA):
-            raise StoreError(
-                errno.EACCES,
-                f"the tables of {self.location} are at schema version {version} and this jupyter-think needs "
-                f"{SCHEMA_VERSION}; only the database's owner may upgrade them: ask the admin to run "
-                "`jupyter-think class init` with the owner's URL",
-            )
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            version = self._version(conn)  # another process may have migrated meanwhile
-            with klass.unrestricted(conn, SCHEMA):
-                self._migrate_from(conn, version)
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only is not None:
+            raise StoreError(errno.EROFS, f"the store {self.location} is read-only: {self._read_only}")
 
-    def _migrate_from(self, conn: psycopg.Connection[Any], version: int) -> None:
-        """Run the migrations after ``version`` (in the caller's transaction, policies lifted for the owner)."""
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            if _MIGRATIONS[target].strip():
-                conn.execute(_MIGRATIONS[target])
-            if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
-                self._reindex(conn)
-            conn.execute(
-                f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(target),),
-            )
-
-    def _reindex(self, conn: psycopg.Connection[Any], batch: int = 2000) -> None:
-        """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a
-        time (each batch heard from the server gives the migration another ``timeout``)."""
-        names = dict(conn.execute(f"SELECT key, id FROM {SCHEMA}.sessions").fetchall())
-        with conn.cursor(name="jupyter_think_reindex") as rows:
-            rows.execute(
-                f"SELECT session_key, seq, payload, checksum FROM {SCHEMA}.changes "
-                "WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
-            )
-            while chunk := rows.fetchmany(batch):
-                self._link.still_answering()
-                with conn.cursor() as cursor:
-                    cursor.executemany(_INDEX_TEXT, _index_rows(searchable_payloads(chunk, names)))
-
-    @staticmethod
-    def _version(conn: psycopg.Connection[Any]) -> int:
-        exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.meta",)).fetchone()
-        if not exists or exists[0] is None:
-            return 0
-        row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+    def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
+        """True on a read-only server where this package never created its tables (nothing stored)."""
+        return self._read_only is not None and version(conn) == 0
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -298,125 +150,13 @@ class PostgresStore(RowPlan, Store):
             try:
                 with conn.transaction():
                     for index in order:
-                        results[index] = self._append_one(conn, writes[index])
-                    _notify(conn)
+                        results[index] = self._rows.append_one(conn, writes[index])
+                    notify(conn)
                     committing = True  # what fails from here on may have been committed
             except psycopg.OperationalError as exc:
                 exc.commit_unknown = committing  # type: ignore[attr-defined]
                 raise
         return [result for result in results if result is not None]
-
-    def _refuse_if_read_only(self) -> None:
-        if self._read_only is not None:
-            raise StoreError(errno.EROFS, f"the store {self.location} is read-only: {self._read_only}")
-
-    # (the plan of an append is RowPlan's; these are its primitives in PostgreSQL's SQL)
-
-    def _live_key(self, conn: psycopg.Connection[Any], session_id: str) -> int | None:
-        where, params = _named(session_id)
-        row = conn.execute(
-            f"SELECT key FROM {SCHEMA}.sessions WHERE {where} AND state = 'live' FOR UPDATE", params
-        ).fetchone()
-        return None if row is None else int(row[0])
-
-    def _row_state(self, conn: psycopg.Connection[Any], key: int) -> str | None:
-        row = conn.execute(
-            f"SELECT state FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def _set_state(self, conn: psycopg.Connection[Any], key: int, state: str) -> None:
-        conn.execute(
-            f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now() WHERE key = %s", (state, key)
-        )
-
-    def _create(self, conn: psycopg.Connection[Any], session_id: str, created_at: datetime) -> int:
-        owner, plain_id = split_ref(self.canonical(session_id))
-        if owner is not None:  # another user's session: nobody but its owner makes it (again)
-            where, params = _named(session_id)
-            if conn.execute(
-                f"SELECT 1 FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
-            ).fetchone():
-                # live and readable, not writable (its row is not ours to lock): never shared for
-                # writing, or the share was taken back while this writer had it open
-                raise NotWritable(
-                    errno.EACCES, f"{session_id} belongs to {owner}; you can read it, not change it"
-                )
-            raise NotWritable(
-                errno.EACCES,
-                f"{session_id} is not there for you to write to: its owner, {owner}, moved it to the trash, "
-                "started it anew or no longer shares it with you; ask them",
-            )
-        row = conn.execute(  # (the owner is the database's current_user: its default, checked by a policy)
-            f"INSERT INTO {SCHEMA}.sessions (id, state, created_at, last_activity, state_changed_at) "
-            "VALUES (%s, 'live', %s, %s, now()) ON CONFLICT (owner, id) WHERE state = 'live' DO NOTHING RETURNING key",
-            (plain_id, created_at, created_at),
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
-        live = self._live_key(conn, session_id)  # created by a concurrent writer: join it
-        assert live is not None
-        return live
-
-    def _reset(self, conn: psycopg.Connection[Any], session_id: str, at: datetime) -> int:
-        """As :meth:`RowPlan._reset`, and the fresh row keeps the shares of the row it replaces (a lesson
-        shared with the class and started anew is still the class's to follow)."""
-        before = self._live_key(conn, session_id)
-        key = super()._reset(conn, session_id, at)
-        if before is not None and key != before:
-            conn.execute(
-                f"INSERT INTO {SCHEMA}.shares (session_key, grantee, grantee_name, can_write) "
-                f"SELECT %s, grantee, grantee_name, can_write FROM {SCHEMA}.shares WHERE session_key = %s "
-                "ON CONFLICT DO NOTHING",
-                (key, before),
-            )
-        return key
-
-    def _created_at_is(self, conn: psycopg.Connection[Any], key: int, at: datetime) -> bool:
-        row = conn.execute(f"SELECT created_at FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
-        return row is not None and row[0] == at
-
-    def _insert(
-        self, conn: psycopg.Connection[Any], key: int, run: Sequence[Change], status: str | None = None
-    ) -> tuple[int, int]:
-        last_seq, last_activity = conn.execute(
-            f"SELECT last_seq, last_activity FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
-        ).fetchone()  # type: ignore[misc]
-        if not run:
-            return last_seq + 1, last_seq
-        rows = []
-        texts = []
-        latest = last_activity
-        for offset, change in enumerate(run, start=1):
-            at = change_time(change)
-            latest = max(latest, at)
-            payload = encode(change)
-            rows.append((key, last_seq + offset, change.kind, payload, at, checksum(payload)))
-            found = searchable(change)
-            if found is not None:
-                texts.append((key, last_seq + offset, *found))
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {SCHEMA}.changes (session_key, seq, kind, payload, created_at, checksum) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                rows,
-            )
-            if texts:
-                cursor.executemany(_INDEX_TEXT, _index_rows(texts))
-        counts = RowCounts.of(run)
-        new_branches = 0
-        for branch_id in sorted(counts.branch_ids):
-            cursor = conn.execute(
-                f"INSERT INTO {SCHEMA}.branches (session_key, branch_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (key, branch_id),
-            )
-            new_branches += max(cursor.rowcount, 0)
-        conn.execute(
-            f"UPDATE {SCHEMA}.sessions SET last_seq = %s, last_activity = %s, thoughts = thoughts + %s, "
-            "branches = branches + %s, status = coalesce(%s, status) WHERE key = %s",
-            (last_seq + len(run), latest, counts.thoughts, new_branches, status or counts.status, key),
-        )
-        return last_seq + 1, last_seq + len(run)
 
     # --- reading ------------------------------------------------------------------------------------
 
@@ -430,18 +170,18 @@ class PostgresStore(RowPlan, Store):
                 )  # the row and its changes agree
                 if key is not None:
                     found = conn.execute(
-                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)
+                        f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)
                     ).fetchone()
                 else:
-                    where, params = _named(session_id)
+                    where, params = named(session_id)
                     found = conn.execute(
-                        f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE {where} AND state = %s "
+                        f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE {where} AND state = %s "
                         "ORDER BY state_changed_at DESC, key DESC LIMIT 1",
                         (*params, state),
                     ).fetchone()
                 if found is None:
                     return None
-                row = _stored(found)
+                row = stored(found)
                 cursor = _payload_cursor(conn).execute(
                     f"SELECT seq, payload, checksum FROM {SCHEMA}.changes WHERE session_key = %s "
                     "ORDER BY seq",
@@ -449,10 +189,6 @@ class PostgresStore(RowPlan, Store):
                 )
                 entries, skipped = decode_batches(row.ref, iter(partial(cursor.fetchmany, LOAD_BATCH), []))
         return LoadedChanges(row, entries, skipped)
-
-    def _missing_schema(self, conn: psycopg.Connection[Any]) -> bool:
-        """True on a read-only server where this package never created its tables (nothing stored)."""
-        return self._read_only is not None and self._version(conn) == 0
 
     def changes_since(self, key: int, seq: int) -> list[tuple[int, Change]]:
         with self._connection() as conn:
@@ -467,8 +203,8 @@ class PostgresStore(RowPlan, Store):
                 )
                 .fetchall()
             )
-            found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
-        return decode_rows(_stored(found).ref if found else str(key), rows)[0]
+            found = conn.execute(f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return decode_rows(stored(found).ref if found else str(key), rows)[0]
 
     def heads(self, session_ids: Collection[str]) -> dict[str, Head]:
         if not session_ids:
@@ -478,7 +214,7 @@ class PostgresStore(RowPlan, Store):
                 return {}
             heads = {}
             for session_id in session_ids:
-                where, params = _named(session_id)
+                where, params = named(session_id)
                 found = conn.execute(
                     f"SELECT key, last_seq FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'", params
                 ).fetchone()
@@ -490,19 +226,19 @@ class PostgresStore(RowPlan, Store):
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return None
-            found = conn.execute(f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
-        return None if found is None else _stored(found)
+            found = conn.execute(f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone()
+        return None if found is None else stored(found)
 
-    def sessions(self, states: Collection[State] = ("live",)) -> list[StoredSession]:
+    def sessions(self, states: Collection[State] = LIVE) -> list[StoredSession]:
         with self._connection() as conn:
             if self._missing_schema(conn):
                 return []
             rows = conn.execute(
-                f"SELECT {_ROW} FROM {SCHEMA}.sessions WHERE state = ANY(%s) "
+                f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE state = ANY(%s) "
                 "ORDER BY owner <> current_user, owner, id, state_changed_at DESC, key DESC",
                 (list(states),),
             ).fetchall()
-        return [_stored(row) for row in rows]
+        return [stored(row) for row in rows]
 
     def search(
         self, words: str, session_ids: Collection[str] | None = None, limit: int = 50
@@ -529,7 +265,7 @@ class PostgresStore(RowPlan, Store):
                 "WITH recent AS (SELECT t.session_key, t.seq, t.thought_number, t.body, t.words "
                 f"FROM {SCHEMA}.thought_text t WHERE t.words @> %(terms)s::text[]{window} "
                 f"ORDER BY t.session_key DESC, t.seq DESC LIMIT {SEARCH_WINDOW}) "
-                f"SELECT CASE WHEN s.owner = current_user THEN s.id ELSE {_OWNER_NAME.replace('sessions.', 's.')} "
+                f"SELECT CASE WHEN s.owner = current_user THEN s.id ELSE {OWNER_NAME.replace('sessions.', 's.')} "
                 "|| '/' || s.id END, r.thought_number, r.seq, r.body, "
                 f"{score} AS score "
                 f"FROM recent r JOIN {SCHEMA}.sessions s ON s.key = r.session_key "
@@ -566,7 +302,7 @@ class PostgresStore(RowPlan, Store):
         owner, _ = split_ref(session_id)
         if owner is None:
             return None
-        where, params = _named(session_id)
+        where, params = named(session_id)
         with self._connection() as conn:
             found = conn.execute(
                 f"SELECT {SCHEMA}.may_write(key) FROM {SCHEMA}.sessions WHERE {where} AND state = 'live'",
@@ -591,19 +327,19 @@ class PostgresStore(RowPlan, Store):
         plain_id = self._own(session_id, "share it")
         with self._connection() as conn:
             self._refuse_if_read_only()
-            return klass.share(conn, SCHEMA, plain_id, user, write=write)
+            return sharing.share(conn, SCHEMA, plain_id, user, write=write)
 
     def unshare(self, session_id: str, user: str | None) -> str:
         plain_id = self._own(session_id, "change who it is shared with")
         with self._connection() as conn:
             self._refuse_if_read_only()
-            return klass.unshare(conn, SCHEMA, plain_id, user)
+            return sharing.unshare(conn, SCHEMA, plain_id, user)
 
     def shares(self) -> list[Share]:
         with self._connection() as conn:
-            if self._missing_schema(conn) or self._schema_version < klass.SECURED:
+            if self._missing_schema(conn) or self._schema_version < SECURED:
                 return []
-            return klass.shares(conn, SCHEMA)
+            return sharing.shares(conn, SCHEMA)
 
     # --- following ---------------------------------------------------------------------------------------
 
@@ -611,173 +347,41 @@ class PostgresStore(RowPlan, Store):
         """Polling is not how PostgreSQL is followed (see :meth:`watch`): always true, so a poller re-checks."""
         return True
 
-    async def watch(self, interval: float) -> AsyncIterator[None]:
-        """Yield as soon as another connection commits a change (``LISTEN jupyter_think``).
+    def watch(self, interval: float) -> AsyncIterator[None]:
+        """Yield as soon as another connection commits a change (``LISTEN jupyter_think``, :mod:`.listen`):
+        a frozen or vanished server is noticed within ``timeout``, and an unreachable one retried every
+        ``interval``."""
+        return notifications(self._link.conninfo(), self.timeout, interval)
 
-        Runs on psycopg's async connection. When no notification came for ``timeout`` seconds it asks
-        the server for a sign of life (``SELECT 1``, given up after ``timeout`` like every call), so a
-        frozen or vanished server is noticed and the connection made anew. While the server is
-        unreachable it retries every ``interval`` and yields after reconnecting (changes may have
-        been missed meanwhile).
-        """
-        import anyio
-
-        while True:
-            try:
-                aconn = await psycopg.AsyncConnection.connect(self._link.conninfo(), autocommit=True)
-            except psycopg.Error:
-                await anyio.sleep(interval)
-                continue
-            try:
-                await self._bounded(aconn, f"LISTEN {CHANNEL}")
-                yield  # (re)connected: whatever happened while we were away is checked once
-                heard_at = time.monotonic()
-                while True:
-                    heard = False
-                    async for _ in aconn.notifies(timeout=interval, stop_after=1):
-                        heard = True
-                    if heard:
-                        heard_at = time.monotonic()
-                        yield
-                    elif time.monotonic() - heard_at >= self.timeout:
-                        await self._bounded(aconn, "SELECT 1")
-                        heard_at = time.monotonic()
-            except psycopg.Error:
-                await anyio.sleep(interval)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await aconn.close()
-
-    async def _bounded(self, aconn: psycopg.AsyncConnection[Any], statement: str) -> None:
-        """Run ``statement``; its socket is shut down when the server has not answered within ``timeout``.
-
-        (Shielded: cancelled mid-statement, psycopg would send a cancel request to the server and log
-        a warning when that is cut short too; the watchdog ends the wait anyway.)"""
-        import anyio
-
-        ticket = WATCHDOG.arm(aconn.pgconn.socket, time.monotonic() + self.timeout)
-        try:
-            with anyio.CancelScope(shield=True):
-                await aconn.execute(statement)
-        finally:
-            WATCHDOG.disarm(ticket)
-
-    # --- trash, archive, retention ------------------------------------------------------------------
+    # --- trash, archive, retention (the plan is :mod:`~jupyter_think.store.lifecycle`'s) ------------
 
     def trash(self, session_id: str) -> StoredSession:
         session_id = self._own(session_id, "move it to the trash")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                key = self._live_key(conn, session_id)
-                if key is None:
-                    raise SessionNotFound(session_id)
-                found = conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now(), "
-                    f"trashed_by = {_MY_NAME} WHERE key = %s RETURNING {_ROW}",
-                    (key,),
-                ).fetchone()
-                _notify(conn)
-        return _stored(found)
+                found = self._lifecycle.trash(conn, session_id)
+                notify(conn)
+        return found
 
     def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         session_id = self._own(session_id, "restore it")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                row = conn.execute(
-                    f"SELECT key FROM {SCHEMA}.sessions WHERE owner = current_user AND id = %s AND state = %s "
-                    "AND (%s::bigint IS NULL OR key = %s) "
-                    "ORDER BY state_changed_at DESC, key DESC LIMIT 1 FOR UPDATE",
-                    (session_id, state, key, key),
-                ).fetchone()
-                if row is None:
-                    raise SessionNotFound(session_id, state)
-                live = self._live_key(conn, session_id)
-                if live is not None:
-                    if state == "trashed":
-                        raise StoreError(
-                            errno.EEXIST,
-                            f"a session {session_id!r} exists; move it to the trash first "
-                            f"(jupyter-think rm {session_id}), then restore",
-                        )
-                    conn.execute(
-                        f"UPDATE {SCHEMA}.sessions SET state = 'archived', state_changed_at = now() WHERE key = %s",
-                        (live,),
-                    )
-                found = conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'live', state_changed_at = now() WHERE key = %s "
-                    f"RETURNING {_ROW}",
-                    (row[0],),
-                ).fetchone()
-                _notify(conn)
-        return _stored(found)
+                found = self._lifecycle.restore(conn, session_id, state, key)
+                notify(conn)
+        return found
 
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:
-        cutoff = age_cutoff(older_than) or datetime.max.replace(tzinfo=timezone.utc)
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                rows = conn.execute(
-                    f"DELETE FROM {SCHEMA}.sessions WHERE owner = current_user AND state = 'trashed' "
-                    f"AND state_changed_at < %s RETURNING {_ROW}",
-                    (cutoff,),
-                ).fetchall()
-        return sorted((_stored(row) for row in rows), key=lambda row: row.id)
+                return self._lifecycle.purge(conn, older_than)
 
     def trash_idle(self, older_than: timedelta, keep: Collection[str] = ()) -> list[StoredSession]:
-        cutoff = age_cutoff(older_than)
+        keep = {self.canonical(session_id) for session_id in keep}
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                rows = conn.execute(
-                    f"UPDATE {SCHEMA}.sessions SET state = 'trashed', state_changed_at = now(), "
-                    "trashed_by = 'retention' "
-                    f"WHERE owner = current_user AND state = 'live' AND last_activity < %s AND NOT (id = ANY(%s)) "
-                    f"RETURNING {_ROW}",
-                    (cutoff, [self.canonical(session_id) for session_id in keep]),
-                ).fetchall()
-        return sorted((_stored(row) for row in rows), key=lambda row: row.id)
-
-
-# --- helpers ---------------------------------------------------------------------------------------------
-
-
-def _named(session_id: str) -> tuple[str, tuple[str, ...]]:
-    """The condition on ``sessions`` that picks the rows named ``session_id`` by this role, and its
-    parameters: an id is the role's own; ``OWNER/ID`` is the owner's (a class user name, or a role)."""
-    owner, plain_id = split_ref(validate_ref(session_id))
-    if owner is None:
-        return "owner = current_user AND id = %s", (plain_id,)
-    return f"owner = {SCHEMA}.role_of(%s) AND id = %s", (owner, plain_id)
-
-
-def _notify(conn: psycopg.Connection[Any]) -> None:
-    """Tell listeners something changed, and nothing else: anyone may LISTEN, so the notification names
-    no session; a listener re-reads what it follows under its own policies."""
-    conn.execute(f"NOTIFY {CHANNEL}")
-
-
-def _stored(row: tuple[Any, ...]) -> StoredSession:
-    (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref,
-     trashed_by) = row  # fmt: skip
-    return StoredSession(
-        int(key),
-        session_id,
-        owner,
-        state,
-        utc(created),
-        utc(activity),
-        utc(changed),
-        int(thoughts),
-        int(branches),
-        status,
-        int(last_seq),
-        trashed_by=trashed_by,
-        ref=ref,
-    )
-
-
-def _index_rows(texts: Sequence[tuple[int, int, int, str]]) -> list[tuple[int, int, int, str, list[str]]]:
-    """(key, seq, number, text) rows to index, with the words of each text."""
-    return [(key, seq, number, text, words_of(text)) for key, seq, number, text in texts]
+                return self._lifecycle.trash_idle(conn, older_than, keep)

@@ -41,8 +41,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jupyter_think.store.base import StoreError
-from jupyter_think.store.sqlite.schema import QUARANTINE, errorname, migrate
 from jupyter_think.store.sqlite.salvage import Repaired, carry_into, read_damaged
+from jupyter_think.store.sqlite.schema import QUARANTINE, errorname, migrate
 
 try:
     import fcntl

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_think.core.models import Thought
-from jupyter_think.store.base import STATES, Entry, RowCounts, searchable
+from jupyter_think.store.base import STATES, Entry
 from jupyter_think.store.codec import decode
+from jupyter_think.store.rows import RowCounts
+from jupyter_think.store.search import searchable
 from jupyter_think.store.sqlite.schema import INDEX_TEXT, columns
 
 _SESSION_COLUMNS = (

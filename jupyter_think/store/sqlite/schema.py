@@ -3,7 +3,8 @@
 :func:`migrate` brings a database to :data:`~jupyter_think.store.base.SCHEMA_VERSION` (``PRAGMA
 user_version``). :func:`store_error` turns a ``sqlite3`` error into a
 :class:`~jupyter_think.store.base.StoreError` whose errno says what happened. A file SQLite calls
-corrupt is repaired by :mod:`.sqlite_salvage`.
+corrupt is repaired by :mod:`.salvage` and :mod:`.repair`; the upgrade itself is
+:func:`~jupyter_think.store.migrations.upgrade` (this module gives it SQLite's SQL).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import errno
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from jupyter_think.store.base import SCHEMA_VERSION, StoreError
-from jupyter_think.store.codec import searchable_payloads
+from jupyter_think.store.base import StoreError
+from jupyter_think.store.migrations import upgrade
 from jupyter_think.store.search import index_text
 
 DATABASE = "sessions.db"
@@ -105,8 +106,6 @@ INDEX_TEXT = (
 """Index one text: parameters (text, session key, seq, thought number). The words are made in Python
 (:func:`register_words` on the connection); the rowid orders rows by (session key, seq), the order
 in which the newest matches are picked on both engines."""
-WORDS_INDEXED = 4
-"""The schema version whose migration rebuilds the search index from the stored payloads."""
 ROW = (
     "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, "
     "last_seq, missing, kept_in, top_number, trashed_by"
@@ -120,15 +119,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # (another process may have done it)
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target].split(";"):
-                if statement.strip():
-                    _execute_once(conn, statement)
-            if target == 3 and version >= 1:
-                conn.execute(TOP_NUMBERS)
-            if target == WORDS_INDEXED and version >= 1:  # index the text of the changes stored before
-                reindex(conn)
-            conn.execute(f"PRAGMA user_version = {target}")
+        upgrade(SQLiteSchema(), conn, version)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -141,17 +132,34 @@ def register_words(conn: sqlite3.Connection) -> None:
     conn.create_function("jupyter_think_words", 1, index_text, deterministic=True)
 
 
-def reindex(conn: sqlite3.Connection, batch: int = 2000) -> None:
-    """Fill the (empty) search index from the stored thoughts and amendments, ``batch`` rows at a time."""
-    checked = ", checksum" if "checksum" in columns(conn, "changes") else ""
-    names = dict(conn.execute("SELECT key, id FROM sessions").fetchall())
-    rows = conn.execute(  # (bytes: one payload that is not UTF-8 must not stop the migration)
-        f"SELECT session_key, seq, CAST(payload AS BLOB){checked} FROM changes "
-        "WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
-    )
-    while chunk := rows.fetchmany(batch):
-        indexed = searchable_payloads(chunk, names)
-        conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in indexed])
+class SQLiteSchema:
+    """The SQL of :func:`~jupyter_think.store.migrations.upgrade` in SQLite (its :class:`~.migrations.SchemaSQL`)."""
+
+    def apply(self, conn: sqlite3.Connection, version: int) -> None:
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                _execute_once(conn, statement)
+
+    def set_version(self, conn: sqlite3.Connection, version: int) -> None:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
+    def fill_top_numbers(self, conn: sqlite3.Connection) -> None:
+        conn.execute(TOP_NUMBERS)
+
+    def session_ids(self, conn: sqlite3.Connection) -> dict[int, str]:
+        return dict(conn.execute("SELECT key, id FROM sessions").fetchall())
+
+    def stored_texts(self, conn: sqlite3.Connection, batch: int) -> Iterator[list[Any]]:
+        checked = ", checksum" if "checksum" in columns(conn, "changes") else ""
+        rows = conn.execute(  # (bytes: one payload that is not UTF-8 must not stop the migration)
+            f"SELECT session_key, seq, CAST(payload AS BLOB){checked} FROM changes "
+            "WHERE kind IN ('thought', 'amend') ORDER BY session_key, seq"
+        )
+        while chunk := rows.fetchmany(batch):
+            yield chunk
+
+    def index(self, conn: sqlite3.Connection, texts: Sequence[tuple[int, int, int, str]]) -> None:
+        conn.executemany(INDEX_TEXT, [(text, key, seq, number) for key, seq, number, text in texts])
 
 
 def _execute_once(conn: sqlite3.Connection, statement: str) -> None:
