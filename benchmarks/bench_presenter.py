@@ -1,7 +1,8 @@
 """Benchmark: how long a class's graph takes to follow the presenter's step, on both engines.
 
-Run: ``python benchmarks/bench_presenter.py [--moves 30] [--postgres URL]``. Without ``--postgres`` a
-private PostgreSQL server is started for the run (``tests/pg_server.py``, Debian's postgresql).
+Run: ``python benchmarks/bench_presenter.py [--moves 30] [--postgres URL] [--tiny]``. Without
+``--postgres`` a private PostgreSQL server is started for the run (``tests/pg_server.py``, Debian's
+postgresql); ``--tiny`` makes 3 moves (tests/test_benchmarks.py runs it so).
 
 A presenter board moves the step of a stored session; a second board of its own (its own connections
 and watcher thread, as another kernel has) follows it. Prints, per engine, the delay from ``present()``
@@ -92,7 +93,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=30)
     parser.add_argument("--postgres", default=None, help="a postgresql:// URL (default: a private server)")
+    parser.add_argument("--tiny", action="store_true", help="3 moves: that it runs, not what it measures")
     args = parser.parse_args()
+    if args.tiny:
+        args.moves = 3
     folder = tempfile.mkdtemp(prefix="jt-bench-presenter-")
     report("SQLite", follow_delays(folder, args.moves), sqlite_floor(folder), "one read of the position")
     server = None

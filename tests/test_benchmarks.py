@@ -28,6 +28,11 @@ FLOORS = {
     "bench_experiments.py": ["without a grid", "with the grid", "compare 20 sessions", "diff    two runs"],
     "bench_mcp.py": ["jupyter-think mcp, memory only", "x1.00 of", "one append + fdatasync"],
     "bench_widget.py": ["layout     100 thoughts", "ratio 1 000 / 100", "click -> detail"],
+    "bench_presenter.py": [
+        "SQLite     follower reaches",
+        "PostgreSQL follower reaches",
+        "floor (a bare NOTIFY",
+    ],
 }
 """What each benchmark must print: its figures, and the floor (or target) they are read against."""
 
@@ -41,7 +46,7 @@ def test_the_benchmark_runs_in_tiny_mode_and_prints_its_figures_beside_their_flo
     name: str, request: pytest.FixtureRequest
 ) -> None:
     extra: list[str] = []
-    if name == "bench_search.py":  # (an empty database to fill)
+    if name in ("bench_search.py", "bench_presenter.py"):  # (an empty database to fill)
         extra = ["--postgres", request.getfixturevalue("postgres_server").new_database()]
     elif name == "bench_store.py":  # (a server: a fresh database for each measurement)
         extra = ["--postgres", request.getfixturevalue("postgres_server").url()]
