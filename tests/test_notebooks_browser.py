@@ -232,6 +232,7 @@ LAYOUT = """(graph) => {
         detail: box(root.querySelector('.jt-detail')),
         step: root.querySelector('.jt-step-label').textContent,
         dots: [...root.querySelectorAll('.jt-node .jt-dot')].map(box),
+        arcs: [...root.querySelectorAll('.jt-revision')].map(box),
         labels: [...root.querySelectorAll('.jt-label')].map(size),
         lanes: [...root.querySelectorAll('.jt-lane-label')].map(e => ({box: box(e), size: size(e)})),
         text: root.querySelector('.jt-detail-text').textContent,
@@ -291,6 +292,8 @@ def check_fitted(seen: dict[str, Any], nodes: int) -> None:
     assert seen["lanes"] and min(lane["size"] for lane in seen["lanes"]) >= MIN_TYPE
     for lane in seen["lanes"]:  # no node under a lane's name
         assert not any(meet(lane["box"], dot) for dot in seen["dots"]), lane
+    for arc in seen["arcs"]:  # a revision's arc stays in the view, over the first lane too
+        assert arc["top"] >= viewport["top"] - 1, (arc, viewport)
     assert not seen["paneHidden"] and seen["text"].strip(), "the step's text is shown"
 
 
@@ -333,6 +336,12 @@ def test_the_presenter_view_fits_the_lesson_at_its_start_and_end_and_keeps_still
     end = layout(page)
     check_fitted(end, nodes=12)
     page.screenshot(path=str(shots / "presenter-end.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})  # a smaller projector: fitted again
+    page.wait_for_function(
+        f"Math.abs([...document.querySelectorAll('{GRAPHS}')].pop().getBoundingClientRect().width - 1280) < 2"
+    )
+    check_fitted(layout(page), nodes=12)
+    page.set_viewport_size(PROJECTOR)
     page.keyboard.press("Escape")
     page.wait_for_function(
         f"![...document.querySelectorAll('{GRAPHS}')].pop().classList.contains('jt-presenter')"

@@ -1203,7 +1203,10 @@ class GraphView {
       if (!inView(x1, x2)) continue;
       const y1 = yOf(rows.get(node.lane));
       const y2 = yOf(rows.get(target.lane));
-      const lift = R + 8 * g.z + Math.min(Math.abs(x2 - x1) / 6, ROW_H / 2);
+      // The arc's top (a quarter of R and three quarters of the lift above the nodes) stays in the
+      // drawing: over the first lane it would leave the view.
+      const room = (Math.min(y1, y2) - R / 4 - 2) / 0.75;
+      const lift = Math.min(R + 8 * g.z + Math.min(Math.abs(x2 - x1) / 6, ROW_H / 2), room);
       edge("jt-revision", node.i, target.i, `M${x1} ${y1 - R} C${x1} ${y1 - lift} ${x2} ${y2 - lift} ${x2} ${y2 - R}`);
     }
     this.fitLabels(context.labelsToFit, COL_W - 6 * g.z);
