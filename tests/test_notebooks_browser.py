@@ -399,6 +399,15 @@ def test_a_graph_in_another_kernel_follows_the_presenter_and_can_step_away(
         follower.wait_for_function(
             f"document.querySelector('{GRAPHS} .jt-step-label').textContent === '6 / {total}'", timeout=10_000
         )
+        follower.uncheck(f"{GRAPHS} .jt-follow-presenter")  # the box: not following ...
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            f"[...document.querySelectorAll('{GRAPHS} .jt-step-label')].pop().textContent === '7 / {total}'"
+        )
+        follower.check(f"{GRAPHS} .jt-follow-presenter")  # ... following again: to the teacher's step
+        follower.wait_for_function(
+            f"document.querySelector('{GRAPHS} .jt-step-label').textContent === '7 / {total}'", timeout=10_000
+        )
         page.keyboard.press("Escape")
     finally:
         follower.close()
