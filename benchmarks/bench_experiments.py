@@ -1,57 +1,63 @@
-"""Benchmark of experiments: the live grid's cost with 50 runs, compare() over 1 000 sessions, diff().
+"""Benchmark of experiments: 1 000 scored runs stored, compared and loaded; the live grid's cost per thought.
 
-Prints:
-- grid: kernel time per thought with and without a live grid following 50 runs (thoughts recorded by
-  8 threads, as at concurrency 8), the JSON bytes the grid sends per thought at 10 and at 1 000
-  thoughts per run (a card holds at most ``THUMB_NODES`` nodes, so this stays flat), and the wall
-  time of a whole 50-run experiment with and without the grid;
-- compare(): 1 000 sessions of 100 thoughts (100 000 thoughts), as rows and as a DataFrame;
-- diff(): two runs of 1 000 thoughts that share half their steps.
+Prints, each figure beside its floor or its baseline measured in the same run:
 
-No thresholds: these are figures to read, each beside the same work without the part measured. Run:
-``.venv/bin/python benchmarks/bench_experiments.py [--tiny]`` (``--tiny``: 5 runs and small sizes, a
-smoke run of a second or two).
+- an experiment of 1 000 runs x 20 thoughts (4 variants x 250 repeats, each run scored), stored in a
+  SQLite store: the wall time of the experiment, then ``compare(runs, by="variant")`` (with and
+  without a baseline) and ``load_experiment`` in a new process, each beside its floor of 1 s;
+- the grid: kernel time per thought with and without a live grid following 50 runs (thoughts
+  recorded by 8 threads, as at concurrency 8), for this code and for the code at commit
+  ``63c2f1c`` (the turn's starting point), each measured in a child process in the same run (the old
+  code is extracted with ``git archive`` into a temporary directory);
+- how long after its 1 s timeout an experiment whose sync run hangs returns (target: within the
+  timeout + 1 s; the hanging thread is released afterwards);
+- ``diff()`` of two runs of 1 000 thoughts that share half their steps.
+
+Speed targets are figures to read here, never assertions in the test suite.
+Run: ``.venv/bin/python benchmarks/bench_experiments.py [--tiny]`` (``--tiny``: 40 runs, small sizes and
+one try each, a smoke run of a few seconds; its figures are not the ones to read).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+from bench_store import checkout
+
 from jupyter_think import Session, SessionManager, compare, diff, experiment
-from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 
-RUNS = 50
-THREADS = 8
+ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "63c2f1c"
+FLOOR = 1.0
+"""Seconds: what compare() and load_experiment() of 1 000 runs x 20 thoughts should stay under."""
 
+GRID_COST = """
+import json, sys, threading, time
+from jupyter_think import Session
+try:
+    from jupyter_think.widgets.grid import ExperimentGrid
+except ImportError:  # the code before the package moved to its layout
+    from jupyter_think.grid import ExperimentGrid
 
-def measure_sends(grid: ExperimentGrid) -> list[int]:
-    """Serialise every message the grid sends (as the kernel would) and keep its size."""
-    sizes: list[int] = []
-    lock = threading.Lock()
+RUNS, THREADS, PER_RUN = 50, 8, int(sys.argv[1])
 
-    def send(data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        size = len(json.dumps(data, separators=(",", ":")))
-        with lock:
-            sizes.append(size)
-
-    grid.comm.send = send
-    return sizes
-
-
-def record(sessions: list[Session], per_run: int) -> float:
-    """Record ``per_run`` thoughts in every session from THREADS threads; return the wall time."""
+def record(sessions):
     chunks = [sessions[k::THREADS] for k in range(THREADS)]
-
-    def work(mine: list[Session]) -> None:
-        for n in range(1, per_run + 1):
+    def work(mine):
+        for n in range(1, PER_RUN + 1):
             for session in mine:
                 session.think(f"thought {n} of run {session.id}, with some words " + "x" * 40)
-
     threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
     started = time.perf_counter()
     for thread in threads:
@@ -60,97 +66,135 @@ def record(sessions: list[Session], per_run: int) -> float:
         thread.join()
     return time.perf_counter() - started
 
+def sessions(prefix):
+    return [Session(f"{prefix}-{k}", max_thoughts=PER_RUN + 10) for k in range(RUNS)]
 
-def grid_cost(per_run: int = 200, run_sizes: tuple[int, ...] = (10, 1_000)) -> None:
-    total = RUNS * per_run
-    bare = [Session(f"bare-{k}", max_thoughts=per_run + 10) for k in range(RUNS)]
-    without = record(bare, per_run)
-    live = [Session(f"live-{k}", max_thoughts=per_run + 10) for k in range(RUNS)]
-    grid = ExperimentGrid("bench", live)
-    sizes = measure_sends(grid)
-    with_grid = record(live, per_run)
-    grid.close()
-    print(f"grid    {RUNS} runs x {per_run} thoughts from {THREADS} threads:")
-    print(f"          without a grid {without / total * 1e6:8.1f} µs per thought")
+without = record(sessions("bare"))
+live = sessions("live")
+grid = ExperimentGrid("bench", live)
+grid.comm.send = lambda data=None, metadata=None, buffers=None: json.dumps(data, separators=(",", ":"))
+with_grid = record(live)
+grid.close()
+total = RUNS * PER_RUN
+print(json.dumps({"without": without / total * 1e6, "with": with_grid / total * 1e6}))
+"""
+
+LOAD = """
+import sys, time
+from jupyter_think import SessionManager, load_experiment
+with SessionManager(sys.argv[1]) as manager:
+    started = time.perf_counter()
+    runs = load_experiment("bench", manager)
+    elapsed = time.perf_counter() - started
+    assert len(runs) == int(sys.argv[2]) and sum(len(r.session) for r in runs) == 20 * int(sys.argv[2])
+print(elapsed)
+"""
+
+
+def grid_cost(package_root: Path, per_run: int = 200, tries: int = 3) -> tuple[float, float]:
+    """(µs per thought without a grid, with a grid following 50 runs): medians of ``tries`` child processes."""
+    figures = []
+    for _ in range(tries):
+        done = subprocess.run(
+            [sys.executable, "-c", GRID_COST, str(per_run)],
+            env={**os.environ, "PYTHONPATH": str(package_root)},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        figures.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(f["without"] for f in figures), statistics.median(f["with"] for f in figures)
+
+
+def grid_versus_baseline(per_run: int = 200, tries: int = 3) -> None:
+    now = grid_cost(ROOT, per_run, tries)
+    with checkout(BASELINE) as old_root:
+        before = grid_cost(old_root, per_run, tries)
     print(
-        f"          with the grid  {with_grid / total * 1e6:8.1f} µs per thought "
-        f"(+{(with_grid - without) / total * 1e6:.1f} µs), {len(sizes)} messages"
+        f"grid    50 live runs x {per_run} thoughts from 8 threads (µs per thought, median of {tries} processes):"
     )
-    for count in run_sizes:
-        session = Session("size", max_thoughts=count + 10)
-        grid = ExperimentGrid("size", [session])
-        sizes = measure_sends(grid)
-        for n in range(count):
-            session.think(f"thought {n} " + "x" * 40)
-        grid.close()
-        print(
-            f"          bytes per update at {count:>5} thoughts in the run: {sizes[-1]:6d} (cards hold {THUMB_NODES} nodes)"
-        )
+    print(
+        f"          this code:       {now[0]:6.1f} without a grid, {now[1]:6.1f} with it (+{now[1] - now[0]:.1f})"
+    )
+    print(
+        f"          commit {BASELINE}:  {before[0]:6.1f} without a grid, {before[1]:6.1f} with it "
+        f"(+{before[1] - before[0]:.1f})"
+    )
 
 
-def experiment_wall_time(per_run: int = 40, attempts: int = 3) -> None:
-    def agent(config: int, tool: Any) -> int:
-        for n in range(1, per_run + 1):
-            tool.call(
-                {
-                    "thought": f"step {n} of run {config}",
-                    "thoughtNumber": n,
-                    "totalThoughts": per_run,
-                    "nextThoughtNeeded": n < per_run,
-                }
-            )
-        return config
-
-    for with_grid in (False, True):
-        times = []
-        for _ in range(attempts):
-            with SessionManager(persist=False) as manager:
-                grid = None
-                if with_grid:  # a grid following the runs' sessions from the start, as when displayed
-                    sessions = [manager.session(f"wall-{k}") for k in range(1, RUNS + 1)]
-                    grid = ExperimentGrid("wall", sessions)
-                    measure_sends(grid)
-                started = time.perf_counter()
-                runs = experiment(
-                    "wall", agent, list(range(RUNS)), concurrency=8, manager=manager, display=False
-                )
-                times.append(time.perf_counter() - started)
-                assert runs.statuses() == {"ok": RUNS}
-                if grid is not None:
-                    grid.close()
-        label = "with a grid   " if with_grid else "without a grid"
-        print(
-            f"experiment {RUNS} runs x {per_run} thoughts, {label}: {statistics.median(times) * 1000:7.1f} ms "
-            f"(median of {attempts})"
-        )
+def scored_agent(config: int, tool: Any) -> str:
+    for n in range(1, 21):
+        tool.call(
+            {"thought": f"variant {config} step {n} of the plan", "thoughtNumber": n, "totalThoughts": 20,
+             "nextThoughtNeeded": n < 20}
+        )  # fmt: skip
+    tool.record_usage(input_tokens=900, output_tokens=120, model="bench")
+    return f"answer of variant {config}"
 
 
-def compare_cost(sessions: int = 1_000, per_session: int = 100) -> None:
-    built = []
-    for k in range(sessions):
-        session = Session(f"run-{k}", max_thoughts=per_session + 10)
-        session.think("Restate the problem", total=per_session)
-        for n in range(2, per_session + 1):
-            if n == 40 and k % 3 == 0:
-                session.branch("alt", from_thought=10)
-            if n == 50 and k % 3 == 0:
-                session.switch_branch("main")
-            if n % 17 == 0:
-                session.revise(1, f"Revision at {n}")
-            else:
-                session.think(f"Thought {n} of run {k}", done=n == per_session)
-        built.append(session)
-    for label, kwargs in (("rows     ", {"dataframe": False}), ("DataFrame", {})):
-        times = []
-        for _ in range(3):
+def thousand_runs(repeat: int = 250, tries: int = 3) -> None:
+    """4 variants x ``repeat`` runs of 20 thoughts, scored and stored; compare and load them."""
+    total = 4 * repeat
+    rng = random.Random(22)
+    with tempfile.TemporaryDirectory(prefix="bench-experiments-") as store:
+        with SessionManager(store) as manager:
             started = time.perf_counter()
-            table = compare(built, **kwargs)
-            times.append(time.perf_counter() - started)
-        assert len(table) == sessions
+            runs = experiment(
+                "bench", scored_agent, {f"v{k}": k for k in range(4)}, repeat=repeat, concurrency=8,
+                score=lambda result: rng.random() < 0.3 + 0.1 * result.config, prices={"bench": (1.0, 4.0)},
+                manager=manager, display=False,
+            )  # fmt: skip
+            ran = time.perf_counter() - started
+            manager.flush()
+            assert runs.statuses() == {"ok": total}
+            print(f"experiment {total:,} runs x 20 thoughts, scored, stored: {ran:6.2f} s")
+            for label, options in (
+                ("by variant          ", {}),
+                ("by variant, baseline", {"baseline": "v0"}),
+            ):
+                times = []
+                for _ in range(tries):
+                    began = time.perf_counter()
+                    table = compare(runs, by="variant", dataframe=False, **options)
+                    times.append(time.perf_counter() - began)
+                assert len(table) == 4
+                print(f"compare {label}: {min(times) * 1000:7.1f} ms (floor {FLOOR * 1000:.0f} ms)")
+        loads = []
+        for _ in range(tries):
+            done = subprocess.run(
+                [sys.executable, "-c", LOAD, store, str(total)], check=True, capture_output=True, text=True
+            )
+            loads.append(float(done.stdout.strip().splitlines()[-1]))
         print(
-            f"compare {sessions} sessions x {per_session} thoughts, {label}: {min(times) * 1000:7.1f} ms "
-            f"({min(times) / sessions * 1e6:.0f} µs per session)"
+            f"load_experiment in a new process ({total:,} runs, {total * 20:,} thoughts): {min(loads) * 1000:7.1f} ms "
+            f"(floor {FLOOR * 1000:.0f} ms)"
         )
+
+
+def timeout_return(tries: int = 3, timeout: float = 1.0) -> None:
+    """Seconds an experiment takes to return when one of its sync runs hangs past ``timeout``."""
+    times = []
+    for _ in range(tries):
+        release = threading.Event()
+
+        def agent(config: str, tool: Any, release: threading.Event = release) -> str:
+            tool.call({"thought": "start", "thoughtNumber": 1, "totalThoughts": 2, "nextThoughtNeeded": True})
+            if config == "hang":
+                release.wait(60)
+            return config
+
+        with SessionManager(persist=False) as manager:
+            started = time.perf_counter()
+            runs = experiment(
+                "hang", agent, ["quick", "hang"], timeout=timeout, manager=manager, display=False
+            )
+            times.append(time.perf_counter() - started)
+            release.set()
+        assert [r.status for r in runs] == ["ok", "timeout"]
+    print(
+        f"timeout a sync run hanging past its {timeout:.0f} s timeout: the experiment returned after "
+        f"{max(times):.2f} s (worst of {tries}; target: under {timeout + 1:.0f} s)"
+    )
 
 
 def diff_cost(count: int = 1_000) -> None:
@@ -171,19 +215,17 @@ def diff_cost(count: int = 1_000) -> None:
 
 
 def main() -> None:
-    global RUNS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="5 runs and small sizes: a smoke run")
+    parser.add_argument("--tiny", action="store_true", help="40 runs and small sizes: a smoke run")
     if parser.parse_args().tiny:
-        RUNS = 5
-        grid_cost(per_run=20, run_sizes=(10, 100))
-        experiment_wall_time(per_run=10, attempts=1)
-        compare_cost(sessions=20, per_session=60)
+        thousand_runs(repeat=10, tries=1)
+        grid_versus_baseline(per_run=10, tries=1)
+        timeout_return(tries=1)
         diff_cost(count=100)
         return
-    grid_cost()
-    experiment_wall_time()
-    compare_cost()
+    thousand_runs()
+    grid_versus_baseline()
+    timeout_return()
     diff_cost()
 
 

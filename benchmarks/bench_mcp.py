@@ -312,7 +312,7 @@ async def main_async(
         )
     median = {name: statistics.median(rates) for name, rates in results.items()}
     ratios = {
-        name: statistics.median(r / ref for r, ref in zip(rates, results[floor]))
+        name: statistics.median(r / ref for r, ref in zip(rates, results[floor], strict=False))
         for name, rates in results.items()
     }
     of = "of the reference" if floor == "reference" else "of memory only (no reference server)"

@@ -24,7 +24,7 @@ def per_thought(manager: SessionManager, session_id: str, count: int, pause: flo
     """Microseconds spent inside ``think()`` per thought (pauses excluded)."""
     session = manager.session(session_id)
     spent = 0.0
-    for number in range(count):
+    for _ in range(count):
         start = time.perf_counter()
         session.think(TEXT)
         spent += time.perf_counter() - start
@@ -80,20 +80,18 @@ def main() -> None:
 
     print(f"caller-side cost of Session.think(), {len(TEXT)}-character thoughts, median of {rounds} rounds")
     memory = measure(
-        f"persist=False, burst of {count}", lambda root: SessionManager(persist=False), count, rounds
+        f"persist=False, burst of {count}", lambda _root: SessionManager(persist=False), count, rounds
     )
-    loop = measure(f"loop (async), burst of {count}", lambda root: SessionManager(root), count, rounds)
+    loop = measure(f"loop (async), burst of {count}", SessionManager, count, rounds)
     held = subscriber_only(count, rounds)
     memory_paced = measure(
         f"persist=False, paced 1 ms, {paced}",
-        lambda root: SessionManager(persist=False),
+        lambda _root: SessionManager(persist=False),
         paced,
         rounds,
         0.001,
     )
-    loop_paced = measure(
-        f"loop (async), paced 1 ms, {paced}", lambda root: SessionManager(root), paced, rounds, 0.001
-    )
+    loop_paced = measure(f"loop (async), paced 1 ms, {paced}", SessionManager, paced, rounds, 0.001)
     sync = measure(
         f"durability='sync', {paced}", lambda root: SessionManager(root, durability="sync"), paced, rounds
     )

@@ -58,7 +58,7 @@ def spaced(count: int) -> str:
 
 
 namespace: dict = {}
-exec(BUILD, namespace)  # noqa: S102 - the same code builds the session here and in the kernel
+exec(BUILD, namespace)
 build = namespace["build"]
 
 

@@ -19,15 +19,17 @@ from typing import TYPE_CHECKING, Any
 from jupyter_think.core.ids import validate_id
 
 if TYPE_CHECKING:
-    from jupyter_think.experiments.compare import compare
-    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult, experiment
-    from jupyter_think.manager import SessionManager, get_manager
-    from jupyter_think.core.models import Thought, ThoughtInput
-    from jupyter_think.persistence import PersistenceWarning
-    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
-    from jupyter_think.experiments.diff import diff
-    from jupyter_think.store.postgres.roles import class_store_url
     from jupyter_think.agent.tool import SequentialThinkingTool
+    from jupyter_think.core.models import Thought, ThoughtInput
+    from jupyter_think.core.session.session import Branch, Session, SessionEvent, ThinkError
+    from jupyter_think.experiments.compare import compare
+    from jupyter_think.experiments.diff import diff
+    from jupyter_think.experiments.launch import aexperiment, experiment
+    from jupyter_think.experiments.run import Experiment, RunEnded, RunResult
+    from jupyter_think.experiments.stored import load_experiment
+    from jupyter_think.manager import SessionManager, get_manager
+    from jupyter_think.persistence import PersistenceWarning
+    from jupyter_think.store.postgres.roles import class_store_url
 
 _LAZY = {
     "SessionManager": ("manager", "SessionManager"),
@@ -42,7 +44,9 @@ _LAZY = {
     "SequentialThinkingTool": ("agent.tool", "SequentialThinkingTool"),
     "compare": ("experiments.compare", "compare"),
     "diff": ("experiments.diff", "diff"),
-    "experiment": ("experiments.run", "experiment"),
+    "experiment": ("experiments.launch", "experiment"),
+    "aexperiment": ("experiments.launch", "aexperiment"),
+    "load_experiment": ("experiments.stored", "load_experiment"),
     "Experiment": ("experiments.run", "Experiment"),
     "RunEnded": ("experiments.run", "RunEnded"),
     "RunResult": ("experiments.run", "RunResult"),
@@ -63,11 +67,13 @@ __all__ = [
     "ThinkError",
     "Thought",
     "ThoughtInput",
+    "aexperiment",
     "class_store_url",
     "compare",
     "diff",
     "experiment",
     "get_manager",
+    "load_experiment",
     "load_ipython_extension",
     "unload_ipython_extension",
     "validate_id",

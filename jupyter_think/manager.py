@@ -24,6 +24,7 @@ from jupyter_think.core.session.session import Session, SessionEvent, Subscriber
 
 if TYPE_CHECKING:
     from jupyter_think.store import SearchHit, Store, StoredSession
+    from jupyter_think.store.base import State
 
 DEFAULT_SESSION = "default"
 
@@ -78,7 +79,7 @@ class SessionManager:
 
     def __init__(self, sessions_dir: str | os.PathLike[str] | None = None, **config: Any) -> None:
         try:
-            self.settings = ThinkSettings(sessions_dir=sessions_dir, **config)
+            self.settings = ThinkSettings.model_validate({"sessions_dir": sessions_dir, **config})
         except ValidationError as exc:
             raise ValueError(settings_error(exc)) from None
         self._lock = threading.RLock()
@@ -132,7 +133,11 @@ class SessionManager:
                     owner, _ = split_ref(session_id)
                     if owner is not None:  # another user's session is never made here
                         raise NoSuchSession(session_id, owner)
-                    session = Session(session_id, **self._limits())
+                    session = Session(
+                        session_id,
+                        max_thought_chars=self.settings.max_thought_chars,
+                        max_thoughts=self.settings.max_thoughts,
+                    )
                 self._adopt(session)
             return session
 
@@ -165,7 +170,7 @@ class SessionManager:
         ids.update(row.ref for row in self.stored_sessions())
         return sorted(ids, key=natural_key)
 
-    def stored_sessions(self, states: tuple[str, ...] = ("live",)) -> list[StoredSession]:
+    def stored_sessions(self, states: tuple[State, ...] = ("live",)) -> list[StoredSession]:
         """The store's rows in ``states`` (``live``, ``trashed``, ``archived``): id, owner, counts, times.
 
         Empty, with a :class:`~jupyter_think.persistence.PersistenceWarning`, when the store cannot be read.
@@ -174,7 +179,7 @@ class SessionManager:
         if store is None:
             return []
         try:
-            return store.sessions(states)  # type: ignore[arg-type]
+            return store.sessions(states)
         except OSError as exc:
             import warnings
 
@@ -339,12 +344,6 @@ class SessionManager:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _limits(self) -> dict[str, int]:
-        return {
-            "max_thought_chars": self.settings.max_thought_chars,
-            "max_thoughts": self.settings.max_thoughts,
-        }
-
     def _adopt(self, session: Session) -> None:
         self._sessions[session.id] = session
         if self._subscribers:
@@ -363,7 +362,7 @@ _manager_lock = threading.Lock()
 
 def get_manager() -> SessionManager:
     """The process-wide manager (created on first use; works in plain Python too)."""
-    global _manager
+    global _manager  # noqa: PLW0603 (the one process-wide manager, made on first use)
     with _manager_lock:
         if _manager is None:
             _manager = SessionManager()

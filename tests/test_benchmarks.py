@@ -25,7 +25,14 @@ FLOORS = {
     "bench_persistence.py": ["persist=False, burst of 100", "loop (async), burst of 100", "sync mode:"],
     "bench_search.py": ["SQLite    PostgreSQL", "rare word (1 thought) (ms)", "target: under 50 ms"],
     "bench_store.py": ["bare pydantic Thought(...)", "the same on", "think() with the loop / bare pydantic"],
-    "bench_experiments.py": ["without a grid", "with the grid", "compare 20 sessions", "diff    two runs"],
+    "bench_experiments.py": [
+        "compare by variant",
+        "load_experiment in a new process",
+        "(floor 1000 ms)",
+        "commit 63c2f1c",
+        "target: under 2 s",
+        "diff    two runs",
+    ],
     "bench_mcp.py": ["jupyter-think mcp, memory only", "x1.00 of", "one append + fdatasync"],
     "bench_widget.py": ["layout     100 thoughts", "ratio 1 000 / 100", "click -> detail"],
     "bench_presenter.py": [

@@ -592,8 +592,8 @@ def attempt(url: str, attack: Attack, **facts: Any) -> str:
         conn.add_notice_handler(lambda notice: notices.append(f"{notice.severity}: {notice.message_primary}"))
         try:
             cursor = conn.execute(statement)
-        except psycopg.Error as exc:
-            assert exc.sqlstate == REFUSED, (
+        except psycopg.Error as exc:  # the helper sorts outcomes: refused for privileges, or not
+            assert exc.sqlstate == REFUSED, (  # noqa: PT017
                 f"{statement}: refused, but not for privileges: {exc.sqlstate} {exc}"
             )
             return "denied"
@@ -1119,7 +1119,7 @@ def test_two_namesakes_kernels_on_notebooks_of_one_name_write_their_own_sessions
         kernel = make_kernel(env=env, cwd=str(tmp_path))
         kernels.append(kernel)
         assert kernel.execute(f"%load_ext jupyter_think\n%think kernel of {user}\n%session --flush").ok
-    for user, kernel in zip(("学生一", "学生二"), kernels):
+    for user, kernel in zip(("学生一", "学生二"), kernels, strict=False):
         assert kernel.value("__import__('jupyter_think').get_manager().active_id") == "kernel"
         assert texts_of(namesakes.urls[user], "kernel") == [f"kernel of {user}"]
 

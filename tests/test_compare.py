@@ -9,8 +9,8 @@ import pytest
 from sessions import proof_session
 
 from jupyter_think import Session, SessionManager, compare, experiment
-from jupyter_think.experiments.compare import COLUMNS, Comparison, session_counts
 from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.experiments.compare import COLUMNS, Comparison, session_counts
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -27,7 +27,7 @@ def timed(session_id: str, texts: list[str], seconds: list[float], done: bool = 
                 created_at=T0 + timedelta(seconds=at),
             )
         )
-        for n, (text, at) in enumerate(zip(texts, seconds), start=1)
+        for n, (text, at) in enumerate(zip(texts, seconds, strict=True), start=1)
     ]
     return Session.from_changes(session_id, changes)
 
@@ -102,7 +102,7 @@ def test_compare_takes_an_experiment_or_its_results() -> None:
     [
         (["cmp-1"], r"got the id 'cmp-1': pass jupyter_think.get_manager\(\).session\('cmp-1'\)"),
         ([42], "expected a Session"),
-        ("cmp-1", "takes a list of sessions"),
+        ("cmp-1", "takes an experiment, its runs or a list of sessions"),
     ],
 )
 def test_something_else_than_sessions_is_refused_with_what_to_pass(given: object, message: str) -> None:

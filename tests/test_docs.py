@@ -9,7 +9,8 @@ info string   what the test does
               the cells of one notebook, with a fresh store (``JUPYTER_THINK_DIR``) and IPython
               directory, in a temporary working directory. Magics, top-level ``await``: all as typed.
               The real OpenAI and Anthropic clients in the examples reach a local stand-in model
-              (``tests/model_server.py``) through ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``.
+              (the package's scripted model, served on 127.0.0.1) through ``OPENAI_BASE_URL`` /
+              ``ANTHROPIC_BASE_URL``.
 ``bash``      runs with ``bash -e -o pipefail`` in a subprocess over the same store and directories
               (the kernel's changes are flushed first), with the venv's commands (``jupyter-think``,
               ``ipython``) on ``PATH`` and an empty standard input.
@@ -36,8 +37,9 @@ from pathlib import Path
 
 import pytest
 from kernel_harness import Kernel
-from model_server import ModelServer
 from markdown_it import MarkdownIt
+
+from jupyter_think.agent.scripted import ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
@@ -151,7 +153,8 @@ def test_the_code_blocks_of_each_document_run_as_written(path: Path, tmp_path: P
     work = tmp_path / "work"
     work.mkdir()
     kernel: Kernel | None = None
-    model = ModelServer(MODEL_TURNS).__enter__()  # the OpenAI / Anthropic examples talk to it, offline
+    serving = ScriptedModel(MODEL_TURNS).serve()
+    model = serving.__enter__()  # the OpenAI / Anthropic examples talk to it, offline
     env.update(
         {
             "OPENAI_BASE_URL": model.openai_url,
@@ -176,7 +179,7 @@ def test_the_code_blocks_of_each_document_run_as_written(path: Path, tmp_path: P
     finally:
         if kernel is not None:
             kernel.shutdown()
-        model.__exit__(None, None, None)
+        serving.__exit__(None, None, None)
 
 
 def _run_shell(block: Block, env: dict[str, str], cwd: Path) -> None:

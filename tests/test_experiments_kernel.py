@@ -1,8 +1,8 @@
 """Experiments and ``%session --diff`` in a real IPython kernel (jupyter_client).
 
-A kernel runs its cells on an asyncio loop, so both forms are checked there: a cell without
-``await`` (the call blocks; the runs get a loop of their own) and a cell with ``await`` (the runs
-use the kernel's loop). Interrupting either cancels every run and keeps what each recorded.
+A kernel runs its cells on an asyncio loop, so both forms are checked there: ``experiment()`` (the
+call blocks; the runs get a loop of their own) and ``await aexperiment()`` (the runs use the kernel's
+loop). Interrupting either cancels every run and keeps what each recorded.
 Agents tell the test where they are through files, and wait for a file the test writes, so no
 test depends on timing.
 """
@@ -106,7 +106,7 @@ def test_a_cell_without_await_blocks_shows_the_grid_then_the_results(ready: Kern
 
 
 def test_await_in_a_cell_runs_the_agents_on_the_kernels_loop(ready: Kernel) -> None:
-    result = ok(ready, "runs = await jupyter_think.experiment('awaited', async_agent, [2, 3])\nruns")
+    result = ok(ready, "runs = await jupyter_think.aexperiment('awaited', async_agent, [2, 3])\nruns")
     assert len(widget_outputs(result)) == 1
     assert ready.value("[(r.status, r.value) for r in runs]") == [["ok", True], ["ok", True]]
     assert ready.value("[len(s) for s in runs.sessions]") == [2, 3]
@@ -119,12 +119,16 @@ def run_in_background(kernel: Kernel, code: str) -> tuple[threading.Thread, list
     return worker, results
 
 
-@pytest.mark.parametrize(("form", "error"), [("", "KeyboardInterrupt"), ("await ", "CancelledError")])
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [("experiment", "KeyboardInterrupt"), ("await jupyter_think.aexperiment", "CancelledError")],
+)
 def test_interrupting_the_cell_cancels_every_run_and_keeps_what_each_recorded(
     ready: Kernel, tmp_path: Path, form: str, error: str
 ) -> None:
-    name = f"stop-{'await' if form else 'block'}"
-    code = f"{form}jupyter_think.experiment({name!r}, gated({str(tmp_path)!r}), [1, 2, 3, 4, 5, 6], concurrency=4)"
+    name = f"stop-{'await' if 'await' in form else 'block'}"
+    call = form if "await" in form else f"jupyter_think.{form}"
+    code = f"{call}({name!r}, gated({str(tmp_path)!r}), [1, 2, 3, 4, 5, 6], concurrency=4)"
     worker, results = run_in_background(ready, code)
     wait_for_files(tmp_path, "waiting", 4)  # four runs are thinking; two wait for a free slot
     ready.km.interrupt_kernel()

@@ -17,11 +17,11 @@ from typing import Any
 import anyio
 import pytest
 
-from jupyter_think import Session, SessionManager, experiment
-from jupyter_think.experiments.run import RunTool
-from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
+from jupyter_think import Session, SessionManager, aexperiment, experiment
 from jupyter_think.core.models import Thought, ThoughtAdded
+from jupyter_think.experiments.run import RunTool
 from jupyter_think.widgets.graph import BranchGraph
+from jupyter_think.widgets.grid import THUMB_NODES, ExperimentGrid
 
 
 class FrontEnd:
@@ -75,7 +75,9 @@ def steps(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionManager) -> None:
+def test_the_grid_receives_every_update_of_fifty_parallel_runs(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(7)
     configs = [(rng.randint(1, 8), rng.random() < 0.2, rng.uniform(0, 0.003)) for _ in range(50)]
 
@@ -88,15 +90,17 @@ def test_the_grid_receives_every_update_of_fifty_parallel_runs(manager: SessionM
             raise RuntimeError(f"gave up after {count}")
         return count
 
-    async def cell() -> tuple[Any, FrontEnd, ExperimentGrid]:
-        runs = experiment("grid50", agent, configs, concurrency=8, manager=manager)
-        grid = runs.grid  # the widget exists before the runs start, as when it is displayed
-        front_end = FrontEnd(grid)
-        await runs
-        return runs, front_end, grid
+    shown: list[tuple[FrontEnd, ExperimentGrid]] = []
 
-    runs, front_end, grid = anyio.run(cell)
-    for result, (count, fails, _) in zip(runs, configs):
+    def display(grid: ExperimentGrid) -> None:  # the grid is shown before the runs start: a page follows it
+        shown.append((FrontEnd(grid), grid))
+
+    monkeypatch.setattr("IPython.display.display", display)
+    runs = anyio.run(
+        lambda: aexperiment("grid50", agent, configs, concurrency=8, manager=manager, display=True)
+    )
+    [(front_end, grid)] = shown
+    for result, (count, fails, _) in zip(runs, configs, strict=True):
         card = front_end.cards[result.run]
         assert card["session"] == result.session_id
         assert card["status"] == ("error" if fails else "ok") == result.status
@@ -294,4 +298,80 @@ def test_a_retraction_in_a_run_moves_its_card_counts(manager: SessionManager) ->
     session.retract(2)
     assert front_end.cards[1]["counts"] == {"thoughts": 1, "branches": 0, "revisions": 0, "retractions": 1}
     assert front_end.cards[1]["complete"] is False
+    grid.close()
+
+
+def test_cards_show_variant_repeat_score_answer_and_tokens_grouped_by_variant(
+    manager: SessionManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[FrontEnd, ExperimentGrid]] = []
+    monkeypatch.setattr("IPython.display.display", lambda grid: shown.append((FrontEnd(grid), grid)))
+
+    def agent(config: int, tool: RunTool) -> str:
+        for arguments in steps(config):
+            tool.call(arguments)
+        tool.record_usage(input_tokens=40 * config, output_tokens=2, model="m")  # shown live on the card
+        return f"{config} weighings\nbecause of the three outcomes"
+
+    runs = experiment(
+        "cards",
+        agent,
+        {"short": 1, "long": 3},
+        repeat=2,
+        score=lambda r: r.repeat == 1,
+        manager=manager,
+        display=True,
+    )
+    front_end, grid = shown[0]
+    cards = [front_end.cards[k] for k in range(1, 5)]
+    assert [(c["variant"], c["repeat"], c["status"], c["score"]) for c in cards] == [
+        ("short", 1, "ok", "pass"),
+        ("short", 2, "ok", "fail"),
+        ("long", 1, "ok", "pass"),
+        ("long", 2, "ok", "fail"),
+    ]
+    assert [(c["answer"], c["tokens"]) for c in cards][1:3] == [("1 weighings", 42), ("3 weighings", 122)]
+    assert grid.text().splitlines()[:3] == [
+        "Experiment cards · 4 runs · 4 ok",
+        "variant short",
+        "  cards-short-1  ok         1 thought · 0 branches · 0 revisions  score pass  42 tokens  1 weighings",
+    ]
+    assert "<th>variant</th>" in grid.html_table() and "<td>long</td>" in grid.html_table()
+    shown.clear()
+    forked = runs.rerun("cards-long-1", 2)
+    [card] = shown[0][0].cards.values()
+    assert (card["prefix"], card["from"], card["counts"]["thoughts"]) == (2, "cards-long-1", 5)
+    assert "from cards-long-1 @2" in shown[0][1].text()
+    assert forked[0].status == "ok"
+
+
+def test_reading_every_card_while_runs_think_never_waits_on_a_sessions_lock() -> None:
+    """A thread recording a thought holds its session's lock while it waits for the grid's; the grid's
+    snapshot (its 1 s refresh, a front end's ``sync``) and ``update_run`` hold the grid's lock while
+    they build cards: a card never takes a session's lock there, or both threads wait for ever."""
+    sessions = [Session(f"lock-{k}", max_thoughts=500) for k in range(8)]
+    grid = ExperimentGrid("locks", sessions)
+    FrontEnd(grid)
+    recorded = threading.Event()
+    overlapping = 0
+
+    def think(mine: list[Session]) -> None:
+        for n in range(1, 101):
+            for session in mine:
+                session.think(f"step {n}", done=n == 100)
+            recorded.set()
+
+    threads = [threading.Thread(target=think, args=(sessions[k::4],), daemon=True) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    assert recorded.wait(60)
+    while any(thread.is_alive() for thread in threads):
+        grid.finish()  # every card, under the grid's lock, while the sessions record
+        overlapping += 1
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive(), "a recording thread and the grid wait for each other"
+    assert overlapping > 0  # the snapshots were built while thoughts were being recorded
+    assert [card["complete"] for card in grid.cards()] == [True] * 8
+    assert [card["counts"]["thoughts"] for card in grid.cards()] == [100] * 8
     grid.close()

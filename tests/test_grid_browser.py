@@ -1,11 +1,13 @@
-"""The experiment grid in a real browser: JupyterLab + Debian's Chromium (issue 13).
+"""The experiment grid in a real browser: JupyterLab + Debian's Chromium (issues 13 and 22).
 
 The notebook runs four scripted runs *without* ``await``, so the kernel stays busy for the whole
 experiment: the cards must still update live. Each run records two thoughts and waits for a file
 the test writes; then three conclude and one raises. The test reads the page as a user would:
 card statuses and counts while the cell runs and after, the error on the failed card, a click that
-opens a run's full branch graph below the grid, and a thought written by "another process".
-Screenshots go to test-artifacts/.
+opens a run's full branch graph below the grid, and a thought written by "another process". A second
+experiment (two variants x two repeats through the real OpenAI client and the scripted model, scored,
+then a fork) shows its cards grouped by variant with their repeat, score, tokens and answer, and the
+fork's copied thoughts. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -49,6 +51,20 @@ writer = threading.Thread(target=lambda: session.apply(ThoughtAdded(thought=remo
 writer.start(); writer.join()"""
 
 
+MEASURE = """from jupyter_think.agent.adapters import openai_agent
+from jupyter_think.agent.scripted import ScriptedModel
+
+def plan(request):
+    answer = "Two weighings." if request.repeat == 1 else "Three weighings, to be safe."
+    return [[step(1)], [step(2)], [step(3, done=True)], answer]
+
+model = ScriptedModel(plan)
+measured = jupyter_think.experiment("browser-measure", openai_agent("scripted", client=model.openai_client()),
+                                    {"terse": "How few?", "careful": "How few weighings, step by step?"},
+                                    repeat=2, score=lambda r: r.value.startswith("Two"))
+forked = measured.rerun("browser-measure-careful-1", 2)"""
+
+
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gate")
@@ -56,7 +72,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(lab: Lab, browser: Browser, gate: Path) -> Any:
-    lab.write_notebook("grid.ipynb", [RUN.format(gate=str(gate)), REMOTE])
+    lab.write_notebook("grid.ipynb", [RUN.format(gate=str(gate)), REMOTE, MEASURE])
     return browser.open_notebook(lab, "grid.ipynb")
 
 
@@ -138,6 +154,52 @@ def test_a_thought_from_another_process_shows_on_its_card(page: Any) -> None:
     run_cell(page, 1)
     wait_cell_done(page, 1)
     wait_cards(page, ["ok", "ok", "error", "ok"], [3, 4, 2, 3])
+
+
+def test_measured_cards_are_grouped_by_variant_with_score_tokens_and_answer(page: Any) -> None:
+    run_cell(page, 2)
+    wait_cell_done(page, 2)
+    grids = ".jp-NotebookPanel:not(.lm-mod-hidden) .jt-grid"
+    page.wait_for_function(
+        f"""() => {{
+            const grids = document.querySelectorAll('{grids}');
+            return grids.length === 3 && grids[1].querySelectorAll('.jt-run[data-status="ok"]').length === 4
+                && grids[2].querySelectorAll('.jt-run[data-status="ok"]').length === 1;
+        }}""",
+        timeout=60_000,
+    )
+    seen = page.evaluate(
+        f"""() => Array.from(document.querySelectorAll('{grids}')).slice(1).map(grid => ({{
+            heads: Array.from(grid.querySelectorAll('.jt-grid-group-head')).map(h => h.textContent),
+            cards: Array.from(grid.querySelectorAll('.jt-run')).map(c => ({{
+                variant: c.closest('.jt-grid-group').dataset.variant,
+                name: c.querySelector('.jt-run-name').textContent,
+                session: c.querySelector('.jt-run-session').textContent,
+                meta: c.querySelector('.jt-run-meta').textContent,
+                score: c.querySelector('.jt-run-score').textContent,
+                tokens: Number(c.dataset.tokens),
+                counts: c.querySelector('.jt-run-counts').textContent,
+                answer: c.querySelector('.jt-run-answer').textContent}}))}}))"""
+    )
+    measured, forked = seen
+    assert measured["heads"] == [
+        "variant terse · 2 runs · 2 ok · 1 pass",
+        "variant careful · 2 runs · 2 ok · 1 pass",
+    ]
+    assert [(c["variant"], c["name"], c["session"], c["score"], c["answer"]) for c in measured["cards"]] == [
+        ("terse", "#1", "browser-measure-terse-1", "pass", "Two weighings."),
+        ("terse", "#2", "browser-measure-terse-2", "fail", "Three weighings, to be safe."),
+        ("careful", "#1", "browser-measure-careful-1", "pass", "Two weighings."),
+        ("careful", "#2", "browser-measure-careful-2", "fail", "Three weighings, to be safe."),
+    ]
+    assert all(c["tokens"] > 0 and c["meta"] == f"{c['tokens']} tokens" for c in measured["cards"])
+    [fork] = forked["cards"]
+    assert fork["counts"].startswith("3 thoughts") and fork["meta"].endswith(
+        " · from browser-measure-careful-1 @2"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(grids).nth(1).screenshot(path=str(ARTIFACTS / "grid-measured.png"))
+    page.locator(grids).nth(2).screenshot(path=str(ARTIFACTS / "grid-forked.png"))
 
 
 def test_no_console_errors(page: Any, browser: Browser) -> None:

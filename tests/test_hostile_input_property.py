@@ -67,7 +67,7 @@ def _worst_case_text(length: int) -> str:
     """The text whose PostgreSQL search index is largest per character (distinct 4-byte letters in
     hyphenated pairs: three lexemes per four characters), ``length`` characters long."""
     letters = (chr(c) for c in range(0x20000, 0x323B0) if unicodedata.category(chr(c)).startswith("L"))
-    pairs = (f"{a}-{b}" for a, b in zip(letters, letters))
+    pairs = (f"{a}-{b}" for a, b in zip(letters, letters, strict=False))
     return " ".join(itertools.islice(pairs, length // 4 + 1))[:length]
 
 
@@ -165,7 +165,7 @@ def _bool_form(value: bool) -> st.SearchStrategy[object]:
 
 HOSTILE = {
     "thought": [*BAD_TEXTS, 5, ["a"], {"t": "a"}],
-    "number": BAD_NUMBERS + [[1], {"n": 1}, ""],
+    "number": [*BAD_NUMBERS, [1], {"n": 1}, ""],
     "boolean": ["maybe", 1, 0, [], "yes"],
     "branchId": ["../x", "", "a b", "x" * 200, "a\x00"],
 }
@@ -313,8 +313,8 @@ class HostileInput(RuleBasedStateMachine):
         before = (self.api.to_json(), self.api.change_count)
         try:
             result = call()
-        except ValueError as exc:  # a ThinkError, or an invalid id
-            assert str(exc) and "\n" not in str(exc), repr(exc)
+        except ValueError as exc:  # a ThinkError, or an invalid id: refused, one line, no trace
+            assert str(exc) and "\n" not in str(exc), repr(exc)  # noqa: PT017
             assert (self.api.to_json(), self.api.change_count) == before, "a refused call changed the session"
             return None
         assert not must_refuse, "a value outside the rules was accepted"

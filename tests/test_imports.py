@@ -55,3 +55,17 @@ def test_only_what_runs_at_import_time_counts(tmp_path: Path, source: str, impor
     module = tmp_path / "module.py"
     module.write_text(source, encoding="utf-8")
     assert imports_at_import_time(module, "pkg.sub.module") == imported
+
+
+PACKAGE = Path(__file__).resolve().parent.parent / "jupyter_think"
+
+
+def test_no_module_is_over_500_lines_and_the_root_keeps_only_the_public_face() -> None:
+    sizes = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50, "the package's modules are found"
+    assert {name: lines for name, lines in sizes.items() if lines > 500} == {}
+    root = sorted(name for name in sizes if "/" not in name)
+    assert len(root) <= 10, root

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 from sessions import proof_session
 
 from jupyter_think import Session
-from jupyter_think.views.layout import LayoutBuilder, layout, layout_thoughts
 from jupyter_think.core.models import Thought, ThoughtInput
+from jupyter_think.views.layout import LayoutBuilder, layout, layout_thoughts
 
 
 def test_trunk_is_lane_zero_and_branches_get_lanes_in_creation_order() -> None:

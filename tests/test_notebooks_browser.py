@@ -41,11 +41,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 # Nodes drawn by each live graph, in page order, once every cell has run. A graph follows its
 # session, so it also shows thoughts recorded after it was displayed (checklist: 3 + 1 from the
-# --quiet cell; api-demo: 5 + 1 afterthought; agent_experiment: the explorer run's graph, 3 thoughts).
+# --quiet cell; api-demo: 5 + 1 afterthought; agent_experiment: a stepwise run's graph, 4 thoughts).
 EXPECTED_NODES = {
     "tour.ipynb": [11, 4, 6],
     "teaching.ipynb": [12, 12, 12],
-    "agent_experiment.ipynb": [3],
+    "agent_experiment.ipynb": [4],
 }
 FOLLOWER = [  # a class's notebook: another kernel on the store, its graph following the presenter
     "import jupyter_think\n"

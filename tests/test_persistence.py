@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from jupyter_think import Session, SessionManager, Thought
-from jupyter_think.persistence import retention as retention_module
 from jupyter_think.core.models import ThoughtAdded
 from jupyter_think.persistence import PersistenceWarning
+from jupyter_think.persistence import retention as retention_module
 from jupyter_think.store import SessionWrite, open_store
 from jupyter_think.store.base import Store
 
@@ -102,7 +102,7 @@ def test_flush_gives_up_after_its_timeout_when_the_store_does_not_answer(
 
         monkeypatch.setattr(store, "append", hanging_append)
         manager.session("stuck").think("Waiting for a slow store")
-        with pytest.raises(TimeoutError, match="1 change.s. not yet saved"):
+        with pytest.raises(TimeoutError, match=r"1 change.s. not yet saved"):
             manager.flush(timeout=0.5)
         answer.set()
         manager.flush(timeout=30)

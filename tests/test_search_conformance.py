@@ -133,7 +133,7 @@ def test_snippets_mark_the_words_as_written_and_cut_long_thoughts(searchers: dic
     (haystack,) = snippets("haystack")
     assert haystack.startswith("…") and haystack.endswith("…") and "[haystack]" in haystack
     assert len(haystack.split()) <= 25
-    long_word = [hit.snippet for hit in searchers["sqlite"].search("very long word")][0]
+    long_word = next(hit.snippet for hit in searchers["sqlite"].search("very long word"))
     assert long_word.startswith("x" * 100 + "…") and len(long_word) < 300
 
 
@@ -157,7 +157,7 @@ def test_a_query_too_long_is_refused_at_once_on_one_line_everywhere(searchers: d
 
 def test_a_limit_must_be_a_whole_number_from_one_to_the_maximum(searchers: dict[str, Any]) -> None:
     for limit in BAD_LIMITS:
-        for name, searcher in searchers.items():
+        for searcher in searchers.values():
             with pytest.raises(ValueError, match=f"whole number from 1 to {MAX_LIMIT}"):
                 searcher.search("cache", limit=limit)
     for name, searcher in searchers.items():

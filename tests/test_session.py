@@ -88,7 +88,7 @@ def test_a_number_may_repeat_on_another_lane(session: Session) -> None:
     session.think("c")
     session.branch("alt", 1)
     assert session.think("alt two", number=2).thought_number == 2  # 2 is the trunk's, not alt's
-    with pytest.raises(NumberTaken, match="on branch 'alt'.*free numbers: 3 and above"):
+    with pytest.raises(NumberTaken, match=r"on branch 'alt'.*free numbers: 3 and above"):
         session.think("alt two again", number=2)
     with pytest.raises(NumberTaken, match="free numbers: 3 and above"):
         session.think("at the fork", number=1)  # a branch counts the numbers up to its fork point
@@ -319,7 +319,7 @@ STRICT_ERRORS = [
 
 
 @pytest.mark.parametrize(
-    "action, kind, expected",
+    ("action", "kind", "expected"),
     [(a, k, e) for _, a, k, e in STRICT_ERRORS],
     ids=[n for n, _, _, _ in STRICT_ERRORS],
 )
@@ -359,7 +359,7 @@ def test_session_ids_are_validated() -> None:
 def test_max_thought_chars_refuses_longer_text() -> None:
     session = SessionManager(persist=False, max_thought_chars=10).session("s")
     assert session.think("x" * 10).thought == "x" * 10
-    with pytest.raises(ThinkError, match="too long .11 characters, at most 10"):
+    with pytest.raises(ThinkError, match=r"too long .11 characters, at most 10"):
         session.think("y" * 11)
     assert len(session) == 1
 
@@ -385,7 +385,7 @@ def test_the_next_number_past_the_largest_is_refused_not_stored(session: Session
 def test_a_number_taken_under_a_fork_at_the_largest_is_told_without_counting_to_it(session: Session) -> None:
     session.think("the last number there is", number=2**31 - 1)
     session.branch("far", 2**31 - 1)
-    with pytest.raises(NumberTaken, match="free numbers: none$"):
+    with pytest.raises(NumberTaken, match=r"free numbers: none$"):
         session.think("every number up to the fork is taken", branch="far", number=5)
 
 

@@ -217,7 +217,7 @@ def test_a_kill_in_the_middle_of_a_reset_or_a_delete_leaves_each_session_wholly_
         # kill after a seeded number of sessions is done, plus a short random delay: mid-operation
         after = rng.randrange(SESSIONS_PER_ROUND)
         cue = "ready\n" if after == 0 else f"done {session_ids[after - 1]}\n"
-        seen = read_until(fd, lambda text: cue in text, time.monotonic() + TIMEOUT)
+        seen = read_until(fd, lambda text, cue=cue: cue in text, time.monotonic() + TIMEOUT)
         assert cue in seen, f"the child never reported {cue!r}: {seen!r}"
         seen += read_until(fd, lambda _: False, time.monotonic() + rng.uniform(0.0, 0.01))
         lines = kill(pid, fd, seen)

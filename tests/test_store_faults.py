@@ -11,11 +11,11 @@ writes again everything is saved with one "works again" warning. The SQLite faul
 from __future__ import annotations
 
 import errno
-import threading
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -579,7 +579,7 @@ def test_a_sync_commit_whose_answer_is_lost_says_it_may_have_been_recorded(postg
 def _raised(action: Callable[[], object]) -> BaseException:
     try:
         action()
-    except BaseException as exc:  # noqa: BLE001 - the test looks at what was raised
+    except BaseException as exc:
         return exc
     raise AssertionError("no error")
 

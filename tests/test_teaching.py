@@ -18,9 +18,9 @@ from sessions import lesson_session
 
 from jupyter_think import Session, SessionEvent, SessionManager, ThinkError
 from jupyter_think.core.errors import (
-    InvalidValue,
     BadOutcome,
     InvalidThought,
+    InvalidValue,
     MergeIntoItself,
     NoSuchThought,
     NothingToMerge,

@@ -340,7 +340,7 @@ def test_numbers_and_booleans_given_as_strings_are_coerced(
     assert thought.is_revision is True and thought.revises_thought == 1
 
 
-@pytest.mark.parametrize("text, expected", [("true", True), ("TRUE", True), ("False", False)])
+@pytest.mark.parametrize(("text", "expected"), [("true", True), ("TRUE", True), ("False", False)])
 def test_boolean_strings_are_case_insensitive(
     tool: SequentialThinkingTool, text: str, expected: bool
 ) -> None:
@@ -406,7 +406,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(
-    "arguments, field", BAD_INPUTS, ids=[f"{field}-{i}" for i, (_, field) in enumerate(BAD_INPUTS)]
+    ("arguments", "field"), BAD_INPUTS, ids=[f"{field}-{i}" for i, (_, field) in enumerate(BAD_INPUTS)]
 )
 def test_bad_input_is_an_error_naming_the_field_and_records_nothing(
     tool: SequentialThinkingTool, manager: SessionManager, arguments: dict[str, Any], field: str

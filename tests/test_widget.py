@@ -14,8 +14,8 @@ import pytest
 from jupyter_think import Session
 from jupyter_think.core.models import Thought, ThoughtAdded
 from jupyter_think.views.render import render_svg
-from jupyter_think.views.tree import render_text
 from jupyter_think.views.theme import KIND_COLORS
+from jupyter_think.views.tree import render_text
 from jupyter_think.widgets.graph import TEXT_LIMIT, BranchGraph
 
 
@@ -53,7 +53,7 @@ def session() -> Iterator[Session]:
     s = Session("demo")
     s.think("Restate the problem", total=3)
     s.think("Try small cases")
-    yield s
+    return s
 
 
 def test_payload_per_added_thought_does_not_grow_with_the_session() -> None:

@@ -18,14 +18,23 @@ the model as an error result, so the loop goes on. An agent loop is then a few l
 :func:`~jupyter_think.experiment`. The result functions read responses by attribute or by key, so
 the SDK objects and plain dicts both work, and they import no SDK; the ready-made agents import
 their SDK when first called (with a one-line install hint when it is missing).
+
+Usage: the result functions record each response's tokens and model on an experiment run's tool
+(:meth:`~jupyter_think.experiments.tool.RunTool.record_usage`; Anthropic's cached input tokens count
+as input), and the ready-made agents measure the seconds of each ``create`` call. A forked run
+(``runs.rerun``) starts with thoughts copied from its source: the ready-made agents replay them to
+the model as earlier tool calls (:func:`replayed_calls`), so it goes on from there.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from jupyter_think.agent.tool import SequentialThinkingTool
@@ -44,6 +53,58 @@ def _run(tool: SequentialThinkingTool, name: Any, arguments: Any) -> tuple[str, 
         return f"Unknown tool {name!r}: the only tool here is {tool.name!r}", True
     result = tool.call(arguments)
     return result["content"][0]["text"], bool(result["isError"])
+
+
+def record_usage(response: Any, tool: SequentialThinkingTool, seconds: float | None = None) -> None:
+    """Count ``response``'s tokens and model on ``tool`` when it is an experiment run's tool (else nothing).
+
+    Reads Chat Completions (``prompt_tokens`` / ``completion_tokens``), Responses and Anthropic
+    (``input_tokens`` / ``output_tokens``; Anthropic's cache reads and writes count as input) usage.
+    """
+    record = getattr(tool, "record_usage", None)
+    usage = _field(response, "usage")
+    if record is None or usage is None:
+        return
+    given = _field(usage, "input_tokens")
+    if given is None:
+        given = _field(usage, "prompt_tokens")
+    cached = (_field(usage, "cache_creation_input_tokens") or 0) + (
+        _field(usage, "cache_read_input_tokens") or 0
+    )
+    produced = _field(usage, "output_tokens")
+    if produced is None:
+        produced = _field(usage, "completion_tokens")
+    model = _field(response, "model")
+    record(
+        int(given or 0) + int(cached), int(produced or 0), model if isinstance(model, str) else None, seconds
+    )
+
+
+def replayed_calls(tool: SequentialThinkingTool) -> list[tuple[dict[str, Any], str]]:
+    """The thoughts a forked run starts with (``tool.prefix``) as (tool-call arguments, the tool's answer).
+
+    The answers are what the tool said when each thought was recorded in the run's session, so a model
+    given them as earlier tool calls goes on at the next thought.
+    """
+    from jupyter_think.core.models import ThoughtInput
+
+    calls = []
+    branches: list[str] = []
+    fields = set(ThoughtInput.model_fields)
+    for position, thought in enumerate(getattr(tool, "prefix", ()), start=1):
+        if thought.joins_branch and thought.branch_id not in branches:
+            branches.append(thought.branch_id)
+        answer = {
+            "thoughtNumber": thought.thought_number,
+            "totalThoughts": thought.total_thoughts,
+            "nextThoughtNeeded": thought.next_thought_needed,
+            "branches": list(branches),
+            "thoughtHistoryLength": position,
+            "sessionId": tool.session_id,
+        }
+        arguments = thought.model_dump(mode="json", by_alias=True, exclude_none=True, include=fields)
+        calls.append((arguments, to_json(answer, indent=2).decode()))
+    return calls
 
 
 def require(package: str) -> Any:
@@ -66,14 +127,17 @@ def require(package: str) -> Any:
 # --- OpenAI ------------------------------------------------------------------------------------------
 
 
-def openai_tool_results(response: Any, tool: SequentialThinkingTool) -> list[dict[str, Any]]:
+def openai_tool_results(
+    response: Any, tool: SequentialThinkingTool, *, seconds: float | None = None
+) -> list[dict[str, Any]]:
     """Run the tool calls of an OpenAI response; return the messages that answer them.
 
     ``response`` is what ``client.chat.completions.create`` returned (or its message): the result is
     one ``{"role": "tool", "tool_call_id": ..., "content": ...}`` message per call. Or it is what
     ``client.responses.create`` returned (or its ``output``): one ``function_call_output`` item per
     ``function_call`` (define the tool there with :func:`responses_tool`). Arguments arrive as
-    JSON text and are parsed by the tool. An empty list means the model made no tool call.
+    JSON text and are parsed by the tool. An empty list means the model made no tool call. The
+    response's usage is recorded on an experiment run's tool (``seconds``: how long the call took).
 
     Example:
         >>> from jupyter_think import SequentialThinkingTool, SessionManager
@@ -84,6 +148,7 @@ def openai_tool_results(response: Any, tool: SequentialThinkingTool) -> list[dic
         >>> [(m["role"], m["tool_call_id"]) for m in openai_tool_results(message, tool)]
         [('tool', 'call_1')]
     """
+    record_usage(response, tool, seconds)
     output = _field(response, "output")
     if isinstance(response, list) or output is not None:  # the Responses API
         return _responses_results(response if isinstance(response, list) else output, tool)
@@ -138,12 +203,15 @@ def _openai_message(message: Any) -> Any:
 # --- Anthropic ---------------------------------------------------------------------------------------
 
 
-def anthropic_tool_results(response: Any, tool: SequentialThinkingTool) -> list[dict[str, Any]]:
+def anthropic_tool_results(
+    response: Any, tool: SequentialThinkingTool, *, seconds: float | None = None
+) -> list[dict[str, Any]]:
     """Run the ``tool_use`` blocks of an Anthropic message; return the ``user`` message that answers them.
 
     ``response`` is what ``client.messages.create`` returned (or its ``content`` list). The result
     is ``[{"role": "user", "content": [tool_result blocks]}]`` (``is_error`` set for invalid
-    arguments), or ``[]`` when the message has no ``tool_use`` block (the model has answered).
+    arguments), or ``[]`` when the message has no ``tool_use`` block (the model has answered). The
+    response's usage is recorded on an experiment run's tool (``seconds``: how long the call took).
 
     Example:
         >>> from jupyter_think import SequentialThinkingTool, SessionManager
@@ -155,6 +223,7 @@ def anthropic_tool_results(response: Any, tool: SequentialThinkingTool) -> list[
         >>> block["tool_use_id"], block["is_error"], block["content"]
         ('toolu_1', True, 'Invalid arguments: nextThoughtNeeded: required')
     """
+    record_usage(response, tool, seconds)
     content = response if isinstance(response, list) else _field(response, "content")
     blocks = []
     for block in content or []:
@@ -225,13 +294,24 @@ def openai_agent(
         prompt, extra = _prompt(config)
         messages: list[Any] = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
+        for number, (arguments, answer) in enumerate(
+            replayed_calls(tool), start=1
+        ):  # a fork's first thoughts
+            call = {"id": f"replayed_{number}", "type": "function",
+                    "function": {"name": tool.name, "arguments": to_json(arguments).decode()}}  # fmt: skip
+            messages += [
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": call["id"], "content": answer},
+            ]
         for _ in range(max_turns):
+            started = time.perf_counter()
             response = clients.get().chat.completions.create(
                 model=model, messages=messages, tools=[tool.openai_tool()], **{**options, **extra}
             )
+            seconds = time.perf_counter() - started
             message = response.choices[0].message
             messages.append(_openai_message(message))
-            results = openai_tool_results(response, tool)
+            results = openai_tool_results(response, tool, seconds=seconds)
             if not results:
                 return _field(message, "content")
             messages += results
@@ -260,15 +340,28 @@ def anthropic_agent(
     def agent(config: Any, tool: SequentialThinkingTool) -> str:
         prompt, extra = _prompt(config)
         messages: list[Any] = [{"role": "user", "content": prompt}]
+        for number, (arguments, answer) in enumerate(
+            replayed_calls(tool), start=1
+        ):  # a fork's first thoughts
+            use = {"type": "tool_use", "id": f"replayed_{number}", "name": tool.name, "input": arguments}
+            messages += [
+                {"role": "assistant", "content": [use]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": answer}],
+                },
+            ]
         settings = {"max_tokens": max_tokens, **options, **extra}
         if system is not None:
             settings.setdefault("system", system)
         for _ in range(max_turns):
+            started = time.perf_counter()
             response = clients.get().messages.create(
                 model=model, messages=messages, tools=[tool.anthropic_tool()], **settings
             )
+            seconds = time.perf_counter() - started
             messages.append({"role": "assistant", "content": response.content})
-            results = anthropic_tool_results(response, tool)
+            results = anthropic_tool_results(response, tool, seconds=seconds)
             if not results:
                 return _anthropic_text(response)
             messages += results
@@ -282,6 +375,8 @@ __all__ = [
     "anthropic_tool_results",
     "openai_agent",
     "openai_tool_results",
+    "record_usage",
+    "replayed_calls",
     "require",
     "responses_tool",
 ]

@@ -30,6 +30,14 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _ID_SCAN_CHARS = 64 * 1024
 """How much of a line that cannot be parsed is searched for its ``"id"``."""
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _after_blanks(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    match = _WHITESPACE.match(text, pos)
+    return pos if match is None else match.end()  # (``*`` always matches: None never comes)
+
+
 _BOM = "\ufeff"
 _JSON_KINDS = {
     int: "a JSON number",
@@ -125,7 +133,9 @@ def _refusal(line: bytes, error: ValidationError | None = None) -> Refusal:
     except ValueError:  # a number of more digits than Python converts to an int
         return Refusal("JSON with a number too long to read", types.PARSE_ERROR, [_find_id(text)])
     if isinstance(value, list):
-        ids = [rid for item in value if isinstance(item, dict) and (rid := _usable_id(item)) is not None]
+        ids: list[int | str | None] = [
+            rid for item in value if isinstance(item, dict) and (rid := _usable_id(item)) is not None
+        ]
         what = "an empty batch" if not value else f"a batch of {len(value)} messages"
         return Refusal(
             f"{what}: batches are not supported, send one message per line", reply_to=ids or [None]
@@ -210,22 +220,22 @@ def _scan_id(text: str) -> types.RequestId | None:
     """
     decoder = json.JSONDecoder()
     text = text[:_ID_SCAN_CHARS]
-    pos = _WHITESPACE.match(text).end()  # type: ignore[union-attr]
+    pos = _after_blanks(text, 0)
     if not text.startswith("{", pos):
         return None
     pos += 1
     try:
         while True:
-            pos = _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos)
             key, length = decoder.raw_decode(text[pos:])
-            pos = _WHITESPACE.match(text, pos + length).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + length)
             if not isinstance(key, str) or not text.startswith(":", pos):
                 return None
-            pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + 1)
             value, length = decoder.raw_decode(text[pos:])
             if key == "id":
                 return value if type(value) in (int, str) else None
-            pos = _WHITESPACE.match(text, pos + length).end()  # type: ignore[union-attr]
+            pos = _after_blanks(text, pos + length)
             if not text.startswith(",", pos):
                 return None
             pos += 1
@@ -297,7 +307,7 @@ class Lines:
                 return  # a blank line carries no message
             try:
                 outcome = read_message(line)
-            except Exception as exc:  # noqa: BLE001 - one line never stops the server
+            except Exception as exc:
                 outcome = Refusal(f"unreadable ({type(exc).__name__})", types.PARSE_ERROR)
         if isinstance(outcome, Refusal):
             outcome.line_number = self.count

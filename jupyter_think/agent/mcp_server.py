@@ -51,10 +51,10 @@ from mcp import types
 from mcp.server.lowlevel import Server
 
 from jupyter_think import __version__
-from jupyter_think.core.ids import is_valid_id, validate_ref
-from jupyter_think.manager import SessionManager
 from jupyter_think.agent.mcp_stdio import stdio_streams
 from jupyter_think.agent.tool import SequentialThinkingTool
+from jupyter_think.core.ids import is_valid_id, validate_ref
+from jupyter_think.manager import SessionManager
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SERVER_NAME = "jupyter-think"

@@ -34,9 +34,9 @@ from pydantic_core import to_json
 from jupyter_think.core.errors import SessionFull, ThinkError, ThoughtTooLong
 from jupyter_think.core.ids import validate_id
 from jupyter_think.core.limits import NUMBER_RULE
-from jupyter_think.manager import SessionManager, get_manager
 from jupyter_think.core.models import Thought, ThoughtInput
 from jupyter_think.core.session.session import Session, describe_validation_error
+from jupyter_think.manager import SessionManager, get_manager
 
 TOOL_NAME = "sequentialthinking"
 REPEAT_WINDOW = 5

@@ -1,6 +1,7 @@
-"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, rm, trash,
-archive, gc, recover, mcp — one module per group: :mod:`.sessions` (reading), :mod:`.trash`, :mod:`.recover`,
-and the sharing and ``class`` commands in :mod:`.classroom`; this module runs one of them.
+"""The ``jupyter-think`` command line (also ``jupyter think``): list, show, export, diff, search, runs, rm,
+trash, archive, gc, recover, mcp — one module per group: :mod:`.sessions` (reading), :mod:`.runs`
+(stored experiments), :mod:`.trash`, :mod:`.recover`, and the sharing and ``class`` commands in
+:mod:`.classroom`; this module runs one of them.
 
 Every command works on one session store: ``--store URL`` or ``--dir DIR``, else
 ``$JUPYTER_THINK_STORE``, ``$JUPYTER_THINK_DIR``, else ``<jupyter data dir>/think/sessions``; the
@@ -27,6 +28,7 @@ Examples::
     jupyter-think export Design-Review --format md -o review.md
     jupyter-think diff run-1 run-2
     jupyter-think search serializer cache
+    jupyter-think runs coins
     jupyter-think rm scratch
     jupyter-think trash restore scratch
     jupyter-think gc --days 7
@@ -49,6 +51,7 @@ from typing import Any
 
 from jupyter_think.cli import classroom as cli_class
 from jupyter_think.cli import recover as cli_recover
+from jupyter_think.cli import runs as cli_runs
 from jupyter_think.cli import sessions as cli_sessions
 from jupyter_think.cli import trash as cli_trash
 from jupyter_think.cli.common import REFUSED, USAGE_ERROR, CommandError, CommandStore, valid_ref
@@ -135,6 +138,7 @@ def _mcp(where: CommandStore, args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     **cli_sessions.COMMANDS,
+    "runs": cli_runs.runs,
     **cli_trash.COMMANDS,
     "recover": cli_recover.recover,
     "mcp": _mcp,

@@ -214,7 +214,7 @@ def _init(where: CommandStore, args: argparse.Namespace) -> int:
             )
         }
         klass.init_class(conn, SCHEMA)
-    for role, kind in zip(groups, ("students", "teachers")):
+    for role, kind in zip(groups, ("students", "teachers"), strict=False):
         where.say(f"{'Kept' if role in existing else 'Made'} the {kind}' group role {role}.")
     where.say(
         f"The class in database {database} is set up: its tables are up to date and under row-level security."

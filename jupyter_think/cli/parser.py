@@ -1,5 +1,5 @@
 """The argument parser of ``jupyter-think``: one sub-command per action, each taking ``--dir`` or
-``--store``; the sharing and ``class`` commands are added by :mod:`.cli_class`. Importing it is
+``--store``; the sharing and ``class`` commands are added by :mod:`.classroom`. Importing it is
 cheap (``--help`` answers at once), and its usage errors never echo a password.
 
 Example:
@@ -22,7 +22,7 @@ REF_HELP = "the session: its id (yours), or OWNER/ID (another user's, on a store
 class _Parser(argparse.ArgumentParser):
     """argparse, whose usage errors never echo a password given on the command line."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         from jupyter_think.store.redaction import redact, safe_location
 
         message = re.sub(r"\S*://\S*", lambda url: safe_location(url[0]), redact(message))
@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--limit", type=int, default=50, metavar="N", help="at most N matches (default 50, at most 1000)"
+    )
+    runs = command("runs", "list the stored experiments, or print one's runs and its table by variant")
+    runs.add_argument(
+        "name", nargs="?", metavar="NAME", help="an experiment: its name, or OWNER/NAME (another user's)"
     )
     rm = command("rm", "move a session to the store's trash (restorable with: trash restore ID)")
     rm.add_argument("session_id", metavar=REF, help=REF_HELP)

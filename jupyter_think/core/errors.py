@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
@@ -317,7 +318,7 @@ class InvalidValue(ThinkError):
         'number: must be a whole number from 1 to 2147483647, not a boolean (got True)'
     """
 
-    API_NAMES = {
+    API_NAMES: ClassVar[dict[str, str]] = {
         "thought": "text",
         "thought_number": "number",
         "total_thoughts": "total",

@@ -1,13 +1,17 @@
-"""Sessions as tables: one row per session (``compare``), one record per thought (``to_records``).
+"""Runs and sessions as tables: ``compare`` (one row per run, per variant, or per session) and ``to_records``.
 
-:func:`compare` puts runs side by side — thoughts, branches, revisions, retractions, completed,
-conclusion, duration — as a pandas ``DataFrame`` when pandas is installed, else as a
-:class:`Comparison` (a list of dicts with a deterministic text and HTML table). Every count is read
-through :func:`session_counts`, the one place that knows how a session is counted (the live
-experiment grid uses the same :class:`Counts`).
+:func:`compare` takes an experiment, its run results, or plain sessions:
 
-Only :class:`~jupyter_think.core.session.session.Session` objects are needed (or things holding one: a run
-result, an experiment); pandas is imported only when a DataFrame is built.
+- runs, ``by=None``: one row per run (:data:`~.summary.RUN_COLUMNS`: variant, status, score, the
+  counts of its thoughts, tokens, cost, seconds, the answer);
+- runs, ``by="variant"``: one row per variant with pass@1 / pass@k / pass^k, the mean score and its
+  standard error, usage, the shape of the reasoning and, with ``baseline``, each variant's difference
+  from the baseline with a 95% interval (:mod:`.summary`, :mod:`.stats`);
+- sessions: one row per session (:data:`COLUMNS`: thoughts, branches, revisions, retractions,
+  completed, conclusion, duration), as before.
+
+A pandas ``DataFrame`` when pandas is installed, else a :class:`~.tables.Table` (a list of dicts with
+a deterministic text and HTML display). Every count is read through :func:`~.counts.session_counts`.
 
 Example:
     >>> from jupyter_think import Session
@@ -20,18 +24,20 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_think.core.models import Thought
-from jupyter_think.views.tables import html_table
-from jupyter_think.views.text import one_line
+from jupyter_think.experiments.counts import Counts, session_counts
+from jupyter_think.experiments.tables import PANDAS_HINT, Table, pandas_module
 
 if TYPE_CHECKING:
     import pandas
 
     from jupyter_think.core.session.session import Session
+
+__all__ = ["COLUMNS", "PANDAS_HINT", "Comparison", "Counts", "compare", "session_counts", "to_records"]
 
 COLUMNS = (
     "session",
@@ -43,53 +49,9 @@ COLUMNS = (
     "conclusion",
     "duration",
 )
-"""The columns of :func:`compare`, in order."""
-PANDAS_HINT = "pandas is not installed: pip install 'jupyter-think[pandas]'"
-
-
-@dataclass
-class Counts:
-    """What a session is counted by: thoughts, branches, revisions, retractions.
-
-    Built from a whole session by :func:`session_counts`, or grown one thought at a time with
-    :meth:`add` (the live grid does that, so an update costs the same at any session size).
-    """
-
-    thoughts: int = 0
-    branches: int = 0
-    revisions: int = 0
-    retractions: int = 0
-
-    def add(self, thought: Thought) -> None:
-        """Count one more recorded thought (branches are counted from the session's branch ids)."""
-        self.thoughts += 1
-        if thought.is_revision:
-            self.revisions += 1
-
-    def as_dict(self) -> dict[str, int]:
-        """The counts as a plain dict (JSON-ready)."""
-        return asdict(self)
-
-
-def session_counts(session: Session) -> Counts:
-    """The counts of a session: the one helper every table and the grid read them through.
-
-    A retracted thought counts only as a retraction (not as a thought, nor as a revision).
-
-    Example:
-        >>> from jupyter_think import Session
-        >>> s = Session("c"); _ = s.think("One", total=2); _ = s.revise(1, "One, better")
-        >>> session_counts(s)
-        Counts(thoughts=2, branches=0, revisions=1, retractions=0)
-        >>> _ = s.retract(2); session_counts(s)
-        Counts(thoughts=1, branches=0, revisions=0, retractions=1)
-    """
-    snapshot = session.snapshot()
-    counts = Counts(branches=len(snapshot.branches), retractions=len(snapshot.retracted))
-    for thought in snapshot.thoughts:
-        if thought.id not in snapshot.retracted:
-            counts.add(thought)
-    return counts
+"""The columns of :func:`compare` for sessions, in order."""
+Comparison = Table
+"""The rows :func:`compare` returns without pandas (kept under its earlier name)."""
 
 
 def _conclusion(session: Session) -> str | None:
@@ -125,16 +87,11 @@ def as_session(item: Any) -> Session:
     raise TypeError(f"expected a Session (or a run result), got {type(item).__name__}")
 
 
-def _sessions(sessions: Iterable[Any]) -> list[Session]:
-    if isinstance(sessions, str) or not isinstance(sessions, Iterable):
-        raise TypeError("compare() takes a list of sessions, e.g. compare([s1, s2]) or compare(experiment)")
-    return [as_session(item) for item in getattr(sessions, "sessions", sessions)]
-
-
 def compare_rows(sessions: Iterable[Any]) -> list[dict[str, Any]]:
-    """One dict per session with the :data:`COLUMNS` (what :func:`compare` tabulates)."""
+    """One dict per session with the :data:`COLUMNS` (what :func:`compare` tabulates for sessions)."""
     rows = []
-    for session in _sessions(sessions):
+    for item in sessions:
+        session = as_session(item)
         counts = session_counts(session)
         rows.append(
             {
@@ -148,91 +105,81 @@ def compare_rows(sessions: Iterable[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def compare(sessions: Iterable[Any], *, dataframe: bool | None = None) -> Any:
-    """One row per session: thoughts, branches, revisions, retractions, completed, conclusion, duration.
+def _items(runs: Any) -> tuple[list[Any], int | None]:
+    """The items given (an experiment's results, or the list), and the experiment's ``repeat`` if known."""
+    if isinstance(runs, str) or not isinstance(runs, Iterable):
+        raise TypeError(
+            "compare() takes an experiment, its runs or a list of sessions, e.g. compare(runs) or compare([s1, s2])"
+        )
+    return list(runs), getattr(runs, "repeat", None)
 
-    ``sessions`` holds :class:`Session` objects, run results, or is an experiment. Returns a pandas
-    ``DataFrame`` indexed by session id when pandas is installed (``dataframe=None``, the default;
-    ``True`` requires it, ``False`` never uses it), else a :class:`Comparison`. ``duration`` is the
-    seconds from the first thought to the last; ``conclusion`` is the last thought of a completed
-    session.
+
+def compare(
+    runs: Any,
+    by: str | None = None,
+    k: int | None = None,
+    baseline: str | None = None,
+    pass_threshold: float = 1.0,
+    *,
+    dataframe: bool | None = None,
+) -> Any:
+    """A table of runs (one row per run, or per variant with ``by="variant"``), or of sessions.
+
+    ``runs`` is an experiment, a list of its :class:`~jupyter_think.experiments.results.RunResult`, or a
+    list of sessions (one row per session, as before). ``k`` (default: the experiment's ``repeat``)
+    picks pass@k and pass^k; a run passes when it ended ``ok`` with a score ``True`` or
+    ``>= pass_threshold``; ``baseline`` names the variant the others are compared with (95%
+    intervals: Newcombe for pass@1, a bootstrap with a fixed seed for the mean score). Returns a
+    pandas ``DataFrame`` when pandas is installed (``dataframe=None``; ``True`` requires it, ``False``
+    never uses it), else a :class:`~.tables.Table`; ``variant`` and ``run`` are columns, sessions
+    index their table by id.
 
     Example:
         >>> from jupyter_think import Session
         >>> s = Session("run-1"); _ = s.think("Only step", done=True)
-        >>> print(compare([s], dataframe=False).as_text(duration=False))
+        >>> print(compare([s], dataframe=False).as_text())
         session  thoughts  branches  revisions  retractions  completed  conclusion
         run-1           1         0          0            0  yes        Only step
     """
-    rows = compare_rows(sessions)
+    from jupyter_think.experiments.results import RunResult
+    from jupyter_think.experiments.summary import RUN_COLUMNS, run_rows, variant_columns, variant_rows
+
+    items, repeat = _items(runs)
+    results = [item for item in items if isinstance(item, RunResult)]
+    if by not in (None, "variant"):
+        raise ValueError(f"by must be None (a row per run) or 'variant', got {by!r}")
+    if items and len(results) == len(items):
+        if by is None:
+            table = Table(run_rows(results), RUN_COLUMNS)
+        else:
+            k = _check_k(k if k is not None else repeat or max(r.repeat for r in results))
+            threshold = _check_threshold(pass_threshold)
+            table = Table(variant_rows(results, k, baseline, threshold), variant_columns(k, baseline))
+    elif by is not None:
+        raise ValueError("by='variant' needs the runs of an experiment (compare(runs, by='variant'))")
+    else:
+        table = Table(compare_rows(items), COLUMNS, index="session", empty="No sessions to compare.")
     if dataframe is False:
-        return Comparison(rows)
+        return table
     try:
-        import pandas as pd
+        import pandas  # noqa: F401 (only to know it is there)
     except ImportError:
         if dataframe:
             raise ImportError(PANDAS_HINT) from None
-        return Comparison(rows)
-    return pd.DataFrame(rows, columns=list(COLUMNS)).set_index("session")
+        return table
+    return table.to_dataframe()
 
 
-class Comparison(list):  # type: ignore[type-arg]
-    """:func:`compare`'s rows as a list of dicts, displayed as a table (text and HTML).
-
-    The display has no times unless asked: ``as_text(duration=True)`` adds the duration column.
-    """
-
-    def as_text(self, duration: bool = False) -> str:
-        """The rows as an aligned text table (``duration`` adds that column, in seconds)."""
-        columns = [c for c in COLUMNS if duration or c != "duration"]
-        cells = [[_cell(row.get(c), c) for c in columns] for row in self]
-        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-        numeric = {"thoughts", "branches", "revisions", "retractions", "duration"}
-
-        def line(values: list[str]) -> str:
-            parts = [
-                v.rjust(widths[i]) if columns[i] in numeric else v.ljust(widths[i])
-                for i, v in enumerate(values)
-            ]
-            return "  ".join(parts).rstrip()
-
-        return "\n".join([line(list(columns)), *(line(r) for r in cells)])
-
-    def __repr__(self) -> str:
-        return self.as_text() if self else "No sessions to compare."
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(repr(self))
-
-    def _repr_html_(self) -> str:
-        columns = [c for c in COLUMNS if c != "duration"]
-        rows = ([_cell(row.get(c), c) for c in columns] for row in self)
-        return html_table(columns, rows, attributes={"class": "jupyter-think-compare"})
-
-    def to_dataframe(self) -> pandas.DataFrame:
-        """The same rows as a pandas ``DataFrame`` indexed by session id (needs pandas)."""
-        pd = _pandas()
-        return pd.DataFrame(list(self), columns=list(COLUMNS)).set_index("session")
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+    return k
 
 
-def _cell(value: Any, column: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if column == "duration":
-        return f"{value:.2f} s"
-    if column == "conclusion":
-        return one_line(str(value), 60)
-    return str(value)
-
-
-def _pandas() -> Any:
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError(PANDAS_HINT) from None
-    return pd
+def _check_threshold(threshold: object) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise ValueError(f"pass_threshold must be a number, got {threshold!r}")
+    return float(threshold)
 
 
 # --- one record per thought ----------------------------------------------------------------------------
@@ -259,7 +206,7 @@ def to_records(session: Session) -> list[dict[str, Any]]:
 
 def to_dataframe(session: Session) -> pandas.DataFrame:
     """The session's :func:`to_records` as a pandas ``DataFrame`` (needs pandas)."""
-    pd = _pandas()
+    pd = pandas_module()
     records = to_records(session)
     if records:
         return pd.DataFrame(records)

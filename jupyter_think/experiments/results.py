@@ -1,105 +1,60 @@
-"""The pieces of one experiment run: the tool it thinks through, its result, and the results table.
+"""What one experiment run leaves: :class:`RunResult` (status, value or error, score, usage, its session).
 
-:class:`RunTool` is the :class:`~jupyter_think.agent.tool.SequentialThinkingTool` an experiment hands to
-one run, bound to the run's session and closed when the run ends (:class:`RunEnded`).
-:class:`RunResult` is what a run leaves: its session, config, status, value or error.
-:func:`results_text` and :func:`results_html` are the deterministic table of an experiment's runs
-(no times, no ids), which is how a finished experiment displays.
+A run ends ``ok`` (``value`` holds what the agent returned), ``error`` (the exception, and ``message``
+its one-line form), ``timeout`` (it took longer than the experiment's ``timeout``) or ``cancelled``
+(interrupted, or never started); ``pending`` and ``running`` while the experiment goes on. A run
+*passes* when it ended ``ok`` and its score is ``True`` or at least the threshold: an errored,
+timed-out or unscored run fails (:meth:`RunResult.passed`).
 """
 
 from __future__ import annotations
 
-import html
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from jupyter_think.agent.tool import SequentialThinkingTool
-from jupyter_think.experiments.compare import session_counts
-from jupyter_think.views.tables import Cell, html_table
+from jupyter_think.experiments.tool import RunEnded, RunTool, Usage, current_run
+from jupyter_think.views.text import first_line as view_first_line
 from jupyter_think.views.text import one_line
-from jupyter_think.views.theme import STATUS_COLORS
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session
-    from jupyter_think.manager import SessionManager
 
-RunStatus = Literal["pending", "running", "ok", "error", "cancelled"]
-FINAL_STATUSES = frozenset({"ok", "error", "cancelled"})
-_HEADER = ("run", "session", "status", "thoughts", "branches", "revisions", "result")
+RunStatus = Literal["pending", "running", "ok", "error", "timeout", "cancelled"]
+FINAL_STATUSES = frozenset({"ok", "error", "timeout", "cancelled"})
+Score = bool | float | None
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Fork",
+    "RunEnded",
+    "RunResult",
+    "RunStatus",
+    "RunTool",
+    "Usage",
+    "current_run",
+    "describe_error",
+    "first_line",
+]
 
 
-class RunEnded(BaseException):
-    """Raised by a run's tool once the run has ended (cancelled, or its agent returned).
+@dataclass(frozen=True)
+class Fork:
+    """Where a forked run starts: the first ``thought`` trunk thoughts of session ``session_id``."""
 
-    A ``BaseException`` like ``KeyboardInterrupt``, so an agent's ``except Exception`` does not
-    keep a cancelled run going: nothing more is recorded in the run's session.
-    """
+    session_id: str
+    thought: int
 
-
-class RunTool(SequentialThinkingTool):
-    """The tool an experiment hands to one run: bound to the run's session, closed when the run ends.
-
-    Every thought of the run goes to the run's session: a new chain (``thoughtNumber`` 1 after the
-    run concluded) re-opens it rather than moving to a session of its own, so the grid, ``compare``
-    and a re-run see the whole run under the same id.
-
-    Example:
-        >>> from jupyter_think import SessionManager
-        >>> tool = RunTool(SessionManager(persist=False), "exp-1")
-        >>> tool.call({"thought": "Plan", "thoughtNumber": 1, "totalThoughts": 1,
-        ...            "nextThoughtNeeded": False})["isError"]
-        False
-        >>> tool.end()
-        >>> tool.call({"thought": "Late", "thoughtNumber": 2, "totalThoughts": 2, "nextThoughtNeeded": False})
-        Traceback (most recent call last):
-        ...
-        jupyter_think.experiments.results.RunEnded: run exp-1 has ended; its tool records nothing more
-    """
-
-    starts_new_chains = False
-
-    def __init__(self, manager: SessionManager, session_id: str) -> None:
-        super().__init__(manager, agent_id=session_id, session_id=session_id)
-        self.run_session_id = session_id
-        self._run_lock = threading.Lock()
-        self._ended = False
-
-    def call(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """Record one thought in the run's session (see :meth:`SequentialThinkingTool.call`)."""
-        with self._run_lock:  # end() waits for a call in progress, so none lands after the run ended
-            if self._ended:
-                raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
-            return super().call(arguments)
-
-    async def acall(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The async form of :meth:`call`."""
-        if self._ended:
-            raise RunEnded(f"run {self.run_session_id} has ended; its tool records nothing more")
-        return await super().acall(arguments)
-
-    def end(self) -> None:
-        """Refuse every later call (waits for a call in progress to finish)."""
-        with self._run_lock:
-            self._ended = True
-
-    @property
-    def ended(self) -> bool:
-        """True once the run has ended."""
-        return self._ended
-
-    def __repr__(self) -> str:
-        return f"<RunTool {self.name!r} session {self.run_session_id!r}>"
+    def __str__(self) -> str:
+        return f"{self.session_id} @{self.thought}"
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run of an experiment: its session, its config, and how it ended.
+    """One run of an experiment: its session, variant, config, how it ended, its score and usage.
 
-    ``status`` is ``ok`` (``value`` holds what the agent returned), ``error`` (``error`` holds the
-    exception, ``message`` its one-line description), ``cancelled``, or, while the experiment
-    runs, ``pending`` / ``running``. ``duration`` is the run's wall time in seconds.
+    ``duration`` is the run's wall time in seconds; ``score_error`` the one-line error of a score
+    function that raised on this run (its ``score`` is then ``None``); ``fork`` where a forked run
+    started (``None`` for a run of its own).
     """
 
     run: int
@@ -111,11 +66,39 @@ class RunResult:
     message: str | None = None
     duration: float | None = None
     session: Session = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    variant: str = "1"
+    repeat: int = 1
+    score: Score = None
+    score_error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    fork: Fork | None = None
 
     @property
     def ok(self) -> bool:
         """True when the agent returned without raising."""
         return self.status == "ok"
+
+    def passed(self, threshold: float = 1.0) -> bool:
+        """True when the run ended ``ok`` and its score is ``True`` or a number ``>= threshold``.
+
+        Example:
+            >>> RunResult(1, "x-1", None, "ok", score=0.8).passed(0.75)
+            True
+            >>> RunResult(1, "x-1", None, "error", score=True).passed()
+            False
+        """
+        if self.status != "ok" or self.score is None or self.score is False:
+            return False
+        return self.score is True or self.score >= threshold
+
+    @property
+    def answer(self) -> str:
+        """The first line of what the run returned (its error message when it failed), for tables and cards."""
+        if self.status == "ok":
+            return first_line(self.value if isinstance(self.value, str) else repr(self.value))
+        if self.status == "error":
+            return first_line(self.message or "")
+        return ""
 
 
 def describe_error(error: BaseException) -> str:
@@ -129,70 +112,11 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def results_headline(name: str, results: Sequence[RunResult], started: bool = True) -> str:
-    """``Experiment NAME · N runs · 3 ok · 1 error`` (or ``not started``)."""
-    n = len(results)
-    parts = [f"Experiment {name}", f"{n} run{'s' * (n != 1)}"]
-    if not started:
-        parts.append("not started: await it, or call .result()")
-        return " · ".join(parts)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    for status in ("ok", "error", "cancelled", "running", "pending"):
-        if counts.get(status):
-            word = "errors" if status == "error" and counts[status] > 1 else status
-            parts.append(f"{counts[status]} {word}")
-    return " · ".join(parts)
+def first_line(text: str, width: int = 80) -> str:
+    """The first non-empty line of ``text``, its spaces collapsed, cut at ``width`` with an ellipsis.
 
-
-def _rows(results: Sequence[RunResult]) -> list[tuple[str, ...]]:
-    rows = []
-    for result in results:
-        counts = session_counts(result.session)
-        if result.status == "ok":
-            outcome = one_line(repr(result.value), 60)
-        elif result.status == "error":
-            outcome = one_line(result.message or "", 60)
-        else:
-            outcome = "-"
-        rows.append(
-            (
-                str(result.run),
-                result.session_id,
-                result.status,
-                str(counts.thoughts),
-                str(counts.branches),
-                str(counts.revisions),
-                outcome,
-            )
-        )
-    return rows
-
-
-def results_text(headline: str, results: Sequence[RunResult]) -> str:
-    """The runs as a deterministic text table under ``headline``."""
-    rows = _rows(results)
-    widths = [max([len(_HEADER[i]), *(len(r[i]) for r in rows)]) for i in range(len(_HEADER))]
-    right = {0, 3, 4, 5}
-
-    def line(values: Sequence[str]) -> str:
-        cells = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]
-        return ("  " + "  ".join(cells)).rstrip()
-
-    return "\n".join([headline, line(_HEADER), *(line(r) for r in rows)])
-
-
-def results_html(headline: str, results: Sequence[RunResult]) -> str:
-    """The runs as a deterministic HTML table under ``headline`` (every text escaped)."""
-    rows = (
-        [
-            Cell(cell, {"style": f"color:{STATUS_COLORS.get(cell, 'inherit')};font-weight:600"})
-            if i == 2
-            else cell
-            for i, cell in enumerate(row)
-        ]
-        for row in _rows(results)
-    )
-    table = html_table(_HEADER, rows)
-    return f'<div class="jupyter-think-experiment"><b>{html.escape(headline)}</b>{table}</div>'
+    Example:
+        >>> first_line("\\n  Two   weighings:\\n3 against 3")
+        'Two weighings:'
+    """
+    return one_line(view_first_line(text, len(text)), width)

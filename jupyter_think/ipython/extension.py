@@ -37,7 +37,7 @@ NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
 ManagerFollower = Callable[[SessionManager | None, SessionManager], None]
 
 _manager_followers: list[ManagerFollower] = []
-"""Called with (old, new) after ``%config`` replaced the manager (the live graphs re-bind, see widget.py)."""
+"""Called with (old, new) after ``%config`` replaced the manager (the live graphs re-bind, see widgets/graph.py)."""
 
 _active_at_unload: dict[str, str] = {}
 """Notebook session id -> the session active when the extension was unloaded in that notebook.

@@ -172,7 +172,7 @@ def parse_think_line(line: str, cell: str | None = None) -> ThinkArgs:
             "nothing to record: write the thought after %think (or in the %%think cell body)"
         )
     try:
-        return ThinkArgs(text=text, **options)  # type: ignore[arg-type]
+        return ThinkArgs.model_validate({"text": text, **options})
     except ValidationError as exc:  # pragma: no cover - whole_number() checked every value already
         raise ThinkArgsError(str(exc.errors()[0]["msg"])) from None
 

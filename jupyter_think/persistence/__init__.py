@@ -352,7 +352,7 @@ class Persistence:
                 return self._follower.fetch(self.store, ids)
             except OSError:
                 return []  # a store that cannot be read now shows up as a write error, or at the next look
-            except Exception as exc:  # noqa: BLE001 - the loop never dies; a bug is reported, retried later
+            except Exception as exc:
                 _warn(f"could not read the changes other processes made: {exc!r}")
                 return []
 
@@ -365,7 +365,7 @@ class Persistence:
                 continue
             try:
                 foreign.apply_to(tracked[0], self._queue.pending_changes(foreign.session_id))
-            except Exception as exc:  # noqa: BLE001 - the loop never dies on one session's change
+            except Exception as exc:
                 _warn(f"could not apply a change of session {foreign.session_id!r} made elsewhere: {exc!r}")
 
     # --- fork -------------------------------------------------------------------------------------------

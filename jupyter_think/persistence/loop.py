@@ -175,7 +175,7 @@ class LoopThread:
         while True:
             try:
                 cleaned = await anyio.to_thread.run_sync(self._work.run_retention)
-            except Exception as exc:  # noqa: BLE001 - the loop never dies; retried at the next turn
+            except Exception as exc:
                 _warn(
                     f"retention clean-up of {self._store.location} failed: {_cause(exc, self._store.location)}"
                 )

@@ -70,7 +70,7 @@ def replay(store: Store, spill: Spill, *, everything: bool) -> Replayed:
                 _replay_session(store, spill, conn, entries, result)
             except sqlite3.Error:
                 raise  # the spill file's own (a SpillError)
-            except Exception as exc:  # noqa: BLE001 - the store's error, raised once the spill is up to date
+            except Exception as exc:
                 failure = as_store_error(exc)
         if failure is not None:
             raise failure

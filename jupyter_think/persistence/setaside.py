@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from jupyter_think.core.models import Change
@@ -239,9 +239,9 @@ class SetAside:
         self._said = set()
 
 
-def _by_session(items: object) -> dict[str, list[Pending]]:
+def _by_session(items: Iterable[Pending]) -> dict[str, list[Pending]]:
     grouped: dict[str, list[Pending]] = {}
-    for item in items:  # type: ignore[attr-defined]
+    for item in items:
         grouped.setdefault(item.session_id, []).append(item)
     return grouped
 

@@ -339,7 +339,7 @@ def _insert(
                 pid,
             ),
         )
-        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]
+        ids.append(int(cursor.lastrowid))  # type: ignore[arg-type]  # (an INSERT always sets it)
     return ids
 
 

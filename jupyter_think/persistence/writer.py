@@ -76,7 +76,7 @@ class Writer:
                 self._set_aside.catch_up(self.store)
             except OSError:
                 pass  # the next write tries again first, and reports
-            except Exception as exc:  # noqa: BLE001 - the loop never dies; the next write tries again
+            except Exception as exc:
                 _warn(f"could not save what an earlier process kept for {self.store.location}: {exc!r}")
 
     def commit(self, taken: list[Pending], extra: tuple[str, Change] | None = None) -> None:
@@ -170,7 +170,7 @@ class Writer:
         """The seq the next change of ``session_id`` would take in the store (``None``: unknown)."""
         try:
             head = self.store.heads([session_id]).get(session_id)
-        except Exception:  # noqa: BLE001 - only for a message
+        except Exception:
             return None
         return (head.last_seq if head is not None else 0) + 1
 

@@ -1,7 +1,7 @@
 """Session stores on real engines: SQLite by default, PostgreSQL for a store shared by many kernels.
 
 :func:`open_store` picks the engine from one location: a directory (or ``sqlite:///PATH``) is
-:class:`~.sqlite.SQLiteStore`, a ``postgresql://`` URL is :class:`~.postgres.PostgresStore`
+:class:`~.sqlite.store.SQLiteStore`, a ``postgresql://`` URL is :class:`~.postgres.store.PostgresStore`
 (imported only then: it needs the ``postgres`` extra). Both implement :class:`~.base.Store`.
 
 Example:

@@ -30,6 +30,7 @@ import anyio.to_thread
 
 from jupyter_think.core.ids import split_ref, validate_ref
 from jupyter_think.core.models import Change, Thought, ThoughtAdded
+from jupyter_think.store.experiments import ExperimentTable
 from jupyter_think.store.search import SEARCH_WINDOW, SearchHit  # noqa: F401 (SEARCH_WINDOW: named in Store.search)
 
 if TYPE_CHECKING:
@@ -39,11 +40,11 @@ SCHEMA_VERSION = 7
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
-3: a checksum per change (``changes.checksum``, see :mod:`.payloads`); on SQLite also, per session,
+3: a checksum per change (``changes.checksum``, see :mod:`.codec`); on SQLite also, per session,
 the highest thought number written and what a repair of a damaged file could not carry over.
 4: the full-text index rebuilt over the words :mod:`.search` makes (the same on both engines).
 5: (PostgreSQL) sessions named per owner, the owner set by the database, shares and class
-members, row-level security on every table (:mod:`.postgres_class`). 6: (experiments, issue 22).
+members, row-level security on every table (:mod:`.postgres.policies`). 6: experiments (:mod:`.experiments`).
 7: who moved a session to the trash (``sessions.trashed_by``) and the presenter's step of each session
 (``presenter``, :mod:`jupyter_think.store.presenter`)."""
 
@@ -240,6 +241,8 @@ class Store(ABC):
 
     location: str
     """Where the store is, for messages (a directory, or a URL without its password)."""
+    experiments: ExperimentTable
+    """The stored experiments and their runs, beside the sessions (:mod:`.experiments`)."""
 
     @property
     @abstractmethod
@@ -379,7 +382,9 @@ class Store(ABC):
 
     def after_fork_in_child(self) -> None:
         """In a forked child: forget the parent's connections and locks (a lock held by one of the
-        parent's threads at the fork would never be released here); reconnect on the next call."""
+        parent's threads at the fork would never be released here); reconnect on the next call.
+        A store that holds neither keeps this default."""
+        return
 
     def __enter__(self) -> Self:
         return self

@@ -68,7 +68,7 @@ _seq, _payload, _sum = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def checksum(payload: Payload) -> int:
-    """The checksum stored with ``payload``: CRC-32 of its UTF-8 bytes, 0 .. 2³²−1.
+    """The checksum stored with ``payload``: CRC-32 of its UTF-8 bytes, 0 .. 2³² - 1.
 
     Example:
         >>> checksum('{"kind":"activate","branchId":null}') == checksum(b'{"kind":"activate","branchId":null}')
@@ -107,22 +107,22 @@ def decode(
     skipped: list[int] = []
     sums = list(map(_sum, rows))
     if not _all_match(payloads, sums):  # written before checksums (None), or damaged
-        good = [_matches(payload, expected) for payload, expected in zip(payloads, sums)]
+        good = [_matches(payload, expected) for payload, expected in zip(payloads, sums, strict=False)]
         if not all(good):
-            for seq, ok in zip(seqs, good):
+            for seq, ok in zip(seqs, good, strict=False):
                 if not ok:
                     skipped.append(seq)
                     _warn_skipped(
                         session_id, seq, "does not match its checksum (damaged)", kept, stacklevel + 1
                     )
-            seqs = [seq for seq, ok in zip(seqs, good) if ok]
-            payloads = [payload for payload, ok in zip(payloads, good) if ok]
+            seqs = [seq for seq, ok in zip(seqs, good, strict=False) if ok]
+            payloads = [payload for payload, ok in zip(payloads, good, strict=False) if ok]
     entries = _validate_all(payloads)
     if entries is not None:
         return seqs, entries, skipped
     valid_seqs: list[int] = []
     valid: list[Entry] = []
-    for seq, payload in zip(seqs, payloads):
+    for seq, payload in zip(seqs, payloads, strict=False):
         try:
             change = change_adapter.validate_json(payload)
         except (ValidationError, ValueError, RecursionError) as exc:
@@ -143,7 +143,7 @@ def decode(
 def decode_rows(session_id: str, rows: Iterable[Row]) -> tuple[list[tuple[int, Change]], list[int]]:
     """The good (seq, change) pairs of (seq, payload, checksum) rows, and the seqs skipped."""
     seqs, entries, skipped = decode(session_id, list(rows), stacklevel=3)
-    return [(seq, as_change(entry)) for seq, entry in zip(seqs, entries)], skipped
+    return [(seq, as_change(entry)) for seq, entry in zip(seqs, entries, strict=False)], skipped
 
 
 def decode_batches(session_id: str, batches: Iterable[Sequence[Row]]) -> tuple[list[Entry], list[int]]:

@@ -184,7 +184,7 @@ class RowCounts:
                 if thought.branch_id is not None and thought.branch_from_thought is not None:
                     counts.branch_ids.add(thought.branch_id)
             elif change.kind == "branch":
-                counts.branch_ids.add(change.branch_id)  # type: ignore[union-attr]
+                counts.branch_ids.add(change.branch_id)
             elif change.kind == "retract":
                 counts.thoughts -= 1
         return counts

@@ -131,7 +131,7 @@ def query_terms(query: str) -> list[str]:
         ['cache', 'and', 'alpha']
     """
     if not isinstance(query, str):
-        raise ValueError(f"search words must be text, not {type(query).__name__}")  # noqa: TRY004 (one error type for any bad query)
+        raise ValueError(f"search words must be text, not {type(query).__name__}")
     if len(query) > MAX_QUERY_CHARS:
         raise ValueError(
             f"the search is {len(query)} characters long; at most {MAX_QUERY_CHARS} are taken: search for fewer words"

@@ -40,8 +40,8 @@ def label_lines(text: str, chars: int = LABELS["chars"], lines: int = LABELS["li
     words = _MARKUP.sub("", " ".join(text.split())).split()
     shown: list[str] = []
     line = ""
-    for word in words:
-        word = shorten(word, chars)
+    for whole in words:
+        word = shorten(whole, chars)
         if line and len(line) + 1 + len(word) > chars:
             shown.append(line)
             line = ""

@@ -47,7 +47,7 @@ LABELS = MappingProxyType(dict(THEME["labels"]))
 labels a column is ``column`` px wide and a lane ``row`` px high (``geometry`` is the compact graph)."""
 
 STATUS_COLORS = MappingProxyType(dict(THEME["statuses"]))
-"""Status of an experiment's run (``pending``, ``running``, ``ok``, ``error``, ``cancelled``) -> its colour."""
+"""Status of an experiment's run (``pending``, ``running``, ``ok``, ``error``, ``timeout``, ``cancelled``) -> its colour."""
 
 GEOMETRY = MappingProxyType(dict(THEME["geometry"]))
 """Pixel sizes shared by the SVG and the widget: column width, row height, node radius, gutter, top."""

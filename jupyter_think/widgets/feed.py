@@ -41,8 +41,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from jupyter_think.views.display import thought_heading
-from jupyter_think.views.layout import Lane, LayoutBuilder, Node, label_lines
 from jupyter_think.core.models import (
     BranchActivated,
     BranchCreated,
@@ -53,8 +51,10 @@ from jupyter_think.core.models import (
     ThoughtAmended,
     ThoughtRetracted,
 )
-from jupyter_think.views.richtext import markdown_html
 from jupyter_think.core.session.snapshot import SessionSnapshot
+from jupyter_think.views.display import thought_heading
+from jupyter_think.views.layout import Lane, LayoutBuilder, Node, label_lines
+from jupyter_think.views.richtext import markdown_html
 
 TEXT_LIMIT = 2_000
 """Characters of a thought's text sent with a live update; longer texts load on click."""

@@ -49,9 +49,9 @@ import traitlets
 from jupyter_think.core.models import SessionReset
 from jupyter_think.ipython.extension import follow_manager
 from jupyter_think.views.render import headline, svg_as_image, svg_from_layout
-from jupyter_think.views.tree import text_tree
 from jupyter_think.views.richtext import ALLOWLIST
 from jupyter_think.views.theme import THEME
+from jupyter_think.views.tree import text_tree
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here

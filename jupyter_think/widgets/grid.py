@@ -1,4 +1,8 @@
-"""The live grid of an experiment: one card per run (a small graph, status, counts), updating as runs think.
+"""The live grid of an experiment: one card per run, grouped by variant, updating as the runs think.
+
+A card shows the run's variant and repeat, its status, its score, a small graph of its thoughts, its
+counts, its tokens and the first line of its answer (or its error). A forked run's card marks the
+thoughts it was copied from its source with (faded, and a tick where the fork is).
 
 An anywidget whose front end is ``static/grid.js``. The kernel side follows every run's session
 (change events, from any thread: the runs' worker threads, or the persistence loop for thoughts
@@ -17,6 +21,8 @@ anywidget's widget composition (``detail`` trait, ``host.getWidget`` in the fron
 
 Without a widget front end (nbconvert, GitHub, nbval) the output is a deterministic text table
 (``text/plain``) and HTML table (``text/html``) of the runs at display time: no times, no ids.
+The grid takes the runs' results (:class:`~jupyter_think.experiments.results.RunResult`), or plain
+sessions (each its own run).
 """
 
 from __future__ import annotations
@@ -32,106 +38,26 @@ import anywidget
 import traitlets
 
 from jupyter_think.core.models import BranchCreated, SessionReset, ThoughtAdded
-from jupyter_think.experiments.compare import Counts, session_counts
-from jupyter_think.views.layout import LayoutBuilder
+from jupyter_think.experiments.results import RunResult
 from jupyter_think.views.tables import Cell, html_table
 from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import STATUS_COLORS, THEME
+from jupyter_think.widgets.grid_cards import (
+    MESSAGE_LIMIT,
+    STATUSES,
+    THUMB_NODES,
+    RunCard,
+    counts_line,
+)
 
 if TYPE_CHECKING:
-    from jupyter_think.core.models import Thought
     from jupyter_think.core.session.session import Session, SessionEvent
 
 STATIC = Path(__file__).parent / "static"
-THUMB_NODES = 120
-"""How many of a run's latest thoughts its card draws."""
 REFRESH_INTERVAL = 1.0
 """Seconds between two ``snapshot`` refreshes while cards change."""
-MESSAGE_LIMIT = 300
-"""Characters of an error message a card carries (the run result keeps all of it)."""
-STATUSES = ("pending", "running", "ok", "error", "cancelled")
-_KIND_LETTER = {"thought": "t", "revision": "r", "branch": "b", "final": "f"}
 _STATUS_COLORS = STATUS_COLORS
-
-
-def counts_line(counts: Counts) -> str:
-    """``5 thoughts · 1 branch · 1 revision`` (and retractions when there are any).
-
-    Example:
-        >>> counts_line(Counts(thoughts=1, branches=2, revisions=0))
-        '1 thought · 2 branches · 0 revisions'
-    """
-    parts = [
-        plural(counts.thoughts, "thought"),
-        plural(counts.branches, "branch", "branches"),
-        plural(counts.revisions, "revision"),
-    ]
-    if counts.retractions:
-        parts.append(plural(counts.retractions, "retraction"))
-    return " · ".join(parts)
-
-
-class RunCard:
-    """The grid's picture of one run: layout of its thoughts, counts, status; its card payload."""
-
-    def __init__(self, run: int, session: Session) -> None:
-        self.run = run
-        self.session = session
-        self.status = "pending"
-        self.message: str | None = None
-        self.version = 0
-        self.rebuild()
-
-    def rebuild(self) -> None:
-        """Start over from a snapshot of the session as it is now (after a reset)."""
-        snapshot = self.session.snapshot()
-        self.seen = snapshot.change_count  # events up to this index are in the picture
-        self.builder = LayoutBuilder({b_id: b.from_thought for b_id, b in snapshot.branches.items()})
-        self.counts = Counts()
-        self.columns: list[int] = []
-        self.lanes: list[int] = []
-        self.kinds: list[str] = []
-        for thought in snapshot.thoughts:
-            self.add(thought)
-        self.counts = session_counts(snapshot)  # (retracted thoughts count as retractions only)
-
-    def add(self, thought: Thought) -> None:
-        """Place one more thought."""
-        node = self.builder.add(thought).node
-        self.columns.append(node.column)
-        self.lanes.append(node.lane)
-        self.kinds.append(_KIND_LETTER[node.kind])
-        self.counts.add(thought)
-
-    def payload(self) -> dict[str, Any]:
-        """The card as the front end draws it (JSON-ready; at most :data:`THUMB_NODES` nodes)."""
-        start = max(0, len(self.columns) - THUMB_NODES)
-        forks = [
-            [lane.index, self.columns[lane.fork], self.lanes[lane.fork]]
-            for lane in self.builder.lanes[1:]
-            if lane.fork is not None
-        ]
-        return {
-            "run": self.run,
-            "session": self.session.id,
-            "status": self.status,
-            "message": self.message,
-            "v": self.version,
-            "counts": self.counts.as_dict(),
-            "c": self.columns[start:],
-            "l": self.lanes[start:],
-            "k": "".join(self.kinds[start:]),
-            "skipped": start,
-            "forks": forks,
-            "complete": self.session.status == "complete",
-        }
-
-    def text(self, id_width: int) -> str:
-        """The card's line in the text table."""
-        line = f"  {self.session.id:<{id_width}}  {self.status:<9}  {counts_line(self.counts)}"
-        if self.message:
-            line += f"  {one_line(self.message, 100)}"
-        return line
+__all__ = ["MESSAGE_LIMIT", "THUMB_NODES", "ExperimentGrid", "RunCard", "counts_line"]
 
 
 class ExperimentGrid(anywidget.AnyWidget):
@@ -140,7 +66,7 @@ class ExperimentGrid(anywidget.AnyWidget):
     Example:
         >>> from jupyter_think import Session
         >>> runs = [Session("demo-1"), Session("demo-2")]
-        >>> grid = ExperimentGrid("demo", runs)
+        >>> grid = ExperimentGrid("demo", runs)  # (an experiment gives its run results)
         >>> _ = runs[0].think("First step", total=2)
         >>> grid.set_status(1, "running")
         >>> print(grid.text())
@@ -163,7 +89,7 @@ class ExperimentGrid(anywidget.AnyWidget):
         sync=True
     )
 
-    def __init__(self, name: str, sessions: Sequence[Session], **kwargs: Any) -> None:
+    def __init__(self, name: str, runs: Sequence[RunResult | Session], **kwargs: Any) -> None:
         self.name = name
         self._state_lock = threading.RLock()
         self._stale = False  # a card changed since the last snapshot
@@ -171,9 +97,11 @@ class ExperimentGrid(anywidget.AnyWidget):
         self._refresher: threading.Thread | None = None
         self._cards: list[RunCard] = []
         self._unsubscribers: list[Callable[[], None]] = []
-        for run, session in enumerate(sessions, start=1):
+        for number, item in enumerate(runs, start=1):
+            result = item if isinstance(item, RunResult) else None
+            session = item.session if isinstance(item, RunResult) else item
             # Subscribe first, then take the picture: events the picture holds already are skipped.
-            card = RunCard(run, session)
+            card = RunCard(result.run if result is not None else number, session, result)
             with self._state_lock:
                 self._unsubscribers.append(session.subscribe(self._listener(card)))
                 card.rebuild()
@@ -185,13 +113,20 @@ class ExperimentGrid(anywidget.AnyWidget):
     # --- what the experiment tells it ------------------------------------------------------------
 
     def set_status(self, run: int, status: str, message: str | None = None) -> None:
-        """Show run ``run`` (1, 2, …) as ``pending`` / ``running`` / ``ok`` / ``error`` / ``cancelled``."""
+        """Show run ``run`` (1, 2, …) as ``pending`` / ``running`` / ``ok`` / ``error`` / ``timeout`` / ``cancelled``."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         with self._state_lock:
             card = self._cards[run - 1]
             card.status = status
             card.message = None if message is None else message[:MESSAGE_LIMIT]
+            self._changed(card)
+
+    def update_run(self, result: RunResult) -> None:
+        """Show what run ``result.run`` is now: status, score, answer, tokens (the experiment calls it)."""
+        with self._state_lock:
+            card = self._cards[result.run - 1]
+            card.update(result)
             self._changed(card)
 
     def finish(self) -> None:
@@ -229,31 +164,49 @@ class ExperimentGrid(anywidget.AnyWidget):
         with self._state_lock:
             statuses = [card.status for card in self._cards]
         parts = [f"Experiment {self.name}", plural(len(statuses), "run")]
-        for status in ("running", "ok", "error", "cancelled", "pending"):
+        for status in ("running", "ok", "error", "timeout", "cancelled", "pending"):
             count = statuses.count(status)
             if count:
-                parts.append(f"{count} {'errors' if status == 'error' and count > 1 else status}")
+                parts.append(
+                    f"{count} {status + 's' if status in ('error', 'timeout') and count > 1 else status}"
+                )
         return " · ".join(parts)
 
+    def _grouped(self) -> bool:
+        """True when the runs have variants of their own (not one run per config): shown by variant."""
+        return any(card.repeat != 1 or card.variant != str(card.run) or card.source for card in self._cards)
+
     def text(self) -> str:
-        """The deterministic text table (``text/plain``)."""
+        """The deterministic text table (``text/plain``): by variant when the runs have variants."""
         with self._state_lock:
             width = max((len(card.session.id) for card in self._cards), default=0)
-            return "\n".join([self.headline(), *(card.text(width) for card in self._cards)])
+            lines = [self.headline()]
+            variant = None
+            grouped = self._grouped()
+            for card in self._cards:
+                if grouped and card.variant != variant:
+                    variant = card.variant
+                    lines.append(f"variant {variant}")
+                lines.append(card.text(width))
+            return "\n".join(lines)
 
     def html_table(self) -> str:
         """The deterministic HTML table (``text/html`` without a widget front end)."""
         with self._state_lock:
             rows = [
                 [
+                    card.variant,
                     card.session.id,
                     Cell(card.status, {"style": f"color:{_STATUS_COLORS[card.status]};font-weight:600"}),
+                    card.score,
                     counts_line(card.counts),
-                    one_line(card.message or "", 100),
+                    card.tokens or "",
+                    one_line(card.message or "", 100) or card.answer,
                 ]
                 for card in self._cards
             ]
-            table = html_table(["run", "status", "counts", "message"], rows)
+            header = ["variant", "run", "status", "score", "counts", "tokens", "answer"]
+            table = html_table(header, rows)
             return f'<div class="jupyter-think-grid"><b>{html.escape(self.headline())}</b>{table}</div>'
 
     def __repr__(self) -> str:
@@ -292,7 +245,7 @@ class ExperimentGrid(anywidget.AnyWidget):
             if self._stale and getattr(self, "comm", None) is not None:
                 try:
                     self.finish()
-                except Exception:  # noqa: BLE001 - the comm went away (kernel shutting down): stop refreshing
+                except Exception:
                     return
 
     def _listener(self, card: RunCard) -> Callable[[SessionEvent], None]:
@@ -305,6 +258,9 @@ class ExperimentGrid(anywidget.AnyWidget):
                 if isinstance(change, ThoughtAdded):
                     card.add(change.thought)
                     card.counts.branches = len(card.session.branch_ids)
+                    # (read here, where the recording thread holds the session's lock: a card's
+                    # payload is built under the grid's lock and must never wait for a session's)
+                    card.complete = card.session.status == "complete"
                 elif isinstance(change, BranchCreated):
                     card.builder.open_lane(change.branch_id, change.from_thought)
                     card.counts.branches = len(card.session.branch_ids)

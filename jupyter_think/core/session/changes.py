@@ -102,7 +102,7 @@ class Changes:
         for callback in self.subscribers:
             try:
                 callback(event)
-            except Exception as exc:  # noqa: BLE001 - a broken subscriber must not break thinking
+            except Exception as exc:
                 warnings.warn(
                     f"jupyter-think: a change subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2
                 )

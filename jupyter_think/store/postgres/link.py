@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from jupyter_think.store.base import StoreError
 from jupyter_think.store.postgres.watchdog import WATCHDOG, call_deadline
-from jupyter_think.store.redaction import redact, safe_location  # noqa: F401 (safe_location: postgres.py takes it from here)
+from jupyter_think.store.redaction import redact
 
 STORE_TIMEOUT = 10.0
 """Seconds a call waits on the server by default (``ThinkConfig.store_timeout``)."""
@@ -201,7 +201,7 @@ class _Opening:
     def _run(self, conninfo: str) -> None:
         try:
             conn = psycopg.connect(conninfo, autocommit=True)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             with self._lock:
                 self._error = exc
         else:

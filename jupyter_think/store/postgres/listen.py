@@ -59,6 +59,6 @@ async def _bounded(aconn: psycopg.AsyncConnection[Any], statement: str, timeout:
     ticket = WATCHDOG.arm(aconn.pgconn.socket, time.monotonic() + timeout)
     try:
         with anyio.CancelScope(shield=True):
-            await aconn.execute(statement)  # type: ignore[arg-type]
+            await aconn.execute(statement)
     finally:
         WATCHDOG.disarm(ticket)

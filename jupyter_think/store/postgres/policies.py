@@ -5,7 +5,8 @@ database owner). Every table of the schema has row-level security (``FORCE``d, s
 kernels obey it too): a role sees and changes the sessions it owns (``owner DEFAULT current_user``,
 checked on insert, a column nobody may update), reads those shared with it or with a group it belongs
 to, and writes those shared with it for writing; members of the class's teacher group read every
-session. Only the database owner can alter the schema. Notifications carry no session id (see
+session. Stored experiments (schema 6) are each owner's alone, read by the teachers too. Only the
+database owner can alter the schema. Notifications carry no session id (see
 :mod:`.store`): a listener re-reads under its own policies.
 """
 
@@ -164,6 +165,39 @@ def policies_sql(schema: str) -> str:
     """
 
 
+EXPERIMENT_TABLES = ("experiments", "experiment_runs")
+"""Tables of stored experiments (schema 6): each row has its own ``owner`` (set by the database)."""
+
+
+def experiment_policies_sql(schema: str) -> str:
+    """Row-level security of :data:`EXPERIMENT_TABLES` (safe to run again): a role reads, adds and removes
+    its own rows; a teacher reads every row; a run joins only an experiment of its owner."""
+    s = schema
+    parent = (
+        f"EXISTS (SELECT 1 FROM {s}.experiments e WHERE e.key = experiment_key AND e.owner = current_user)"
+    )
+    return "".join(
+        f"""
+    ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE {s}.{table} FORCE ROW LEVEL SECURITY;
+    DROP POLICY IF EXISTS readable ON {s}.{table};
+    CREATE POLICY readable ON {s}.{table} FOR SELECT USING (owner = current_user OR {s}.is_teacher());
+    DROP POLICY IF EXISTS created ON {s}.{table};
+    CREATE POLICY created ON {s}.{table} FOR INSERT
+        WITH CHECK (owner = current_user AND NOT {s}.acting_as_group(){"" if table == "experiments" else " AND " + parent});
+    DROP POLICY IF EXISTS purgeable ON {s}.{table};
+    CREATE POLICY purgeable ON {s}.{table} FOR DELETE USING (owner = current_user);
+    REVOKE ALL ON {s}.{table} FROM PUBLIC;
+    """
+        for table in EXPERIMENT_TABLES
+    )
+
+
+def experiment_grants_sql(schema: str, role: str) -> str:
+    """What a class member's group may do with :data:`EXPERIMENT_TABLES` (the policies decide on which rows)."""
+    return f"GRANT SELECT, INSERT, DELETE ON {schema}.experiments, {schema}.experiment_runs TO {role}"
+
+
 def grants_sql(schema: str, role: str) -> str:
     """What a class member's group may do; the policies decide on which rows."""
     s = schema
@@ -179,6 +213,7 @@ def grants_sql(schema: str, role: str) -> str:
     {presenter_grants_sql(s, role)}
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {role};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {role};
+    {experiment_grants_sql(s, role)};
     """
 
 

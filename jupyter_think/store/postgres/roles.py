@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from jupyter_think.store.postgres.policies import grants_sql, policies_sql
+from jupyter_think.store.postgres.policies import experiment_policies_sql, grants_sql, policies_sql
 
 SECRET_ENV = "JUPYTER_THINK_CLASS_SECRET"
 MIN_SECRET_CHARS = 16
@@ -179,7 +179,8 @@ def init_class(conn: Any, schema: str) -> tuple[str, str]:
 
     students, teachers = group_roles(conn.info.dbname)
     with conn.transaction():
-        conn.execute(policies_sql(schema))  # (an upgrade's policies and functions reach an existing class)
+        # (an upgrade's policies and functions reach an existing class)
+        conn.execute(policies_sql(schema) + experiment_policies_sql(schema))
         for role in (students, teachers):
             if not _role_exists(conn, role):
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(_ident(role)))

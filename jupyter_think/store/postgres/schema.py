@@ -17,7 +17,12 @@ import psycopg
 
 from jupyter_think.store.base import SCHEMA_VERSION, StoreError
 from jupyter_think.store.migrations import upgrade
-from jupyter_think.store.postgres.policies import security_sql, unrestricted
+from jupyter_think.store.postgres.policies import (
+    experiment_grants_sql,
+    experiment_policies_sql,
+    security_sql,
+    unrestricted,
+)
 from jupyter_think.store.postgres.presenter import presenter_sql
 from jupyter_think.store.postgres.sharing import may_migrate
 from jupyter_think.store.search import words
@@ -25,6 +30,41 @@ from jupyter_think.store.search import words
 SCHEMA = "jupyter_think"
 CHANNEL = "jupyter_think"
 _MIGRATION_LOCK = 0x6A7468696E6B  # pg_advisory_xact_lock key for schema changes ("jthink")
+
+
+def experiments_migration(schema: str) -> str:
+    """Schema version 6: the two tables, their policies, and the class's groups' grants when a class exists
+    (so an upgraded class works before ``class init`` runs again); it can run again."""
+    s = schema
+    return f"""
+    CREATE TABLE IF NOT EXISTS {s}.experiments (
+        key BIGSERIAL PRIMARY KEY,
+        owner TEXT NOT NULL DEFAULT current_user,
+        name TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        payload TEXT NOT NULL,
+        UNIQUE (owner, name)
+    );
+    CREATE TABLE IF NOT EXISTS {s}.experiment_runs (
+        experiment_key BIGINT NOT NULL REFERENCES {s}.experiments (key) ON DELETE CASCADE,
+        owner TEXT NOT NULL DEFAULT current_user,
+        run INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        repeat INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (experiment_key, run)
+    );
+    CREATE INDEX IF NOT EXISTS experiment_runs_by_session ON {s}.experiment_runs (owner, session_id);
+    {experiment_policies_sql(s)}
+    DO $$ DECLARE grp TEXT; BEGIN
+        FOR grp IN SELECT value FROM {s}.meta WHERE key IN ('students_role', 'teachers_role') LOOP
+            EXECUTE format('{experiment_grants_sql(s, "%I")}', grp);
+        END LOOP;
+    END $$;
+    """
+
 
 MIGRATIONS: dict[int, str] = {
     1: f"""
@@ -85,15 +125,16 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX thought_text_words ON {SCHEMA}.thought_text USING GIN (words);
     """,
     5: security_sql(SCHEMA),
-    6: "",  # (experiments: issue 22 fills it)
+    6: experiments_migration(SCHEMA),
     7: f"ALTER TABLE {SCHEMA}.sessions ADD COLUMN IF NOT EXISTS trashed_by TEXT NOT NULL DEFAULT '';"
     + presenter_sql(SCHEMA),
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
 
 3: ``changes.checksum``, the CRC-32 of the payload (:mod:`~jupyter_think.store.codec`; ``NULL`` in rows
-written before: unverified). 5: row-level security and shares (:mod:`.policies`). 7: who trashed a
-session (``trashed_by``) and the presenter's step of each session (:mod:`.presenter`)."""
+written before: unverified). 5: row-level security and shares (:mod:`.policies`). 6: stored experiments
+(:mod:`.experiments`). 7: who trashed a session (``trashed_by``) and the presenter's step of each session
+(:mod:`.presenter`)."""
 
 INDEX_TEXT = (
     f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "
@@ -154,7 +195,7 @@ class PostgresSchema:
 
     def apply(self, conn: psycopg.Connection[Any], version: int) -> None:
         if MIGRATIONS[version].strip():
-            conn.execute(MIGRATIONS[version])  # type: ignore[arg-type]
+            conn.execute(MIGRATIONS[version])
 
     def set_version(self, conn: psycopg.Connection[Any], version: int) -> None:
         conn.execute(

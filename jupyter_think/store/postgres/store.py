@@ -52,11 +52,13 @@ from jupyter_think.store.codec import decode_batches, decode_rows
 from jupyter_think.store.lifecycle import Lifecycle
 from jupyter_think.store.migrations import WORDS_INDEXED
 from jupyter_think.store.postgres import sharing
-from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link, safe_location
+from jupyter_think.store.postgres.experiments import PostgresExperiments
+from jupyter_think.store.postgres.link import STORE_TIMEOUT, Link
 from jupyter_think.store.postgres.listen import notifications
 from jupyter_think.store.postgres.policies import SECURED
 from jupyter_think.store.postgres.rows import OWNER_NAME, ROW, PostgresRows, named, notify, stored
 from jupyter_think.store.postgres.schema import CHANNEL, SCHEMA, migrate, version
+from jupyter_think.store.redaction import safe_location
 from jupyter_think.store.rows import RowPlan
 from jupyter_think.store.search import check_limit, query_terms, snippet
 
@@ -91,6 +93,7 @@ class PostgresStore(Store):
         sql = PostgresRows(self.canonical)
         self._rows = RowPlan(sql)
         self._lifecycle = Lifecycle(sql)
+        self.experiments = PostgresExperiments(self, SCHEMA)
 
     # --- connection ------------------------------------------------------------------------------
 

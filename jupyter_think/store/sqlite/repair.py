@@ -9,7 +9,7 @@ When SQLite calls the store's database corrupt, :func:`repair`:
 3. checks a copy of the file (``PRAGMA quick_check``): when another process repaired it meanwhile,
    nothing more is done;
 4. copies the file and its WAL byte for byte to ``.quarantine/sessions-<time>-<n>.db`` (never deleted);
-5. carries every row that can still be read into a fresh database (:mod:`.sqlite_salvage`);
+5. carries every row that can still be read into a fresh database (:mod:`.salvage`);
 6. the backup then replaces the damaged file's whole content with the fresh database, in one
    transaction.
 
@@ -47,7 +47,7 @@ from jupyter_think.store.sqlite.schema import QUARANTINE, errorname, migrate
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # (no fcntl on Windows: no lock file is taken there)
 
 LOCK = "repair.lock"
 LOCK_WAIT = 120.0

@@ -96,7 +96,7 @@ def read_damaged(source: sqlite3.Connection) -> Found:
     wanted = [name if name in have else "NULL" for name in _SESSION_COLUMNS]
     for key, *values in _scan(source, "sessions", ", ".join(wanted)):
         row = {name: _DEFAULTS[name] if value is None and name in _DEFAULTS else value
-               for name, value in zip(_SESSION_COLUMNS, values)}  # fmt: skip
+               for name, value in zip(_SESSION_COLUMNS, values, strict=False)}  # fmt: skip
         found.sessions[key] = row
     for _, key, seq, kind, payload, at, expected in _scan(
         source, "changes", f"session_key, seq, kind, CAST(payload AS BLOB), created_at, {checked}"
@@ -248,7 +248,7 @@ def _insert(
         [(key, b) for b in sorted(counts.branch_ids)],
     )
     texts = []
-    for (seq, _), entry in zip(good, entries):
+    for (seq, _), entry in zip(good, entries, strict=False):
         text = (entry.thought_number, entry.thought) if isinstance(entry, Thought) else searchable(entry)
         if text is not None:
             texts.append((text[1], key, seq, text[0]))

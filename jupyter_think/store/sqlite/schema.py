@@ -24,6 +24,29 @@ from jupyter_think.store.search import index_text
 DATABASE = "sessions.db"
 QUARANTINE = ".quarantine"
 
+EXPERIMENTS = """
+CREATE TABLE IF NOT EXISTS experiments (
+    key INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS experiment_runs (
+    experiment_key INTEGER NOT NULL REFERENCES experiments (key) ON DELETE CASCADE,
+    run INTEGER NOT NULL,
+    session_id TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (experiment_key, run)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS experiment_runs_by_session ON experiment_runs (session_id);
+"""
+"""Schema version 6: stored experiments (:mod:`.experiments` reads and writes them); it can run again
+(a store whose version number was set back keeps its experiments)."""
+
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE sessions (
@@ -76,7 +99,7 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
     5: "",  # (PostgreSQL's sessions named per owner, shares, row-level security: a personal store has one user)
-    6: "",  # (experiments: issue 22 fills it)
+    6: EXPERIMENTS,
     7: """
     ALTER TABLE sessions ADD COLUMN trashed_by TEXT NOT NULL DEFAULT '';
     CREATE TABLE IF NOT EXISTS presenter (

@@ -54,6 +54,7 @@ from jupyter_think.store.lifecycle import Lifecycle
 from jupyter_think.store.migrations import WORDS_INDEXED
 from jupyter_think.store.rows import RowPlan
 from jupyter_think.store.search import check_limit, query_terms, snippet
+from jupyter_think.store.sqlite.experiments import SQLiteExperiments
 from jupyter_think.store.sqlite.file import BUSY_TIMEOUT, DatabaseFile, once_more
 from jupyter_think.store.sqlite.rows import SQLiteRows, one, stored
 from jupyter_think.store.sqlite.schema import ROW, refused
@@ -70,6 +71,7 @@ class SQLiteStore(Store):
         sql = SQLiteRows()
         self._rows = RowPlan(sql)
         self._lifecycle = Lifecycle(sql)
+        self.experiments = SQLiteExperiments(self._file)
 
     # --- connection ------------------------------------------------------------------------------
 

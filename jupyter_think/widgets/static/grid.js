@@ -1,6 +1,8 @@
 // jupyter-think experiment grid: the anywidget front end (one dependency-free ES module, no build step).
 //
-// One card per run: a small graph (a canvas), the status and the counts. The kernel sends each
+// One card per run, grouped by variant: the run's repeat, status and score, a small graph (a canvas; a
+// forked run's copied thoughts faded, a tick where it forks), the counts, the tokens and the first line
+// of its answer or its error. The kernel sends each
 // changed card whole ({type: "run", card}), with a version number per run, so a missed message is
 // healed by the next one; the `snapshot` trait holds every card (set at creation, at the end, and
 // on request). Clicking a card asks the kernel to open that run's full branch graph, which is drawn
@@ -140,12 +142,29 @@ function drawThumb(canvas, card) {
   }
   ctx.stroke();
   const radius = Math.max(1.5, Math.min(4, dx / 2.6, dy / 2.2 || 4));
+  const copied = Math.max(0, (card.prefix ?? 0) - (card.skipped ?? 0)); // nodes copied from the source run
   for (let i = 0; i < n; i++) {
+    ctx.globalAlpha = i < copied ? 0.35 : 1;
     ctx.fillStyle = COLORS[card.k[i]] ?? COLORS.t;
     ctx.beginPath();
     ctx.arc(x(card.c[i]), y(card.l[i]), radius, 0, 2 * Math.PI);
     ctx.fill();
   }
+  ctx.globalAlpha = 1;
+  if (copied > 0 && copied <= n) {
+    // where the fork starts: a tick after the last copied thought
+    const at = x(card.c[copied - 1]) + Math.min(dx, 14) / 2;
+    ctx.strokeStyle = COLORS.b;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(at, 2);
+    ctx.lineTo(at, THUMB_H - 2);
+    ctx.stroke();
+  }
+}
+
+function grouped(runs) {
+  return runs.some((card) => card && (card.repeat !== 1 || card.variant !== String(card.run) || card.from));
 }
 
 class GridView {
@@ -154,6 +173,7 @@ class GridView {
     this.host = host;
     this.store = storeFor(model);
     this.cards = [];
+    this.groups = new Map(); // variant -> {section, head, list}
     this.dirty = new Set();
     this.frame = 0;
     this.detailAbort = null;
@@ -194,28 +214,62 @@ class GridView {
     if (this.detailAbort) this.detailAbort.abort();
   }
 
-  cardElement(run) {
-    let card = this.cards[run - 1];
-    if (card) return card;
-    for (let k = this.cards.length + 1; k <= run; k++) {
-      const item = el("div", { class: "jt-run", role: "button", tabindex: 0, "data-run": k }, this.list);
-      const title = el("div", { class: "jt-run-title" }, item);
-      const name = el("span", { class: "jt-run-name" }, title);
-      const status = el("span", { class: "jt-run-status" }, title);
-      const canvas = el("canvas", { class: "jt-run-graph", height: THUMB_H }, item);
-      const counts = el("div", { class: "jt-run-counts" }, item);
-      const message = el("div", { class: "jt-run-message" }, item);
-      const open = () => this.model.send({ type: "open", run: k });
-      item.addEventListener("click", open);
-      item.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" || event.key === " ") {
-          event.preventDefault();
-          open();
-        }
-      });
-      this.cards[k - 1] = { item, name, status, canvas, counts, message };
+  // The list a card goes in: its variant's section when the runs have variants, else the one list.
+  listFor(card) {
+    if (!grouped(this.store.runs)) return this.list;
+    let group = this.groups.get(card.variant);
+    if (!group) {
+      const section = el("section", { class: "jt-grid-group", "data-variant": card.variant }, this.list);
+      const head = el("div", { class: "jt-grid-group-head" }, section);
+      const list = el("div", { class: "jt-grid-group-cards" }, section);
+      group = { section, head, list };
+      this.groups.set(card.variant, group);
     }
-    return this.cards[run - 1];
+    return group.list;
+  }
+
+  cardElement(card) {
+    const run = card.run;
+    let view = this.cards[run - 1];
+    const parent = this.listFor(card);
+    if (view) {
+      if (view.item.parentNode !== parent) parent.appendChild(view.item); // the runs turned out to have variants
+      return view;
+    }
+    const item = el("div", { class: "jt-run", role: "button", tabindex: 0, "data-run": run }, parent);
+    const title = el("div", { class: "jt-run-title" }, item);
+    const name = el("span", { class: "jt-run-name" }, title);
+    const score = el("span", { class: "jt-run-score" }, title);
+    const status = el("span", { class: "jt-run-status" }, title);
+    const session = el("div", { class: "jt-run-session" }, item);
+    const canvas = el("canvas", { class: "jt-run-graph", height: THUMB_H }, item);
+    const counts = el("div", { class: "jt-run-counts" }, item);
+    const meta = el("div", { class: "jt-run-meta" }, item);
+    const answer = el("div", { class: "jt-run-answer" }, item);
+    const message = el("div", { class: "jt-run-message" }, item);
+    const open = () => this.model.send({ type: "open", run });
+    item.addEventListener("click", open);
+    item.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        open();
+      }
+    });
+    view = { item, name, score, status, session, canvas, counts, meta, answer, message };
+    this.cards[run - 1] = view;
+    return view;
+  }
+
+  updateGroups() {
+    for (const [variant, group] of this.groups) {
+      const runs = this.store.runs.filter((card) => card && card.variant === variant);
+      const ok = runs.filter((card) => card.status === "ok").length;
+      const parts = [`variant ${variant}`, plural(runs.length, "run"), `${ok} ok`];
+      if (runs.some((card) => card.score === "pass" || card.score === "fail")) {
+        parts.push(`${runs.filter((card) => card.score === "pass").length} pass`);
+      }
+      group.head.textContent = parts.join(" · ");
+    }
   }
 
   changed(runs) {
@@ -228,8 +282,9 @@ class GridView {
     const counts = {};
     for (const card of this.store.runs) if (card) counts[card.status] = (counts[card.status] ?? 0) + 1;
     const parts = [`Experiment ${this.store.name}`, plural(this.store.runs.length, "run")];
-    for (const status of ["running", "ok", "error", "cancelled", "pending"]) {
-      if (counts[status]) parts.push(`${counts[status]} ${status === "error" && counts[status] > 1 ? "errors" : status}`);
+    for (const status of ["running", "ok", "error", "timeout", "cancelled", "pending"]) {
+      const many = counts[status] > 1 && (status === "error" || status === "timeout");
+      if (counts[status]) parts.push(`${counts[status]} ${many ? `${status}s` : status}`);
     }
     this.head.textContent = parts.join(" · ");
   }
@@ -247,14 +302,32 @@ class GridView {
     for (const run of this.dirty) {
       const card = this.store.runs[run - 1];
       if (!card) continue;
-      const view = this.cardElement(run);
+      const view = this.cardElement(card);
       view.item.dataset.status = card.status;
       view.item.dataset.thoughts = String(card.counts.thoughts);
+      view.item.dataset.variant = card.variant ?? "";
+      view.item.dataset.score = card.score ?? "";
+      view.item.dataset.tokens = String(card.tokens ?? 0);
       view.item.className = `jt-run jt-status-${card.status}${run === opened ? " jt-open" : ""}`;
       view.item.style.setProperty("--jt-status-color", STATUS[card.status] ?? "");
-      view.name.textContent = card.session;
+      const inGroups = grouped(this.store.runs);
+      view.name.textContent = inGroups ? `#${card.repeat}` : card.session; // in a variant's group: its repeat
+      view.session.textContent = inGroups ? card.session : "";
+      view.session.hidden = !inGroups;
       view.status.textContent = card.status;
+      view.score.textContent = card.score ?? "";
+      view.score.hidden = !card.score;
+      view.score.dataset.kind = card.score === "pass" ? "pass" : card.score === "fail" ? "fail" : "value";
       view.counts.textContent = countsLine(card.counts);
+      const meta = [];
+      if (card.tokens) meta.push(plural(card.tokens, "token"));
+      if (card.from) meta.push(`from ${card.from} @${card.prefix}`);
+      view.meta.textContent = meta.join(" · ");
+      view.meta.title = view.meta.textContent;
+      view.meta.hidden = meta.length === 0;
+      view.answer.textContent = card.answer ?? "";
+      view.answer.title = card.answer ?? "";
+      view.answer.hidden = !card.answer;
       view.message.textContent = card.message ?? "";
       view.message.title = card.message ?? "";
       view.message.hidden = !card.message;
@@ -262,6 +335,7 @@ class GridView {
       drawThumb(view.canvas, card);
     }
     this.dirty.clear();
+    this.updateGroups();
   }
 
   async showDetail() {
