@@ -23,7 +23,8 @@ A graph can follow a presenter (``follow_presenter``, also a checkbox on the wid
 step that the presenter view of the same session shows, in this kernel or another, on this machine or
 another sharing the store (:mod:`jupyter_think.persistence.presenter`). The presenter view of a graph
 that does not follow sends each step it shows to the kernel, which writes it to the store
-(:meth:`BranchGraph.present`); on a class store only the session's owner moves the followers.
+(:meth:`BranchGraph.present`, :mod:`jupyter_think.widgets.presenting`); on a class store only the
+session's owner moves the followers.
 
 A graph follows its session by id: when ``%config ThinkConfig.store`` (or ``sessions_dir``)
 switches the store, the extension tells the live graphs, and each one of a session of the old
@@ -56,6 +57,7 @@ from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
+from jupyter_think.widgets.presenting import PresenterLink
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session, SessionEvent
@@ -114,10 +116,8 @@ class BranchGraph(anywidget.AnyWidget):
         self._feed: GraphFeed | None = None
         state = self._bind(session, push=False)
         super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, allowlist=ALLOWLIST, **kwargs)
-        self._stop_following: Any = None
-        self._wanted: tuple[int, int] | None = None  # the step the presenter view showed last, not yet sent
-        self._presenting = False
-        self.observe(self._on_follow_presenter, names="follow_presenter")
+        self._presenter = PresenterLink(self)
+        self.observe(lambda change: self._presenter.follow(change["new"]), names="follow_presenter")
         self.on_msg(self._on_front_end_message)
         _live.add(self)
 
@@ -174,9 +174,7 @@ class BranchGraph(anywidget.AnyWidget):
             unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
-        stop, self._stop_following = self._stop_following, None
-        if stop is not None:
-            stop()
+        self._presenter.stop()
         _live.discard(self)
         super().close()
         self.set_trait("snapshot", {})  # the kernel's copy of what the front end was sent
@@ -197,69 +195,7 @@ class BranchGraph(anywidget.AnyWidget):
             'this session is not kept in a store: save it in one (jupyter_think.get_manager()) to present it'
             >>> graph.close()
         """
-        steps = self._graph().steps if steps is None else steps
-        board = self._board()
-        if board is None:
-            return False
-        moved = board.present(self._session_id, step, steps)
-        if not moved:
-            self.presenter_note = "the class does not follow: only the session's owner moves them, once it is saved in the store"
-        elif self.presenter_note:
-            self.presenter_note = ""
-        return moved
-
-    def _present_later(self, step: int, steps: int) -> None:
-        """Present off the kernel's thread (a store may be slow), the latest step only, in order."""
-        with self._state_lock:
-            self._wanted = (step, steps)
-            if self._presenting:
-                return
-            self._presenting = True
-        threading.Thread(target=self._present_latest, name="jupyter-think-present", daemon=True).start()
-
-    def _present_latest(self) -> None:
-        while True:
-            with self._state_lock:
-                wanted, self._wanted = self._wanted, None
-                if wanted is None:
-                    self._presenting = False
-                    return
-            try:
-                self.present(*wanted)
-            except Exception as exc:  # a thread of its own: say it on the widget, keep presenting
-                self.presenter_note = f"the class does not follow: {exc}"
-
-    def _board(self) -> Any:
-        """The presenter board of the store that keeps this graph's session, else None (and say why)."""
-        from jupyter_think.manager import get_manager
-        from jupyter_think.persistence.presenter import board_for
-
-        session = self.session
-        manager = get_manager()
-        kept = (
-            session is not None
-            and manager.store is not None
-            and manager.is_loaded(self._session_id)
-            and manager.session(self._session_id) is session
-        )
-        if not kept:
-            self.presenter_note = "this session is not kept in a store: save it in one (jupyter_think.get_manager()) to present it"
-            return None
-        return board_for(manager.store_location, manager.settings.store_timeout)
-
-    def _on_follow_presenter(self, change: dict[str, Any]) -> None:
-        stop, self._stop_following = self._stop_following, None
-        if stop is not None:
-            stop()
-        if not change["new"]:
-            return
-        board = self._board()
-        if board is None:
-            return
-        self._stop_following = board.follow(self._session_id, self._presenter_moved)
-
-    def _presenter_moved(self, position: Any) -> None:
-        self.presenter = {"step": position.step, "steps": position.steps}
+        return self._presenter.present(step, self._graph().steps if steps is None else steps)
 
     @property
     def following(self) -> bool:
@@ -351,7 +287,7 @@ class BranchGraph(anywidget.AnyWidget):
             elif content.get("type") == "present":
                 step, steps = content.get("step"), content.get("steps")
                 if _whole(step) and _whole(steps) and 0 <= step <= steps < 2**31:
-                    self._present_later(step, steps)
+                    self._presenter.present_later(step, steps)
 
 
 def _whole(value: object) -> TypeGuard[int]:
