@@ -7,9 +7,11 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from classroom import ok, refused, run
 
 from jupyter_think import SessionManager
+from jupyter_think.ipython.session_actions import list_sessions
 
 
 def test_the_managers_sessions_are_in_natural_order(tmp_path: Path) -> None:
@@ -17,6 +19,15 @@ def test_the_managers_sessions_are_in_natural_order(tmp_path: Path) -> None:
         for session_id in ["ten-10", "ten-2", "ten-1"]:
             manager.session(session_id).think("x")
         assert manager.sessions() == ["ten-1", "ten-2", "ten-10"]
+
+
+def test_session_list_shows_ids_in_natural_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with SessionManager(str(tmp_path / "store")) as manager:
+        for session_id in ["ten-10", "ten-2", "ten-1"]:
+            manager.session(session_id).think("x")
+        list_sessions(manager)  # what %session --list shows
+    shown = capsys.readouterr().out
+    assert shown.index("ten-1 ") < shown.index("ten-2 ") < shown.index("ten-10 ")
 
 
 def test_trash_rows_say_when_and_by_whom_and_one_row_is_restored(tmp_path: Path) -> None:
