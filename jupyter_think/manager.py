@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from jupyter_think.core.config import ThinkSettings, default_store_location, settings_error
 from jupyter_think.core.errors import NoSuchSession
-from jupyter_think.core.ids import split_ref, validate_ref
+from jupyter_think.core.ids import natural_key, split_ref, validate_ref
 from jupyter_think.core.models import SessionRecord
 from jupyter_think.core.session.session import Session, SessionEvent, Subscriber
 
@@ -163,11 +163,12 @@ class SessionManager:
         return tuple(self._archived)
 
     def sessions(self) -> list[str]:
-        """Ids of the sessions in memory and in the store, sorted (the store unread: a warning)."""
+        """Ids of the sessions in memory and in the store, in natural order (``ten-2`` before ``ten-10``;
+        the store unread: a warning)."""
         with self._lock:
             ids = set(self._sessions)
         ids.update(row.ref for row in self.stored_sessions())
-        return sorted(ids)
+        return sorted(ids, key=natural_key)
 
     def stored_sessions(self, states: tuple[State, ...] = ("live",)) -> list[StoredSession]:
         """The store's rows in ``states`` (``live``, ``trashed``, ``archived``): id, owner, counts, times.

@@ -42,6 +42,11 @@ FLOORS = {
     ],
     "bench_mcp.py": ["jupyter-think mcp, memory only", "x1.00 of", "one append + fdatasync"],
     "bench_widget.py": ["layout     100 thoughts", "ratio 1 000 / 100", "click -> detail"],
+    "bench_presenter.py": [
+        "SQLite     follower reaches",
+        "PostgreSQL follower reaches",
+        "floor (a bare NOTIFY",
+    ],
 }
 """What each benchmark must print: its figures, and the floor (or target) they are read against."""
 
@@ -55,7 +60,7 @@ def test_the_benchmark_runs_in_tiny_mode_and_prints_its_figures_beside_their_flo
     name: str, request: pytest.FixtureRequest
 ) -> None:
     extra: list[str] = []
-    if name == "bench_search.py":  # (an empty database to fill)
+    if name in ("bench_search.py", "bench_presenter.py"):  # (an empty database to fill)
         extra = ["--postgres", request.getfixturevalue("postgres_server").new_database()]
     elif name in ("bench_store.py", "bench_commit.py"):  # (a server: fresh databases made on it)
         extra = ["--postgres", request.getfixturevalue("postgres_server").url()]

@@ -104,12 +104,30 @@ def shot(page: Any, name: str) -> None:
     page.locator(GRAPH).screenshot(path=str(ARTIFACTS / f"browser-{name}.png"))
 
 
+DRAWN = """async (graphs) => {
+    // A node scrolled under the lane names is not drawn: look at both ends of each graph's scroll
+    // (each scroll redraws in the next frame), then put the scroll back.
+    const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const found = new Map();
+    for (const graph of document.querySelectorAll(graphs)) {
+        const viewport = graph.querySelector('.jt-viewport');
+        const was = viewport.scrollLeft;
+        for (const left of [0, viewport.scrollWidth, was]) {
+            viewport.scrollLeft = left;
+            viewport.dispatchEvent(new Event('scroll'));
+            await frame();
+            graph.querySelectorAll('.jt-node').forEach(n =>
+                found.set(n, {i: +n.dataset.index, lane: +n.dataset.lane, kind: n.dataset.kind}));
+        }
+    }
+    const seen = new Map([...found.values()].map(n => [n.i, n]));
+    return [...seen.values()];
+}"""
+
+
 def drawn(page: Any) -> list[dict[str, Any]]:
-    """The nodes drawn in the graph: index, lane and kind of each."""
-    return page.eval_on_selector_all(
-        f"{GRAPH} .jt-node",
-        "nodes => nodes.map(n => ({i: +n.dataset.index, lane: +n.dataset.lane, kind: n.dataset.kind}))",
-    )
+    """The nodes the graph draws, wherever it is scrolled: index, lane and kind of each (in page order)."""
+    return page.evaluate(DRAWN, GRAPH)
 
 
 def per_lane(page: Any) -> dict[int, int]:
@@ -130,6 +148,11 @@ def show_all(page: Any) -> None:
     """The view as first drawn: every lane, following the latest thought, nothing selected."""
     page.select_option(f"{GRAPH} .jt-filter", "")
     page.check(f"{GRAPH} .jt-follow")
+    page.evaluate(  # scrolled to the start, as first drawn
+        """(graph) => { const v = document.querySelector(graph + ' .jt-viewport');
+                        v.scrollLeft = 0; v.dispatchEvent(new Event('scroll')); }""",
+        GRAPH,
+    )
 
 
 def detail_html(page: Any) -> str:

@@ -209,7 +209,7 @@ def test_rm_moves_the_session_to_the_trash_and_trash_restore_brings_it_back(own_
     listed = run("--dir", str(own_store), "list")
     assert "scratch" not in listed.stdout and "design" in listed.stdout
     trash = run("--dir", str(own_store), "trash")
-    assert trash.stdout.splitlines()[0].split()[-1] == "TRASHED"
+    assert trash.stdout.splitlines()[0].split()[-2:] == ["TRASHED", "BY"]
     assert "scratch" in trash.stdout
     restored = run("--dir", str(own_store), "trash", "restore", "scratch")
     assert restored.returncode == 0, restored.stderr

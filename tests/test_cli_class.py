@@ -40,6 +40,11 @@ def session_ids(listing: str) -> list[str]:
     return [line.split()[0] for line in listing.strip().splitlines()[1:]]
 
 
+def trash_ids(listing: str) -> list[str]:
+    """The ID column of a ``trash`` table (after its ROW)."""
+    return [line.split()[1] for line in listing.strip().splitlines()[1:]]
+
+
 def owners(listing: str) -> dict[str, str]:
     """ID -> OWNER of a ``list`` table."""
     return {line.split()[0]: line.split()[1] for line in listing.strip().splitlines()[1:]}
@@ -218,8 +223,8 @@ def test_trash_empty_and_gc_as_a_student_touch_only_her_own(postgres_server: Any
     assert len(emptied.splitlines()) == 1
     assert cleaned.splitlines() == ["Moved homework to the trash (idle more than 1e-06 days)"]
     assert session_ids(ok(run("list", url=room.url("bob")))) == ["homework"]
-    assert session_ids(ok(run("trash", url=room.url("bob")))) == ["old-draft"]
-    assert session_ids(ok(run("trash", url=room.url("ada")))) == ["homework"]
+    assert trash_ids(ok(run("trash", url=room.url("bob")))) == ["old-draft"]
+    assert trash_ids(ok(run("trash", url=room.url("ada")))) == ["homework"]
 
 
 # --- what a teacher sees -----------------------------------------------------------------------------------

@@ -43,32 +43,32 @@ def halves_and_thirds() -> tuple[Session, Session]:
 def test_runs_agree_then_diverge_and_each_goes_its_own_way() -> None:
     thirds, halves = halves_and_thirds()
     result = diff(thirds, halves)
-    assert [step.kind for step in result.steps] == ["same", "similar", "different", "different", "only_a"]
-    assert result.agreed == 2 and result.divergence == 2
-    assert [t.thought_number for t in result.after_a] == [3, 4, 5]
-    assert [t.thought_number for t in result.after_b] == [3, 4]
+    assert [step.kind for step in result.steps] == ["same", "near", "different", "different", "only_a"]
+    assert result.agreed == 1 and result.near == 1 and result.divergence == 1
+    assert [t.thought_number for t in result.after_a] == [2, 3, 4, 5]
+    assert [t.thought_number for t in result.after_b] == [2, 3, 4]
     assert result.after() == [
-        "thirds: 3 more thoughts, concluded: Two weighings are enough",
-        "halves: 2 more thoughts, concluded: Three weighings in the worst case",
+        "thirds: 4 more thoughts, concluded: Two weighings are enough",
+        "halves: 3 more thoughts, concluded: Three weighings in the worst case",
     ]
-    assert result.headline() == "Diff thirds vs halves · 5 steps · agree on 2 · diverge at step 3"
+    assert result.headline() == "Diff thirds vs halves · 5 steps · agree on 1 · 1 near · diverge at step 2"
 
 
 def test_text_form_shows_both_runs_side_by_side() -> None:
     thirds, halves = halves_and_thirds()
     assert diff(thirds, halves).as_text(width=30) == "\n".join(
         [
-            "Diff thirds vs halves · 5 steps · agree on 2 · diverge at step 3",
+            "Diff thirds vs halves · 5 steps · agree on 1 · 1 near · diverge at step 2",
             "  step  thirds                          halves",
             "=    1  1 Restate: 9 coins, one is he…  1 Restate: 9 coins, one is he…",
             "~    2  2 Weigh half against half: 4 …  2 Weigh half against half: 4 …",
             "!    3  3 A weighing has three outcom…  3 Keep halving the heavier si…",
             "!    4  4 Three groups of three: 3 ag…  4 (final) Three weighings in …",
             "<    5  5 (final) Two weighings are e…",
-            "After step 2:",
-            "  thirds: 3 more thoughts, concluded: Two weighings are enough",
-            "  halves: 2 more thoughts, concluded: Three weighings in the worst case",
-            "(= same  ~ similar  ! different  < only in the first  > only in the second)",
+            "After step 1:",
+            "  thirds: 4 more thoughts, concluded: Two weighings are enough",
+            "  halves: 3 more thoughts, concluded: Three weighings in the worst case",
+            "(= same  ~ near  ! different  < only in the first  > only in the second)",
         ]
     )
 
@@ -96,17 +96,26 @@ def test_steps_are_matched_by_text_not_by_number_or_lane() -> None:
     b.switch_branch("main")
     b.think("Conclude", done=True)
     result = diff(a, b)
-    assert [step.kind for step in result.steps] == ["same", "same", "same"]
-    assert result.identical and result.divergence is None
-    assert result.headline() == "Diff a vs b · 3 steps · agree on 3 · no divergence"
+    assert [step.kind for step in result.steps] == ["same", "near", "same"]  # "!" makes another text
+    assert not result.identical and result.divergence == 1
+    assert result.headline() == "Diff a vs b · 3 steps · agree on 2 · 1 near · diverge at step 2"
     assert "[idea]" in result.as_text()  # the branch is shown, not hidden
 
 
-def test_similar_wording_counts_as_the_same_step() -> None:
+def test_only_identical_text_is_the_same_step_and_near_wording_is_shown_as_near() -> None:
+    a = run("a", ["Split the coins into halves", "Weigh them"], done=False)
+    b = run("b", ["Split the coins into pairs", "Weigh them"], done=False)
+    result = diff(a, b)
+    assert [step.kind for step in result.steps] == ["near", "same"]
+    assert result.agreed == 1 and not result.steps[0].agrees  # halves and pairs do not agree
+    assert "~    1" in result.as_text() and 'data-kind="near"' in result._repr_html_()
+
+
+def test_near_wording_keeps_its_similarity_and_a_strict_threshold_calls_it_different() -> None:
     a = run("a", ["Check the small cases one by one"], done=False)
     b = run("b", ["Check the small cases one at a time"], done=False)
     step = diff(a, b).steps[0]
-    assert step.kind == "similar" and step.agrees
+    assert step.kind == "near" and not step.agrees
     assert step.similarity == pytest.approx(similarity(a.thoughts[0].thought, b.thoughts[0].thought))
     strict = diff(a, b, threshold=0.95).steps[0]
     assert strict.kind == "different" and not strict.agrees

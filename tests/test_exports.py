@@ -17,8 +17,8 @@ from jupyter_think import Session, SessionManager
 from jupyter_think.views.display import thought_card
 from jupyter_think.views.export import export
 from jupyter_think.views.listings import branch_table, session_table
-from jupyter_think.views.render import render_text
 from jupyter_think.views.richtext import markdown_html
+from jupyter_think.views.tree import render_text
 
 SCRIPT = "<script>alert('x')</script>"
 

@@ -147,6 +147,22 @@ def test_trash_and_restore_are_state_changes_that_keep_every_change(store_locati
         store.trash("nothing-here")
 
 
+def test_each_trashed_copy_says_who_trashed_it_and_that_row_can_be_restored(store_location: str) -> None:
+    store = open_store(store_location)
+    for words in ["first", "second"]:
+        store.append([SessionWrite("notes", [thought(words)])])
+        row = store.trash("notes")
+        assert row.trashed_by  # the user who trashed it (the connected role, or the OS user)
+    copies = sorted(store.sessions(("trashed",)), key=lambda copy: copy.key)
+    assert [copy.trashed_by for copy in copies] == [row.trashed_by] * 2
+    assert texts(store.restore("notes", key=copies[0].key) and store.load("notes")) == ["first"]
+    with pytest.raises(SessionNotFound):
+        store.restore("notes", key=copies[0].key)  # (live now: no longer in the trash)
+    long_ago = datetime.now(timezone.utc) - timedelta(days=40)
+    store.append([SessionWrite("idle", [thought("old", at=long_ago)], created_at=long_ago)])
+    assert [copy.trashed_by for copy in store.trash_idle(timedelta(days=30), keep=())] == ["retention"]
+
+
 def test_restoring_from_the_trash_refuses_while_a_live_session_has_the_id(store_location: str) -> None:
     store = open_store(store_location)
     store.append([SessionWrite("twice", [thought("old")])])

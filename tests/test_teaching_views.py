@@ -21,8 +21,9 @@ from jupyter_think import Session, SessionManager
 from jupyter_think.views.display import card_in
 from jupyter_think.views.layout import label_lines, layout
 from jupyter_think.views.listings import branch_table
-from jupyter_think.views.render import render_svg, render_text
+from jupyter_think.views.render import render_svg
 from jupyter_think.views.theme import LABELS, LINE_COLORS, STATES, THEME
+from jupyter_think.views.tree import render_text
 from jupyter_think.widgets.graph import BranchGraph
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

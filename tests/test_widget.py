@@ -13,8 +13,9 @@ import pytest
 
 from jupyter_think import Session
 from jupyter_think.core.models import Thought, ThoughtAdded
-from jupyter_think.views.render import render_svg, render_text
+from jupyter_think.views.render import render_svg
 from jupyter_think.views.theme import KIND_COLORS
+from jupyter_think.views.tree import render_text
 from jupyter_think.widgets.graph import TEXT_LIMIT, BranchGraph
 
 
@@ -289,7 +290,7 @@ def test_graph_reuses_the_open_widget_and_replaces_a_closed_one(session: Session
 def test_a_notebook_shows_the_widget_with_the_text_tree_and_svg_fallbacks(kernel: Any) -> None:
     result = kernel.execute(
         "from jupyter_think import Session\n"
-        "from jupyter_think.views.render import render_text\n"
+        "from jupyter_think.views.tree import render_text\n"
         "s = Session('shown')\n"
         "_ = s.think('Look at <b>this</b>', total=2)\n"
         "expected = render_text(s)\n"

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import IO, TYPE_CHECKING, Any
 
-from jupyter_think.core.ids import split_ref, validate_ref
+from jupyter_think.core.ids import natural_key, split_ref, validate_ref
 from jupyter_think.views.escape import escape_controls, has_controls
 
 if TYPE_CHECKING:
@@ -34,9 +33,6 @@ REFUSED = 1
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
 TRASHED: tuple[State, ...] = ("trashed",)
 ARCHIVED: tuple[State, ...] = ("archived",)
-
-
-_NUMBERS = re.compile(r"(\d+)")
 
 
 class CommandError(Exception):
@@ -159,18 +155,6 @@ def shown(text: str) -> str:
     return escape_controls(text, keep="")
 
 
-def natural_key(text: str) -> tuple[Any, ...]:
-    """Sort key that orders the numbers inside names by value: ``ten-2`` before ``ten-10``.
-
-    Example:
-        >>> sorted(["run-10", "run-9", "run-9b"], key=natural_key)
-        ['run-9', 'run-9b', 'run-10']
-    """
-    parts: list[Any] = _NUMBERS.split(text.casefold())  # (words at even places, numbers at odd ones)
-    parts[1::2] = map(int, parts[1::2])
-    return tuple(parts), text
-
-
 def session_order(row: StoredSession) -> tuple[Any, ...]:
     """Your own sessions first, then other users' by owner; ids in natural order (a stable sort keeps
     the store's newest-first order among rows of one id)."""
@@ -254,6 +238,33 @@ def format_table(
 def _minute_text(minute: int) -> str:
     """Minute ``minute`` since the epoch as ``2026-01-02 03:04 UTC`` (a list's rows share minutes)."""
     return datetime.fromtimestamp(minute * 60, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def trash_table(rows: Sequence[Any]) -> str:
+    """The table of ``trash``: each trashed copy with its ROW (what ``trash restore ID --row N`` takes),
+    when and by whom it was trashed (a user, or ``retention``), newest first among copies of one id.
+
+    Example:
+        >>> from jupyter_think.store import StoredSession
+        >>> at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        >>> print(trash_table([StoredSession(7, "notes", "ada", "trashed", at, at, at, 3, 0, "open", 4,
+        ...                                  trashed_by="retention")]))
+        ROW  ID     OWNER  THOUGHTS  TRASHED               BY
+          7  notes  ada           3  2026-01-02 03:04 UTC  retention
+    """
+    header = ["ROW", "ID", "OWNER", "THOUGHTS", "TRASHED", "BY"]
+    cells = [
+        [
+            str(row.key),
+            row.ref,
+            row.owner,
+            str(row.thoughts),
+            when_text(row.state_changed_at),
+            row.trashed_by or "-",
+        ]
+        for row in sorted(rows, key=session_order)
+    ]
+    return table(header, cells, right=(0, 3))
 
 
 def when_text(value: Any) -> str:

@@ -97,8 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("session_id", metavar=REF, help=REF_HELP)
     trash = command("trash", "list the trash; restore a session from it, or empty it")
     trash_actions = trash.add_subparsers(dest="trash_action", metavar="ACTION")
-    restore = command("restore", "make the newest trashed copy of ID a live session again", trash_actions)
+    restore = command(
+        "restore", "make a trashed copy of ID (the newest, or --row N) a live session again", trash_actions
+    )
     restore.add_argument("session_id", metavar=REF, help=REF_HELP)
+    restore.add_argument(
+        "--row",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the copy in the ROW column of `jupyter-think trash`",
+    )
     empty = command("empty", "delete the sessions in the trash for good", trash_actions)
     empty.add_argument(
         "--older-than", type=float, default=None, metavar="DAYS", help="only those trashed DAYS ago or more"

@@ -43,7 +43,7 @@ def _list(where: CommandStore, args: argparse.Namespace) -> int:
 
 
 def _show(where: CommandStore, args: argparse.Namespace) -> int:
-    from jupyter_think.views.render import render_text
+    from jupyter_think.views.tree import render_text
 
     session, _ = where.load(args.session_id)
     write_out(render_text(session), terminal=True)

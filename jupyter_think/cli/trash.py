@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import sys
 from datetime import timedelta
 
 from jupyter_think.cli.common import (
@@ -18,6 +19,7 @@ from jupyter_think.cli.common import (
     format_table,
     natural_key,
     session_order,
+    trash_table,
     valid_ref,
     when_text,
 )
@@ -44,10 +46,16 @@ def _trash(where: CommandStore, args: argparse.Namespace) -> int:
     action = getattr(args, "trash_action", None)
     if action == "restore":
         ref = valid_ref(args.session_id)
+        chosen = getattr(args, "row", None)
+        if chosen is not None and not 1 <= chosen < 2**63:
+            raise CommandError(f"--row must be a ROW number that `jupyter-think trash` shows, not {chosen}")
         try:
-            row = where.writing().restore(ref, "trashed")
+            row = where.writing().restore(ref, "trashed", key=chosen)
         except SessionNotFound:
-            raise CommandError(f"no session {ref!r} in your trash; `jupyter-think trash` lists it") from None
+            which = f"row {chosen} of " if chosen is not None else ""
+            raise CommandError(
+                f"no {which}session {ref!r} in your trash; `jupyter-think trash` lists it"
+            ) from None
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 raise
@@ -70,7 +78,8 @@ def _trash(where: CommandStore, args: argparse.Namespace) -> int:
     if not rows:
         print("The trash is empty.")
         return 0
-    print(format_table(rows, when="state_changed_at", when_title="TRASHED"))
+    print(trash_table(rows))
+    print("Restore one: jupyter-think trash restore ID --row N", file=sys.stderr)
     return 0
 
 

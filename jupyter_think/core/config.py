@@ -84,6 +84,12 @@ class ThinkSettings(BaseModel):
         ge=0,
         description="Move sessions idle longer than this many days to the trash (0 keeps them forever).",
     )
+    markdown: bool = Field(
+        True,
+        description="Read thoughts as Markdown with $…$ maths (as a Markdown cell is read) in cards, the graph's "
+        "text pane and the HTML export; False shows each thought as typed (2**n stays 2**n), its $…$ maths "
+        "still typeset. A display setting of the notebook's kernel (%config ThinkConfig.markdown = False).",
+    )
     trash_days: float = Field(
         30, ge=0, description="Empty trash older than this many days (0 keeps the trash forever)."
     )

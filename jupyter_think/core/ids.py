@@ -10,6 +10,7 @@ is named.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 ID_RULE = "1-128 characters from A-Z, a-z, 0-9, '_' and '-', starting with a letter or digit"
@@ -111,6 +112,20 @@ def file_stem(ref: str) -> str:
         return session_id
     words = re.sub(r"[^A-Za-z0-9_-]+", "-", owner).strip("-") or "owner"
     return f"{words}--{session_id}"
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key that orders the numbers inside names by value: ``ten-2`` before ``ten-10``.
+
+    Example:
+        >>> sorted(["run-10", "run-9", "run-9b"], key=natural_key)
+        ['run-9', 'run-9b', 'run-10']
+    """
+    parts = re.split(r"(\d+)", text)
+    return (
+        tuple(int(part) if index % 2 else part.casefold() for index, part in enumerate(parts)),
+        text,
+    )
 
 
 def is_valid_id(value: object) -> bool:

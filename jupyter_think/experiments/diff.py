@@ -1,11 +1,13 @@
 """Two sessions aligned step by step: where the runs agree, where they diverge, what each did after.
 
 Each run is its thoughts in arrival order (trunk and branches, as the run went). Steps are aligned
-by the *text* of the thoughts, not by their numbers: identical texts (ignoring case, spacing and
-punctuation) first, with :class:`difflib.SequenceMatcher`; then, in the stretches between, thoughts
-whose words are similar enough (:data:`SIMILAR`, a word-level ``SequenceMatcher`` ratio), aligned so
-the total similarity is largest. What is left is paired as *different* (both runs did something
-else at that step) or stands alone (only one run has it).
+by the *text* of the thoughts, not by their numbers: identical texts first (*same*: only the very
+same text, character for character), with :class:`difflib.SequenceMatcher`; then, in the stretches
+between, thoughts whose words are close (*near*: :data:`SIMILAR`, a word-level ``SequenceMatcher``
+ratio, case and punctuation ignored), aligned so the total similarity is largest. A near step is
+shown as near and is not counted as agreeing ("split into halves" and "split into pairs" are near,
+not the same step). What is left is paired as *different* (both runs did something else at that
+step) or stands alone (only one run has it).
 
 :func:`diff` needs two :class:`~jupyter_think.core.session.session.Session` objects (or run results). The result
 shows as a side-by-side HTML table in a notebook and as aligned text in a terminal; both are
@@ -19,7 +21,7 @@ Example:
     >>> for text in ["Restate the problem", "Try small cases first", "Answer: 5"]:
     ...     _ = b.think(text)
     >>> [step.kind for step in diff(a, b).steps]
-    ['same', 'similar', 'different']
+    ['same', 'near', 'different']
 """
 
 from __future__ import annotations
@@ -39,16 +41,16 @@ if TYPE_CHECKING:
     from jupyter_think.core.models import Thought
     from jupyter_think.core.session.session import Session
 
-StepKind = Literal["same", "similar", "different", "only_a", "only_b"]
+StepKind = Literal["same", "near", "different", "only_a", "only_b"]
 SIMILAR = 0.6
-"""Word-level similarity (0-1) from which two thoughts count as the same step said differently."""
+"""Word-level similarity (0-1) from which two different texts are near (shown side by side as ``~``)."""
 FUZZY_LIMIT = 250_000
 """Largest (thoughts of a) x (thoughts of b) stretch aligned by similarity; larger ones pair by position."""
-MARKS = {"same": "=", "similar": "~", "different": "!", "only_a": "<", "only_b": ">"}
+MARKS = {"same": "=", "near": "~", "different": "!", "only_a": "<", "only_b": ">"}
 _WORD = re.compile(r"\w+")
 _ROW_COLORS = {
     "same": "#e6f4ea",
-    "similar": "#f1f8e0",
+    "near": "#f1f8e0",
     "different": "#fde8e8",
     "only_a": "#f3f3f3",
     "only_b": "#f3f3f3",
@@ -66,8 +68,8 @@ class Step:
 
     @property
     def agrees(self) -> bool:
-        """True when both runs took this step (the same text, or similar words)."""
-        return self.kind in ("same", "similar")
+        """True when both runs took this very step: the same text (a near one does not agree)."""
+        return self.kind == "same"
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -91,8 +93,8 @@ def align(a: Sequence[Thought], b: Sequence[Thought], threshold: float = SIMILAR
     """Align two thought sequences by text (see the module docstring); returns the steps in order."""
     words_a = [_words(t.thought) for t in a]
     words_b = [_words(t.thought) for t in b]
-    keys_a = [" ".join(w) for w in words_a]
-    keys_b = [" ".join(w) for w in words_b]
+    keys_a = [t.thought for t in a]
+    keys_b = [t.thought for t in b]
     steps: list[Step] = []
     matcher = SequenceMatcher(None, keys_a, keys_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -150,7 +152,7 @@ def _fuzzy(
             else:
                 steps.append(Step("only_b", None, right[k], 0.0))
         if i < n and j < m:
-            steps.append(Step("similar", a[i], b[j], score))
+            steps.append(Step("near", a[i], b[j], score))
         last_a, last_b = i + 1, j + 1
     return steps
 
@@ -188,6 +190,7 @@ class SessionDiff:
         self.b_status = b.status
         self.steps = tuple(steps)
         self.agreed = sum(1 for step in steps if step.agrees)
+        self.near = sum(1 for step in steps if step.kind == "near")
         self.divergence = next((k for k, step in enumerate(steps) if not step.agrees), None)
         start = len(steps) if self.divergence is None else self.divergence
         self.after_a = tuple(step.a for step in steps[start:] if step.a is not None)
@@ -202,6 +205,8 @@ class SessionDiff:
         """One line: the two runs, how many steps, how many agree, where they diverge."""
         n = len(self.steps)
         parts = [f"Diff {self.a_id} vs {self.b_id}", f"{n} step{'s' * (n != 1)}", f"agree on {self.agreed}"]
+        if self.near:
+            parts.append(f"{self.near} near")
         if self.divergence is None:
             parts.append("no divergence" if n else "both empty")
         else:
@@ -241,7 +246,7 @@ class SessionDiff:
         if after:
             lines.append(f"After step {self.divergence}:" if self.divergence else "From the first step:")
             lines += [f"  {line}" for line in after]
-        lines.append("(= same  ~ similar  ! different  < only in the first  > only in the second)")
+        lines.append("(= same  ~ near  ! different  < only in the first  > only in the second)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -279,7 +284,7 @@ class SessionDiff:
         return (
             '<div class="jupyter-think-diff" style="font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">'
             f"<div><b>{html.escape(self.headline())}</b></div>{table}{after_html}"
-            '<div style="color:#666">= same · ~ similar · ! different · &lt; only in the first · '
+            '<div style="color:#666">= same · ~ near · ! different · &lt; only in the first · '
             "&gt; only in the second</div></div>"
         )
 
@@ -288,7 +293,7 @@ def diff(a: Any, b: Any, *, threshold: float = SIMILAR) -> SessionDiff:
     """Align two runs step by step (thought text similarity, not numbers); see :class:`SessionDiff`.
 
     ``a`` and ``b`` are :class:`Session` objects or run results. ``threshold`` (0-1) is the word
-    similarity from which two thoughts count as the same step.
+    similarity from which two different texts are shown as near.
 
     Example:
         >>> from jupyter_think import Session

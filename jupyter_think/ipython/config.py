@@ -9,6 +9,7 @@ drift apart). Only the extension imports this module (traitlets is not imported 
 Examples:
     %config ThinkConfig                       # the settings and their help
     %config ThinkConfig.durability = "sync"
+    %config ThinkConfig.markdown = False      # thoughts shown as typed (2**n stays 2**n), maths typeset
     %config ThinkConfig.store = "postgresql://think@db.example/class"
 """
 
@@ -42,6 +43,7 @@ class ThinkConfig(Configurable):
     durability = Enum(["async", "sync"], "async", help=_help("durability")).tag(config=True)
     store_timeout = Float(10.0, help=_help("store_timeout")).tag(config=True)
     retention_days = Float(30.0, help=_help("retention_days")).tag(config=True)
+    markdown = Bool(True, help=_help("markdown")).tag(config=True)
     trash_days = Float(30.0, help=_help("trash_days")).tag(config=True)
 
     reverting = False

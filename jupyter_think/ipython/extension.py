@@ -29,6 +29,7 @@ from jupyter_think.core.config import (
 from jupyter_think.core.ids import id_from_notebook_path
 from jupyter_think.ipython.config import ThinkConfig
 from jupyter_think.manager import DEFAULT_SESSION, SessionManager, get_manager, set_manager
+from jupyter_think.views.richtext import use_markdown
 
 NOTEBOOK_PATH_NAMES = ("__session__", "__vsc_ipynb_file__")
 """User-namespace variables in which Jupyter (``__session__``) and VS Code name the notebook file."""
@@ -84,6 +85,7 @@ def _config(ipython: Any) -> ThinkConfig | None:
 
 def load(ipython: Any) -> None:
     """Register config and magics, build the manager, activate the notebook's session (idempotent)."""
+    from jupyter_think.ipython.loading_cell import record_help_lines
     from jupyter_think.ipython.magics import ThinkMagics
     from jupyter_think.ipython.parser import keep_question_marks
 
@@ -102,6 +104,7 @@ def load(ipython: Any) -> None:
             config.store = ""
             previous = manager_for(config)
     set_manager(previous)
+    use_markdown(config.markdown)
     config.observe(_reconfigure)
     ipython.register_magics(ThinkMagics(ipython))
     if keep_question_marks not in ipython.input_transformers_cleanup:
@@ -109,6 +112,7 @@ def load(ipython: Any) -> None:
     manager = get_manager()
     notebook_id = notebook_session_id(ipython)
     _activate(manager, _active_at_unload.pop(notebook_id, notebook_id))
+    record_help_lines(ipython)  # (the loading cell's `%think …?` lines, which IPython read as help)
 
 
 def _config_from_shell(ipython: Any) -> Any:
@@ -169,6 +173,9 @@ def _reconfigure(change: Any) -> None:
 
     config = change["owner"]
     if config.reverting:
+        return
+    if change["name"] == "markdown":  # how thoughts are shown, not where they are kept: no new manager
+        use_markdown(change["new"])
         return
     try:
         ThinkSettings(**config.settings())
@@ -231,3 +238,4 @@ def unload(ipython: Any) -> None:
     config = _config(ipython)
     if config is not None:
         ipython.configurables.remove(config)
+    use_markdown(True)

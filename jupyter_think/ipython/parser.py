@@ -234,7 +234,8 @@ def _store(into: dict[str, object], name: str, value: object) -> None:
 
 # --- the other magic lines -------------------------------------------------------------------------
 
-_THINK_QUESTION = re.compile(r"(?P<indent>[ \t]*)%think[ \t]+(?P<line>.*\?)[ \t]*")
+THINK_QUESTION = re.compile(r"(?P<indent>[ \t]*)%think[ \t]+(?P<line>.*\?)[ \t]*")
+"""A ``%think …?`` line: IPython would read its last word as a help request."""
 
 
 def keep_question_marks(lines: list[str]) -> list[str]:
@@ -252,7 +253,7 @@ def keep_question_marks(lines: list[str]) -> list[str]:
     transformed = []
     for line in lines:
         body = line.rstrip("\r\n")
-        match = _THINK_QUESTION.fullmatch(body)
+        match = THINK_QUESTION.fullmatch(body)
         if match is None:
             transformed.append(line)
             continue

@@ -15,7 +15,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from jupyter_think.core.ids import validate_ref
+from jupyter_think.core.ids import natural_key, validate_ref
 from jupyter_think.core.session.session import Session
 from jupyter_think.ipython.errors import one_line as _one_line
 from jupyter_think.ipython.errors import user_errors as _user_errors
@@ -132,7 +132,7 @@ def list_sessions(manager: SessionManager) -> None:
     """``%session --list``: the sessions in memory and in the store."""
     stored = {row.ref: row.thoughts for row in manager.stored_sessions()}
     rows = []
-    for session_id in sorted(set(stored) | set(manager.loaded())):
+    for session_id in sorted(set(stored) | set(manager.loaded()), key=natural_key):
         loaded = manager.is_loaded(session_id)
         count = len(manager.session(session_id)) if loaded else stored[session_id]
         rows.append((session_id, "memory" if loaded else "store", count, session_id == manager.active_id))

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # (the models are imported where a change is made or read: `l
 
     from jupyter_think.core.models import Change, Thought
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The version of the tables this package writes; an engine migrates older ones on open.
 
 1: sessions, changes, branches. 2: a full-text index of the thoughts' text (``thought_text``).
@@ -42,7 +42,9 @@ SCHEMA_VERSION = 6
 the highest thought number written and what a repair of a damaged file could not carry over.
 4: the full-text index rebuilt over the words :mod:`.search` makes (the same on both engines).
 5: (PostgreSQL) sessions named per owner, the owner set by the database, shares and class
-members, row-level security on every table (:mod:`.postgres.policies`). 6: experiments (:mod:`.experiments`)."""
+members, row-level security on every table (:mod:`.postgres.policies`). 6: experiments (:mod:`.experiments`).
+7: who moved a session to the trash (``sessions.trashed_by``) and the presenter's step of each session
+(``presenter``, :mod:`jupyter_think.store.presenter`)."""
 
 State = Literal["live", "trashed", "archived"]
 STATES: tuple[State, ...] = ("live", "trashed", "archived")
@@ -154,6 +156,9 @@ class StoredSession:
     """The highest thought number written to this row (0 where the engine does not keep it): a session
     that lost thoughts numbers its next one after it."""
 
+    trashed_by: str = ""
+    """Who moved the row to the trash: a user name, or ``retention`` (idle too long); empty when it was
+    never trashed, or was trashed by a version that did not record it."""
     ref: str = ""
     """How this role names the session: its id when it is yours, ``OWNER/ID`` when it is another user's
     (a session shared with you, or any session of the class for a teacher)."""
@@ -282,7 +287,7 @@ class Store(ABC):
         """Move the live row of ``session_id`` to the trash (raises :class:`SessionNotFound`)."""
 
     @abstractmethod
-    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+    def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         """Make the newest row of ``session_id`` in ``state`` live again.
 
         Restoring from the trash refuses while a live session has the id (trash that one first);

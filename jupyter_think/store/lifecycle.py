@@ -4,7 +4,8 @@ Every one is a change of row states in one transaction (nothing is copied): ``tr
 row to the trash; ``restore`` makes the newest row in the trash (or the archive) live again — from the
 trash it refuses while a live session has the id (that one is trashed first, by hand), from the archive
 it archives the live one (nothing is ever destroyed); ``purge`` deletes trashed rows, ``trash_idle``
-moves idle live rows to the trash except those a process has loaded. :class:`Lifecycle` holds these
+moves idle live rows to the trash except those a process has loaded. A row in the trash says
+when and by whom it went there (a user, or ``retention``); ``restore`` can name that row. :class:`Lifecycle` holds these
 decisions; the engine runs them in its write transaction through its :class:`~.rows.RowSQL` primitives.
 
 Example:
@@ -44,9 +45,10 @@ class Lifecycle(Generic[Conn]):
         self.sql.set_state(conn, key, "trashed")
         return self.sql.stored(conn, key)
 
-    def restore(self, conn: Conn, session_id: str, state: State) -> StoredSession:
-        """Make the newest row of ``session_id`` in ``state`` live again (see the module docstring)."""
-        key = self.sql.newest_key(conn, session_id, state)
+    def restore(self, conn: Conn, session_id: str, state: State, chosen: int | None = None) -> StoredSession:
+        """Make the newest row of ``session_id`` in ``state`` (or row ``chosen`` of them) live again
+        (see the module docstring)."""
+        key = self.sql.newest_key(conn, session_id, state, chosen)
         if key is None:
             raise SessionNotFound(session_id, state)
         live = self.sql.live_key(conn, session_id)
@@ -76,7 +78,7 @@ class Lifecycle(Generic[Conn]):
         for row in idle:
             if row.id in keep:
                 continue
-            self.sql.set_state(conn, row.key, "trashed")
+            self.sql.set_state(conn, row.key, "trashed", by="retention")
             trashed.append(self.sql.stored(conn, row.key))
         return sorted(trashed, key=lambda row: row.id)
 

@@ -36,14 +36,18 @@ class RowSQL(Protocol[Conn_contra]):
     def live_key(self, conn: Conn_contra, session_id: str) -> int | None:
         """The live row of ``session_id`` (locked for this transaction where the engine locks rows)."""
 
-    def newest_key(self, conn: Conn_contra, session_id: str, state: State) -> int | None:
-        """The newest row of this user's ``session_id`` in ``state`` (locked), else ``None``."""
+    def newest_key(
+        self, conn: Conn_contra, session_id: str, state: State, key: int | None = None
+    ) -> int | None:
+        """The newest row of this user's ``session_id`` in ``state`` (locked), else ``None``; with
+        ``key``, that row only (when it is one of them)."""
 
     def row_state(self, conn: Conn_contra, key: int) -> str | None:
         """The state of row ``key``; ``None`` when it was purged."""
 
-    def set_state(self, conn: Conn_contra, key: int, state: State) -> None:
-        """Move row ``key`` to ``state`` (its ``state_changed_at`` now)."""
+    def set_state(self, conn: Conn_contra, key: int, state: State, *, by: str | None = None) -> None:
+        """Move row ``key`` to ``state`` (its ``state_changed_at`` now); a move to the trash records who
+        made it in ``trashed_by``: ``by``, else the connected user."""
 
     def create(self, conn: Conn_contra, session_id: str, created_at: datetime) -> int:
         """A new live row for ``session_id`` created at ``created_at`` (or the one a concurrent writer made)."""

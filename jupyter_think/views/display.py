@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from jupyter_think.core.models import Thought
-from jupyter_think.views.render import decision_words, escape_controls
+from jupyter_think.views.escape import escape_controls
+from jupyter_think.views.render import decision_words
 from jupyter_think.views.richtext import markdown_html
 from jupyter_think.views.tables import html_table
 from jupyter_think.views.text import first_line, plural
@@ -33,6 +34,9 @@ _CARD_STYLE = (
     "border-left:4px solid {color};padding:4px 10px;margin:2px 0;"
     "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px"
 )
+NO_TYPESETTER = "tex2jax_ignore mathjax_ignore"
+"""Classes that keep JupyterLab's MathJax off a thought: its maths is MathML already, and a price
+(``$5 and $10``) is not maths."""
 _RETRACTED_STYLE = "text-decoration:line-through;color:{color};opacity:{opacity}"
 
 
@@ -128,7 +132,7 @@ def thought_card(
     html_text = (
         f'<div class="jupyter-think-card" style="{_CARD_STYLE.format(color=color)}">'
         f'<div style="font-weight:600;color:{color}">{html.escape(heading)}</div>'
-        f'<div class="jupyter-think-text">{body}</div>{was}</div>'
+        f'<div class="jupyter-think-text {NO_TYPESETTER}">{body}</div>{was}</div>'
     )
     return Card("\n".join(lines), html_text)
 
@@ -253,7 +257,8 @@ class SessionSummary(BaseModel):
             f'<div class="jupyter-think-merge">merged: {html.escape(m.as_text())}</div>' for m in self.merges
         )
         conclusion = (
-            f'<div class="jupyter-think-conclusion"><b>Conclusion:</b>{markdown_html(self.conclusion)}</div>'
+            f'<div class="jupyter-think-conclusion {NO_TYPESETTER}"><b>Conclusion:</b>'
+            f"{markdown_html(self.conclusion)}</div>"
             if self.conclusion is not None
             else ""
         )

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Literal
 
 from jupyter_think.core.models import Thought
 from jupyter_think.views.display import decision_words, summarize, thought_heading
+from jupyter_think.views.escape import escape_controls
 from jupyter_think.views.layout import layout
-from jupyter_think.views.render import escape_controls, render_svg
+from jupyter_think.views.render import render_svg
 from jupyter_think.views.richtext import markdown_html
 from jupyter_think.views.text import plural
 from jupyter_think.views.theme import LINE_COLORS, STATES

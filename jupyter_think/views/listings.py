@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jupyter_think.views.display import Card
-from jupyter_think.views.render import decision_words, escape_controls
+from jupyter_think.views.escape import escape_controls
+from jupyter_think.views.render import decision_words
 from jupyter_think.views.tables import Html, html_table
 from jupyter_think.views.text import plural
 

@@ -1,4 +1,4 @@
-"""Static renderings of a session's branch graph: an inline SVG and a deterministic text tree.
+"""Static renderings of a session's branch graph: an inline SVG (the text tree is :mod:`.tree`).
 
 Both are pure functions of a :class:`~jupyter_think.views.layout.Layout`; colours and sizes come from
 :mod:`jupyter_think.views.theme` (shared with the widget's front end). They are what a notebook
@@ -25,7 +25,6 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from jupyter_think.views.escape import escape_controls
 from jupyter_think.views.layout import Edge, Layout, Node, layout
 from jupyter_think.views.text import one_line, plural
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, LINE_COLORS, STATES
@@ -141,6 +140,37 @@ def _decision_lines(graph: Layout) -> list[str]:
     return lines
 
 
+TITLE_BOTTOM = 21
+"""Where the title line (baseline 16, 11 px bold) ends: revision arcs of the first lane stay under it."""
+LABEL_BOTTOM = RADIUS + 4 + LABELS["lines"] * (LABELS["size"] + 2) + 4
+"""How far under its lane's node centre a node's label reaches."""
+
+
+def _lift(x1: int, x2: int, lane: int) -> float:
+    """How high a revision arc rises above its nodes (``lane``: the upper one): higher the longer it is,
+    but never into the title (first lane) or into the labels of the lane above."""
+    ceiling = TITLE_BOTTOM if lane == 0 else TOP + (lane - 1) * ROW_HEIGHT + NODE_Y + LABEL_BOTTOM
+    room = TOP + lane * ROW_HEIGHT + NODE_Y - RADIUS - ceiling - 2
+    # (a cubic whose control points are `lift` above its ends rises 3/4 of the way to them)
+    return RADIUS + max(4, min(8 + abs(x2 - x1) / 6, room / 0.75))
+
+
+def _between_lanes(x1: float, y1: float, x2: float, y2: float, *, stub: bool = False) -> str:
+    """A fork or merge edge drawn as a line on a map: along its first lane, down (or up) through the gap
+    between two columns of labels, then along its second lane, so it crosses no label. ``stub``: a merge
+    waiting for its target's next thought ends at the gap."""
+    gap = x2 - COLUMN_WIDTH / 2
+    if y1 == y2:
+        return f"M{x1:g} {y1:g} H{x2:g}"
+    turn = min(8, abs(y2 - y1) / 2, COLUMN_WIDTH / 4)
+    down = 1 if y2 > y1 else -1
+    path = (
+        f"M{x1:g} {y1:g} H{gap - turn:g} Q{gap:g} {y1:g} {gap:g} {y1 + down * turn:g} "
+        f"V{y2 - down * turn:g} Q{gap:g} {y2:g} {gap + turn:g} {y2:g}"
+    )
+    return path if stub else f"{path} H{x2:g}"
+
+
 def _detailed_svg(graph: Layout, session_id: str) -> str:
     label = headline(graph, session_id)
     notes = _decision_lines(graph)
@@ -182,31 +212,30 @@ def _detailed_svg(graph: Layout, session_id: str) -> str:
     nodes = graph.nodes
     for edge in graph.edges:
         (x1, y1), (x2, y2) = xy(nodes[edge.source]), xy(nodes[edge.target])
-        lane = nodes[edge.target].lane
+        row = nodes[edge.target].lane
         if edge.kind == "sequence":
             parts.append(
                 f'<line class="sequence" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
-                f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(lane)}/>"
+                f"{stroke(edge, LINE_COLORS['sequence'], 2)}{fade(row)}/>"
             )
         elif edge.kind in ("fork", "merge"):
-            mid = (x1 + x2) / 2
             parts.append(
-                f'<path class="{edge.kind}" d="M{x1} {y1} C{mid:g} {y1} {mid:g} {y2} {x2} {y2}" fill="none" '
+                f'<path class="{edge.kind}" d="{_between_lanes(x1, y1, x2, y2)}" fill="none" '
                 f"{stroke(edge, LINE_COLORS[edge.kind], 2)}"
                 + (' stroke-dasharray="6 3"' if edge.kind == "merge" and not graph.on_path(edge) else "")
-                + f"{fade(lane if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
+                + f"{fade(row if edge.kind == 'fork' else nodes[edge.source].lane)}/>"
             )
         else:
-            lift = RADIUS + 8 + min(abs(x2 - x1) // 6, ROW_HEIGHT // 2)
+            lift = _lift(x1, x2, min(nodes[edge.source].lane, nodes[edge.target].lane))
             parts.append(
                 f'<path class="revision" d="M{x1} {y1 - RADIUS} C{x1} {y1 - lift} {x2} {y2 - lift} {x2} {y2 - RADIUS}" '
-                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(lane)}/>'
+                f'fill="none" stroke="{LINE_COLORS["revision"]}" stroke-width="1.5" stroke-dasharray="4 3"{fade(row)}/>'
             )
     for source, target_lane in graph.waiting:  # a merge whose target has no thought yet: a stub
         x1, y1 = xy(nodes[source])
-        x2, y2 = x1 + COLUMN_WIDTH // 2, TOP + target_lane * ROW_HEIGHT + NODE_Y
+        x2, y2 = x1 + COLUMN_WIDTH, TOP + target_lane * ROW_HEIGHT + NODE_Y
         parts.append(
-            f'<path class="merge" d="M{x1} {y1} C{x2} {y1} {x1} {y2} {x2} {y2}" fill="none" '
+            f'<path class="merge" d="{_between_lanes(x1, y1, x2, y2, stub=True)}" fill="none" '
             f'stroke="{LINE_COLORS["merge"]}" stroke-width="2" stroke-dasharray="6 3"/>'
         )
     mark = STATES["amended"]["mark"]
@@ -318,129 +347,3 @@ def _overview_svg(graph: Layout, session_id: str) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
-
-
-# --- text tree ---------------------------------------------------------------------------------------
-
-
-def render_text(session: Session | SessionSnapshot) -> str:
-    """The deterministic text tree of a session's graph (the widget's ``text/plain``).
-
-    Example:
-        >>> from jupyter_think import Session
-        >>> s = Session("demo")
-        >>> _ = s.think("Restate", total=3); _ = s.think("Small cases")
-        >>> _ = s.branch("alt", from_thought=1); _ = s.think("Another angle")
-        >>> _ = s.switch_branch("main"); _ = s.think("Done", done=True)
-        >>> print(render_text(s))
-        Session demo · complete · 4 thoughts · 1 branch · 0 revisions
-        main
-        ├── 1 Restate
-        │   └── branch alt (from 1)
-        │       └── 2 Another angle
-        ├── 2 Small cases
-        └── 3 Done  [final]
-    """
-    return text_tree(layout(session), session.id)
-
-
-def _node_line(node: Node, final: int | None) -> str:
-    thought = node.thought
-    marks = []
-    if node.retracted:
-        marks.append("retracted")
-    if node.amended:
-        marks.append("amended")
-    if thought.is_revision:
-        marks.append(f"revises {thought.revises_thought}" if thought.revises_thought else "revision")
-    if thought.needs_more_thoughts:
-        marks.append("needs more")
-    if node.index == final:
-        marks.append("final")
-    elif not thought.next_thought_needed:
-        marks.append("done")
-    suffix = "".join(f"  [{mark}]" for mark in marks)
-    return f"{thought.thought_number} {escape_controls(one_line(thought.thought, 72))}{suffix}"
-
-
-def text_tree(graph: Layout, session_id: str, keep: int = 5) -> str:
-    """The text tree of a layout: each lane's thoughts, branches hanging under their fork point.
-
-    Above :data:`DETAIL_LIMIT` thoughts, only the first and last ``keep`` thoughts of each lane
-    (and the fork points) are listed; a line says how many were left out.
-    """
-    lane_nodes: list[list[Node]] = [[] for _ in graph.lanes]
-    for node in graph.nodes:
-        lane_nodes[node.lane].append(node)
-    forks: dict[int, list[int]] = {}  # node index -> lanes forking there
-    loose: list[int] = []  # branch lanes whose fork point is unknown: listed at the end of main
-    for lane in graph.lanes[1:]:
-        if lane.fork is None:
-            loose.append(lane.index)
-        else:
-            forks.setdefault(lane.fork, []).append(lane.index)
-    elide = len(graph.nodes) > DETAIL_LIMIT
-    merged_from: dict[int, list[int]] = {}  # node index -> lanes it was merged into
-    for edge in graph.edges:
-        if edge.kind == "merge":
-            merged_from.setdefault(edge.source, []).append(graph.nodes[edge.target].lane)
-    for source, target_lane in graph.waiting:
-        merged_from.setdefault(source, []).append(target_lane)
-    lines = [headline(graph, session_id), "main"]
-
-    def lane_items(lane_index: int) -> list[tuple[str, int]]:
-        """("node", index) / ("gap", count) / ("lane", lane index) entries of one lane, in order."""
-        members = lane_nodes[lane_index]
-        items: list[tuple[str, int]] = []
-        gap = 0
-        for position, node in enumerate(members):
-            shown = (
-                not elide
-                or position < keep
-                or position >= len(members) - keep
-                or node.index in forks
-                or node.index in merged_from
-            )
-            if not shown:
-                gap += 1
-                continue
-            if gap:
-                items.append(("gap", gap))
-                gap = 0
-            items.append(("node", node.index))
-            items += [("merge", target) for target in merged_from.get(node.index, ())]
-        if gap:
-            items.append(("gap", gap))
-        if lane_index == 0:
-            items += [("lane", index) for index in loose]
-        return items
-
-    # Depth-first with an explicit stack (branches of branches can nest deeply).
-    stack: list[tuple[list[tuple[str, int]], int, str]] = [(lane_items(0), 0, "")]
-    while stack:
-        items, position, prefix = stack.pop()
-        if position >= len(items):
-            continue
-        stack.append((items, position + 1, prefix))
-        kind, value = items[position]
-        is_last = position == len(items) - 1
-        branch = "└── " if is_last else "├── "
-        child_prefix = prefix + ("    " if is_last else "│   ")
-        if kind == "gap":
-            lines.append(f"{prefix}{branch}… {plural(value, 'more thought')}")
-        elif kind == "merge":
-            lines.append(f"{prefix}{branch}merged into {graph.lanes[value].name}")
-        elif kind == "node":
-            lines.append(prefix + branch + _node_line(graph.nodes[value], graph.final))
-            children = [("lane", index) for index in forks.get(value, [])]
-            if children:
-                stack.append((children, 0, child_prefix))
-        else:
-            lane = graph.lanes[value]
-            decided = decision_words(lane.outcome, lane.note)
-            lines.append(
-                f"{prefix}{branch}branch {lane.name} (from {lane.from_thought})"
-                + (f" · {escape_controls(one_line(decided, 80))}" if decided else "")
-            )
-            stack.append((lane_items(value), 0, child_prefix))
-    return "\n".join(lines)

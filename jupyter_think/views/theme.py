@@ -29,7 +29,7 @@ NodeKind = Literal["thought", "revision", "branch", "final"]
 THEME: dict[str, Any] = json.loads(THEME_FILE.read_text(encoding="utf-8"))
 """The parsed ``theme.json``: ``kinds`` (colour of each kind), ``lines`` (edge colours), ``states``
 (retracted, amended, chosen, abandoned), ``labels`` (node labels and the room they need), ``geometry``,
-``presenter`` (the live graph's zoom in its presenter view)."""
+``presenter`` (the presenter view's smallest type, ``label`` px, and its largest, ``maxLabel``)."""
 
 KIND_COLORS = MappingProxyType({kind: spec["color"] for kind, spec in THEME["kinds"].items()})
 """Kind of thought -> fill colour of its node (also the accent of its card)."""

@@ -19,6 +19,13 @@ its earlier texts when it was amended. Colours and sizes come from the ``theme``
 (``static/theme.json``, also read by the Python renderers); ``labels`` says whether nodes show
 their first words.
 
+A graph can follow a presenter (``follow_presenter``, also a checkbox on the widget): it moves to the
+step that the presenter view of the same session shows, in this kernel or another, on this machine or
+another sharing the store (:mod:`jupyter_think.persistence.presenter`). The presenter view of a graph
+that does not follow sends each step it shows to the kernel, which writes it to the store
+(:meth:`BranchGraph.present`, :mod:`jupyter_think.widgets.presenting`); on a class store only the
+session's owner moves the followers.
+
 A graph follows its session by id: when ``%config ThinkConfig.store`` (or ``sessions_dir``)
 switches the store, the extension tells the live graphs, and each one of a session of the old
 manager binds to the session with the same id in the new manager (:meth:`BranchGraph.follow`).
@@ -35,19 +42,22 @@ import uuid
 import warnings
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import anywidget
 import traitlets
 
 from jupyter_think.core.models import SessionReset
 from jupyter_think.ipython.extension import follow_manager
-from jupyter_think.views.render import headline, svg_as_image, svg_from_layout, text_tree
+from jupyter_think.views.render import headline, svg_as_image, svg_from_layout
+from jupyter_think.views.richtext import ALLOWLIST
 from jupyter_think.views.theme import THEME
+from jupyter_think.views.tree import text_tree
 from jupyter_think.widgets.feed import (
     TEXT_LIMIT as TEXT_LIMIT,
 )  # re-exported: tests and benchmarks read it here
 from jupyter_think.widgets.feed import GraphFeed
+from jupyter_think.widgets.presenting import PresenterLink
 
 if TYPE_CHECKING:
     from jupyter_think.core.session.session import Session, SessionEvent
@@ -80,8 +90,20 @@ class BranchGraph(anywidget.AnyWidget):
     theme = traitlets.Dict(help="Colours of the kinds of thoughts and the graph's sizes (theme.json).").tag(
         sync=True
     )
+    allowlist = traitlets.Dict(
+        help="The HTML a thought's text may become (allowlist.json): the front end checks it again."
+    ).tag(sync=True)
     max_height = traitlets.Int(460, help="Largest height of the graph area in pixels.").tag(sync=True)
     labels = traitlets.Bool(True, help="Show each thought's first words under its node.").tag(sync=True)
+    follow_presenter = traitlets.Bool(
+        False, help="Move to the step the presenter view of this session shows (in any kernel on the store)."
+    ).tag(sync=True)
+    presenter = traitlets.Dict(
+        help="Where the presenter is: {'step': N, 'steps': M} (empty until a presenter view shows a step)."
+    ).tag(sync=True)
+    presenter_note = traitlets.Unicode(
+        "", help="Why this graph cannot follow or move a presenter, when it cannot (shown by the checkbox)."
+    ).tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         self._session_id = session.id
@@ -93,7 +115,9 @@ class BranchGraph(anywidget.AnyWidget):
         self._session: weakref.ref[Session] | None = None
         self._feed: GraphFeed | None = None
         state = self._bind(session, push=False)
-        super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, **kwargs)
+        super().__init__(_key=uuid.uuid4().hex, snapshot=state, theme=THEME, allowlist=ALLOWLIST, **kwargs)
+        self._presenter = PresenterLink(self)
+        self.observe(lambda change: self._presenter.follow(change["new"]), names="follow_presenter")
         self.on_msg(self._on_front_end_message)
         _live.add(self)
 
@@ -150,9 +174,28 @@ class BranchGraph(anywidget.AnyWidget):
             unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
+        self._presenter.stop()
         _live.discard(self)
         super().close()
         self.set_trait("snapshot", {})  # the kernel's copy of what the front end was sent
+
+    # --- the presenter --------------------------------------------------------------------------------
+
+    def present(self, step: int, steps: int | None = None) -> bool:
+        """Show the class ``step``: every graph of this session that follows the presenter moves there.
+
+        ``steps`` is how many steps this graph holds (default: all of them now). The presenter view
+        calls this at each step; False when the step could not be shared (see ``presenter_note``).
+
+        Example:
+            >>> from jupyter_think import Session
+            >>> graph = BranchGraph(Session("alone")); graph.present(0)
+            False
+            >>> graph.presenter_note
+            'this session is not kept in a store: save it in one (jupyter_think.get_manager()) to present it'
+            >>> graph.close()
+        """
+        return self._presenter.present(step, self._graph().steps if steps is None else steps)
 
     @property
     def following(self) -> bool:
@@ -241,6 +284,14 @@ class BranchGraph(anywidget.AnyWidget):
                 reply = self._feed.detail(content.get("i"))
                 if reply is not None:
                     self._push(reply)
+            elif content.get("type") == "present":
+                step, steps = content.get("step"), content.get("steps")
+                if _whole(step) and _whole(steps) and 0 <= step <= steps < 2**31:
+                    self._presenter.present_later(step, steps)
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _live: weakref.WeakSet[BranchGraph] = weakref.WeakSet()

@@ -464,11 +464,18 @@ class Session:
 
         return to_dataframe(self)
 
-    def graph(self) -> BranchGraph:
-        """The live branch-graph widget for this session (falls back to SVG without a front end)."""
+    def graph(self, *, follow_presenter: bool = False) -> BranchGraph:
+        """The live branch-graph widget for this session (falls back to SVG without a front end).
+
+        ``follow_presenter``: the graph moves to the step that the presenter view of this session
+        shows, in any kernel on the same store (a class following its teacher).
+        """
         from jupyter_think.widgets.graph import graph_for
 
-        return graph_for(self)
+        widget = graph_for(self)
+        if follow_presenter:
+            widget.follow_presenter = True
+        return widget
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self) if cycle else self.summary().as_text())

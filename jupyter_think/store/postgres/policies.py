@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from jupyter_think.store.postgres.commit import routine_sql
+from jupyter_think.store.postgres.presenter import presenter_grants_sql, presenter_sql
 
 SECURED = 5
 """The schema version that brought row-level security, members and shares."""
@@ -24,7 +25,16 @@ SECURED = 5
 SESSION_TABLES = ("changes", "branches", "thought_text")
 """Tables whose rows belong to a session (``session_key``): readable with it, appended by its writers."""
 
-OWNER_UPDATABLE = ("state", "state_changed_at", "last_activity", "last_seq", "thoughts", "branches", "status")
+OWNER_UPDATABLE = (
+    "state",
+    "state_changed_at",
+    "last_activity",
+    "last_seq",
+    "thoughts",
+    "branches",
+    "status",
+    "trashed_by",
+)
 """The columns of ``sessions`` a writer updates (never ``key``, ``id``, ``owner``, ``created_at``)."""
 
 
@@ -149,6 +159,7 @@ def policies_sql(schema: str) -> str:
     ALTER TABLE {s}.meta ENABLE ROW LEVEL SECURITY;
     DROP POLICY IF EXISTS readable ON {s}.meta;
     CREATE POLICY readable ON {s}.meta FOR SELECT USING (true);
+    {presenter_sql(s)}
     REVOKE ALL ON SCHEMA {s} FROM PUBLIC;
     REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC;
     REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC;
@@ -201,6 +212,7 @@ def grants_sql(schema: str, role: str) -> str:
     GRANT UPDATE ({updatable}) ON {s}.sessions TO {role};
     GRANT SELECT, INSERT, DELETE ON {s}.shares TO {role};
     GRANT UPDATE (can_write) ON {s}.shares TO {role};
+    {presenter_grants_sql(s, role)}
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {role};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {role};
     {experiment_grants_sql(s, role)};

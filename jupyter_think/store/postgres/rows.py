@@ -31,10 +31,12 @@ OWNER_NAME = (
 ROW = (
     "key, id, " + OWNER_NAME + ", state, created_at, last_activity, state_changed_at, thoughts, branches, "
     "status, last_seq, "
-    f"CASE WHEN sessions.owner = current_user THEN id ELSE {OWNER_NAME} || '/' || id END"
+    f"CASE WHEN sessions.owner = current_user THEN id ELSE {OWNER_NAME} || '/' || id END, trashed_by"
 )
 """A session row as :func:`stored` reads it (also in ``RETURNING``): the owner's name and how this role
-names the session (``ID`` when it is its own, else ``OWNER/ID``)."""
+names the session (``ID`` when it is its own, else ``OWNER/ID``), and who trashed it."""
+MY_NAME = f"coalesce((SELECT m.user_name FROM {SCHEMA}.members m WHERE m.role = current_user), current_user)"
+"""The connected role as the class knows it (what ``trashed_by`` records)."""
 
 Conn = psycopg.Connection[Any]
 
@@ -53,12 +55,13 @@ class PostgresRows:
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def newest_key(self, conn: Conn, session_id: str, state: State) -> int | None:
+    def newest_key(self, conn: Conn, session_id: str, state: State, key: int | None = None) -> int | None:
         where, params = named(session_id)
         row = conn.execute(
             f"SELECT key FROM {SCHEMA}.sessions WHERE {where} AND state = %s "
+            "AND (%s::bigint IS NULL OR key = %s) "
             "ORDER BY state_changed_at DESC, key DESC LIMIT 1 FOR UPDATE",
-            (*params, state),
+            (*params, state, key, key),
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -68,7 +71,14 @@ class PostgresRows:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def set_state(self, conn: Conn, key: int, state: State) -> None:
+    def set_state(self, conn: Conn, key: int, state: State, *, by: str | None = None) -> None:
+        if state == "trashed":
+            conn.execute(
+                f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now(), "
+                f"trashed_by = coalesce(%s, {MY_NAME}) WHERE key = %s",
+                (state, by, key),
+            )
+            return
         conn.execute(
             f"UPDATE {SCHEMA}.sessions SET state = %s, state_changed_at = now() WHERE key = %s", (state, key)
         )
@@ -205,7 +215,8 @@ def notify(conn: Conn) -> None:
 
 def stored(row: tuple[Any, ...]) -> StoredSession:
     """A ``sessions`` row selected as :data:`ROW`."""
-    key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref = row
+    (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq, ref,
+     trashed_by) = row  # fmt: skip
     return StoredSession(
         int(key),
         session_id,
@@ -218,6 +229,7 @@ def stored(row: tuple[Any, ...]) -> StoredSession:
         int(branches),
         status,
         int(last_seq),
+        trashed_by=trashed_by,
         ref=ref,
     )
 

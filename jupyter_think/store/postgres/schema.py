@@ -24,6 +24,7 @@ from jupyter_think.store.postgres.policies import (
     security_sql,
     unrestricted,
 )
+from jupyter_think.store.postgres.presenter import presenter_sql
 from jupyter_think.store.postgres.sharing import may_migrate
 from jupyter_think.store.search import words
 
@@ -126,12 +127,15 @@ MIGRATIONS: dict[int, str] = {
     """,
     5: security_sql(SCHEMA),
     6: experiments_migration(SCHEMA),
+    7: f"ALTER TABLE {SCHEMA}.sessions ADD COLUMN IF NOT EXISTS trashed_by TEXT NOT NULL DEFAULT '';"
+    + presenter_sql(SCHEMA),
 }
 """Schema version -> the SQL that brings the previous version to it (kept in ``meta``).
 
 3: ``changes.checksum``, the CRC-32 of the payload (:mod:`~jupyter_think.store.codec`; ``NULL`` in rows
 written before: unverified). 5: row-level security and shares (:mod:`.policies`). 6: stored experiments
-(:mod:`.experiments`)."""
+(:mod:`.experiments`). 7: who trashed a session (``trashed_by``) and the presenter's step of each session
+(:mod:`.presenter`)."""
 
 INDEX_TEXT = (
     f"INSERT INTO {SCHEMA}.thought_text (session_key, seq, thought_number, body, words) "

@@ -387,12 +387,12 @@ class PostgresStore(Store):
                 notify(conn)
         return found
 
-    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+    def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         session_id = self._own(session_id, "restore it")
         with self._connection() as conn:
             self._refuse_if_read_only()
             with conn.transaction():
-                found = self._lifecycle.restore(conn, session_id, state)
+                found = self._lifecycle.restore(conn, session_id, state, key)
                 notify(conn)
         return found
 

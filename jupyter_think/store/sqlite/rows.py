@@ -31,17 +31,26 @@ class SQLiteRows:
     def live_key(self, conn: sqlite3.Connection, session_id: str) -> int | None:
         return one(conn, "SELECT key FROM sessions WHERE id = ? AND state = 'live'", (session_id,))
 
-    def newest_key(self, conn: sqlite3.Connection, session_id: str, state: State) -> int | None:
+    def newest_key(
+        self, conn: sqlite3.Connection, session_id: str, state: State, key: int | None = None
+    ) -> int | None:
         return one(
             conn,
-            "SELECT key FROM sessions WHERE id = ? AND state = ? ORDER BY state_changed_at DESC, key DESC",
-            (session_id, state),
+            "SELECT key FROM sessions WHERE id = ? AND state = ? AND (? IS NULL OR key = ?) "
+            "ORDER BY state_changed_at DESC, key DESC",
+            (session_id, state, key, key),
         )
 
     def row_state(self, conn: sqlite3.Connection, key: int) -> str | None:
         return one(conn, "SELECT state FROM sessions WHERE key = ?", (key,))
 
-    def set_state(self, conn: sqlite3.Connection, key: int, state: State) -> None:
+    def set_state(self, conn: sqlite3.Connection, key: int, state: State, *, by: str | None = None) -> None:
+        if state == "trashed":
+            conn.execute(
+                "UPDATE sessions SET state = ?, state_changed_at = ?, trashed_by = ? WHERE key = ?",
+                (state, _now(), by or default_owner(), key),
+            )
+            return
         conn.execute(
             "UPDATE sessions SET state = ?, state_changed_at = ? WHERE key = ?", (state, _now(), key)
         )
@@ -170,7 +179,7 @@ def _time(value: float) -> datetime:
 def stored(row: tuple[Any, ...]) -> StoredSession:
     """A ``sessions`` row selected as :data:`~.schema.ROW`."""
     (key, session_id, owner, state, created, activity, changed, thoughts, branches, status, last_seq,
-     missing, kept_in, top_number) = row  # fmt: skip
+     missing, kept_in, top_number, trashed_by) = row  # fmt: skip
     return StoredSession(
         key,
         session_id,
@@ -186,4 +195,5 @@ def stored(row: tuple[Any, ...]) -> StoredSession:
         missing,
         tuple(line for line in kept_in.split("\n") if line) if kept_in else (),
         top_number,
+        trashed_by,
     )

@@ -100,6 +100,15 @@ MIGRATIONS: dict[int, str] = {
     """,
     5: "",  # (PostgreSQL's sessions named per owner, shares, row-level security: a personal store has one user)
     6: EXPERIMENTS,
+    7: """
+    ALTER TABLE sessions ADD COLUMN trashed_by TEXT NOT NULL DEFAULT '';
+    CREATE TABLE IF NOT EXISTS presenter (
+        session_key INTEGER PRIMARY KEY REFERENCES sessions (key) ON DELETE CASCADE,
+        step INTEGER NOT NULL CHECK (step >= 0),
+        steps INTEGER NOT NULL CHECK (steps >= step),
+        moved_at REAL NOT NULL
+    );
+    """,
 }
 """Schema version -> the SQL that brings the previous version to it (``PRAGMA user_version``).
 
@@ -122,7 +131,7 @@ INDEX_TEXT = (
 in which the newest matches are picked on both engines."""
 ROW = (
     "key, id, owner, state, created_at, last_activity, state_changed_at, thoughts, branches, status, "
-    "last_seq, missing, kept_in, top_number"
+    "last_seq, missing, kept_in, top_number, trashed_by"
 )
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 

@@ -243,10 +243,10 @@ class SQLiteStore(Store):
             return self._lifecycle.trash(conn, session_id)
 
     @once_more
-    def restore(self, session_id: str, state: State = "trashed") -> StoredSession:
+    def restore(self, session_id: str, state: State = "trashed", *, key: int | None = None) -> StoredSession:
         session_id = self.canonical(session_id)
         with self._file.writing() as conn:
-            return self._lifecycle.restore(conn, session_id, state)
+            return self._lifecycle.restore(conn, session_id, state, key)
 
     @once_more
     def purge_trash(self, older_than: timedelta | None = None) -> list[StoredSession]:

@@ -8,7 +8,7 @@
 // shows the graph as it was after each step: a node is drawn once its step is shown, retracted,
 // amended, decided and merged from the step those changes were made. The side pane shows the
 // selected thought, or the replay's step, with its text as Markdown rendered by the kernel
-// (markdown-it-py, raw HTML off) and kept to an allowlist of elements and attributes.
+// (markdown-it-py, raw HTML off; $…$ maths as MathML) and kept to the kernel's allow-list.
 //
 // The page holds a graph's data only while one of its views is shown: the Store is dropped with the
 // last view (a closed widget, a cleared output, a re-run cell), and the model keeps no second copy of
@@ -32,35 +32,43 @@ const NO_PATH = new Set();
 const liveStores = (globalThis.jupyterThinkGraphs ??= new Set());
 const stores = new Map(); // model key -> { store, views }
 
-// What the pane keeps of the kernel's Markdown HTML: CommonMark's elements, and links and
-// images whose address is http(s), mailto, relative, or (images only) a data: raster image.
-const ALLOWED = new Set([
-  "P", "EM", "STRONG", "CODE", "PRE", "A", "IMG", "UL", "OL", "LI", "BLOCKQUOTE",
-  "H1", "H2", "H3", "H4", "H5", "H6", "HR", "BR",
-]);
-const SAFE_URL = /^(?:https?:|mailto:|#|\/|\.|[^:]*$)/i;
-const SAFE_IMAGE = /^(?:https?:|\/|\.|[^:]*$|data:image\/(?:png|gif|jpeg|webp);)/i;
+// What the pane keeps of the kernel's HTML: the `allowlist` trait (the kernel's allowlist.json, which
+// already cleaned it): CommonMark's elements and MathML's, each with its attributes, addresses that
+// match the list's patterns, lengths that are short. Anything else becomes its text.
+function allowlistOf(model) {
+  const list = model.get("allowlist") ?? {};
+  return {
+    elements: new Set(list.elements ?? []),
+    attributes: Object.fromEntries(Object.entries(list.attributes ?? {}).map(([name, attrs]) => [name, new Set(attrs)])),
+    urls: Object.fromEntries(Object.entries(list.urls ?? {}).map(([name, pattern]) => [name, new RegExp(pattern, "i")])),
+    lengths: new Set(list.lengths ?? []),
+    length: new RegExp(list.length ?? "^$"),
+    classes: new RegExp(list.class ?? "^$"),
+  };
+}
 
-function safeHtml(html) {
+function safeHtml(html, allowed) {
   const template = document.createElement("template");
   template.innerHTML = html;
   const walk = (parent) => {
     for (const child of Array.from(parent.childNodes)) {
       if (child.nodeType === Node.TEXT_NODE) continue;
-      if (child.nodeType !== Node.ELEMENT_NODE || !ALLOWED.has(child.tagName)) {
+      const name = child.localName;
+      if (child.nodeType !== Node.ELEMENT_NODE || !allowed.elements.has(name)) {
         child.replaceWith(document.createTextNode(child.textContent ?? ""));
         continue;
       }
+      const names = allowed.attributes[name] ?? new Set();
       for (const attr of Array.from(child.attributes)) {
+        const value = attr.value.trim();
         const keep =
-          (child.tagName === "A" && attr.name === "href" && SAFE_URL.test(attr.value.trim())) ||
-          (child.tagName === "IMG" && attr.name === "src" && SAFE_IMAGE.test(attr.value.trim())) ||
-          (child.tagName === "IMG" && attr.name === "alt") ||
-          (child.tagName === "OL" && attr.name === "start") ||
-          (child.tagName === "CODE" && attr.name === "class");
+          names.has(attr.name) &&
+          (!(attr.name in allowed.urls) || allowed.urls[attr.name].test(value)) &&
+          (!allowed.lengths.has(attr.name) || allowed.length.test(value)) &&
+          (attr.name !== "class" || allowed.classes.test(value));
         if (!keep) child.removeAttribute(attr.name);
       }
-      if (child.tagName === "A") {
+      if (name === "a") {
         child.setAttribute("target", "_blank");
         child.setAttribute("rel", "noopener noreferrer");
       }
@@ -356,6 +364,7 @@ class GraphView {
     this.store = store;
     this.root = root;
     this.theme = themeOf(model);
+    this.allowed = allowlistOf(model);
     this.step = null; // null: show everything (live); else how many steps of the timeline are shown
     this.follow = true;
     this.filter = "";
@@ -366,12 +375,21 @@ class GraphView {
     this.speed = DEFAULT_SPEED;
     this.playing = 0;
     this.frame = 0;
+    this.away = false; // following the presenter, but stepped away by hand
     this.build();
     this.onChange = (change) => this.changed(change);
     this.store.listeners.add(this.onChange);
     this.onLabels = () => this.setLabels(model.get("labels") !== false);
     model.on("change:labels", this.onLabels);
+    this.onPresenter = () => this.presenterMoved();
+    this.onFollowPresenter = () => this.followPresenterChanged();
+    this.onPresenterNote = () => this.showPresenterNote();
+    model.on("change:presenter", this.onPresenter);
+    model.on("change:follow_presenter", this.onFollowPresenter);
+    model.on("change:presenter_note", this.onPresenterNote);
     this.changed({ type: "reset" });
+    this.followPresenterChanged();
+    this.showPresenterNote();
   }
 
   build() {
@@ -418,6 +436,19 @@ class GraphView {
         this.changed({ type: "follow" });
       }
     });
+    const presenterLabel = el("label", { class: "jt-follow-presenter-label", title: "Move with the presenter's view of this session (in any kernel on the same store)" }, bar);
+    this.followPresenterBox = el("input", { class: "jt-follow-presenter", type: "checkbox" }, presenterLabel);
+    presenterLabel.append(" follow presenter");
+    this.followPresenterBox.addEventListener("change", () => {
+      this.model.set("follow_presenter", this.followPresenterBox.checked);
+      this.model.save_changes();
+    });
+    this.backButton = el("button", { class: "jt-btn jt-back", type: "button", title: "Back to the presenter's step", text: "↩ presenter" }, bar);
+    this.backButton.addEventListener("click", () => {
+      this.away = false;
+      this.presenterMoved();
+    });
+    this.presenterNote = el("span", { class: "jt-presenter-note" }, bar);
     const bar2 = (this.bar2 = el("div", { class: "jt-toolbar jt-toolbar-view" }, root));
     const filterLabel = el("label", { class: "jt-filter-label" }, bar2);
     filterLabel.append("lanes ");
@@ -495,6 +526,9 @@ class GraphView {
     if (document.fullscreenElement === this.graph) document.exitFullscreen().catch(() => {});
     this.store.listeners.delete(this.onChange);
     this.model.off("change:labels", this.onLabels);
+    this.model.off("change:presenter", this.onPresenter);
+    this.model.off("change:follow_presenter", this.onFollowPresenter);
+    this.model.off("change:presenter_note", this.onPresenterNote);
     document.removeEventListener("fullscreenchange", this.onFullscreen);
     this.resizeObserver.disconnect();
     cancelAnimationFrame(this.frame);
@@ -506,10 +540,14 @@ class GraphView {
     return this.step === null ? this.store.steps : Math.min(this.step, this.store.steps);
   }
 
-  setStep(step, fromPlay = false) {
+  setStep(step, fromPlay = false, fromPresenter = false) {
     const store = this.store;
     step = clamp(step, 0, store.steps);
     if (!fromPlay) this.stopPlay();
+    if (!fromPresenter && this.model.get("follow_presenter") && !this.away) {
+      this.away = true; // stepped by hand: the back button returns to the presenter
+      this.backButton.hidden = false;
+    }
     this.follow = false;
     this.followBox.checked = false;
     this.step = step;
@@ -522,6 +560,45 @@ class GraphView {
     }
     if (this.selected !== null) this.reveal(this.selected);
     this.changed({ type: "step" });
+    this.tellClass();
+  }
+
+  // --- following a presenter, and being one -------------------------------------------------------
+
+  presenting() {
+    return this.graph.classList.contains("jt-presenter");
+  }
+
+  // The presenter view of a graph that follows nobody tells the kernel its step (the kernel writes it
+  // to the store, where the class's graphs read it).
+  tellClass() {
+    if (!this.presenting() || this.model.get("follow_presenter")) return;
+    this.model.send({ type: "present", gen: this.store.gen, step: this.shown(), steps: this.store.steps });
+  }
+
+  followPresenterChanged() {
+    const on = this.model.get("follow_presenter") === true;
+    this.followPresenterBox.checked = on;
+    if (!on) this.away = false;
+    this.backButton.hidden = !(on && this.away);
+    if (on) this.presenterMoved();
+  }
+
+  presenterMoved() {
+    const at = this.model.get("presenter") ?? {};
+    this.backButton.hidden = !(this.model.get("follow_presenter") && this.away);
+    this.backButton.textContent = typeof at.step === "number" ? `↩ presenter (step ${at.step})` : "↩ presenter";
+    if (!this.model.get("follow_presenter") || this.away || typeof at.step !== "number") return;
+    this.presenterStep = at.step;
+    if (this.shown() !== Math.min(at.step, this.store.steps) || this.step === null) {
+      this.setStep(Math.min(at.step, this.store.steps), false, true);
+    }
+  }
+
+  showPresenterNote() {
+    const note = this.model.get("presenter_note") ?? "";
+    this.presenterNote.textContent = note ? `⚠ ${note}` : "";
+    this.presenterNote.hidden = !note;
   }
 
   togglePlay() {
@@ -585,17 +662,20 @@ class GraphView {
       this.fullscreen = false;
       document.exitFullscreen().catch(() => {});
     }
+    // The presenter view fits the whole graph to the screen (its zoom starts at 100 % = fitted) and
+    // always shows a step's text: entering it from the live view starts the replay at the first step.
+    this.zoomBefore = on ? this.zoom : this.zoomBefore;
+    this.zoom = on ? 1 : this.zoomBefore ?? 1;
+    this.zoomLevel.textContent = `${Math.round(this.zoom * 100)}%`;
     if (on) {
       this.viewport.focus({ preventScroll: true });
-      this.zoomBeforePresenter = this.zoom;
-      this.zoomTo(Math.max(this.zoom, this.theme.presenter.zoom ?? 1));
-    } else if (this.zoomBeforePresenter !== undefined) {
-      this.zoomTo(this.zoomBeforePresenter);
-      this.zoomBeforePresenter = undefined;
+      if (this.step === null && !this.model.get("follow_presenter")) this.setStep(Math.min(1, this.store.steps));
+      else this.tellClass();
     }
+    this.changed({ type: "step" });
     const focus = this.focusedNode();
     if (focus) this.reveal(focus.i, true);
-    this.schedule(true);
+    this.drawNow();
   }
 
   onKey(event) {
@@ -698,16 +778,17 @@ class GraphView {
     this.drawNow();
   }
 
-  // Which lanes are drawn, in which row; and the fork column limit for the trunk under a filter.
-  // While replaying, a branch appears only once its first thought has arrived.
+  // Which lanes are drawn, in which row. Every lane keeps its row while replaying (so nothing moves
+  // and the widget keeps its height as the steps go by); a lane's name shows once it has started.
+  started(index) {
+    if (this.step === null || index === 0) return true;
+    const first = this.store.byLane[index]?.[0];
+    return first !== undefined && first.t < this.shown();
+  }
+
   visibleLanes() {
     const lanes = this.store.lanes;
-    const shown = this.shown();
-    const started = (index) => {
-      if (this.step === null || index === 0) return true;
-      const first = this.store.byLane[index]?.[0];
-      return first !== undefined && first.t < shown;
-    };
+    const started = () => true;
     const rows = new Map();
     const wanted = this.filter === "" ? -1 : lanes.findIndex((lane) => lane && lane.id === this.filter);
     if (wanted < 0) {
@@ -742,6 +823,7 @@ class GraphView {
       this.step = null;
       if (change.added && store.nodes.length > 0) this.reveal(store.nodes.length - 1);
     }
+    if (change.type === "add" && this.model.get("follow_presenter") && !this.away) this.presenterMoved();
     const paneNode = this.paneItem ? this.paneItem.i : undefined;
     const paneChanged =
       change.type === "step" ||
@@ -797,6 +879,17 @@ class GraphView {
 
   renderPane() {
     const item = this.paneItem;
+    if (!item && this.presenting()) {
+      // The presenter view always has its text: before the first step, what to press.
+      this.detail.hidden = false;
+      this.detailStep.textContent = `Step ${this.shown()} of ${this.store.steps}`;
+      this.detailStep.hidden = false;
+      this.detailHead.textContent = this.store.session;
+      this.detailState.hidden = true;
+      this.showText(this.detailText, { text: "Press → for the first step.", full: true }, false);
+      this.detailEarlier.hidden = true;
+      return;
+    }
     if (!item) {
       this.detail.hidden = true;
       return;
@@ -860,7 +953,7 @@ class GraphView {
   showText(target, text, struck) {
     target.classList.toggle("jt-struck", struck);
     if (text && typeof text.html === "string") {
-      target.replaceChildren(safeHtml(text.html));
+      target.replaceChildren(safeHtml(text.html, this.allowed));
       target.classList.add("jt-markdown");
     } else {
       target.classList.remove("jt-markdown");
@@ -870,8 +963,10 @@ class GraphView {
 
   // --- geometry ------------------------------------------------------------------------------------
 
-  // Sizes at the current zoom; with labels, columns and lanes are as wide as the labels need.
+  // Sizes at the current zoom; with labels, columns and lanes are as wide as the labels need. The
+  // presenter view fits the whole graph to its area instead (see presenterGeom).
   geom() {
+    if (this.presenting()) return this.presenterGeom();
     const { geometry, labels } = this.theme;
     const z = this.zoom;
     const labelSize = (labels.size ?? 10) * z;
@@ -884,8 +979,42 @@ class GraphView {
       GUTTER: geometry.gutter,
       TOP: geometry.top,
       labelSize,
+      laneSize: null, // (shrinks with its lane, see draw)
       showLabels: this.labels && labelSize >= MIN_TEXT_PX,
     };
+  }
+
+  // For a projector: every column and lane of the whole graph (all its steps, so nothing moves while
+  // stepping) in the viewport at 100 %, type at least `presenter.label` px (18 by default) for reading
+  // from the back of the room, nodes as large as the room allows, and a lane-name gutter wide enough
+  // for its names, so no node is ever drawn under them. The zoom buttons scale this fit.
+  presenterGeom() {
+    const { geometry, labels, presenter } = this.theme;
+    const z = this.zoom;
+    const rows = Math.max(this.visibleLanes().size, 1);
+    const cols = this.store.maxCol + 2;
+    const width = Math.max(this.viewport.clientWidth, 200);
+    const height = Math.max(this.viewport.clientHeight, 120);
+    const minType = presenter.label ?? 18;
+    const laneSize = Math.round(minType * z);
+    const longest = Math.max(4, ...this.store.lanes.filter(Boolean).map((lane, k) => this.laneName(lane, k).length + 5));
+    const GUTTER = Math.round(clamp(longest * laneSize * 0.6 + 24, geometry.gutter, width * 0.3));
+    const TOP = geometry.top;
+    const COL_W = Math.floor(((width - GUTTER - 4) / cols) * z);
+    const labelLines = labels.lines ?? 2;
+    const fitType = COL_W / ((labels.chars ?? 16) * 0.6); // the type size at which a full label line fits its column
+    const labelSize = Math.round(clamp(fitType, minType, (presenter.maxLabel ?? 28) * z) * 100) / 100;
+    const showLabels = this.labels && fitType >= minType * 0.6 * z; // narrower columns: squeezed, then left out
+    const R = Math.round(clamp(Math.min(COL_W * 0.17, ((height - TOP) / rows) * 0.2), 8, 30 * z));
+    const needed = 2 * R + 16 + (showLabels ? labelLines * (labelSize + 4) : 0);
+    const ROW_H = Math.floor(Math.min(Math.max(needed, ((height - TOP - 4) / rows) * z), needed * 1.8));
+    const nodeY = showLabels ? R + 8 : ROW_H / 2;
+    return { z: R / geometry.radius, COL_W, ROW_H, NODE_Y: nodeY, R, GUTTER, TOP, labelSize, laneSize, showLabels };
+  }
+
+  laneName(lane, index) {
+    const name = index === 0 ? "main" : `${lane.id} ↱${lane.from}`;
+    return name.length > 14 ? name.slice(0, 13) + "…" : name;
   }
 
   xOf(node, g) {
@@ -994,8 +1123,13 @@ class GraphView {
       }
       return attrs;
     };
-    const lines = el("svg:g", { class: "jt-edges" }, scene);
-    const dots = el("svg:g", { class: "jt-nodes" }, scene);
+    // Nothing is drawn under the lane names: edges are clipped at the gutter, and a node whose dot would
+    // reach into it (scrolled past) is left out.
+    const clipId = `jt-clip-${this.clipId ??= Math.random().toString(36).slice(2)}`;
+    const clip = el("svg:clipPath", { id: clipId }, el("svg:defs", {}, scene));
+    el("svg:rect", { x: left + GUTTER, y: top, width: Math.max(0, viewWidth - GUTTER), height: viewHeight }, clip);
+    const lines = el("svg:g", { class: "jt-edges", "clip-path": `url(#${clipId})` }, scene);
+    const dots = el("svg:g", { class: "jt-nodes", "clip-path": `url(#${clipId})` }, scene);
     const context = { g, s, final, path, labelsToFit: [] };
     for (const [laneIndex, row] of rows) {
       const y = yOf(row);
@@ -1028,7 +1162,7 @@ class GraphView {
         if (node.t >= s) break;
         points.push(`${xOf(node)},${y}`);
         if (node.col > col1) break;
-        if (node.col < col0) continue;
+        if (node.col < col0 || xOf(node) - R < left + GUTTER) continue;
         this.drawNode(laneDots, node, xOf(node), y, context);
       }
       if (points.length > 1) {
@@ -1069,7 +1203,10 @@ class GraphView {
       if (!inView(x1, x2)) continue;
       const y1 = yOf(rows.get(node.lane));
       const y2 = yOf(rows.get(target.lane));
-      const lift = R + 8 * g.z + Math.min(Math.abs(x2 - x1) / 6, ROW_H / 2);
+      // The arc's top (a quarter of R and three quarters of the lift above the nodes) stays in the
+      // drawing: over the first lane it would leave the view.
+      const room = (Math.min(y1, y2) - R / 4 - 2) / 0.75;
+      const lift = Math.min(R + 8 * g.z + Math.min(Math.abs(x2 - x1) / 6, ROW_H / 2), room);
       edge("jt-revision", node.i, target.i, `M${x1} ${y1 - R} C${x1} ${y1 - lift} ${x2} ${y2 - lift} ${x2} ${y2 - R}`);
     }
     this.fitLabels(context.labelsToFit, COL_W - 6 * g.z);
@@ -1080,17 +1217,21 @@ class GraphView {
       const y = yOf(row);
       if (y + ROW_H < top || y - ROW_H > top + viewHeight) continue;
       const lane = store.lanes[laneIndex];
+      if (!this.started(laneIndex)) continue; // (its row is kept; its name comes with its first step)
       const count = (store.byLane[laneIndex] ?? []).filter((node) => node.t < s).length;
-      const name = laneIndex === 0 ? "main" : `${lane.id} ↱${lane.from}`;
       const attrs = laneAttrs(laneIndex, "jt-lane-label");
-      const fontSize = Math.min(11, ROW_H * 0.8); // zoomed far out, lane names shrink with their lanes
+      const fontSize = g.laneSize ?? Math.min(11, ROW_H * 0.8); // zoomed far out, lane names shrink with their lanes
       Object.assign(attrs, { x: left + 8, y: y + fontSize / 3, "font-size": fontSize });
       const label = el("svg:text", attrs, names);
-      label.textContent = `${name.length > 14 ? name.slice(0, 13) + "…" : name} (${count})`;
+      label.textContent = `${this.laneName(lane, laneIndex)} (${count})`;
       if (laneIndex === store.active) label.classList.add("jt-active");
       if (path.has(laneIndex)) label.classList.add("jt-on-path");
       const decision = decisionAt(lane, s);
-      if (decision && ROW_H >= 30) el("svg:tspan", { class: "jt-outcome", x: left + 8, dy: 13, text: decision.outcome }, label);
+      if (decision && ROW_H >= 30) {
+        const outcome = { class: "jt-outcome", x: left + 8, dy: Math.max(13, fontSize * 1.15), text: decision.outcome };
+        if (g.laneSize) outcome["font-size"] = Math.round(fontSize * 0.85);
+        el("svg:tspan", outcome, label);
+      }
       const about = decision ? `; ${decision.outcome}${decision.note ? `: ${decision.note}` : ""}` : "";
       el("svg:title", { text: `${laneIndex === 0 ? "main" : `branch ${lane.id} from thought ${lane.from}`}: ${count} shown${about}` }, label);
     }
