@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jupyter_think.core.ids import ID_RULE, validate_id, validate_ref
-from jupyter_think.core.limits import MAX_NUMBER
 
 RUN_STATUSES = ("pending", "running", "ok", "error", "timeout", "cancelled")
 PAYLOAD_LIMIT = 10_000_000
@@ -42,6 +41,8 @@ class StoredRun:
 
     def check(self) -> StoredRun:
         """This run when every value fits both engines, else ``ValueError`` naming the field."""
+        from jupyter_think.core.limits import MAX_NUMBER  # (here: listing sessions needs no pydantic)
+
         for name in ("run", "repeat"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
