@@ -203,7 +203,7 @@ def _init(where: CommandStore, args: argparse.Namespace) -> int:
     from jupyter_think.store.postgres import roles as klass
     from jupyter_think.store.postgres.store import SCHEMA
 
-    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (connecting migrates the tables)
+    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (class commands open PostgreSQL only)  # (connecting migrates the tables)
         _admin(conn, "set up a class")
         database = conn.info.dbname
         groups = klass.group_roles(database)
@@ -233,7 +233,7 @@ def _add(where: CommandStore, args: argparse.Namespace) -> int:
 
     secret = klass.class_secret()
     users = [klass.validate_user(user) for user in dict.fromkeys(args.users)]
-    with where.store().connection() as conn:  # type: ignore[attr-defined]
+    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (class commands open PostgreSQL only)
         _admin(conn, "add users")
         before = {member.user: member for member in klass.list_members(conn, SCHEMA)}
         added = klass.add_members(conn, SCHEMA, users, teacher=args.teacher, secret=secret)
@@ -258,7 +258,7 @@ def _remove(where: CommandStore, args: argparse.Namespace) -> int:
     from jupyter_think.store.postgres.store import SCHEMA
 
     users = [klass.validate_user(user) for user in dict.fromkeys(args.users)]
-    with where.store().connection() as conn:  # type: ignore[attr-defined]
+    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (class commands open PostgreSQL only)
         _admin(conn, "remove users")
         removed = klass.remove_members(conn, SCHEMA, users)
     for member in removed:
@@ -274,7 +274,7 @@ def _list(where: CommandStore, args: argparse.Namespace) -> int:
     from jupyter_think.store.postgres import roles as klass
     from jupyter_think.store.postgres.store import SCHEMA
 
-    with where.store().connection() as conn:  # type: ignore[attr-defined]
+    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (class commands open PostgreSQL only)
         members = klass.list_members(conn, SCHEMA)
     if not members:
         print("No users in this class yet: jupyter-think class add NAME…")
@@ -298,7 +298,7 @@ def _url(where: CommandStore, args: argparse.Namespace) -> int:
     if args.base is not None and not is_url(args.base):
         raise CommandError("--base must be a postgresql:// URL: the host, port and database the users reach")
     base = args.base or where.location
-    with where.store().connection() as conn:  # type: ignore[attr-defined]
+    with where.store().connection() as conn:  # type: ignore[attr-defined]  # (class commands open PostgreSQL only)
         database = conn.info.dbname
         found = conn.execute(
             f"SELECT removed_at IS NOT NULL FROM {SCHEMA}.members WHERE user_name = %s", (user,)

@@ -63,7 +63,7 @@ def runs(where: CommandStore, args: argparse.Namespace) -> int:
             return Session(ref)
         return session_of(loaded)
 
-    experiment = rebuilt(stored, session)  # type: ignore[arg-type]
+    experiment = rebuilt(stored, session)  # type: ignore[arg-type]  # (a Session, imported late: `runs` lists without it)
     text = experiment.as_text()
     results = list(experiment)
     if any(r.repeat > 1 or r.score is not None for r in results):

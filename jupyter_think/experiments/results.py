@@ -65,7 +65,7 @@ class RunResult:
     error: BaseException | None = None
     message: str | None = None
     duration: float | None = None
-    session: Session = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    session: Session = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # (always set by the experiment; None only before its run is made)
     variant: str = "1"
     repeat: int = 1
     score: Score = None

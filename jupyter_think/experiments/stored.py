@@ -246,7 +246,7 @@ def rebuilt(
         sessions=[session(spec.session_id) for spec in specs],
     )
     for state, run, payload in zip(experiment._runs, found.runs, payloads, strict=True):
-        state.status = run.status  # type: ignore[assignment]
+        state.status = run.status  # type: ignore[assignment]  # (checked against RunStatus when stored)
         state.value = decode(payload.value)
         state.message = payload.message
         if payload.duration is not None:

@@ -110,7 +110,7 @@ def conclusion_index(
     items: Sequence[T],
     counted: Callable[[T], bool],
     on_path: Callable[[T], bool],
-    ends: Callable[[T], bool] = lambda thought: not thought.next_thought_needed,  # type: ignore[attr-defined]
+    ends: Callable[[T], bool] = lambda thought: not thought.next_thought_needed,  # type: ignore[attr-defined]  # (the default for thoughts; other items pass their own)
 ) -> int | None:
     """The position of the conclusion in ``items`` (thoughts in arrival order, or anything standing
     for them): the last counted item on the path, when it ``ends`` the thinking; ``None`` while the

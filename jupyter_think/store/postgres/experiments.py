@@ -44,7 +44,7 @@ class PostgresExperiments(ExperimentTable):
                 key = conn.execute(
                     f"INSERT INTO {s}.experiments (name, payload) VALUES (%s, %s) RETURNING key",
                     (name, payload),
-                ).fetchone()[0]  # type: ignore[index]
+                ).fetchone()[0]  # type: ignore[index]  # (INSERT … RETURNING returns its row)
                 with conn.cursor() as cursor:
                     cursor.executemany(
                         f"INSERT INTO {s}.experiment_runs (experiment_key, run, session_id, variant, repeat, "

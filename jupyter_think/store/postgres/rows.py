@@ -130,7 +130,7 @@ class PostgresRows:
     ) -> tuple[int, int]:
         last_seq, last_activity = conn.execute(
             f"SELECT last_seq, last_activity FROM {SCHEMA}.sessions WHERE key = %s FOR UPDATE", (key,)
-        ).fetchone()  # type: ignore[misc]
+        ).fetchone()  # type: ignore[misc]  # (the row this transaction locks: it exists)
         if not run:
             return last_seq + 1, last_seq
         rows = []
@@ -168,7 +168,7 @@ class PostgresRows:
         return last_seq + 1, last_seq + len(run)
 
     def stored(self, conn: Conn, key: int) -> StoredSession:
-        return stored(conn.execute(f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone())  # type: ignore[arg-type]
+        return stored(conn.execute(f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE key = %s", (key,)).fetchone())  # type: ignore[arg-type]  # (the key is a live row)
 
     def own_rows(
         self,
@@ -178,11 +178,11 @@ class PostgresRows:
         changed_before: datetime | None = None,
         active_before: datetime | None = None,
     ) -> list[StoredSession]:
-        where, params = ["owner = current_user", "state = %s"], [state]
+        where, params = ["owner = current_user", "state = %s"], list[object]([state])
         for column, before in (("state_changed_at", changed_before), ("last_activity", active_before)):
             if before is not None:
                 where.append(f"{column} < %s")
-                params.append(before)  # type: ignore[arg-type]
+                params.append(before)
         rows = conn.execute(
             f"SELECT {ROW} FROM {SCHEMA}.sessions WHERE {' AND '.join(where)} ORDER BY id FOR UPDATE OF sessions",
             params,

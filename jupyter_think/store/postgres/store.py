@@ -173,7 +173,7 @@ class PostgresStore(Store):
                     notify(conn)
                     committing = True  # what fails from here on may have been committed
             except psycopg.OperationalError as exc:
-                exc.commit_unknown = committing  # type: ignore[attr-defined]
+                exc.commit_unknown = committing  # type: ignore[attr-defined]  # (read by the writer: may it have been recorded?)
                 raise
         return [result for result in results if result is not None]
 

@@ -69,7 +69,7 @@ def once_more(method: F) -> F:
         except TryAgain:
             return method(*args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    return run  # type: ignore[return-value]  # (the wrapper takes and returns what the method does)
 
 
 class DatabaseFile:

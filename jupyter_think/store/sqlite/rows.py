@@ -62,7 +62,7 @@ class SQLiteRows:
             "VALUES (?, ?, 'live', ?, ?, ?)",
             (session_id, default_owner(), at, at, _now()),
         )
-        return int(cursor.lastrowid)  # type: ignore[arg-type]
+        return int(cursor.lastrowid)  # type: ignore[arg-type]  # (an INSERT always sets it)
 
     def created_at_is(self, conn: sqlite3.Connection, key: int, at: datetime) -> bool:
         return bool(one(conn, "SELECT created_at FROM sessions WHERE key = ?", (key,)) == at.timestamp())
@@ -130,11 +130,11 @@ class SQLiteRows:
         changed_before: datetime | None = None,
         active_before: datetime | None = None,
     ) -> list[StoredSession]:
-        where, params = ["state = ?"], [state]
+        where, params = ["state = ?"], list[object]([state])
         for column, before in (("state_changed_at", changed_before), ("last_activity", active_before)):
             if before is not None:
                 where.append(f"{column} < ?")
-                params.append(before.timestamp())  # type: ignore[arg-type]
+                params.append(before.timestamp())
         rows = conn.execute(
             f"SELECT {ROW} FROM sessions WHERE {' AND '.join(where)} ORDER BY id", params
         ).fetchall()
