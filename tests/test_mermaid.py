@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from lab_harness import Browser
 
 from jupyter_think import Session
-from jupyter_think.views.render import escape_controls
+from jupyter_think.views.escape import escape_controls
 
 pytestmark = [pytest.mark.browser]
 

@@ -8,7 +8,8 @@ import pytest
 from sessions import proof_session
 
 from jupyter_think import Session
-from jupyter_think.views.render import DETAIL_LIMIT, escape_controls, render_svg
+from jupyter_think.views.escape import escape_controls
+from jupyter_think.views.render import DETAIL_LIMIT, render_svg
 from jupyter_think.views.tree import render_text
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
