@@ -159,18 +159,19 @@ class Changes:
     def snapshot(self) -> SessionSnapshot:
         """The parts as one immutable :class:`~jupyter_think.core.session.snapshot.SessionSnapshot`."""
         state, teaching = self.state, self.teaching
+        thoughts = state.thoughts()
         return SessionSnapshot(
             self.session_id,
-            state.thoughts(),
-            state.trunk(),
-            state.branch_views(teaching.decision_on),
+            thoughts,
+            state.trunk(thoughts),
+            state.branch_views(teaching.decision_on, thoughts),
             state.active_branch,
             self.count,
             amended=teaching.amended(),
             retracted=teaching.retracted(),
             decisions=teaching.decisions(state.branch_ids),
             merges=teaching.merges(),
-            entries=state.timeline(),
+            entries=state.timeline(thoughts),
         )
 
 

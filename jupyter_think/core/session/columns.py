@@ -1,0 +1,207 @@
+"""A session's thoughts as columns: little memory per thought and nothing the garbage collector walks.
+
+A pydantic model per thought costs a tracked object with a ``__dict__`` (over 1 KB with its values)
+and makes every full collection walk them all. :class:`ThoughtColumns` keeps each field in a column
+instead: the texts and ids in lists of ``str``, the numbers in ``array('q')`` (0 stands for "not
+set": a number naming a thought is at least 1), the three yes/no/unset fields as bits of one byte,
+the branch id as an index into the branch names, the time as whole microseconds since the epoch
+(a time not in UTC is kept as given, aside). None of these holds a tracked object, so the collector
+skips them. The public :class:`~jupyter_think.core.models.Thought` is built when asked for; one a
+caller still holds is given again (a weak cache), so ``session.think(...) is session.thoughts[-1]``.
+
+Example:
+    >>> from jupyter_think.core.models import Thought
+    >>> columns = ThoughtColumns()
+    >>> thought = Thought(thought="Guess", thought_number=1, total_thoughts=2, next_thought_needed=True)
+    >>> columns.append(thought)
+    0
+    >>> columns.model(0) is thought, columns.model(0, cache=False) == thought, columns.numbers[0]
+    (True, True, 1)
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Final
+from weakref import WeakValueDictionary
+
+from jupyter_think.core.models import Thought
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND: Final = timedelta(microseconds=1)
+
+NEXT, REVISION_SET, REVISION, MORE_SET, MORE = 1, 2, 4, 8, 16
+"""The bits of a thought's flags: ``next_thought_needed``; ``is_revision`` set, and true; ``needs_more_thoughts``
+set, and true (an unset one is ``None``)."""
+
+_FIELDS: Final = frozenset(Thought.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def flags_of(next_needed: bool, is_revision: bool | None, needs_more: bool | None) -> int:
+    """The flags byte of a thought's three yes/no fields."""
+    flags = NEXT if next_needed else 0
+    if is_revision is not None:
+        flags |= REVISION_SET | (REVISION if is_revision else 0)
+    if needs_more is not None:
+        flags |= MORE_SET | (MORE if needs_more else 0)
+    return flags
+
+
+def microseconds(at: datetime) -> int | None:
+    """``at`` as microseconds since the epoch, or ``None`` when it is not in UTC (kept as given then)."""
+    return (at - EPOCH) // MICROSECOND if at.utcoffset() == timedelta(0) else None
+
+
+class ThoughtColumns:
+    """The recorded thoughts of a session in arrival order, one column per field (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        """Each thought's current (amended) text."""
+        self.ids: list[str] = []
+        self.where: dict[str, int] = {}
+        """Thought id -> its position."""
+        self.numbers = array("q")
+        self.totals = array("q")
+        self.revises = array("q")
+        self.forks = array("q")
+        self.branches = array("i")
+        """Index into :attr:`names` of each thought's ``branch_id`` (0: none)."""
+        self.names: list[str | None] = [None]
+        self._name_index: dict[str | None, int] = {None: 0}
+        self.flags = array("B")
+        self.times = array("q")
+        """``created_at`` in microseconds since the epoch (0 when it is in :attr:`zoned`)."""
+        self.zoned: dict[int, datetime] = {}
+        """Position -> ``created_at`` of a thought recorded with a time not in UTC."""
+        self.recorded: dict[int, str] = {}
+        """Position -> the text an amended thought was recorded with."""
+        self._cache: WeakValueDictionary[int, Thought] = WeakValueDictionary()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def name_index(self, branch_id: str | None) -> int:
+        """The index of ``branch_id`` in :attr:`names` (added when new)."""
+        index = self._name_index.get(branch_id)
+        if index is None:
+            index = self._name_index[branch_id] = len(self.names)
+            self.names.append(branch_id)
+        return index
+
+    def append(self, thought: Thought) -> int:
+        """Keep a recorded thought (the caller's model stays the one given back); return its position."""
+        values = thought.__dict__
+        position = self.add(
+            values["thought"],
+            values["thought_number"],
+            values["total_thoughts"],
+            flags_of(values["next_thought_needed"], values["is_revision"], values["needs_more_thoughts"]),
+            values["revises_thought"] or 0,
+            values["branch_from_thought"] or 0,
+            self.name_index(values["branch_id"]),
+            values["id"],
+            values["created_at"],
+        )
+        self._cache[position] = thought
+        return position
+
+    def add(
+        self,
+        text: str,
+        number: int,
+        total: int,
+        flags: int,
+        revises: int,
+        fork: int,
+        branch: int,
+        thought_id: str,
+        created_at: datetime | int,
+    ) -> int:
+        """Keep a thought given by its column values (``created_at`` a time, or microseconds since the epoch)."""
+        position = len(self.ids)
+        self.texts.append(text)
+        self.ids.append(thought_id)
+        self.where[thought_id] = position
+        self.numbers.append(number)
+        self.totals.append(total)
+        self.revises.append(revises)
+        self.forks.append(fork)
+        self.branches.append(branch)
+        self.flags.append(flags)
+        if isinstance(created_at, datetime):
+            at = microseconds(created_at)
+            if at is None:
+                self.zoned[position] = created_at
+                at = 0
+            created_at = at
+        self.times.append(created_at)
+        return position
+
+    def lane(self, position: int) -> str | None:
+        """The lane of the thought at ``position``: its branch when it joins one, else ``None`` (the trunk)."""
+        return self.names[self.branches[position]] if self.forks[position] else None
+
+    def set_text(self, position: int, text: str) -> None:
+        """Show ``text`` as the thought's current text (the recorded one is kept)."""
+        self.recorded.setdefault(position, self.texts[position])
+        self.texts[position] = text
+        self._cache.pop(position, None)
+
+    def model(self, position: int, *, cache: bool = True) -> Thought:
+        """The :class:`Thought` at ``position`` with its current text (the one a caller holds, if any)."""
+        thought = self._cache.get(position)
+        if thought is None:
+            thought = self.build(position, self.texts[position])
+            if cache:
+                self._cache[position] = thought
+        return thought
+
+    def models(self, positions: Iterable[int]) -> tuple[Thought, ...]:
+        """The thoughts at ``positions`` with their current text (built; the ones callers hold reused)."""
+        texts, build = self.texts, self.build
+        if not self._cache:
+            return tuple([build(position, texts[position]) for position in positions])
+        held = self._cache.get
+        return tuple([held(position) or build(position, texts[position]) for position in positions])
+
+    def as_recorded(self, position: int) -> Thought:
+        """The thought at ``position`` with the text it was recorded with."""
+        text = self.recorded.get(position)
+        return self.model(position, cache=False) if text is None else self.build(position, text)
+
+    def created_at(self, position: int) -> datetime:
+        """When the thought at ``position`` was recorded."""
+        at = self.zoned.get(position) if self.zoned else None
+        return at or EPOCH + timedelta(microseconds=self.times[position])
+
+    def build(self, position: int, text: str) -> Thought:
+        """A new :class:`Thought` from the columns (the values were validated when they entered)."""
+        flags = self.flags[position]
+        at = self.zoned.get(position) if self.zoned else None
+        thought = _new(Thought)
+        _set(
+            thought,
+            "__dict__",
+            {
+                "thought": text,
+                "thought_number": self.numbers[position],
+                "total_thoughts": self.totals[position],
+                "next_thought_needed": bool(flags & NEXT),
+                "is_revision": bool(flags & REVISION) if flags & REVISION_SET else None,
+                "revises_thought": self.revises[position] or None,
+                "branch_from_thought": self.forks[position] or None,
+                "branch_id": self.names[self.branches[position]],
+                "needs_more_thoughts": bool(flags & MORE) if flags & MORE_SET else None,
+                "id": self.ids[position],
+                "created_at": at or EPOCH + timedelta(microseconds=self.times[position]),
+            },
+        )
+        _set(thought, "__pydantic_fields_set__", set(_FIELDS))
+        _set(thought, "__pydantic_extra__", None)
+        _set(thought, "__pydantic_private__", None)
+        return thought
