@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -30,6 +31,7 @@ import anyio.to_thread
 
 from jupyter_think.core.ids import split_ref, validate_ref
 from jupyter_think.core.models import Change, Thought, ThoughtAdded
+from jupyter_think.core.session.columns import ThoughtRows
 from jupyter_think.store.search import SEARCH_WINDOW, SearchHit  # noqa: F401 (SEARCH_WINDOW: named in Store.search)
 
 if TYPE_CHECKING:
@@ -51,6 +53,9 @@ LIVE: tuple[State, ...] = ("live",)
 
 Entry = Thought | Change
 """A loaded change: a bare :class:`Thought` stands for the :class:`ThoughtAdded` that recorded it."""
+
+Part = Entry | ThoughtRows
+"""What a load gives: an :data:`Entry`, or a run of thoughts decoded straight into columns."""
 
 
 class StoreWarning(UserWarning):
@@ -187,12 +192,23 @@ def warn_damaged(row: StoredSession) -> None:
 class LoadedChanges:
     """The valid changes of one row in sequence order, and the seqs skipped because they did not validate.
 
-    ``entries`` holds each thought bare (see :data:`Entry`): ``Session.from_changes`` takes them as they
-    are; ``changes`` gives every one as a :data:`Change`."""
+    ``parts`` holds runs of thoughts as :class:`ThoughtRows` (or a thought bare) and the other changes:
+    ``Session.from_changes`` takes them as they are, without a model per thought. ``entries`` gives each
+    thought bare (see :data:`Entry`), ``changes`` every one as a :data:`Change` (both built when asked for)."""
 
     row: StoredSession
-    entries: list[Entry]
+    parts: list[Part]
     skipped: list[int] = field(default_factory=list)
+
+    @cached_property
+    def entries(self) -> list[Entry]:
+        entries: list[Entry] = []
+        for part in self.parts:
+            if isinstance(part, ThoughtRows):
+                entries += part.models()
+            else:
+                entries.append(part)
+        return entries
 
     @property
     def changes(self) -> list[Change]:

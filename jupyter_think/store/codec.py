@@ -29,13 +29,14 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from jupyter_think.core.models import Change, Thought, ThoughtAdded, change_adapter
-from jupyter_think.store.base import Entry, StoreWarning, as_change
+from jupyter_think.store.base import Entry, Part, StoreWarning, as_change
 from jupyter_think.store.search import searchable
+from jupyter_think.store.thought_rows import thought_rows
 
 Payload = bytes | str
 Row = tuple[int, Payload, int | None]
@@ -98,6 +99,15 @@ def decode(
     Python loop per row for a session of thoughts only); otherwise the damaged rows are found row by
     row, each named in a :class:`StoreWarning`, and the rest is validated the same way.
     """
+    seqs, entries, skipped = _decode(session_id, rows, stacklevel + 1, kept, compact=False)
+    return seqs, cast("list[Entry]", entries), skipped
+
+
+def _decode(
+    session_id: str, rows: Sequence[Row], stacklevel: int, kept: str, *, compact: bool
+) -> tuple[list[int], list[Part], list[int]]:
+    """:func:`decode`; ``compact``: rows that are all thoughts come back as one :class:`ThoughtRows`
+    (no model per thought; the seqs are then those of the rows it holds)."""
     if not rows:
         return [], [], []
     seqs: list[int] = list(map(_seq, rows))
@@ -117,11 +127,11 @@ def decode(
                     )
             seqs = [seq for seq, ok in zip(seqs, good, strict=False) if ok]
             payloads = [payload for payload, ok in zip(payloads, good, strict=False) if ok]
-    entries = _validate_all(payloads)
+    entries = _validate_all(payloads, compact)
     if entries is not None:
         return seqs, entries, skipped
     valid_seqs: list[int] = []
-    valid: list[Entry] = []
+    valid: list[Part] = []
     for seq, payload in zip(seqs, payloads, strict=False):
         try:
             change = change_adapter.validate_json(payload)
@@ -146,13 +156,14 @@ def decode_rows(session_id: str, rows: Iterable[Row]) -> tuple[list[tuple[int, C
     return [(seq, as_change(entry)) for seq, entry in zip(seqs, entries, strict=False)], skipped
 
 
-def decode_batches(session_id: str, batches: Iterable[Sequence[Row]]) -> tuple[list[Entry], list[int]]:
+def decode_batches(session_id: str, batches: Iterable[Sequence[Row]]) -> tuple[list[Part], list[int]]:
     """:func:`decode_changes` over batches of rows in order (a cursor read
-    :data:`~.base.LOAD_BATCH` rows at a time): the good entries and the skipped seqs of them all."""
-    entries: list[Entry] = []
+    :data:`~.base.LOAD_BATCH` rows at a time): the good entries and the skipped seqs of them all, a
+    batch of thoughts only as one :class:`ThoughtRows` (what a restore takes without a model per thought)."""
+    entries: list[Part] = []
     skipped: list[int] = []
     for rows in batches:
-        _, valid, bad = decode(session_id, rows, stacklevel=3)
+        _, valid, bad = _decode(session_id, rows, 3, STAYS, compact=True)
         entries += valid
         skipped += bad
     return entries, skipped
@@ -208,15 +219,19 @@ def _warn_skipped(session_id: str, seq: int, why: str, kept: str, stacklevel: in
     )
 
 
-def _validate_all(payloads: list[bytes]) -> list[Entry] | None:
-    """Every payload validated in one call per kind (``None`` when some payload does not validate)."""
+def _validate_all(payloads: list[bytes], compact: bool = False) -> list[Part] | None:
+    """Every payload validated in one call per kind (``None`` when some payload does not validate);
+    ``compact``: thoughts only as one :class:`ThoughtRows` when they are as the store writes them."""
     if all(map(bytes.startswith, payloads, repeat(_PREFIX))) and all(
         map(bytes.endswith, payloads, repeat(b"}"))
     ):
         # only thoughts (the common case): the payloads' inner JSON joined by C loops, one validation
         joined = b"[" + b",".join(map(itemgetter(slice(len(_PREFIX), -1)), payloads)) + b"]"
+        rows = thought_rows(joined, len(payloads)) if compact else None
+        if rows is not None:
+            return [rows]
         return _valid_list(_thoughts_adapter, joined, len(payloads))
-    return _decode_mixed(payloads)
+    return _decode_mixed(payloads)  # type: ignore[return-value]
 
 
 def _valid_list(adapter: TypeAdapter[list[Any]], joined: bytes, count: int) -> list[Any] | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Final
 from weakref import WeakValueDictionary
@@ -54,6 +55,41 @@ def flags_of(next_needed: bool, is_revision: bool | None, needs_more: bool | Non
 def microseconds(at: datetime) -> int | None:
     """``at`` as microseconds since the epoch, or ``None`` when it is not in UTC (kept as given then)."""
     return (at - EPOCH) // MICROSECOND if at.utcoffset() == timedelta(0) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ThoughtRows:
+    """Thoughts read from a store as column values, in arrival order, validated already (what a restore
+    decodes the stored rows into: no model per thought). ``flags`` are :func:`flags_of` bytes, ``revises``
+    and ``forks`` 0 when unset, ``times`` microseconds since the epoch (0 for a time in ``zoned``:
+    row index -> a time not in UTC, kept as given)."""
+
+    texts: list[str]
+    ids: list[str]
+    numbers: list[int]
+    totals: list[int]
+    flags: list[int]
+    revises: list[int]
+    forks: list[int]
+    branches: list[str | None]
+    times: list[int]
+    zoned: dict[int, datetime]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def models(self) -> list[Thought]:
+        """The thoughts as models (for a caller that wants them one by one)."""
+        columns = ThoughtColumns()
+        columns.take(self)
+        return list(columns.models(range(len(columns))))
+
+    def times_at(self) -> tuple[datetime, datetime]:
+        """When the first and the latest of these thoughts were recorded (there is at least one)."""
+        zoned = self.zoned
+        first = zoned.get(0) or EPOCH + timedelta(microseconds=self.times[0])
+        latest = EPOCH + timedelta(microseconds=max(self.times))
+        return first, max(latest, *zoned.values()) if zoned else latest
 
 
 class ThoughtColumns:
@@ -141,6 +177,26 @@ class ThoughtColumns:
             created_at = at
         self.times.append(created_at)
         return position
+
+    def take(self, rows: ThoughtRows) -> int:
+        """Keep decoded thoughts (their ids new here and distinct); return the position of the first."""
+        start, count = len(self.ids), len(rows)
+        self.texts += rows.texts
+        self.ids += rows.ids
+        self.where.update(zip(rows.ids, range(start, start + count), strict=True))
+        self.numbers.extend(rows.numbers)
+        self.totals.extend(rows.totals)
+        self.revises.extend(rows.revises)
+        self.forks.extend(rows.forks)
+        if any(rows.branches):
+            self.branches.extend(map(self.name_index, rows.branches))
+        else:
+            self.branches.frombytes(bytes(self.branches.itemsize * count))
+        self.flags.extend(rows.flags)
+        self.times.extend(rows.times)
+        for index, at in rows.zoned.items():
+            self.zoned[start + index] = at
+        return start
 
     def lane(self, position: int) -> str | None:
         """The lane of the thought at ``position``: its branch when it joins one, else ``None`` (the trunk)."""

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import lt
 
 Lane = str | None
 """A lane: ``None`` for the trunk, else a branch id."""
@@ -55,6 +56,16 @@ class LaneNumbers:
         numbers.append(number)
         self.positions.append(position)
 
+    def extend(self, positions: Iterable[int], numbers: Sequence[int]) -> None:
+        """Count many thoughts at once (their numbers in arrival order)."""
+        last = self.numbers[-1] if self.numbers else 0
+        if self.latest is None and numbers and last < numbers[0] and all(map(lt, numbers, numbers[1:])):
+            self.positions.extend(positions)
+            self.numbers.extend(numbers)
+        else:
+            for position, number in zip(positions, numbers, strict=True):
+                self.add(position, number)
+
     def find(self, number: int) -> int | None:
         """The position of the latest thought numbered ``number`` here, or ``None``."""
         if self.latest is not None:
@@ -82,6 +93,16 @@ class LaneIndex:
         numbers.add(position, number)
         if number > self.lane_top.get(lane, 0):
             self.lane_top[lane] = number
+
+    def extend(self, positions: Iterable[int], numbers: Sequence[int], lane: Lane) -> None:
+        """Count many thoughts of one lane just recorded (``numbers`` not empty)."""
+        lane_numbers = self.lanes.get(lane)
+        if lane_numbers is None:
+            lane_numbers = self.lanes[lane] = LaneNumbers()
+        lane_numbers.extend(positions, numbers)
+        top = max(numbers)
+        if top > self.lane_top.get(lane, 0):
+            self.lane_top[lane] = top
 
     def positions(self, lane: Lane) -> array[int]:
         """The positions of the thoughts on ``lane`` in arrival order (the array itself: do not change it)."""

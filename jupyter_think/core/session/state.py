@@ -36,7 +36,7 @@ from jupyter_think.core.models import (
     Thought,
     ThoughtAdded,
 )
-from jupyter_think.core.session.columns import ThoughtColumns
+from jupyter_think.core.session.columns import ThoughtColumns, ThoughtRows
 from jupyter_think.core.session.lanes import Lane, LaneIndex
 from jupyter_think.core.session.snapshot import Branch
 
@@ -217,6 +217,16 @@ class SessionState:
     def insert(self, thought: Thought) -> None:
         """Add a recorded thought to its lane (a branch it names with its fork point is made)."""
         self._place(self.columns.append(thought))
+
+    def insert_rows(self, rows: ThoughtRows) -> None:
+        """Add thoughts decoded from a store (ids new to the session and distinct) to their lanes."""
+        start = self.columns.take(rows)
+        end = start + len(rows)
+        if any(rows.forks):  # some join a branch: each placed on its lane
+            for position in range(start, end):
+                self._place(position)
+        elif rows.numbers:  # the trunk's only
+            self._index.extend(range(start, end), rows.numbers, None)
 
     def _place(self, position: int) -> None:
         columns = self.columns
