@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any, cast
 
@@ -36,7 +36,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from jupyter_think.core.models import Change, Thought, ThoughtAdded, change_adapter
 from jupyter_think.store.base import Entry, Part, StoreWarning, as_change
 from jupyter_think.store.search import searchable
-from jupyter_think.store.thought_rows import thought_rows
+from jupyter_think.store.thought_rows import ThoughtRows, thought_rows
 
 Payload = bytes | str
 Row = tuple[int, Payload, int | None]
@@ -231,7 +231,7 @@ def _validate_all(payloads: list[bytes], compact: bool = False) -> list[Part] | 
         if rows is not None:
             return [rows]
         return _valid_list(_thoughts_adapter, joined, len(payloads))
-    return _decode_mixed(payloads)  # type: ignore[return-value]
+    return _decode_mixed(payloads, compact)
 
 
 def _valid_list(adapter: TypeAdapter[list[Any]], joined: bytes, count: int) -> list[Any] | None:
@@ -244,9 +244,10 @@ def _valid_list(adapter: TypeAdapter[list[Any]], joined: bytes, count: int) -> l
     return items if len(items) == count else None
 
 
-def _decode_mixed(payloads: list[bytes]) -> list[Entry] | None:
+def _decode_mixed(payloads: list[bytes], compact: bool = False) -> list[Part] | None:
     """Thoughts and other changes: each kind validated in one call, then put back in row order
-    (``None`` when some row does not validate)."""
+    (``None`` when some row does not validate); ``compact``: each run of thoughts as one
+    :class:`ThoughtRows` when they are as the store writes them."""
     start, end = len(_PREFIX), -1
     thoughts: list[bytes] = []
     others: list[bytes] = []
@@ -255,12 +256,33 @@ def _decode_mixed(payloads: list[bytes]) -> list[Entry] | None:
         bare = payload.startswith(_PREFIX) and payload.endswith(b"}")
         (thoughts if bare else others).append(payload[start:end] if bare else payload)
         is_thought.append(bare)
-    valid_thoughts = _valid_list(_thoughts_adapter, b"[" + b",".join(thoughts) + b"]", len(thoughts))
+    joined = b"[" + b",".join(thoughts) + b"]"
+    rows = thought_rows(joined, len(thoughts)) if compact and thoughts else None
     valid_others = _valid_list(_changes_adapter, b"[" + b",".join(others) + b"]", len(others))
-    if valid_thoughts is None or valid_others is None:
+    if valid_others is None:
         return None
-    next_thought, next_other = iter(valid_thoughts).__next__, iter(valid_others).__next__
+    next_other = iter(valid_others).__next__
+    if rows is not None:
+        return _runs(rows, is_thought, next_other)
+    valid_thoughts = _valid_list(_thoughts_adapter, joined, len(thoughts))
+    if valid_thoughts is None:
+        return None
+    next_thought = iter(valid_thoughts).__next__
     return [next_thought() if bare else next_other() for bare in is_thought]
+
+
+def _runs(rows: ThoughtRows, is_thought: list[bool], next_other: Callable[[], Change]) -> list[Part]:
+    """Each run of consecutive thoughts as one part of ``rows``, the other changes between them."""
+    parts: list[Part] = []
+    done = 0
+    for bare, run in groupby(is_thought):
+        count = len(list(run))
+        if bare:
+            parts.append(rows.part(done, done + count))
+            done += count
+        else:
+            parts += [next_other() for _ in range(count)]
+    return parts
 
 
 def _first_error(exc: Exception) -> str:

@@ -78,6 +78,21 @@ class ThoughtRows:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def part(self, start: int, stop: int) -> ThoughtRows:
+        """The thoughts ``start`` to ``stop - 1`` of these."""
+        return ThoughtRows(
+            self.texts[start:stop],
+            self.ids[start:stop],
+            self.numbers[start:stop],
+            self.totals[start:stop],
+            self.flags[start:stop],
+            self.revises[start:stop],
+            self.forks[start:stop],
+            self.branches[start:stop],
+            self.times[start:stop],
+            {index - start: at for index, at in self.zoned.items() if start <= index < stop},
+        )
+
     def models(self) -> list[Thought]:
         """The thoughts as models (for a caller that wants them one by one)."""
         columns = ThoughtColumns()
