@@ -176,8 +176,6 @@ class ThoughtColumns:
         """Keep a thought given by its column values (``created_at`` a time, or microseconds since the epoch)."""
         position = len(self.ids)
         self.texts.append(text)
-        self.ids.append(thought_id)
-        self.where[thought_id] = position
         self.numbers.append(number)
         self.totals.append(total)
         self.revises.append(revises)
@@ -191,14 +189,14 @@ class ThoughtColumns:
                 at = 0
             created_at = at
         self.times.append(created_at)
+        self.where[thought_id] = position
+        self.ids.append(thought_id)  # (last: a reader without the session's lock sees whole thoughts only)
         return position
 
     def take(self, rows: ThoughtRows) -> int:
         """Keep decoded thoughts (their ids new here and distinct); return the position of the first."""
         start, count = len(self.ids), len(rows)
         self.texts += rows.texts
-        self.ids += rows.ids
-        self.where.update(zip(rows.ids, range(start, start + count), strict=True))
         self.numbers.extend(rows.numbers)
         self.totals.extend(rows.totals)
         self.revises.extend(rows.revises)
@@ -211,6 +209,8 @@ class ThoughtColumns:
         self.times.extend(rows.times)
         for index, at in rows.zoned.items():
             self.zoned[start + index] = at
+        self.where.update(zip(rows.ids, range(start, start + count), strict=True))
+        self.ids += rows.ids  # (last, as in add)
         return start
 
     def lane(self, position: int) -> str | None:

@@ -68,19 +68,24 @@ class SessionState:
     def __len__(self) -> int:
         return len(self.columns)
 
+    # (the read methods take self.columns once: a reset elsewhere replaces it, never changes it)
+
     def thoughts(self) -> tuple[Thought, ...]:
         """Every thought in arrival order, with its current text."""
-        return self.columns.models(range(len(self.columns)))
+        columns = self.columns
+        return columns.models(range(len(columns)))
 
     def recent(self, count: int) -> tuple[Thought, ...]:
         """The last ``count`` thoughts in arrival order."""
-        size = len(self.columns)
-        return self.columns.models(range(max(size - count, 0), size)) if count > 0 else ()
+        columns = self.columns
+        size = len(columns)
+        return columns.models(range(max(size - count, 0), size)) if count > 0 else ()
 
     def last(self) -> Thought | None:
         """The latest thought, or ``None`` in an empty session."""
-        size = len(self.columns)
-        return self.columns.model(size - 1) if size else None
+        columns = self.columns
+        size = len(columns)
+        return columns.model(size - 1) if size else None
 
     def trunk(self, built: tuple[Thought, ...] | None = None) -> tuple[Thought, ...]:
         """The thoughts that joined no branch, in arrival order (``built``: as :meth:`members`)."""
