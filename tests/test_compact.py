@@ -37,12 +37,14 @@ def test_a_thought_the_caller_holds_is_the_one_the_session_gives_back_and_an_ame
 
 def test_the_session_holds_no_object_the_collector_tracks_per_thought() -> None:
     session = Session("untracked", max_thoughts=5000)
+    session.think("The first thought")
+    gc.collect()
+    before = len(gc.get_objects())
     for number in range(2000):
         session.think(f"Thought number {number} of a long session")
     gc.collect()
-    tracked = sum(1 for thing in gc.get_objects() if isinstance(thing, Thought))
-    assert tracked == 0
-    assert session.thoughts[1999].thought == "Thought number 1999 of a long session"
+    assert len(gc.get_objects()) - before < 50  # (a model per thought would be thousands)
+    assert session.thoughts[2000].thought == "Thought number 1999 of a long session"
 
 
 def test_columns_rebuild_every_field_of_a_thought_exactly() -> None:
