@@ -37,6 +37,9 @@ NEXT, REVISION_SET, REVISION, MORE_SET, MORE = 1, 2, 4, 8, 16
 """The bits of a thought's flags: ``next_thought_needed``; ``is_revision`` set, and true; ``needs_more_thoughts``
 set, and true (an unset one is ``None``)."""
 
+TAIL: Final = 16
+"""How many of the latest thoughts keep their model (``recent()``, ``last()``: read on every call)."""
+
 _FIELDS: Final = frozenset(Thought.model_fields)
 _new = object.__new__
 _set = object.__setattr__
@@ -132,6 +135,8 @@ class ThoughtColumns:
         self.recorded: dict[int, str] = {}
         """Position -> the text an amended thought was recorded with."""
         self._cache: WeakValueDictionary[int, Thought] = WeakValueDictionary()
+        self._tail: dict[int, Thought] = {}
+        """Position -> the model of one of the latest thoughts (kept: callers read the tail again and again)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -159,7 +164,16 @@ class ThoughtColumns:
             values["created_at"],
         )
         self._cache[position] = thought
+        self._keep(position, thought)
         return position
+
+    def _keep(self, position: int, thought: Thought) -> None:
+        """Keep the model of one of the latest :data:`TAIL` thoughts (older ones let go now and then)."""
+        tail = self._tail
+        tail[position] = thought
+        if len(tail) > 2 * TAIL:
+            start = len(self.ids) - TAIL
+            self._tail = {at: kept for at, kept in tail.items() if at >= start}
 
     def add(
         self,
@@ -222,23 +236,28 @@ class ThoughtColumns:
         self.recorded.setdefault(position, self.texts[position])
         self.texts[position] = text
         self._cache.pop(position, None)
+        self._tail.pop(position, None)
 
     def model(self, position: int, *, cache: bool = True) -> Thought:
         """The :class:`Thought` at ``position`` with its current text (the one a caller holds, if any)."""
-        thought = self._cache.get(position)
+        thought = self._tail.get(position) or self._cache.get(position)
         if thought is None:
             thought = self.build(position, self.texts[position])
             if cache:
                 self._cache[position] = thought
+                if position >= len(self.ids) - TAIL:
+                    self._keep(position, thought)
         return thought
 
     def models(self, positions: Iterable[int]) -> tuple[Thought, ...]:
-        """The thoughts at ``positions`` with their current text (built; the ones callers hold reused)."""
-        texts, build = self.texts, self.build
+        """The thoughts at ``positions`` with their current text (built; the ones kept or held reused)."""
+        texts, build, tail = self.texts, self.build, self._tail.get
         if not self._cache:
-            return tuple([build(position, texts[position]) for position in positions])
+            return tuple([tail(position) or build(position, texts[position]) for position in positions])
         held = self._cache.get
-        return tuple([held(position) or build(position, texts[position]) for position in positions])
+        return tuple(
+            [tail(position) or held(position) or build(position, texts[position]) for position in positions]
+        )
 
     def as_recorded(self, position: int) -> Thought:
         """The thought at ``position`` with the text it was recorded with."""
