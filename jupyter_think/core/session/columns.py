@@ -60,6 +60,62 @@ def microseconds(at: datetime) -> int | None:
     return (at - EPOCH) // MICROSECOND if at.utcoffset() == timedelta(0) else None
 
 
+CHUNK: Final = 4096
+"""How many strings :class:`Strings` keeps per tuple."""
+
+
+class Strings:
+    """Strings in arrival order, every full run of :data:`CHUNK` kept as a tuple.
+
+    The collector stops tracking a tuple that holds only strings after its first collection, so a full
+    collection walks a handful of tuples and the short list of the latest strings, not every string
+    of the session (a list of them would make it read each one). Safe to read while one thread appends:
+    a position below ``len()`` is always found.
+    """
+
+    __slots__ = ("_chunks", "_count", "_tail")
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[str, ...]] = []
+        self._tail: list[str] = []
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> str:
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        chunk, at = divmod(index, CHUNK)
+        tail = self._tail  # (read before the chunks: a tail just made a chunk is found in one or the other)
+        chunks = self._chunks
+        return chunks[chunk][at] if chunk < len(chunks) else tail[at]
+
+    def __setitem__(self, index: int, value: str) -> None:
+        chunk, at = divmod(index, CHUNK)
+        if chunk < len(self._chunks):
+            items = list(self._chunks[chunk])
+            items[at] = value
+            self._chunks[chunk] = tuple(items)
+        else:
+            self._tail[at] = value
+
+    def append(self, value: str) -> None:
+        tail = self._tail
+        tail.append(value)
+        if len(tail) == CHUNK:
+            self._chunks.append(tuple(tail))
+            self._tail = []
+        self._count += 1
+
+    def extend(self, values: list[str]) -> None:
+        joined = self._tail + values
+        full = len(joined) // CHUNK * CHUNK
+        self._chunks += [tuple(joined[start : start + CHUNK]) for start in range(0, full, CHUNK)]
+        self._tail = joined[full:]
+        self._count += len(values)
+
+
 @dataclass(frozen=True, slots=True)
 class ThoughtRows:
     """Thoughts read from a store as column values, in arrival order, validated already (what a restore
@@ -114,9 +170,9 @@ class ThoughtColumns:
     """The recorded thoughts of a session in arrival order, one column per field (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
+        self.texts = Strings()
         """Each thought's current (amended) text."""
-        self.ids: list[str] = []
+        self.ids = Strings()
         self.where: dict[str, int] = {}
         """Thought id -> its position."""
         self.numbers = array("q")
@@ -210,7 +266,7 @@ class ThoughtColumns:
     def take(self, rows: ThoughtRows) -> int:
         """Keep decoded thoughts (their ids new here and distinct); return the position of the first."""
         start, count = len(self.ids), len(rows)
-        self.texts += rows.texts
+        self.texts.extend(rows.texts)
         self.numbers.extend(rows.numbers)
         self.totals.extend(rows.totals)
         self.revises.extend(rows.revises)
@@ -224,7 +280,7 @@ class ThoughtColumns:
         for index, at in rows.zoned.items():
             self.zoned[start + index] = at
         self.where.update(zip(rows.ids, range(start, start + count), strict=True))
-        self.ids += rows.ids  # (last, as in add)
+        self.ids.extend(rows.ids)  # (last, as in add)
         return start
 
     def lane(self, position: int) -> str | None:
