@@ -54,6 +54,16 @@ def timed_calls(think: Callable[[str], object], count: int) -> tuple[float, floa
     return (time.perf_counter() - start_all) / count, longest
 
 
+def full_collection() -> float:
+    """Seconds of one full collection: the median of five in a row (the first also frees what was garbage)."""
+    spent = []
+    for _ in range(5):
+        start = time.perf_counter()
+        gc.collect()
+        spent.append(time.perf_counter() - start)
+    return statistics.median(spent)
+
+
 def fill(root: str, session_id: str, count: int) -> None:
     """A stored session of ``count`` thoughts (written through the loop)."""
     with SessionManager(root, max_thoughts=10**7) as manager:
@@ -70,9 +80,7 @@ def think_figures(root: str, loaded: int, calls: int, work: str) -> dict[str, fl
     with SessionManager(root, max_thoughts=10**7) as manager:
         manager.session(work).think("warm up the loop")
         manager.flush(timeout=60)
-        start = time.perf_counter()
-        gc.collect()
-        figures["empty_collection"] = time.perf_counter() - start
+        figures["empty_collection"] = full_collection()
         figures["tracked_before"] = len(gc.get_objects())
         big = manager.session("big")  # restored: loaded in this process, followed by the loop
         assert len(big) == loaded
@@ -80,9 +88,7 @@ def think_figures(root: str, loaded: int, calls: int, work: str) -> dict[str, fl
         figures["tracked_loaded"] = len(gc.get_objects())
         figures["loop_mean"], figures["loop_longest"] = timed_calls(manager.session(work).think, calls)
         manager.flush(timeout=600)
-        start = time.perf_counter()
-        gc.collect()
-        figures["full_collection"] = time.perf_counter() - start
+        figures["full_collection"] = full_collection()
     with SessionManager(persist=False, max_thoughts=10**7) as memory:
         copy = memory.session("big")
         for number in range(loaded):  # (an in-memory session as large, thought by thought)
