@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.slow]
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 FLOORS = {
+    "bench_compact.py": ["in memory", "target <= 400 B", "plain SELECT + json.loads of four fields"],
     "bench_core.py": ["bare BaseModel(9 fields)", "think/bare ="],
     "bench_commit.py": ["one-row commit (ms)", "SQLite", "PostgreSQL", "<= 2x"],
     "bench_import.py": [

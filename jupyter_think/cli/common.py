@@ -144,7 +144,7 @@ def session_of(loaded: LoadedChanges, *, titled: bool = True) -> Session:
 
     row = loaded.row
     name = row.ref if titled else row.id
-    return Session.from_changes(name, loaded.entries, created_at=row.created_at, max_thoughts=10**9)
+    return Session.from_changes(name, loaded.parts, created_at=row.created_at, max_thoughts=10**9)
 
 
 # --- text for a terminal ---------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ class Persistence:
             "max_thought_chars": self.settings.max_thought_chars,
             "max_thoughts": self.settings.max_thoughts,
         }
-        session = Session.from_changes(session_id, loaded.entries, created_at=loaded.row.created_at, **limits)
+        session = Session.from_changes(session_id, loaded.parts, created_at=loaded.row.created_at, **limits)
         if loaded.row.damaged:  # (the store warned): thoughts were lost, their numbers are not given again
             session.continue_after(loaded.row.top_number)
         session.set_read_only(not_yours)

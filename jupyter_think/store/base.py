@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from jupyter_think.core.ids import split_ref, validate_ref
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # (the models are imported where a change is made or read: `l
     from typing_extensions import Self
 
     from jupyter_think.core.models import Change, Thought
+    from jupyter_think.core.session.columns import ThoughtRows
 
 SCHEMA_VERSION = 7
 """The version of the tables this package writes; an engine migrates older ones on open.
@@ -52,6 +54,9 @@ LIVE: tuple[State, ...] = ("live",)
 
 Entry: TypeAlias = "Thought | Change"
 """A loaded change: a bare :class:`Thought` stands for the :class:`ThoughtAdded` that recorded it."""
+
+Part: TypeAlias = "Entry | ThoughtRows"
+"""What a load gives: an :data:`Entry`, or a run of thoughts decoded straight into columns."""
 
 
 class StoreWarning(UserWarning):
@@ -191,12 +196,23 @@ def warn_damaged(row: StoredSession) -> None:
 class LoadedChanges:
     """The valid changes of one row in sequence order, and the seqs skipped because they did not validate.
 
-    ``entries`` holds each thought bare (see :data:`Entry`): ``Session.from_changes`` takes them as they
-    are; ``changes`` gives every one as a :data:`Change`."""
+    ``parts`` holds runs of thoughts as :class:`ThoughtRows` (or a thought bare) and the other changes:
+    ``Session.from_changes`` takes them as they are, without a model per thought. ``entries`` gives each
+    thought bare (see :data:`Entry`), ``changes`` every one as a :data:`Change` (both built when asked for)."""
 
     row: StoredSession
-    entries: list[Entry]
+    parts: list[Part]
     skipped: list[int] = field(default_factory=list)
+
+    @cached_property
+    def entries(self) -> list[Entry]:
+        entries: list[Entry] = []
+        for part in self.parts:
+            if isinstance(part, ThoughtRows):
+                entries += part.models()
+            else:
+                entries.append(part)
+        return entries
 
     @property
     def changes(self) -> list[Change]:

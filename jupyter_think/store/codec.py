@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import groupby, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from jupyter_think.core.models import Change, Thought, ThoughtAdded, change_adapter
-from jupyter_think.store.base import Entry, StoreWarning, as_change
+from jupyter_think.store.base import Entry, Part, StoreWarning, as_change
 from jupyter_think.store.search import searchable
+from jupyter_think.store.thought_rows import ThoughtRows, thought_rows
 
 Payload = bytes | str
 Row = tuple[int, Payload, int | None]
@@ -98,6 +99,15 @@ def decode(
     Python loop per row for a session of thoughts only); otherwise the damaged rows are found row by
     row, each named in a :class:`StoreWarning`, and the rest is validated the same way.
     """
+    seqs, entries, skipped = _decode(session_id, rows, stacklevel + 1, kept, compact=False)
+    return seqs, cast("list[Entry]", entries), skipped
+
+
+def _decode(
+    session_id: str, rows: Sequence[Row], stacklevel: int, kept: str, *, compact: bool
+) -> tuple[list[int], list[Part], list[int]]:
+    """:func:`decode`; ``compact``: rows that are all thoughts come back as one :class:`ThoughtRows`
+    (no model per thought; the seqs are then those of the rows it holds)."""
     if not rows:
         return [], [], []
     seqs: list[int] = list(map(_seq, rows))
@@ -117,11 +127,11 @@ def decode(
                     )
             seqs = [seq for seq, ok in zip(seqs, good, strict=False) if ok]
             payloads = [payload for payload, ok in zip(payloads, good, strict=False) if ok]
-    entries = _validate_all(payloads)
+    entries = _validate_all(payloads, compact)
     if entries is not None:
         return seqs, entries, skipped
     valid_seqs: list[int] = []
-    valid: list[Entry] = []
+    valid: list[Part] = []
     for seq, payload in zip(seqs, payloads, strict=False):
         try:
             change = change_adapter.validate_json(payload)
@@ -146,13 +156,14 @@ def decode_rows(session_id: str, rows: Iterable[Row]) -> tuple[list[tuple[int, C
     return [(seq, as_change(entry)) for seq, entry in zip(seqs, entries, strict=False)], skipped
 
 
-def decode_batches(session_id: str, batches: Iterable[Sequence[Row]]) -> tuple[list[Entry], list[int]]:
+def decode_batches(session_id: str, batches: Iterable[Sequence[Row]]) -> tuple[list[Part], list[int]]:
     """:func:`decode_changes` over batches of rows in order (a cursor read
-    :data:`~.base.LOAD_BATCH` rows at a time): the good entries and the skipped seqs of them all."""
-    entries: list[Entry] = []
+    :data:`~.base.LOAD_BATCH` rows at a time): the good entries and the skipped seqs of them all, a
+    batch of thoughts only as one :class:`ThoughtRows` (what a restore takes without a model per thought)."""
+    entries: list[Part] = []
     skipped: list[int] = []
     for rows in batches:
-        _, valid, bad = decode(session_id, rows, stacklevel=3)
+        _, valid, bad = _decode(session_id, rows, 3, STAYS, compact=True)
         entries += valid
         skipped += bad
     return entries, skipped
@@ -208,15 +219,19 @@ def _warn_skipped(session_id: str, seq: int, why: str, kept: str, stacklevel: in
     )
 
 
-def _validate_all(payloads: list[bytes]) -> list[Entry] | None:
-    """Every payload validated in one call per kind (``None`` when some payload does not validate)."""
+def _validate_all(payloads: list[bytes], compact: bool = False) -> list[Part] | None:
+    """Every payload validated in one call per kind (``None`` when some payload does not validate);
+    ``compact``: thoughts only as one :class:`ThoughtRows` when they are as the store writes them."""
     if all(map(bytes.startswith, payloads, repeat(_PREFIX))) and all(
         map(bytes.endswith, payloads, repeat(b"}"))
     ):
         # only thoughts (the common case): the payloads' inner JSON joined by C loops, one validation
         joined = b"[" + b",".join(map(itemgetter(slice(len(_PREFIX), -1)), payloads)) + b"]"
+        rows = thought_rows(joined, len(payloads)) if compact else None
+        if rows is not None:
+            return [rows]
         return _valid_list(_thoughts_adapter, joined, len(payloads))
-    return _decode_mixed(payloads)
+    return _decode_mixed(payloads, compact)
 
 
 def _valid_list(adapter: TypeAdapter[list[Any]], joined: bytes, count: int) -> list[Any] | None:
@@ -229,9 +244,10 @@ def _valid_list(adapter: TypeAdapter[list[Any]], joined: bytes, count: int) -> l
     return items if len(items) == count else None
 
 
-def _decode_mixed(payloads: list[bytes]) -> list[Entry] | None:
+def _decode_mixed(payloads: list[bytes], compact: bool = False) -> list[Part] | None:
     """Thoughts and other changes: each kind validated in one call, then put back in row order
-    (``None`` when some row does not validate)."""
+    (``None`` when some row does not validate); ``compact``: each run of thoughts as one
+    :class:`ThoughtRows` when they are as the store writes them."""
     start, end = len(_PREFIX), -1
     thoughts: list[bytes] = []
     others: list[bytes] = []
@@ -240,12 +256,33 @@ def _decode_mixed(payloads: list[bytes]) -> list[Entry] | None:
         bare = payload.startswith(_PREFIX) and payload.endswith(b"}")
         (thoughts if bare else others).append(payload[start:end] if bare else payload)
         is_thought.append(bare)
-    valid_thoughts = _valid_list(_thoughts_adapter, b"[" + b",".join(thoughts) + b"]", len(thoughts))
+    joined = b"[" + b",".join(thoughts) + b"]"
+    rows = thought_rows(joined, len(thoughts)) if compact and thoughts else None
     valid_others = _valid_list(_changes_adapter, b"[" + b",".join(others) + b"]", len(others))
-    if valid_thoughts is None or valid_others is None:
+    if valid_others is None:
         return None
-    next_thought, next_other = iter(valid_thoughts).__next__, iter(valid_others).__next__
+    next_other = iter(valid_others).__next__
+    if rows is not None:
+        return _runs(rows, is_thought, next_other)
+    valid_thoughts = _valid_list(_thoughts_adapter, joined, len(thoughts))
+    if valid_thoughts is None:
+        return None
+    next_thought = iter(valid_thoughts).__next__
     return [next_thought() if bare else next_other() for bare in is_thought]
+
+
+def _runs(rows: ThoughtRows, is_thought: list[bool], next_other: Callable[[], Change]) -> list[Part]:
+    """Each run of consecutive thoughts as one part of ``rows``, the other changes between them."""
+    parts: list[Part] = []
+    done = 0
+    for bare, run in groupby(is_thought):
+        count = len(list(run))
+        if bare:
+            parts.append(rows.part(done, done + count))
+            done += count
+        else:
+            parts += [next_other() for _ in range(count)]
+    return parts
 
 
 def _first_error(exc: Exception) -> str:

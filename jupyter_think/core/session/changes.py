@@ -38,6 +38,7 @@ from jupyter_think.core.models import (
     Thought,
     ThoughtAdded,
 )
+from jupyter_think.core.session.columns import ThoughtRows
 from jupyter_think.core.session.snapshot import SessionSnapshot
 from jupyter_think.core.session.state import SessionState
 from jupyter_think.core.session.teaching import TEACHING, TeachingHistory
@@ -122,15 +123,33 @@ class Changes:
             return self.teaching.applicable(change, self.state)
         return True
 
-    def replay(self, changes: Iterable[Change | Thought]) -> None:
+    def replay(self, changes: Iterable[Change | Thought | ThoughtRows]) -> None:
         """Apply the changes that fit, in order (a session just made from what its store holds: nobody
-        listens yet); a bare :class:`Thought` stands for its :class:`ThoughtAdded`."""
+        listens yet); a bare :class:`Thought` stands for its :class:`ThoughtAdded`, and
+        :class:`ThoughtRows` for theirs (kept as columns: no model per thought)."""
         for change in changes:
-            if not isinstance(change, Thought):
+            if isinstance(change, ThoughtRows):
+                self.take_rows(change)
+            elif not isinstance(change, Thought):
                 if self.fits(change):
                     self.apply(change)
             elif not self.state.has(change.id):
                 self.take_thought(change)
+
+    def take_rows(self, rows: ThoughtRows) -> None:
+        """Record decoded thoughts as their :class:`ThoughtAdded` changes would (one the session has
+        already, or one repeated among them, is left out like a repeated change)."""
+        if not rows.ids:
+            return
+        where = self.state.columns.where
+        if len(set(rows.ids)) == len(rows.ids) and where.keys().isdisjoint(rows.ids):
+            self.state.insert_rows(rows)
+            self.state.touch(rows.times_at()[1])
+            self.count += len(rows)
+            return
+        for thought in rows.models():  # (rare: the same thought stored twice)
+            if not self.state.has(thought.id):
+                self.take_thought(thought)
 
     def load(self, record: SessionRecord) -> None:
         """Rebuild fresh parts from a record, without events: its branches, then its thoughts and placed
@@ -159,24 +178,27 @@ class Changes:
     def snapshot(self) -> SessionSnapshot:
         """The parts as one immutable :class:`~jupyter_think.core.session.snapshot.SessionSnapshot`."""
         state, teaching = self.state, self.teaching
+        thoughts = state.thoughts()
         return SessionSnapshot(
             self.session_id,
-            state.thoughts(),
-            state.trunk(),
-            state.branch_views(teaching.decision_on),
+            thoughts,
+            state.trunk(thoughts),
+            state.branch_views(teaching.decision_on, thoughts),
             state.active_branch,
             self.count,
             amended=teaching.amended(),
             retracted=teaching.retracted(),
             decisions=teaching.decisions(state.branch_ids),
             merges=teaching.merges(),
-            entries=state.timeline(),
+            entries=state.timeline(thoughts),
         )
 
 
-def first_time(changes: Sequence[Change | Thought]) -> datetime | None:
+def first_time(changes: Sequence[Change | Thought | ThoughtRows]) -> datetime | None:
     """When the first of ``changes`` was made, if it is a thought (a session rebuilt from them began then)."""
     first = changes[0] if changes else None
+    if isinstance(first, ThoughtRows):
+        return first.times_at()[0] if len(first) else None
     if isinstance(first, ThoughtAdded):
         return first.thought.created_at
     return first.created_at if isinstance(first, Thought) else None

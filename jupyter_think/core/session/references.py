@@ -147,8 +147,11 @@ class References:
     def current_total(self, lane: str | None) -> int:
         """The estimate a new thought on ``lane`` keeps: its lane's latest, else the trunk's, else 1."""
         state = self._state
-        last = (state.last_on(lane) if lane is not None else None) or state.last_on(None) or state.last()
-        return last.total_thoughts if last is not None else 1
+        total = (state.total_on(lane) if lane is not None else None) or state.total_on(None)
+        if total is None:
+            last = state.last()
+            total = last.total_thoughts if last is not None else 1
+        return total
 
     def thought_to_change(self, number: int, role: str) -> Thought:
         """The thought ``number`` means on the active lane, not retracted (else a typed error)."""

@@ -50,6 +50,7 @@ from jupyter_think.core.models import (
     utc_now,
 )
 from jupyter_think.core.session.changes import Changes, first_time
+from jupyter_think.core.session.columns import ThoughtRows
 from jupyter_think.core.session.references import References
 from jupyter_think.core.session.snapshot import Branch as Branch  # re-exported: views import it from here
 from jupyter_think.core.session.snapshot import SessionSnapshot as SessionSnapshot
@@ -396,13 +397,14 @@ class Session:
     def from_changes(
         cls,
         session_id: str,
-        changes: Iterable[Change | Thought],
+        changes: Iterable[Change | Thought | ThoughtRows],
         *,
         created_at: datetime | None = None,
         **limits: Any,
     ) -> Session:
         """Rebuild a session by replaying changes (no events; ``created_at`` defaults to the first
-        change's time); a bare :class:`Thought` stands for its :class:`ThoughtAdded` (what a store loads)."""
+        change's time); a bare :class:`Thought` stands for its :class:`ThoughtAdded`, and
+        :class:`~jupyter_think.core.session.columns.ThoughtRows` for theirs (what a store loads)."""
         changes = list(changes)
         session = cls(session_id, created_at=created_at or first_time(changes), **limits)
         with session._lock:

@@ -4,7 +4,10 @@
 each branch's members, the numbers per lane (a :class:`~jupyter_think.core.session.lanes.LaneIndex`),
 the branches and the active one, and the timeline (every change since the session (re)started, a
 thought as it was recorded). Every read and write of them goes through its methods, so how they
-are stored can change here alone. It is bookkeeping: no lock, no events, no checks (the session
+are stored can change here alone: the thoughts are kept as columns
+(:class:`~jupyter_think.core.session.columns.ThoughtColumns`, nothing the garbage collector walks),
+each lane as arrays of positions, and the timeline as the other changes placed among the thoughts;
+the public models are built when read. It is bookkeeping: no lock, no events, no checks (the session
 checks a change and holds its lock while the state takes it).
 
 Example:
@@ -18,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 
@@ -33,8 +36,9 @@ from jupyter_think.core.models import (
     Thought,
     ThoughtAdded,
 )
+from jupyter_think.core.session.columns import ThoughtColumns, ThoughtRows
 from jupyter_think.core.session.lanes import Lane, LaneIndex
-from jupyter_think.core.session.snapshot import Branch, lane_of
+from jupyter_think.core.session.snapshot import Branch
 
 Placed = BranchCreated | BranchActivated | TeachingChange
 """A change other than a thought, as the timeline keeps it (a record places it among the thoughts)."""
@@ -54,57 +58,90 @@ class SessionState:
         self.last_activity = created_at
         self.active_branch: str | None = None
         """The branch new thoughts go to; ``None`` for the trunk."""
-        self._thoughts: list[Thought] = []  # arrival order, current (amended) text
-        self._trunk: list[Thought] = []
-        self._members: dict[str, list[Thought]] = {}
-        self._where: dict[str, tuple[int, int]] = {}  # thought id -> (place in _thoughts, place in its lane)
+        self.columns = ThoughtColumns()  # arrival order, current (amended) text
         self._index = LaneIndex()
         self._branches: dict[str, BranchInfo] = {}
-        self._timeline: list[Thought | Placed] = []
+        self._placed: list[tuple[int, Placed]] = []  # (how many thoughts came before it, the change)
 
     # --- thoughts ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._thoughts)
+        return len(self.columns)
+
+    # (the read methods take self.columns once: a reset elsewhere replaces it, never changes it)
 
     def thoughts(self) -> tuple[Thought, ...]:
         """Every thought in arrival order, with its current text."""
-        return tuple(self._thoughts)
+        columns = self.columns
+        return columns.models(range(len(columns)))
 
     def recent(self, count: int) -> tuple[Thought, ...]:
         """The last ``count`` thoughts in arrival order."""
-        return tuple(self._thoughts[-count:]) if count > 0 else ()
+        columns = self.columns
+        size = len(columns)
+        return columns.models(range(max(size - count, 0), size)) if count > 0 else ()
 
     def last(self) -> Thought | None:
         """The latest thought, or ``None`` in an empty session."""
-        return self._thoughts[-1] if self._thoughts else None
+        columns = self.columns
+        size = len(columns)
+        return columns.model(size - 1) if size else None
 
-    def trunk(self) -> tuple[Thought, ...]:
-        """The thoughts that joined no branch, in arrival order."""
-        return tuple(self._trunk)
+    def trunk(self, built: tuple[Thought, ...] | None = None) -> tuple[Thought, ...]:
+        """The thoughts that joined no branch, in arrival order (``built``: as :meth:`members`)."""
+        return self.members(None, built)
 
-    def members(self, branch_id: str) -> tuple[Thought, ...]:
-        """The thoughts of branch ``branch_id`` in arrival order (empty for an unknown branch)."""
-        return tuple(self._members.get(branch_id, ()))
+    def members(self, lane: Lane, built: tuple[Thought, ...] | None = None) -> tuple[Thought, ...]:
+        """The thoughts of branch ``lane`` (``None``: the trunk) in arrival order, empty for an unknown
+        branch (``built``: every thought as :meth:`thoughts` gives them, when built already)."""
+        positions = self._index.positions(lane)
+        if built is None:
+            return self.columns.models(positions)
+        return tuple([built[position] for position in positions])
 
     def last_on(self, lane: Lane, counted: Callable[[Thought], bool] | None = None) -> Thought | None:
         """The latest thought on ``lane`` (``None``: the trunk), or the latest ``counted`` one; else ``None``."""
-        thoughts = self._trunk if lane is None else self._members.get(lane, ())
+        positions = self._index.positions(lane)
         if counted is None:
-            return thoughts[-1] if thoughts else None
-        return next((thought for thought in reversed(thoughts) if counted(thought)), None)
+            return self.columns.model(positions[-1]) if positions else None
+        for position in reversed(positions):
+            thought = self.columns.model(position)
+            if counted(thought):
+                return thought
+        return None
+
+    def total_on(self, lane: Lane) -> int | None:
+        """The estimate of the latest thought on ``lane`` (``None``: the trunk), or ``None`` on an empty lane."""
+        positions = self._index.positions(lane)
+        return self.columns.totals[positions[-1]] if positions else None
 
     def has(self, thought_id: str) -> bool:
         """True when a thought with this id is in the session."""
-        return thought_id in self._where
+        return thought_id in self.columns.where
 
     def current(self, thought_id: str) -> Thought:
         """The thought with id ``thought_id`` as it is now (its current text)."""
-        return self._thoughts[self._where[thought_id][0]]
+        return self.columns.model(self.columns.where[thought_id])
 
-    def timeline(self) -> tuple[Thought | Placed, ...]:
-        """Every change since the session (re)started; a thought as it was recorded."""
-        return tuple(self._timeline)
+    def timeline(self, built: tuple[Thought, ...] | None = None) -> tuple[Thought | Placed, ...]:
+        """Every change since the session (re)started; a thought as it was recorded (``built``: every
+        thought as :meth:`thoughts` gives them, when built already)."""
+        columns = self.columns
+        thoughts: Sequence[Thought] = self.thoughts() if built is None else built
+        if columns.recorded:
+            recorded = columns.recorded
+            thoughts = [
+                columns.build(position, recorded[position]) if position in recorded else thought
+                for position, thought in enumerate(thoughts)
+            ]
+        entries: list[Thought | Placed] = []
+        start = 0
+        for after, change in self._placed:
+            entries += thoughts[start:after]
+            entries.append(change)
+            start = after
+        entries += thoughts[start:]
+        return tuple(entries)
 
     # --- branches and numbers ------------------------------------------------------------------------
 
@@ -113,15 +150,18 @@ class SessionState:
         """The branch ids in creation order."""
         return tuple(self._branches)
 
-    def branch_views(self, decision_on: Callable[[str], BranchDecided | None]) -> Mapping[str, Branch]:
-        """Branch id -> a read-only :class:`Branch` with its members and latest decision, in creation order."""
+    def branch_views(
+        self, decision_on: Callable[[str], BranchDecided | None], built: tuple[Thought, ...] | None = None
+    ) -> Mapping[str, Branch]:
+        """Branch id -> a read-only :class:`Branch` with its members and latest decision, in creation order
+        (``built``: as :meth:`members`)."""
         views = {}
         for branch_id, info in self._branches.items():
             decision = decision_on(branch_id)
             views[branch_id] = Branch(
                 branch_id,
                 info.from_thought,
-                tuple(self._members[branch_id]),
+                self.members(branch_id, built),
                 info.created_at,
                 decision.outcome if decision is not None else None,
                 decision.note if decision is not None else None,
@@ -138,19 +178,19 @@ class SessionState:
 
     def has_number(self, number: int) -> bool:
         """True when some thought (on any lane) has this number."""
-        return number in self._index.numbers
+        return self._index.has_number(number)
 
     def numbers(self) -> set[int]:
         """Every thought number of the session (a copy)."""
-        return set(self._index.numbers)
+        return self._index.numbers()
 
     def lane_numbers(self, lane: Lane) -> set[int]:
         """The numbers recorded on ``lane`` (a copy)."""
-        return set(self._index.lane_numbers.get(lane, ()))
+        return self._index.lane_numbers(lane)
 
     def number_taken(self, lane: Lane, number: int) -> bool:
         """True when ``number`` is recorded on ``lane`` already."""
-        return number in self._index.lane_numbers.get(lane, ())
+        return self._index.number_taken(lane, number)
 
     def next_number(self, lane: Lane, fork: int | None) -> int:
         """The number of the next thought on ``lane``: after its highest, and after its fork point."""
@@ -163,7 +203,8 @@ class SessionState:
 
     def find(self, lane: Lane, number: int) -> str | None:
         """The id of the thought ``number`` means on ``lane`` (see :mod:`~jupyter_think.core.session.lanes`)."""
-        return self._index.find(lane, number, self._forks())
+        position = self._index.find(lane, number, self._forks())
+        return None if position is None else self.columns.ids[position]
 
     def reachable(self, lane: Lane) -> set[int]:
         """Every number that means a thought on ``lane``."""
@@ -171,12 +212,8 @@ class SessionState:
 
     def _forks(self) -> dict[str, tuple[int, Lane]]:
         """Branch id -> (its fork number, the lane holding its fork point)."""
-
-        def lane_of_id(thought_id: str) -> Lane:
-            return lane_of(self.current(thought_id))
-
         return {
-            branch_id: (info.from_thought, self._index.fork_lane(info.from_thought, lane_of_id))
+            branch_id: (info.from_thought, self._index.fork_lane(info.from_thought, self.columns.lane))
             for branch_id, info in self._branches.items()
         }
 
@@ -184,29 +221,38 @@ class SessionState:
 
     def insert(self, thought: Thought) -> None:
         """Add a recorded thought to its lane (a branch it names with its fork point is made)."""
-        position = len(self._thoughts)
-        self._thoughts.append(thought)
-        self._timeline.append(thought)
-        branch_id, fork = thought.branch_id, thought.branch_from_thought
-        if branch_id is not None and fork is not None:
-            members = self._members.get(branch_id)
-            if members is None:
-                self._branches[branch_id] = BranchInfo(from_thought=fork, created_at=thought.created_at)
-                members = self._members[branch_id] = []
-            lane: Lane = branch_id
-        else:
-            lane = None
-            members = self._trunk
-        self._where[thought.id] = (position, len(members))
-        members.append(thought)
-        self._index.add(thought.id, thought.thought_number, lane)
+        self._place(self.columns.append(thought))
+
+    def insert_rows(self, rows: ThoughtRows) -> None:
+        """Add thoughts decoded from a store (ids new to the session and distinct) to their lanes."""
+        start = self.columns.take(rows)
+        end = start + len(rows)
+        if any(rows.forks):  # some join a branch: each placed on its lane
+            for position in range(start, end):
+                self._place(position)
+        elif rows.numbers:  # the trunk's only
+            self._index.extend(range(start, end), rows.numbers, None)
+
+    def _place(self, position: int) -> None:
+        columns = self.columns
+        fork = columns.forks[position]
+        lane: Lane = None
+        if fork:
+            branch_id = columns.names[columns.branches[position]]
+            if branch_id is not None:
+                lane = branch_id
+                if branch_id not in self._branches:
+                    self._branches[branch_id] = BranchInfo(
+                        from_thought=fork, created_at=columns.created_at(position)
+                    )
+        self._index.add(position, columns.numbers[position], lane)
 
     def apply(self, change: ThoughtAdded | BranchCreated | BranchActivated) -> datetime:
         """Take a thought, a new branch or a switch of branch; return when it was made."""
         if isinstance(change, ThoughtAdded):
             self.insert(change.thought)
             return change.thought.created_at
-        self._timeline.append(change)
+        self._placed.append((len(self.columns), change))
         if isinstance(change, BranchCreated):
             self.create_branch(change.branch_id, change.from_thought, change.created_at)
             return change.created_at
@@ -217,20 +263,16 @@ class SessionState:
         """Make branch ``branch_id`` forking at ``from_thought`` (an existing one is kept)."""
         if branch_id not in self._branches:
             self._branches[branch_id] = BranchInfo(from_thought=from_thought, created_at=created_at)
-            self._members[branch_id] = []
 
     def note(self, change: TeachingChange) -> None:
         """Put a change the teaching history took on the timeline."""
-        self._timeline.append(change)
+        self._placed.append((len(self.columns), change))
 
     def set_text(self, thought_id: str, text: str) -> Thought:
         """Show ``text`` as the thought's text everywhere; return the thought as it was."""
-        position, lane_position = self._where[thought_id]
-        before = self._thoughts[position]
-        amended = before.model_copy(update={"thought": text})
-        self._thoughts[position] = amended
-        lane = lane_of(before)
-        (self._trunk if lane is None else self._members[lane])[lane_position] = amended
+        position = self.columns.where[thought_id]
+        before = self.columns.model(position)
+        self.columns.set_text(position, text)
         return before
 
     def merge_lane(self, branch_id: str, into: str | None, number: int) -> None:
@@ -246,19 +288,13 @@ class SessionState:
 
     def record(self, session_id: str) -> SessionRecord:
         """The state as a record: the thoughts as recorded, every other change placed among them."""
-        thoughts = []
-        placed = []
-        for entry in self._timeline:
-            if isinstance(entry, Thought):
-                thoughts.append(entry)
-            else:
-                placed.append(PlacedChange(after=len(thoughts), change=entry))
+        columns = self.columns
         return SessionRecord(
             id=session_id,
             created_at=self.created_at,
             last_activity=self.last_activity,
             active_branch=self.active_branch,
-            thoughts=thoughts,
+            thoughts=[columns.as_recorded(position) for position in range(len(columns))],
             branches=dict(self._branches),
-            changes=placed,
+            changes=[PlacedChange(after=after, change=change) for after, change in self._placed],
         )

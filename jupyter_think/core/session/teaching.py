@@ -77,7 +77,8 @@ from jupyter_think.core.models import (
     ThoughtAmended,
     ThoughtRetracted,
 )
-from jupyter_think.core.session.snapshot import conclusion_index, lane_of, path_lanes
+from jupyter_think.core.session.columns import NEXT
+from jupyter_think.core.session.snapshot import conclusion_index, path_lanes
 from jupyter_think.core.session.state import SessionState
 
 TEACHING = (ThoughtAmended, ThoughtRetracted, BranchDecided, BranchMerged)
@@ -238,9 +239,14 @@ class TeachingHistory:
         if not self._retracted and not self._decisions:
             last = state.last()
             return None if last is None or last.next_thought_needed else last
-        thoughts = state.thoughts()
         outcomes = {branch_id: d.outcome for branch_id, d in self._decisions.items()}
         path = path_lanes(state.branch_ids, outcomes, ((m.branch_id, m.into) for m in self._merges))
         retracted = self._retracted
-        index = conclusion_index(thoughts, lambda t: t.id not in retracted, lambda t: lane_of(t) in path)
-        return None if index is None else thoughts[index]
+        columns = state.columns  # (the rule read from the columns by position: no model per thought)
+        index = conclusion_index(
+            range(len(columns)),
+            lambda position: columns.ids[position] not in retracted,
+            lambda position: columns.lane(position) in path,
+            lambda position: not columns.flags[position] & NEXT,
+        )
+        return None if index is None else columns.model(index)
