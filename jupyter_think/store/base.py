@@ -206,6 +206,8 @@ class LoadedChanges:
 
     @cached_property
     def entries(self) -> list[Entry]:
+        from jupyter_think.core.session.columns import ThoughtRows  # (a load needs it; `list` does not)
+
         entries: list[Entry] = []
         for part in self.parts:
             if isinstance(part, ThoughtRows):
