@@ -1,13 +1,15 @@
-"""One round trip per commit: a batch of writes sent to PostgreSQL at once, each session's changes
+"""Two round trips per commit: a batch of writes sent to PostgreSQL at once, each session's changes
 stored by one server-side function.
 
 The row plan of :mod:`~jupyter_think.store.rows` takes five to eight statements per session, each
 waiting for the server's answer. Its common case — changes appended to the session's live row, the
 row the writer expects, or a new session of the writer's own — is done here by
-``jupyter_think.append_changes`` (:func:`routine_sql`), which also sends the store's notification: one
-write is one statement on the autocommit connection (its own transaction), and a batch of several
-sessions goes out in psycopg's pipeline mode (``BEGIN``, one call per session, ``COMMIT``); either is
-one network round trip. The function is ``SECURITY INVOKER``: it runs as the caller, under the same
+``jupyter_think.append_changes`` (:func:`routine_sql`), which also sends the store's notification.
+``BEGIN`` and one call per session go out in psycopg's pipeline mode in one round trip, ``COMMIT`` in
+a second, however many sessions there are. The second is the price of an honest answer: a server that
+stops before the calls are done (frozen, gone) commits nothing, so the caller can say "nothing was
+recorded"; only a ``COMMIT`` whose answer is lost leaves the outcome unknown.
+The function is ``SECURITY INVOKER``: it runs as the caller, under the same
 row-level security as plain SQL (:mod:`.policies`). What it does not decide (a row trashed by someone
 else, a reset, another user's session that is not there to write) it refuses with
 :data:`PLAN_NEEDED` before the transaction commits anything, and the store runs the full row plan.
@@ -32,6 +34,9 @@ from jupyter_think.store.search import searchable, words
 
 PLAN_NEEDED = "JT001"
 """The SQLSTATE with which the function refuses a write it leaves to the full row plan."""
+PIPELINE_CHARS = 64_000
+"""The most payload characters sent in pipeline mode: a request of megabytes sent that way never reaches
+the server whole (psycopg 3.3 waits for an answer the server cannot give before it has read it all)."""
 SIGNATURE = (
     "append_changes(text, text, bigint, timestamptz, text, text[], text[], timestamptz[], bigint[], "
     "integer[], bigint[], text[], text[], bigint, text[])"
@@ -180,8 +185,11 @@ def append_at_once(
     conn: Conn, schema: str, writes: Sequence[tuple[SessionWrite, str | None, str]]
 ) -> list[Written]:
     """Store ``writes`` — (write, owner or None, plain id), in the order to lock them — in one
-    transaction, in one round trip: one statement for one write, else one pipeline. Raises psycopg's
-    error (nothing committed; ``sqlstate`` :data:`PLAN_NEEDED` when the full plan must do it).
+    transaction, in two round trips: ``BEGIN`` and one call per write pipelined, then ``COMMIT``. The
+    second exists so that a server that stops answering before the calls are done (frozen, gone) leaves
+    nothing committed, and the caller can say so: only a ``COMMIT`` whose answer is lost leaves the
+    outcome unknown (``commit_unknown`` on the error). Raises psycopg's error (``sqlstate``
+    :data:`PLAN_NEEDED` when the full plan must do it; the transaction is rolled back first).
 
     A connection the server closed while it was idle (a restart) is found before anything is sent:
     its error then says that nothing was committed."""
@@ -189,18 +197,27 @@ def append_at_once(
         raise psycopg.OperationalError("the server closed the connection while it was idle")
     call = CALL.format(schema=schema)
     calls = [arguments(write, owner, plain_id) for write, owner, plain_id in writes]
+    committing = False
     try:
-        if len(calls) == 1:  # (autocommit: the statement is its own transaction)
-            cursors = [conn.execute(call, calls[0], binary=True)]
-        else:
-            with conn.pipeline(), conn.transaction():
+        if sum(len(payload) for values in calls for payload in values[6]) <= PIPELINE_CHARS:
+            with conn.pipeline() as pipeline:  # BEGIN and every call in one round trip: nothing commits yet
+                conn.execute("BEGIN")
                 cursors = [conn.execute(call, values, binary=True) for values in calls]
+                pipeline.sync()
+        else:  # (a big batch: its round trips cost nothing beside its bytes)
+            conn.execute("BEGIN")
+            cursors = [conn.execute(call, values, binary=True) for values in calls]
+        rows = [cursor.fetchone() for cursor in cursors]
+        committing = True  # from here on a lost answer leaves the commit unknown; before, nothing is kept
+        conn.execute("COMMIT")
     except psycopg.OperationalError as exc:
-        exc.commit_unknown = True  # type: ignore[attr-defined]  # (sent whole: the commit may have run)
+        exc.commit_unknown = committing  # type: ignore[attr-defined]  # (read by the link and the writer)
+        raise
+    except psycopg.Error:
+        conn.execute("ROLLBACK")  # (a refusal, e.g. PLAN_NEEDED: the connection is clean for the row plan)
         raise
     written = []
-    for (write, _, _), cursor in zip(writes, cursors, strict=True):
-        row = cursor.fetchone()
+    for (write, _, _), row in zip(writes, rows, strict=True):
         assert row is not None
         key, first, last = row[0]
         written.append(Written(write.session_id, (Segment(int(key), int(first), int(last)),)))
