@@ -221,15 +221,18 @@ def test_click_shows_the_full_thought(page: Any) -> None:
     shot(page, "click-long")
 
 
-def wait_rendered(page: Any) -> None:
-    """Wait until the detail pane shows the kernel's rendering of the selected thought's Markdown."""
-    page.wait_for_selector(f"{GRAPH} .jt-detail-text.jt-markdown", timeout=10_000)
+def wait_rendered(page: Any, index: int) -> None:
+    """Wait until the detail pane shows the kernel's rendering of node ``index``'s Markdown (the pane of
+    the test before may still show another node's, rendered too)."""
+    page.wait_for_selector(
+        f'{GRAPH} .jt-detail[data-index="{index}"] .jt-detail-text.jt-markdown', timeout=10_000
+    )
 
 
 def test_click_shows_markup_as_text_never_as_html(page: Any) -> None:
     show_all(page)
     page.click(f'{GRAPH} .jt-node[data-index="5"]')
-    wait_rendered(page)
+    wait_rendered(page, 5)
     detail = page.locator(f"{GRAPH} .jt-detail-text")
     assert (
         detail.text_content()
@@ -242,7 +245,7 @@ def test_click_shows_markup_as_text_never_as_html(page: Any) -> None:
 def test_click_shows_the_thought_as_rendered_markdown(page: Any) -> None:
     show_all(page)
     page.click(f'{GRAPH} .jt-node[data-index="2"]')
-    wait_rendered(page)
+    wait_rendered(page, 2)
     detail = page.locator(f"{GRAPH} .jt-detail-text")
     assert detail.locator("strong").text_content() == "n squared"
     links = detail.locator("a")
