@@ -211,7 +211,7 @@ def test_click_shows_the_full_thought(page: Any) -> None:
     page.click(f'{GRAPH} .jt-node[data-index="4"]')  # 4 000+ characters: the rest loads from the kernel
     page.wait_for_function(
         f"document.querySelector('{GRAPH} .jt-detail-text').textContent.endsWith('END-OF-LONG-THOUGHT')",
-        timeout=10_000,
+        timeout=60_000,
     )
     text = page.locator(f"{GRAPH} .jt-detail-text").text_content()
     assert text.startswith("Step: n^2 + (2n+1) = (n+1)^2.") and len(text) > 4000

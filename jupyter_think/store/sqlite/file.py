@@ -86,6 +86,7 @@ class DatabaseFile:
         self._pid = os.getpid()
         self._read_only: str | None = None
         self._immutable = False  # opened with immutable=1: no locks, blind to other writers
+        self._reopened = False  # a write refused as read-only already took a new connection once
         self._identity: tuple[int, int] | None = None  # the file the connection opened
         self.schema_version = SCHEMA_VERSION
         """The schema version of the open database (older only when it is read-only)."""
@@ -163,6 +164,13 @@ class DatabaseFile:
                     self._repair(exc)
                     said = f"{reason(exc)} ({self.location}); the file was checked and repaired: try again"
                     raise TryAgain(errno.EIO, said) from exc
+                if write and errorname(exc) == "SQLITE_READONLY" and not self._reopened:
+                    # SQLite opens a file read-only, silently, while its file system is: once that is
+                    # writable again only a new connection writes (the call runs once more on one)
+                    self.close()
+                    self._reopened = True
+                    raise TryAgain(errno.EROFS, f"{reason(exc)} ({self.location})") from exc
+                self._reopened = False
                 raise store_error(exc, self.location) from exc
 
     @contextmanager
