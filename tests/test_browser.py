@@ -225,7 +225,7 @@ def wait_rendered(page: Any, index: int) -> None:
     """Wait until the detail pane shows the kernel's rendering of node ``index``'s Markdown (the pane of
     the test before may still show another node's, rendered too)."""
     page.wait_for_selector(
-        f'{GRAPH} .jt-detail[data-index="{index}"] .jt-detail-text.jt-markdown', timeout=10_000
+        f'{GRAPH} .jt-detail[data-index="{index}"] .jt-detail-text.jt-markdown', timeout=60_000
     )
 
 

@@ -198,12 +198,6 @@ class SQLiteStore(Store):
         limit = check_limit(limit)
         if not terms or (session_ids is not None and not session_ids):
             return []
-        if self._file.schema_version < WORDS_INDEXED and self._file.opened:
-            raise StoreError(
-                errno.EROFS,
-                f"the store {self.location} is read-only and was written by an older jupyter-think: it has no "
-                "search index yet for this version (it is built the first time the store takes writes)",
-            )
         query = " ".join(f'"{term}"' for term in terms)  # each a word of letters, digits and _: no FTS syntax
         where = window = ""
         ids: list[str] = []
@@ -215,6 +209,12 @@ class SQLiteStore(Store):
         with self._file.connection(write=False) as conn:
             if conn is None:
                 return []
+            if self._file.schema_version < WORDS_INDEXED:  # (known once connected: a call may reopen it)
+                raise StoreError(
+                    errno.EROFS,
+                    f"the store {self.location} is read-only and was written by an older jupyter-think: it has "
+                    "no search index yet for this version (it is built the first time the store takes writes)",
+                )
             rows = conn.execute(
                 "SELECT s.id, thought_text.thought_number, thought_text.seq, thought_text.body, "
                 # the number of query words in this thought (FTS5 marks each with one character): a
