@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # silence jupyter_core's platformdirs warning
 
 from kernel_harness import Kernel
 from lab_harness import Browser, Lab
+
+# No per-example deadline: a loaded CI machine stalls any example now and then (speed is benchmarks' job)
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 # --- real kernels ---------------------------------------------------------------------------------------
 

@@ -108,6 +108,9 @@ class Kernel:
             ip=str(Path(spec_root) / "kernel"),  # absolute socket path prefix, private to this kernel
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[spec_root], ensure_native_kernel=False),
         )
+        # jupyter_client sends SIGTERM 2.5 s after a shutdown request, which skips the kernel's exit
+        # flush; a loaded machine may need longer to end a kernel gracefully
+        self.km.shutdown_wait_time = 60.0
         self.client: Any = None
 
     # --- lifecycle ---------------------------------------------------------------------------

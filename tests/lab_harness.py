@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
 ]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+# How long (ms) a browser test waits for Markdown the kernel renders: the kernel's first rendering imports
+# markdown-it-py, mdit-py-plugins, latex2mathml and nh3, which took over 10 s under double load.
+RENDER_WAIT = 60_000
 
 
 def _free_port() -> int:
@@ -143,7 +146,7 @@ class Lab:
     def stop_kernels(self, name: str | None = None) -> None:
         """Shut down the kernel of notebook ``name`` (its path under the root), or every kernel."""
         request = urllib.request.Request(self.api_url("/api/sessions"))
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             sessions = json.load(response)
         for session in sessions:
             if name is not None and session.get("path") != name:

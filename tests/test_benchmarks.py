@@ -43,6 +43,7 @@ FLOORS = {
     ],
     "bench_mcp.py": ["jupyter-think mcp, memory only", "x1.00 of", "one append + fdatasync"],
     "bench_widget.py": ["layout     100 thoughts", "ratio 1 000 / 100", "click -> detail"],
+    "bench_store_timeout.py": ["longest wait (s)", "unix", "tcp", "target: every call <= store_timeout + 2"],
     "bench_presenter.py": [
         "SQLite     follower reaches",
         "PostgreSQL follower reaches",

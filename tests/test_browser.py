@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_harness import Browser, Lab, run_cell, wait_cell_done
+from lab_harness import NOTEBOOK, RENDER_WAIT, Browser, Lab, run_cell, wait_cell_done, wait_idle
 
 from jupyter_think.views.theme import KIND_COLORS
 
@@ -164,7 +164,7 @@ def wait_detail_text(page: Any, text: str) -> None:
     page.wait_for_function(
         f"(text) => document.querySelector('{GRAPH} .jt-detail-text').textContent === text",
         arg=text,
-        timeout=10_000,
+        timeout=RENDER_WAIT,
     )
 
 
@@ -211,7 +211,7 @@ def test_click_shows_the_full_thought(page: Any) -> None:
     page.click(f'{GRAPH} .jt-node[data-index="4"]')  # 4 000+ characters: the rest loads from the kernel
     page.wait_for_function(
         f"document.querySelector('{GRAPH} .jt-detail-text').textContent.endsWith('END-OF-LONG-THOUGHT')",
-        timeout=60_000,
+        timeout=RENDER_WAIT,
     )
     text = page.locator(f"{GRAPH} .jt-detail-text").text_content()
     assert text.startswith("Step: n^2 + (2n+1) = (n+1)^2.") and len(text) > 4000
@@ -225,7 +225,7 @@ def wait_rendered(page: Any, index: int) -> None:
     """Wait until the detail pane shows the kernel's rendering of node ``index``'s Markdown (the pane of
     the test before may still show another node's, rendered too)."""
     page.wait_for_selector(
-        f'{GRAPH} .jt-detail[data-index="{index}"] .jt-detail-text.jt-markdown', timeout=60_000
+        f'{GRAPH} .jt-detail[data-index="{index}"] .jt-detail-text.jt-markdown', timeout=RENDER_WAIT
     )
 
 
@@ -286,13 +286,19 @@ def test_replay_steps_through_the_history_in_arrival_order(page: Any) -> None:
 
 def test_play_advances_on_its_own(page: Any) -> None:
     show_all(page)
-    page.click(f"{GRAPH} .jt-first")
-    page.click(f"{GRAPH} .jt-play")
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length >= 2", timeout=5_000)
-    page.click(f"{GRAPH} .jt-play")  # pause
-    shown = len(drawn(page))
-    page.wait_for_timeout(1_000)
-    assert 2 <= len(drawn(page)) == shown < 8
+    page.select_option(f"{GRAPH} .jt-speed", "0.5")  # 12 s from step 2 to the end (step 8) for the pause
+    try:
+        page.click(f"{GRAPH} .jt-first")
+        page.click(f"{GRAPH} .jt-play")
+        page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length >= 2", timeout=60_000)
+        page.click(f"{GRAPH} .jt-play")  # pause
+        assert page.text_content(f"{GRAPH} .jt-play") == "▶ play"  # paused (a play that ended says so too)
+        shown = len(drawn(page))
+        assert 2 <= shown < 8  # not ended: the pause stopped it
+        page.wait_for_timeout(3_000)  # longer than a step at ½ step/s
+        assert len(drawn(page)) == shown
+    finally:
+        page.select_option(f"{GRAPH} .jt-speed", "1")
 
 
 def test_branch_filter_shows_a_branch_with_the_trunk_it_forks_from(page: Any) -> None:
@@ -310,7 +316,7 @@ def test_thought_added_in_the_kernel_after_display_appears_without_rerunning(own
     page = own_page
     run_cell(page, 1)
     wait_cell_done(page, 1)
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=10_000)
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=60_000)
     assert per_lane(page) == {0: 5, 1: 2, 2: 2}
     assert page.locator(f"{GRAPH} .jt-final-ring").count() == 0  # the session is open again
     shot(page, "live-kernel")
@@ -320,7 +326,7 @@ def test_remote_thought_from_another_thread_appears(own_page: Any) -> None:
     page = own_page
     run_cell(page, 2)
     wait_cell_done(page, 2)
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=10_000)
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 9", timeout=60_000)
     assert per_lane(page) == {0: 6, 1: 2, 2: 1}
     assert page.locator(f'{GRAPH} .jt-node[data-index="8"] .jt-final-ring').count() == 1
     shot(page, "live-remote")
@@ -331,11 +337,13 @@ def test_reloaded_page_shows_thoughts_that_arrived_after_the_snapshot(own_page: 
     for cell in (1, 2):  # one thought from the kernel, one as if from another process
         run_cell(page, cell)
         wait_cell_done(page, cell)
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=10_000)
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=60_000)
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_timeout(500)
-    page.reload(wait_until="domcontentloaded")
-    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=30_000)
+    page.reload(wait_until="domcontentloaded", timeout=90_000)  # a whole JupyterLab boot, as in open_notebook
+    page.wait_for_selector(NOTEBOOK, timeout=90_000)
+    wait_idle(page)
+    page.wait_for_function(f"document.querySelectorAll('{GRAPH} .jt-node').length === 10", timeout=60_000)
     assert per_lane(page) == {0: 6, 1: 2, 2: 2}
 
 
@@ -361,7 +369,7 @@ def test_ten_thousand_thoughts_draw_only_what_is_in_view(own_page: Any) -> None:
         big.element_handle(),
     )
     assert [n.get_attribute("data-index") for n in big.locator(".jt-node").all()] == ["0"]
-    big.locator(".jt-detail-text.jt-markdown").wait_for(timeout=10_000)
+    big.locator(".jt-detail-text.jt-markdown").wait_for(timeout=RENDER_WAIT)  # this kernel's first
     assert big.locator(".jt-detail-text").text_content() == "The first of ten thousand thoughts"
     ARTIFACTS.mkdir(exist_ok=True)
     big.screenshot(path=str(ARTIFACTS / "browser-ten-thousand.png"))

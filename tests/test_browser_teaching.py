@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_harness import Browser, Lab, run_cell, wait_cell_done
+from lab_harness import RENDER_WAIT, Browser, Lab, run_cell, wait_cell_done
 
 from jupyter_think.views.layout import label_lines
 from jupyter_think.views.theme import GEOMETRY, KIND_COLORS, LABELS, STATES
@@ -157,7 +157,7 @@ def scroll_to(page: Any, index: int) -> None:
         }""",
         [GRAPH, index, GEOMETRY["gutter"], LABELS["column"]],
     )
-    page.wait_for_selector(f'{GRAPH} .jt-node[data-index="{index}"]', timeout=5_000)
+    page.wait_for_selector(f'{GRAPH} .jt-node[data-index="{index}"]', timeout=30_000)
 
 
 def node(page: Any, index: int) -> str:
@@ -189,7 +189,7 @@ def wait_pane_text(page: Any, text: str) -> None:
     page.wait_for_function(
         f"(text) => document.querySelector('{GRAPH} .jt-detail-text.jt-markdown')?.textContent === text",
         arg=text,
-        timeout=10_000,
+        timeout=RENDER_WAIT,
     )
 
 
@@ -465,7 +465,7 @@ def test_amend_retract_decide_and_merge_made_in_later_cells_reach_the_drawn_grap
         def run(cell: int, ready: str) -> None:
             run_cell(page, cell)
             wait_cell_done(page, cell)
-            page.wait_for_function(ready, timeout=10_000)
+            page.wait_for_function(ready, timeout=60_000)
 
         run(1, f"document.querySelector('{node(page, 1)}').dataset.state === 'amended'")
         assert page.eval_on_selector_all(
@@ -504,7 +504,7 @@ def test_a_closed_graph_and_a_rerun_cell_leave_no_graph_data_in_the_page(lab: La
         assert page.evaluate(HELD, "dropped-") == [1_000]
         run_cell(page, 1)
         wait_cell_done(page, 1)
-        page.wait_for_function(f"({HELD})('dropped-').length === 0", timeout=10_000)
+        page.wait_for_function(f"({HELD})('dropped-').length === 0", timeout=60_000)
         assert page.locator(f"{GRAPH}").count() == 0
     finally:
         page.close()

@@ -215,7 +215,7 @@ def test_thoughts_are_on_disk_for_a_manager_in_another_process(agent: Agent) -> 
     )
     session_id = marker.structured_content["sessionId"]
     length = marker.structured_content["thoughtHistoryLength"]
-    deadline = time.monotonic() + 10  # group commit (the default): on disk within flush_interval, 0.2 s
+    deadline = time.monotonic() + 60  # group commit (the default): on disk within flush_interval, 0.2 s
     while True:
         stored = stored_in_another_process(agent.store)
         if stored.get(session_id, [""])[-1] == "visible from outside":
@@ -229,7 +229,8 @@ def test_thoughts_are_on_disk_for_a_manager_in_another_process(agent: Agent) -> 
 
 def test_a_second_server_on_the_same_store_writes_its_own_session(agent: Agent) -> None:
     async def second() -> str:
-        async with connect(agent.store) as other:
+        # sync: committed before the answer, so the SDK's 2 s before it stops a server loses nothing
+        async with connect(agent.store, "--durability", "sync") as other:
             result = await other.call_tool(
                 "sequentialthinking",
                 {
@@ -251,7 +252,7 @@ def test_a_manager_watching_the_named_session_sees_the_agent_think_live(tmp_path
     store = tmp_path / "store"
 
     async def agent_run() -> None:
-        async with connect(store, "--session", "review") as session:
+        async with connect(store, "--session", "review", "--durability", "sync") as session:
             for number in (1, 2):
                 await session.call_tool(
                     "sequentialthinking",
@@ -266,7 +267,7 @@ def test_a_manager_watching_the_named_session_sees_the_agent_think_live(tmp_path
     with SessionManager(store) as notebook:  # what a notebook with `%session review` open holds
         watched = notebook.session("review")
         anyio.run(agent_run)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while len(watched) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [t.thought for t in watched.thoughts] == ["review 1", "review 2"]

@@ -241,7 +241,12 @@ def test_the_loop_moves_idle_sessions_to_the_trash_but_never_one_loaded_here(
             assert texts(manager.session("old-but-loaded")) == ["Thinking in old-but-loaded"]
             wait_for(lambda: "old-unused" not in manager.sessions())
             assert manager.sessions() == ["old-but-loaded", "recent"]
-    assert persistence_warnings(caught, "idle for more than 30 days to the trash: old-unused")
+            # (warned just after the trash's commit that the wait above saw)
+            wait_for(
+                lambda: bool(
+                    persistence_warnings(caught, "idle for more than 30 days to the trash: old-unused")
+                )
+            )
     assert texts(stored(store_location, "old-unused", "trashed")) == ["Thinking in old-unused"]
 
 
@@ -313,7 +318,9 @@ def test_a_forked_child_saves_its_own_thoughts_and_the_parent_keeps_saving(store
 
 SLOW_STORE_WRITER = """
 import sys, time
+import jupyter_think.persistence.process as process
 from jupyter_think import SessionManager
+process.EXIT_FLUSH_TIMEOUT = 120  # about committing at exit, not the exit's bound (a loaded machine is slow)
 manager = SessionManager(store=sys.argv[1])
 append = manager.store.append
 def slow_append(*args, **kwargs):

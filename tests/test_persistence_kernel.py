@@ -98,6 +98,14 @@ _deadline = time.monotonic() + 60
 while _status()['failed_attempts'] < {count} and time.monotonic() < _deadline:
     time.sleep(0.05)
 """
+WAIT_FOR_THE_WARNING = """\
+import threading, warnings
+_shown, _show = threading.Event(), warnings.showwarning
+def _showing(*args, **kwargs):
+    _show(*args, **kwargs)
+    _shown.set()
+warnings.showwarning = _showing
+"""  # the loop counts a failed attempt a moment before it warns: a cell waits for the warning itself
 LONG = "x" * 5000  # more than the page a journal may have left free
 
 
@@ -107,9 +115,10 @@ def test_a_full_disk_warns_once_in_the_notebook_and_nothing_is_lost(
     kernel = make_kernel(env={"JUPYTER_THINK_DIR": str(full_disk / "store")})
     ok(kernel, "%load_ext jupyter_think\n%think Saved before the disk filled up")
     ok(kernel, "%session --flush")
+    ok(kernel, WAIT_FOR_THE_WARNING)
     filler = fill(full_disk)
 
-    first = ok(kernel, f"%think Thought while full 1 {LONG}\n{WAIT_FOR_FAILURES.format(count=1)}")
+    first = ok(kernel, f"%think Thought while full 1 {LONG}\nassert _shown.wait(60)")
     assert first.stderr.count("could not save") == 1
     assert "No space left on device" in first.stderr
     later = ok(kernel, f"%think Thought while full 2 {LONG}\n{WAIT_FOR_FAILURES.format(count=3)}")

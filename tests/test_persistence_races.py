@@ -5,6 +5,7 @@ while a thought of ours waits in the queue, another process moving the database 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -134,9 +135,10 @@ def test_a_lost_commit_answer_around_a_reset_stores_nothing_twice(tmp_path: Path
         session.think("old row")
         manager.new_session("s")
         session.think("new row")
-        with pytest.raises(OSError):
+        with contextlib.suppress(OSError):  # raised when the lost answer comes after flush() began
             manager.flush(timeout=30)
         manager.flush(timeout=30)
+        assert lost == [True]  # the commit's answer was lost once, whenever the loop made it
     fresh = open_store(str(tmp_path))
     assert [c.thought.thought for c in fresh.load("s").changes] == ["new row"]  # type: ignore[union-attr]
     assert fresh.load("s").row.thoughts == 1  # type: ignore[union-attr]

@@ -30,6 +30,7 @@ RUNS = 10
 THOUGHTS = 500
 CLI = str(Path(sys.executable).parent / "jupyter-think")
 TIMEOUT = 600  # seconds for a whole run: generous, a busy CI machine must not fail it
+pytestmark = [pytest.mark.timeout(1800)]  # ten runs per engine: pytest-timeout's 300 s is not per run
 
 WRITER = """
 import random, sys

@@ -32,6 +32,7 @@ KILLS = 110
 SESSIONS_PER_ROUND = 8
 STATE_KILLS = 24  # kills in the middle of new_session, and as many in the middle of delete
 TIMEOUT = 120.0  # seconds: only ever reached when something hangs
+pytestmark = [pytest.mark.timeout(1800)]  # a hundred forks and kills: a loaded machine is slow, not hung
 
 
 # --- children --------------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ def thinker(location: str, session_id: str, durability: str, seed: int) -> Calla
         rng = random.Random(seed)
         manager = SessionManager(store=location, durability=durability)
         session = manager.session(session_id)
+        os.write(fd, b"open\n")  # the parent's cue: the kills that aim at thinking wait for it
         unacked: list[str] = []
         flush_after = rng.randint(1, 20)
         number = 0
@@ -122,9 +124,12 @@ def test_every_acknowledged_thought_survives_sigkill_and_the_store_always_reopen
         session_id = f"crash-{kill_number // 10}"  # sessions grow by ten children each
         durability = "sync" if kill_number % 2 == 0 else "async"
         pid, fd = in_child(thinker(store_location, session_id, durability, seed=kill_number))
-        # a random moment: mostly while thinking, sometimes while the store opens or the session loads
-        delay = rng.uniform(0.0, 0.02) if kill_number % 5 == 0 else rng.uniform(0.05, 0.4)
-        seen = read_until(fd, lambda _: False, time.monotonic() + delay)
+        # a random moment: mostly while thinking (counted from the child's "open", however slow the
+        # machine), sometimes while the store opens or the session loads
+        opening = kill_number % 5 == 0
+        delay = rng.uniform(0.0, 0.02) if opening else rng.uniform(0.05, 0.4)
+        seen = "" if opening else read_until(fd, lambda text: "open\n" in text, time.monotonic() + TIMEOUT)
+        seen += read_until(fd, lambda _: False, time.monotonic() + delay)
         lines = kill(pid, fd, seen)
         reported = [line.split()[1] for line in lines if line.startswith("ack ")]
         killed_with_acks += bool(reported)

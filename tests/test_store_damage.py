@@ -29,6 +29,7 @@ from jupyter_think.store.sqlite.store import SQLiteStore
 
 CLI = str(Path(sys.executable).parent / "jupyter-think")
 RACE_RUNS = 5
+pytestmark = [pytest.mark.timeout(1800)]  # several runs of processes per test: slow under load, not hung
 
 
 def texts_of(location: str, session_id: str) -> list[str]:
@@ -406,6 +407,7 @@ def test_a_damaged_page_met_by_a_reader_while_a_writer_writes_loses_no_acknowled
                              stderr=subprocess.PIPE, text=True)
             for _ in range(2)
         ]  # fmt: skip
+        writer.wait_for_acks(before + 1)  # the writer writes while they start (however slow it runs)
         shown = [reader.communicate(timeout=300) for reader in readers]
         after_reader = len(writer.acked)
         writer.wait_for_acks(after_reader + 100)  # the writer goes on in the repaired file

@@ -57,6 +57,12 @@ def said(caught: list[warnings.WarningMessage], text: str) -> list[str]:
     ]
 
 
+def said_once(caught: list[warnings.WarningMessage], text: str) -> None:
+    """One PersistenceWarning says ``text`` (the loop warns a moment after the state a test waits for)."""
+    wait_until(lambda: bool(said(caught, text)))
+    assert len(said(caught, text)) == 1, said(caught, text)
+
+
 def stored_texts(location: str, session_id: str) -> list[str]:
     """The thought texts a fresh reader finds in the live row of ``session_id``."""
     loaded = open_store(location).load(session_id)
@@ -131,18 +137,18 @@ def test_a_full_disk_keeps_thinking_in_memory_refuses_sync_writes_and_catches_up
             assert len(session) == 205, "thinking stopped on a full disk"
             error = assert_flush_raises(manager, errno.ENOSPC)
             assert "No space left on device" in str(error)
-            assert len(said(caught, "could not save")) == 1
+            said_once(caught, "could not save")
             assert_refused(careful, strict, errno.ENOSPC, "No space left on device")
             for number in range(20):  # more thinking while it keeps failing: still one warning
                 session.think(f"Still full {number}")
             with pytest.raises(OSError):
                 manager.flush(timeout=120)
-            assert len(said(caught, "could not save")) == 1, said(caught, "could not save")
+            said_once(caught, "could not save")
 
             filler.unlink()
             manager.flush(timeout=120)
             strict.think("Committed after space came back")
-            assert len(said(caught, "works again")) == 1
+            said_once(caught, "works again")
         assert len(stored_texts(location, "notes")) == 225
         assert stored_texts(location, "notes") == texts(session)
         assert stored_texts(location, "strict") == [
@@ -175,10 +181,10 @@ def test_an_immutable_wal_file_refuses_writes_until_it_is_writable_again(tmp_pat
                 assert len(session) == 51
                 assert_flush_raises(manager)
                 assert_refused(careful, strict, None, "could not commit")
-                assert len(said(caught, "could not save")) == 1
+                said_once(caught, "could not save")
             manager.flush(timeout=120)
             strict.think("After")
-            assert len(said(caught, "works again")) == 1
+            said_once(caught, "works again")
     assert stored_texts(location, "notes") == texts(session)
     assert stored_texts(location, "strict") == ["Before", "After"]
 
@@ -251,7 +257,7 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
             ):
                 session = manager.session("notes")
                 assert texts(session) == [f"Thought {n}" for n in range(30)]
-                assert said(caught, "is read-only")
+                wait_until(lambda: bool(said(caught, "is read-only")))
                 session.think("Kept in memory while read-only")
                 assert len(session) == 31
                 assert_flush_raises(manager, errno.EROFS)
@@ -263,7 +269,7 @@ def test_a_fresh_manager_on_an_immutable_store_loads_everything_says_read_only_a
                 )  # (the context does it again: harmless)
                 manager.flush(timeout=120)
                 strict.think("Committed once writable")
-                assert len(said(caught, "works again")) == 1
+                said_once(caught, "works again")
     assert stored_texts(location, "notes") == [
         *(f"Thought {n}" for n in range(30)),
         "Kept in memory while read-only",
@@ -334,7 +340,7 @@ def test_a_read_only_remount_loads_every_session_lists_and_shows_and_refuses_wri
                     assert texts(alpha) == [f"alpha {n}" for n in range(40)], (
                         "loaded empty from a read-only store"
                     )
-                    assert said(caught, "is read-only")
+                    wait_until(lambda: bool(said(caught, "is read-only")))
                     shown = cli("--dir", location, "show", "beta")
                     assert shown.returncode == 0, shown.stderr
                     assert "beta 39" in shown.stdout
@@ -349,7 +355,7 @@ def test_a_read_only_remount_loads_every_session_lists_and_shows_and_refuses_wri
                     subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
                     manager.flush(timeout=120)
                     beta.think("beta after remount")
-                    assert len(said(caught, "works again")) == 1
+                    said_once(caught, "works again")
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
         assert stored_texts(location, "alpha")[-1] == "Kept in memory on a read-only file system"
@@ -435,8 +441,8 @@ def test_a_write_lock_held_by_another_process_refuses_writes_with_ebusy_and_catc
                 assert_refused(careful, strict, errno.EBUSY, "could not commit")
             manager.flush(timeout=120)
             strict.think("After the lock")
-            assert len(said(caught, "could not save")) == 1
-            assert len(said(caught, "works again")) == 1
+            said_once(caught, "could not save")
+            said_once(caught, "works again")
     assert stored_texts(location, "notes") == ["Before the lock", "While locked"]
     assert stored_texts(location, "strict") == ["Before the lock", "After the lock"]
 
@@ -482,11 +488,11 @@ def test_a_postgres_crash_keeps_thinking_in_memory_refuses_sync_writes_and_catch
                 with pytest.raises(OSError):
                     manager.delete("whole")
                 assert manager.is_loaded("whole"), "a refused delete forgot the session"
-                assert len(said(caught, "could not save")) == 1
+                said_once(caught, "could not save")
 
             manager.flush(timeout=120)
             strict.think("After the restart")
-            assert len(said(caught, "works again")) == 1
+            said_once(caught, "works again")
             assert stored_texts(url, "whole") == ["A session someone deletes during the outage"]
             assert manager.delete("whole") is True
     assert stored_texts(url, "notes") == texts(session)
@@ -504,7 +510,9 @@ def test_a_commit_whose_answer_is_lost_in_a_server_crash_is_stored_once(postgres
     the lost commit created."""
     url = postgres_server.new_database()  # type: ignore[attr-defined]
     sql = postgres_server.sql  # type: ignore[attr-defined]
-    with SessionManager(store=url) as manager:
+    # (the crash's warnings, and the "works again" the loop says a moment after the flush, are expected)
+    with warnings.catch_warnings(), SessionManager(store=url) as manager:
+        warnings.simplefilter("ignore", PersistenceWarning)
         session = manager.session("once")
         session.think("Committed and answered")
         manager.flush(timeout=120)
@@ -518,16 +526,12 @@ def test_a_commit_whose_answer_is_lost_in_a_server_crash_is_stored_once(postgres
             session.think("Committed, answer lost")
             session.think("Also committed, answer lost")
             wait_until(lambda: bool(sql("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'SyncRep'")))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", PersistenceWarning)
-                postgres_server.crash()  # type: ignore[attr-defined]
+            postgres_server.crash()  # type: ignore[attr-defined]
         finally:
             postgres_server.start()  # type: ignore[attr-defined]
             sql("ALTER SYSTEM RESET synchronous_standby_names")
             sql("SELECT pg_reload_conf()")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PersistenceWarning)
-            manager.flush(timeout=120)
+        manager.flush(timeout=120)
     assert texts(session) == [
         "Committed and answered",
         "Committed, answer lost",
@@ -618,7 +622,7 @@ def test_a_read_only_copy_with_its_last_commits_in_the_wal_loads_every_thought(t
                     *(f"early {n}" for n in range(5)),
                     *(f"late {n}" for n in range(5)),
                 ]
-            assert said(caught, "read-only")
+            wait_until(lambda: bool(said(caught, "read-only")))
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
 
