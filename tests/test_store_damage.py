@@ -226,6 +226,34 @@ def test_a_payload_byte_that_is_not_utf8_costs_that_change_only(tmp_path: Path) 
         assert "change 3" in done.stderr and "accents 5" in done.stdout
 
 
+@pytest.mark.filterwarnings("ignore::jupyter_think.store.StoreWarning")  # (each read of the bad row warns)
+def test_a_stored_number_no_engine_keeps_costs_that_change_only(store_location: str, engine: str) -> None:
+    """A number edited by hand above 2**63 - 1 (no version wrote one; the columns of a restored session
+    hold 64-bit integers) is damage like any other: that change is skipped with a warning naming it, the
+    session opens (it raised OverflowError before) and takes thoughts after it."""
+    with SessionManager(store=store_location) as manager:
+        session = manager.session("huge")
+        for text in ("one", "two", "three"):
+            session.think(text)
+    _sql(
+        store_location,
+        engine,
+        "UPDATE {changes} SET checksum = NULL, "
+        "payload = replace(payload, '\"thoughtNumber\":2', '\"thoughtNumber\":18446744073709551616') "
+        "WHERE seq = 2",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with SessionManager(store=store_location) as manager:
+            session = manager.session("huge")
+            assert [(t.thought_number, t.thought) for t in session.thoughts] == [(1, "one"), (3, "three")]
+            session.think("four")
+            manager.flush(timeout=120)
+    (said,) = {text for text in store_warnings(caught) if "'huge'" in text}
+    assert "change 2" in said and "thoughtNumber" in said and "skipped" in said
+    assert texts_of(store_location, "huge") == ["one", "three", "four"]
+
+
 def test_a_bit_flipped_inside_a_payload_is_caught_by_its_checksum(tmp_path: Path) -> None:
     """The flip keeps the row valid JSON and UTF-8 (``f`` -> ``g``): without the checksum the thought's
     text would change silently. It is skipped with a warning, and the rest loads."""

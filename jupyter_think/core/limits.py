@@ -32,6 +32,10 @@ amendment, a retraction, a merge, the estimated total): a signed 32-bit integer.
 integers up to 2**63 - 1; a 32-bit ceiling leaves room above it (a next number, a sum) and suits
 clients whose integers are 32 bits."""
 
+LARGEST_STORED = 2**63 - 1
+"""The largest integer either engine keeps: no version stored a number above it, so one read back from
+JSON is damage (or a hand edit), and the change holding it is skipped like any other damaged one."""
+
 NUMBER_RULE = f"must be a whole number from 1 to {MAX_NUMBER}"
 """How every message states the rule for a number naming a thought."""
 
@@ -89,14 +93,15 @@ def text_problem(text: str, limit: int | None = None) -> str | None:
 
 
 def _entering_number(value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> int:
-    """A number naming a thought: never a boolean; at most :data:`MAX_NUMBER` unless read from JSON."""
+    """A number naming a thought: never a boolean; at most :data:`MAX_NUMBER`, or :data:`LARGEST_STORED`
+    when read back from JSON (what an earlier version stored still loads)."""
     if isinstance(value, bool):
         raise PydanticCustomError("thought_number", f"{NUMBER_RULE}, not a boolean")
     try:
         number: int = handler(value)
     except ValidationError:
         raise PydanticCustomError("thought_number", NUMBER_RULE) from None
-    if number > MAX_NUMBER and info.mode == "python":
+    if number > (MAX_NUMBER if info.mode == "python" else LARGEST_STORED):
         raise PydanticCustomError("thought_number", NUMBER_RULE)
     return number
 

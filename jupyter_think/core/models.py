@@ -17,7 +17,8 @@ holds neither NUL nor a lone surrogate (the bounds and checks are in :mod:`jupyt
 and every time carries its time zone. The range and text checks apply to
 values given as Python objects (the Python API, the agent tool, MCP and the magics all build the
 models that way); a change read back from JSON (the store, ``Session.from_json``) is taken as it was
-written, so what an earlier version stored still loads.
+written, so what an earlier version stored still loads (a number above what the engines keep, 2**63 - 1,
+is damage: the store skips that change and says so).
 """
 
 from __future__ import annotations

@@ -29,11 +29,10 @@ from operator import attrgetter, floordiv, itemgetter, methodcaller, sub
 from typing import Any
 
 from jupyter_think.core.ids import is_valid_id
+from jupyter_think.core.limits import LARGEST_STORED
 from jupyter_think.core.session.columns import EPOCH, MICROSECOND, flags_of
 from jupyter_think.core.session.columns import ThoughtRows as ThoughtRows
 
-_LARGEST = 2**63 - 1
-"""The largest integer both engines keep (a number read back from JSON is not held to ``MAX_NUMBER``)."""
 _ZERO = timedelta(0)
 _NONE = type(None)
 _REQUIRED = 6
@@ -136,7 +135,7 @@ def _numbers(values: list[Any], optional: bool = False) -> bool:
     if optional and _NONE in kinds:
         kinds.discard(_NONE)
         values = [value for value in values if value is not None]
-    return not kinds or (kinds == {int} and min(values) >= 1 and max(values) <= _LARGEST)
+    return not kinds or (kinds == {int} and min(values) >= 1 and max(values) <= LARGEST_STORED)
 
 
 def _times(stamps: list[Any]) -> tuple[list[int] | None, dict[int, datetime]]:
