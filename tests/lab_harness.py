@@ -191,6 +191,9 @@ class Browser:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         self.context = self.browser.new_context(viewport=self.size, device_scale_factor=self.scale)
+        # Every wait a test does not bound itself: 60 s rather than Playwright's 30 (a loaded machine's
+        # kernel and browser are slow, never hung; speed is for the benchmarks)
+        self.context.set_default_timeout(60_000)
         return self
 
     def open_notebook(self, lab: Lab, name: str, timeout: float = 90) -> Any:

@@ -165,7 +165,17 @@ def node(page: Any, index: int) -> str:
 
 
 def style(page: Any, selector: str, prop: str) -> str:
-    return page.eval_on_selector(selector, f"e => getComputedStyle(e).getPropertyValue('{prop}')")
+    """The computed ``prop`` of the first element ``selector`` finds, once the browser has one (on a loaded
+    machine a redraw may still be replacing that element: its style is empty until it is rendered)."""
+    found = page.wait_for_function(
+        """([selector, prop]) => {
+            const element = document.querySelector(selector);
+            return element && element.isConnected && getComputedStyle(element).getPropertyValue(prop);
+        }""",
+        arg=[selector, prop],
+        timeout=30_000,
+    )
+    return str(found.json_value())
 
 
 def rgb(hex_colour: str) -> str:
