@@ -165,12 +165,13 @@ def node(page: Any, index: int) -> str:
 
 
 def style(page: Any, selector: str, prop: str) -> str:
-    """The computed ``prop`` of the first element ``selector`` finds, once the browser has one (on a loaded
-    machine a redraw may still be replacing that element: its style is empty until it is rendered)."""
+    """The computed ``prop`` of the first element ``selector`` finds, found and read in one step: each redraw
+    empties and rebuilds the SVG, and an element a separate call found before a redraw is detached, its
+    computed style empty (``eval_on_selector`` finds, then evaluates: a loaded run read '' there)."""
     found = page.wait_for_function(
         """([selector, prop]) => {
             const element = document.querySelector(selector);
-            return element && element.isConnected && getComputedStyle(element).getPropertyValue(prop);
+            return element && getComputedStyle(element).getPropertyValue(prop);
         }""",
         arg=[selector, prop],
         timeout=30_000,
