@@ -153,7 +153,7 @@ def test_a_hanging_async_run_is_cancelled_at_its_timeout(manager: SessionManager
             raise
         return config
 
-    runs = anyio.run(lambda: aexperiment("async-hang", agent, [1, 2], timeout=0.2, manager=manager))
+    runs = anyio.run(lambda: aexperiment("async-hang", agent, [1, 2], timeout=1.0, manager=manager))
     assert runs.statuses() == {"timeout": 2} and sorted(cancelled) == [1, 2]
 
 
