@@ -61,6 +61,29 @@ def test_a_second_kernel_follows_the_presenter_on_one_sqlite_store(
     table.close()
 
 
+def test_a_store_named_by_a_sqlite_url_keeps_its_presenter_in_its_own_file(tmp_path: Path) -> None:
+    """``sqlite:///PATH`` is the directory PATH for the presenter as for the sessions (it was read as a path
+    relative to the working directory, so presenter and followers met in another file, or nowhere)."""
+    from jupyter_think import SessionManager
+    from jupyter_think.manager import set_manager
+
+    directory = tmp_path / "store"
+    url = "sqlite:///" + str(directory).lstrip("/")  # sqlite:///tmp/... names /tmp/...
+    with SessionManager(store=url) as manager:
+        before = set_manager(manager)  # (the process-wide manager: the one whose sessions are presented)
+        try:
+            manager.session("lesson").think("A step", total=1)
+            graph = manager.session("lesson").graph()
+            assert graph.present(1) is True, graph.presenter_note
+            graph.close()
+        finally:
+            set_manager(before)
+    for location in (str(directory), url):
+        table = open_presenter(location)
+        assert table.positions(["lesson"]) == {"lesson": Position(1, 1)}, location
+        table.close()
+
+
 def test_on_a_class_store_only_the_lessons_owner_moves_the_class(
     postgres_server: Any, tmp_path: Path
 ) -> None:

@@ -56,6 +56,18 @@ def is_url(location: str | os.PathLike[str]) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
+def sqlite_directory(location: str) -> Path:
+    """The directory of the SQLite store at ``location`` (a path, or ``sqlite:///PATH``).
+
+    Example:
+        >>> sqlite_directory("sqlite:///tmp/think"), sqlite_directory("notes")
+        (PosixPath('/tmp/think'), PosixPath('notes'))
+    """
+    if location.startswith(SQLITE_SCHEME):
+        location = "/" + location[len(SQLITE_SCHEME) :].lstrip("/")
+    return Path(location)
+
+
 def open_store(location: str | os.PathLike[str], *, timeout: float | None = None) -> Store:
     """The store at ``location``: a directory, ``sqlite:///DIR``, or ``postgresql://…``.
 
@@ -71,13 +83,11 @@ def open_store(location: str | os.PathLike[str], *, timeout: float | None = None
         from jupyter_think.store.postgres.store import PostgresStore
 
         return PostgresStore(text) if timeout is None else PostgresStore(text, timeout=timeout)
-    if text.startswith(SQLITE_SCHEME):
-        text = "/" + text[len(SQLITE_SCHEME) :].lstrip("/")
-    elif "://" in text:
+    if "://" in text and not text.startswith(SQLITE_SCHEME):
         scheme = text.split("://", 1)[0]
         raise ValueError(
             f"unknown store URL scheme {scheme!r}: give a directory, sqlite:///PATH or postgresql://…"
         )
     from jupyter_think.store.sqlite.store import SQLiteStore
 
-    return SQLiteStore(Path(text))
+    return SQLiteStore(sqlite_directory(text))

@@ -71,11 +71,14 @@ class PresenterTable(ABC):
 
 
 def open_presenter(location: str, timeout: float = 10) -> PresenterTable:
-    """The presenter table of the store at ``location`` (a SQLite directory or a ``postgresql://`` URL)."""
-    if location.startswith(("postgresql://", "postgres://")):
+    """The presenter table of the store at ``location`` (a SQLite directory, ``sqlite:///PATH`` or a
+    ``postgresql://`` URL): the file or database :func:`~jupyter_think.store.open_store` opens there."""
+    from jupyter_think.store import is_url, sqlite_directory
+    from jupyter_think.store.sqlite.schema import DATABASE
+
+    if is_url(location):
         return _PostgresPresenter(location, timeout)
-    path = location.removeprefix("sqlite:///") if location.startswith("sqlite:///") else location
-    return _SqlitePresenter(Path(path).expanduser() / "sessions.db", timeout)
+    return _SqlitePresenter(sqlite_directory(location).expanduser().resolve() / DATABASE, timeout)
 
 
 def _checked(step: int, steps: int) -> tuple[int, int]:
