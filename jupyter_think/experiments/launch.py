@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_think.experiments.plan import MAX_CONCURRENCY, check_timeout, plan_runs, whole
+from jupyter_think.experiments.plan import plan_runs
 from jupyter_think.experiments.run import Agent, Experiment, Scorer
-from jupyter_think.experiments.tool import check_prices
 
 if TYPE_CHECKING:
     from jupyter_think.manager import SessionManager
@@ -33,12 +32,7 @@ def _build(
     manager: SessionManager | None,
     display: bool | None,
 ) -> Experiment:
-    if not callable(agent):
-        raise TypeError(f"agent must be a callable agent(config, tool), got {type(agent).__name__}")
-    variants, specs = plan_runs(name, configs, repeat)
-    whole(concurrency, "concurrency", 1, MAX_CONCURRENCY)
-    check_timeout(timeout)
-    check_prices(prices)
+    variants, specs = plan_runs(name, configs, repeat)  # (the other arguments: checked by Experiment)
     return Experiment(
         name,
         agent,

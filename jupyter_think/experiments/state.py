@@ -65,15 +65,6 @@ class RunState:
         )
 
 
-def _in_kernel() -> bool:
-    """True inside a Jupyter kernel (without importing IPython where it is not loaded yet)."""
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (without importing IPython where it is not loaded yet)."""
     ipython = sys.modules.get("IPython")

@@ -56,11 +56,6 @@ def use_markdown(on: bool) -> None:
     _settings["markdown"] = bool(on)
 
 
-def markdown_enabled() -> bool:
-    """True while thoughts are read as Markdown (see :func:`use_markdown`)."""
-    return _settings["markdown"]
-
-
 def _render_maths(content: str, options: dict[str, Any]) -> str:
     return tex_html(content.strip(), display=bool(options.get("display_mode")))
 

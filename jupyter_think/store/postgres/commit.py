@@ -30,7 +30,7 @@ import psycopg
 from jupyter_think.store.base import Segment, SessionWrite, Written
 from jupyter_think.store.codec import checksum, encode
 from jupyter_think.store.rows import RowCounts, change_time
-from jupyter_think.store.search import searchable, words
+from jupyter_think.store.search import index_text, searchable
 
 PLAN_NEEDED = "JT001"
 """The SQLSTATE with which the function refuses a write it leaves to the full row plan."""
@@ -163,7 +163,7 @@ def arguments(write: SessionWrite, owner: str | None, plain_id: str) -> tuple[An
             offsets.append(offset)
             numbers.append(found[0])
             bodies.append(found[1])
-            texts.append(" ".join(words(found[1])))
+            texts.append(index_text(found[1]))
     counts = RowCounts.of(write.changes)
     created = write.created_at or times[0]
     return (
