@@ -73,6 +73,7 @@ def test_a_store_named_by_a_sqlite_url_keeps_its_presenter_in_its_own_file(tmp_p
         before = set_manager(manager)  # (the process-wide manager: the one whose sessions are presented)
         try:
             manager.session("lesson").think("A step", total=1)
+            manager.flush(timeout=60)  # (a session is presented once it is saved in the store)
             graph = manager.session("lesson").graph()
             assert graph.present(1) is True, graph.presenter_note
             graph.close()
